@@ -1,0 +1,10 @@
+//! Lokal: a public-space booking engine for municipalities.
+//!
+//! - [`scheduling`]: the pure core that decides booking requests;
+//! - [`explain`]: loading a "what if" scenario from files for `lokal explain`;
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod clock;
+pub mod explain;
+pub mod scheduling;

@@ -1,0 +1,119 @@
+//! Half-open UTC intervals `[start, end)`.
+//!
+//! Invariant: `start < end`, so an interval is never empty. Two intervals that merely touch
+//! (`a.end == b.start`) do not overlap.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+/// A non-empty half-open interval of instants in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Interval {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// Why an interval could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalError {
+    #[error("the end ({end}) is before the start ({start})")]
+    EndBeforeStart {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    #[error("the interval is empty: it starts and ends at {at}")]
+    Empty { at: DateTime<Utc> },
+}
+
+impl Interval {
+    /// Makes `[start, end)`; fails unless `start < end`.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, IntervalError> {
+        if end < start {
+            Err(IntervalError::EndBeforeStart { start, end })
+        } else if end == start {
+            Err(IntervalError::Empty { at: start })
+        } else {
+            Ok(Interval { start, end })
+        }
+    }
+
+    pub fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+
+    pub fn end(&self) -> DateTime<Utc> {
+        self.end
+    }
+
+    pub fn duration(&self) -> TimeDelta {
+        self.end - self.start
+    }
+
+    /// True when the two share at least one instant. Touching intervals do not.
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    /// True when `other` lies wholly inside `self`.
+    pub fn contains(&self, other: &Interval) -> bool {
+        self.start <= other.start && other.end <= self.end
+    }
+
+    /// The interval widened by `before` at the start and `after` at the end: a booking's
+    /// *blocked* interval, with setup and teardown buffers. Saturates at chrono's limits.
+    pub fn widen(&self, before: TimeDelta, after: TimeDelta) -> Interval {
+        let start = self.start.checked_sub_signed(before).unwrap_or(self.start);
+        let end = self.end.checked_add_signed(after).unwrap_or(self.end);
+        // Widening by non-negative amounts keeps start < end; negative buffers are refused
+        // when a policy is loaded, but stay safe here too.
+        if start < end {
+            Interval { start, end }
+        } else {
+            *self
+        }
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}, {})",
+            self.start.format("%Y-%m-%dT%H:%MZ"),
+            self.end.format("%Y-%m-%dT%H:%MZ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 1, 4, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn an_interval_touching_another_does_not_overlap_it() {
+        let a = Interval::new(at(10), at(12)).unwrap();
+        let b = Interval::new(at(12), at(14)).unwrap();
+        assert!(!a.overlaps(&b) && !b.overlaps(&a));
+    }
+
+    #[test]
+    fn end_before_start_and_zero_length_are_errors() {
+        assert!(matches!(Interval::new(at(12), at(10)), Err(IntervalError::EndBeforeStart { .. })));
+        assert!(matches!(Interval::new(at(12), at(12)), Err(IntervalError::Empty { .. })));
+    }
+
+    #[test]
+    fn widening_adds_buffers_on_both_sides() {
+        let a = Interval::new(at(10), at(12)).unwrap();
+        let w = a.widen(TimeDelta::minutes(30), TimeDelta::hours(1));
+        assert_eq!(w.start(), at(10) - TimeDelta::minutes(30));
+        assert_eq!(w.end(), at(13));
+    }
+}
