@@ -337,13 +337,18 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
         };
     }
     for (i, o) in decision.occurrences.iter().enumerate() {
+        let end_format = if o.local_end.date() == o.local_start.date() {
+            "%H:%M"
+        } else {
+            "%Y-%m-%d %H:%M"
+        };
         let _ = writeln!(
             out,
             "{:>3}. {} {} to {} {}",
             i + 1,
             o.local_start.format("%a"),
             o.local_start.format("%Y-%m-%d %H:%M"),
-            o.local_end.format("%H:%M"),
+            o.local_end.format(end_format),
             outcome_word(o.outcome),
         );
         for r in &o.reasons {
