@@ -7,9 +7,12 @@
 //!
 //! Each part has a static *centered interval tree* (Edelsbrunner's interval tree, with every
 //! node split on the median start), so a check costs O(log n + k) for k conflicts:
-//! - intervals starting inside the query `[a, b)` come from a binary search over starts;
-//! - intervals starting before `a` and still running at `a` come from one root-to-leaf walk
-//!   that stabs the tree at `a`; each node it visits yields matches until its first miss.
+//! - intervals starting inside the query `[a, b)` come from a search over sorted starts (a
+//!   sampled first level that stays in cache, then one block of 64);
+//! - intervals starting before `a` and still running at `a`: when at most 32 intervals start
+//!   within the longest interval's length before `a`, a short backward scan finds them (the
+//!   common case: bookings are short and rarely overlap); otherwise one root-to-leaf walk
+//!   stabs the tree at `a`, each node yielding matches until its first miss.
 //!
 //! Only blocking bookings (`pending`, `approved`) are indexed.
 
@@ -77,11 +80,22 @@ struct Node {
     right: u32,
 }
 
+/// Every `SAMPLE`-th start is kept in a small array that stays in cache.
+const SAMPLE: usize = 64;
+/// Up to this many candidates before `a` are scanned instead of walking the tree.
+const SCAN_LIMIT: usize = 32;
+
 /// The interval tree of one part.
 #[derive(Debug, Default)]
 struct PartTree {
     /// All entries sorted by start, for the "starts inside the query" half.
     sorted: Vec<Entry>,
+    /// `sorted[i].start`, densely packed for searching.
+    starts: Vec<i64>,
+    /// `starts[0]`, `starts[SAMPLE]`, `starts[2 * SAMPLE]`, ...
+    sample: Vec<i64>,
+    /// The longest entry, end minus start.
+    max_len: i64,
     nodes: Vec<Node>,
     /// Per node, its entries by ascending start.
     by_start: Vec<Entry>,
@@ -93,7 +107,11 @@ struct PartTree {
 impl PartTree {
     fn build(mut entries: Vec<Entry>) -> Self {
         entries.sort_unstable_by_key(|e| (e.start, e.end, e.booking));
+        let starts: Vec<i64> = entries.iter().map(|e| e.start).collect();
         let mut tree = PartTree {
+            sample: starts.iter().step_by(SAMPLE).copied().collect(),
+            starts,
+            max_len: entries.iter().map(|e| e.end - e.start).max().unwrap_or(0),
             sorted: entries.clone(),
             nodes: Vec::new(),
             by_start: Vec::with_capacity(entries.len()),
@@ -145,17 +163,47 @@ impl PartTree {
         index
     }
 
+    /// The first position whose start is at least `x`.
+    fn lower_bound(&self, x: i64) -> usize {
+        let k = self.sample.partition_point(|&s| s < x);
+        if k == 0 {
+            return 0;
+        }
+        // starts[(k - 1) * SAMPLE] < x, and starts[k * SAMPLE] >= x where it exists.
+        let lo = (k - 1) * SAMPLE + 1;
+        let hi = (k * SAMPLE).min(self.starts.len());
+        lo + self.starts[lo..hi].partition_point(|&s| s < x)
+    }
+
     /// Calls `hit` with every entry overlapping `[a, b)`, each exactly once.
     fn query(&self, a: i64, b: i64, hit: &mut impl FnMut(u32)) {
         // Entries with a <= start < b overlap, as every entry is non-empty.
-        let from = self.sorted.partition_point(|e| e.start < a);
+        let from = self.lower_bound(a);
         for e in &self.sorted[from..] {
             if e.start >= b {
                 break;
             }
             hit(e.booking);
         }
-        // Entries with start < a < end: stab the tree at `a`.
+        // Entries with start < a < end. Any such entry starts after a - max_len; when few
+        // entries do, scanning them back from `from` is cheaper than the tree walk.
+        let reach = a.saturating_sub(self.max_len);
+        if from <= SCAN_LIMIT || self.starts[from - SCAN_LIMIT - 1] <= reach {
+            for e in self.sorted[..from].iter().rev() {
+                if e.start <= reach {
+                    break;
+                }
+                if e.end > a {
+                    hit(e.booking);
+                }
+            }
+            return;
+        }
+        self.stab(a, hit);
+    }
+
+    /// Calls `hit` with every entry with start < a < end, by one root-to-leaf walk.
+    fn stab(&self, a: i64, hit: &mut impl FnMut(u32)) {
         let mut node = self.root;
         while node != NO_NODE {
             let n = self.nodes[node as usize];
@@ -428,6 +476,42 @@ mod tests {
                 let fast = ids(index.conflicts(&parts, &q));
                 let slow = ids(brute_force_conflicts(&bookings, &parts, &q));
                 prop_assert_eq!(fast, slow);
+            }
+        }
+
+        #[test]
+        fn the_tree_walk_finds_exactly_the_intervals_running_at_a_point(
+            raw in prop::collection::vec((0i64..500, 1i64..400), 0..300),
+            points in prop::collection::vec(0i64..1_000, 1..20),
+        ) {
+            // Dense, long intervals: the shape where queries leave the backward scan for the
+            // tree walk. The walk is checked on its own here.
+            let entries: Vec<Entry> = raw.iter().enumerate()
+                .map(|(i, &(s, l))| Entry { start: s, end: s + l, booking: i as u32 })
+                .collect();
+            let tree = PartTree::build(entries.clone());
+            for a in points {
+                let mut fast = Vec::new();
+                tree.stab(a, &mut |i| fast.push(i));
+                fast.sort_unstable();
+                let slow: Vec<u32> = entries.iter().filter(|e| e.start < a && a < e.end).map(|e| e.booking).collect();
+                prop_assert_eq!(fast, slow);
+            }
+        }
+
+        #[test]
+        fn dense_bookings_are_found_exactly_whichever_path_the_query_takes(
+            raw in prop::collection::vec((0i64..600, 1i64..300), 0..250),
+            queries in prop::collection::vec((0i64..900, 1i64..120), 1..20),
+        ) {
+            let bookings: Vec<ExistingBooking> = raw.iter().enumerate()
+                .map(|(i, &(s, l))| booking(&format!("b{i}"), &["A"], s, s + l, (0, 0)))
+                .collect();
+            let index = BookingIndex::new(bookings.clone());
+            let parts = vec!["A".to_string()];
+            for (s, l) in queries {
+                let q = Interval::new(at(s), at(s + l)).unwrap();
+                prop_assert_eq!(ids(index.conflicts(&parts, &q)), ids(brute_force_conflicts(&bookings, &parts, &q)));
             }
         }
 
