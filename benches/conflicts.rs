@@ -7,20 +7,27 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use lokal::scheduling::{BookingIndex, BookingStatus, ExistingBooking, Interval, brute_force_conflicts};
+use lokal::scheduling::{
+    BookingIndex, BookingStatus, ExistingBooking, Interval, brute_force_conflicts,
+};
 
 /// A small deterministic generator, so every run measures the same bookings and queries.
 struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, below: i64) -> i64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % below as u64) as i64
     }
 }
 
 fn base() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// `n` bookings of one room, back to back with random lengths and gaps, as a busy hall has;
@@ -43,7 +50,11 @@ fn bookings(n: usize) -> (Vec<ExistingBooking>, i64) {
             parts: vec!["storsalen".into()],
             span,
             blocked: span.widen(TimeDelta::minutes(15), TimeDelta::minutes(15)),
-            status: if i % 5 == 0 { BookingStatus::Pending } else { BookingStatus::Approved },
+            status: if i % 5 == 0 {
+                BookingStatus::Pending
+            } else {
+                BookingStatus::Approved
+            },
         });
         minute += length;
     }

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::explain::{Scenario, ScenarioPaths, render_text};
 
 #[derive(Parser, Debug)]
-#[command(name = "lokal", version, about = "Lokal: public-space booking engine for municipalities")]
+#[command(
+    name = "lokal",
+    version,
+    about = "Lokal: public-space booking engine for municipalities"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -63,7 +67,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let now: DateTime<Utc> = match now {
                 Some(text) => DateTime::parse_from_rfc3339(text.trim())
-                    .with_context(|| format!("--now {text:?}: use RFC 3339, e.g. 2027-01-10T12:00:00Z"))?
+                    .with_context(|| {
+                        format!("--now {text:?}: use RFC 3339, e.g. 2027-01-10T12:00:00Z")
+                    })?
                     .with_timezone(&Utc),
                 None => crate::clock::now(),
             };

@@ -12,9 +12,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use crate::scheduling::{
-    BookingIndex, BookingRequest, BookingStatus, Closure, ClosureCalendar, ClosureSet, ClosureSource,
-    Decision, ExDate, ExistingBooking, Interval, Outcome, Policy, PolicySet, Recurrence, Requester,
-    RequesterKind, Room, SeriesMode, Zone, decide, parse_local,
+    BookingIndex, BookingRequest, BookingStatus, Closure, ClosureCalendar, ClosureSet,
+    ClosureSource, Decision, ExDate, ExistingBooking, Interval, Outcome, Policy, PolicySet,
+    Recurrence, Requester, RequesterKind, Room, SeriesMode, Zone, decide, parse_local,
 };
 
 /// Why a scenario could not be loaded. Each names the file and what to fix.
@@ -152,7 +152,13 @@ fn instant(path: &Path, text: &str, zone: Zone) -> Result<DateTime<Utc>, Scenari
     zone.to_utc(local).map_err(|e| invalid(path, e))
 }
 
-fn interval(path: &Path, what: &str, start: &str, end: &str, zone: Zone) -> Result<Interval, ScenarioError> {
+fn interval(
+    path: &Path,
+    what: &str,
+    start: &str,
+    end: &str,
+    zone: Zone,
+) -> Result<Interval, ScenarioError> {
     Interval::new(instant(path, start, zone)?, instant(path, end, zone)?)
         .map_err(|e| invalid(path, format!("{what}: {e}")))
 }
@@ -170,7 +176,8 @@ impl Scenario {
         let rpath = paths.request.as_path();
         let file: RequestFile = toml::from_str(&read(rpath)?).map_err(|e| invalid(rpath, e))?;
 
-        let policies = PolicySet::from_toml(&read(&paths.policies)?).map_err(|e| invalid(&paths.policies, e))?;
+        let policies = PolicySet::from_toml(&read(&paths.policies)?)
+            .map_err(|e| invalid(&paths.policies, e))?;
         let policy = policies
             .get(&file.room.policy)
             .map_err(|e| invalid(rpath, e))?
@@ -190,16 +197,22 @@ impl Scenario {
         };
 
         let r = &file.request;
-        let start = parse_local(&r.start).map_err(|e| invalid(rpath, format!("request.start: {e}")))?;
+        let start =
+            parse_local(&r.start).map_err(|e| invalid(rpath, format!("request.start: {e}")))?;
         let end = parse_local(&r.end).map_err(|e| invalid(rpath, format!("request.end: {e}")))?;
-        let mut request = BookingRequest::new(start, end, r.attendees).map_err(|e| invalid(rpath, e))?;
+        let mut request =
+            BookingRequest::new(start, end, r.attendees).map_err(|e| invalid(rpath, e))?;
         if let Some(rule) = &r.rrule {
-            let mut rec = Recurrence::parse(rule).map_err(|e| invalid(rpath, format!("request.rrule: {e}")))?;
+            let mut rec = Recurrence::parse(rule)
+                .map_err(|e| invalid(rpath, format!("request.rrule: {e}")))?;
             let mut exdates = Vec::new();
             for x in &r.exdates {
                 exdates.push(match NaiveDate::parse_from_str(x.trim(), "%Y-%m-%d") {
                     Ok(d) => ExDate::On(d),
-                    Err(_) => ExDate::At(parse_local(x).map_err(|e| invalid(rpath, format!("request.exdates: {e}")))?),
+                    Err(_) => ExDate::At(
+                        parse_local(x)
+                            .map_err(|e| invalid(rpath, format!("request.exdates: {e}")))?,
+                    ),
                 });
             }
             let rdates = r
@@ -210,7 +223,10 @@ impl Scenario {
             rec = rec.with_exdates(exdates).with_rdates(rdates);
             request = request.with_recurrence(rec, r.series);
         } else if !r.exdates.is_empty() || !r.rdates.is_empty() {
-            return Err(invalid(rpath, "request.exdates and request.rdates need request.rrule"));
+            return Err(invalid(
+                rpath,
+                "request.exdates and request.rdates need request.rrule",
+            ));
         }
 
         let mut closures = ClosureSet::new();
@@ -228,12 +244,14 @@ impl Scenario {
 
         let mut bookings = Vec::new();
         if let Some(bpath) = &paths.bookings {
-            let file: BookingsFile = toml::from_str(&read(bpath)?).map_err(|e| invalid(bpath, e))?;
+            let file: BookingsFile =
+                toml::from_str(&read(bpath)?).map_err(|e| invalid(bpath, e))?;
             for b in file.booking {
                 let span = interval(bpath, &format!("booking {}", b.id), &b.start, &b.end, zone)?;
                 let buffer = |v: &Option<String>, default: crate::scheduling::Span| match v {
                     None => Ok(default),
-                    Some(t) => crate::scheduling::Span::parse(t).map_err(|e| invalid(bpath, format!("booking {}: {e}", b.id))),
+                    Some(t) => crate::scheduling::Span::parse(t)
+                        .map_err(|e| invalid(bpath, format!("booking {}: {e}", b.id))),
                 };
                 let setup = buffer(&b.setup, policy.setup)?;
                 let teardown = buffer(&b.teardown, policy.teardown)?;
@@ -303,9 +321,17 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
         now.format("%Y-%m-%d %H:%M UTC"),
     );
     if !scenario.closure_names.is_empty() {
-        let _ = writeln!(out, "Closure calendars: {}", scenario.closure_names.join(", "));
+        let _ = writeln!(
+            out,
+            "Closure calendars: {}",
+            scenario.closure_names.join(", ")
+        );
     }
-    let _ = writeln!(out, "Existing blocking bookings: {}", scenario.existing.len());
+    let _ = writeln!(
+        out,
+        "Existing blocking bookings: {}",
+        scenario.existing.len()
+    );
     let _ = writeln!(out);
     let _ = writeln!(out, "Decision: {}", outcome_word(decision.outcome));
     for r in &decision.reasons {
@@ -313,7 +339,13 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
     }
     let n = decision.occurrences.len();
     if n > 1 {
-        let count = |o| decision.occurrences.iter().filter(|x| x.outcome == o).count();
+        let count = |o| {
+            decision
+                .occurrences
+                .iter()
+                .filter(|x| x.outcome == o)
+                .count()
+        };
         let _ = writeln!(
             out,
             "Occurrences: {n} ({} approved, {} pending, {} rejected, {} skipped)",

@@ -34,7 +34,10 @@ const MAX_ICS_LEN: usize = 8 * 1024 * 1024;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ClosureSource {
     /// An event in a closure calendar.
-    Calendar { calendar: String, uid: Option<String> },
+    Calendar {
+        calendar: String,
+        uid: Option<String>,
+    },
     /// A clerk's block.
     Block { id: String },
 }
@@ -213,7 +216,9 @@ impl ClosureCalendar {
             message,
         };
         if text.len() > MAX_ICS_LEN {
-            return Err(malformed(format!("the file is larger than {MAX_ICS_LEN} bytes")));
+            return Err(malformed(format!(
+                "the file is larger than {MAX_ICS_LEN} bytes"
+            )));
         }
         let head = text.trim_start_matches('\u{feff}').trim_start();
         if !head
@@ -222,9 +227,9 @@ impl ClosureCalendar {
         {
             return Err(malformed("it does not start with BEGIN:VCALENDAR".into()));
         }
-        let calendar: icalendar::Calendar = head.parse().map_err(|e: String| {
-            malformed(e.lines().take(6).collect::<Vec<_>>().join(" / "))
-        })?;
+        let calendar: icalendar::Calendar = head
+            .parse()
+            .map_err(|e: String| malformed(e.lines().take(6).collect::<Vec<_>>().join(" / ")))?;
         let mut events = Vec::new();
         for (i, event) in calendar.events().enumerate() {
             let label_for_errors = event
@@ -247,7 +252,12 @@ impl ClosureCalendar {
                 .get("DTSTART")
                 .ok_or_else(|| fail("it has no DTSTART".into()))?;
             let start = DatePerhapsTime::from_property(start_prop)
-                .ok_or_else(|| fail(format!("DTSTART {:?} is not a date or date-time", start_prop.value())))
+                .ok_or_else(|| {
+                    fail(format!(
+                        "DTSTART {:?} is not a date or date-time",
+                        start_prop.value()
+                    ))
+                })
                 .and_then(|p| written_of(&p).map_err(&fail))?;
             let frame = match start {
                 Written::Date(_) | Written::Floating(_) => Frame::Room,
@@ -258,10 +268,17 @@ impl ClosureCalendar {
             let start_wall = in_frame(&start, frame);
             let length = if let Some(end_prop) = event.properties().get("DTEND") {
                 let end = DatePerhapsTime::from_property(end_prop)
-                    .ok_or_else(|| fail(format!("DTEND {:?} is not a date or date-time", end_prop.value())))
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "DTEND {:?} is not a date or date-time",
+                            end_prop.value()
+                        ))
+                    })
                     .and_then(|p| written_of(&p).map_err(&fail))?;
                 if all_day != matches!(end, Written::Date(_)) {
-                    return Err(fail("DTSTART and DTEND must both be dates or both date-times".into()));
+                    return Err(fail(
+                        "DTSTART and DTEND must both be dates or both date-times".into(),
+                    ));
                 }
                 in_frame(&end, frame) - start_wall
             } else if let Some(d) = event.property_value("DURATION") {
@@ -428,7 +445,12 @@ mod tests {
     fn day(y: i32, m: u32, d: u32) -> Interval {
         let zone = Zone::default();
         let start = zone
-            .to_utc(NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(12, 0, 0).unwrap())
+            .to_utc(
+                NaiveDate::from_ymd_opt(y, m, d)
+                    .unwrap()
+                    .and_hms_opt(12, 0, 0)
+                    .unwrap(),
+            )
             .unwrap();
         Interval::new(start, start + TimeDelta::hours(2)).unwrap()
     }
@@ -446,7 +468,10 @@ END:VCALENDAR\r\n";
         assert_eq!(set.resolve(zone, &day(2027, 5, 17))[0].label, "All day");
         assert!(set.resolve(zone, &day(2027, 5, 18)).is_empty());
         let c = &set.resolve(zone, &day(2027, 5, 17))[0];
-        assert_eq!(c.interval.start(), chrono::Utc.with_ymd_and_hms(2027, 5, 16, 22, 0, 0).unwrap());
+        assert_eq!(
+            c.interval.start(),
+            chrono::Utc.with_ymd_and_hms(2027, 5, 16, 22, 0, 0).unwrap()
+        );
     }
 
     #[test]
@@ -454,7 +479,14 @@ END:VCALENDAR\r\n";
         let set = ClosureSet::new().with_calendar(ClosureCalendar::parse("t", CAL).unwrap());
         let zone = Zone::default();
         let at = |d: u32, h: u32| {
-            let s = zone.to_utc(NaiveDate::from_ymd_opt(2027, 1, d).unwrap().and_hms_opt(h, 0, 0).unwrap()).unwrap();
+            let s = zone
+                .to_utc(
+                    NaiveDate::from_ymd_opt(2027, 1, d)
+                        .unwrap()
+                        .and_hms_opt(h, 0, 0)
+                        .unwrap(),
+                )
+                .unwrap();
             Interval::new(s, s + TimeDelta::minutes(30)).unwrap()
         };
         assert_eq!(set.resolve(zone, &at(4, 7)).len(), 1);
@@ -487,7 +519,10 @@ END:VCALENDAR\r\n";
             "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20270101T100000Z\r\nDTEND:20270101T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
         ];
         for text in cases {
-            assert!(ClosureCalendar::parse("bad", text).is_err(), "{text:?} should be refused");
+            assert!(
+                ClosureCalendar::parse("bad", text).is_err(),
+                "{text:?} should be refused"
+            );
         }
     }
 
@@ -495,6 +530,13 @@ END:VCALENDAR\r\n";
         #[test]
         fn arbitrary_text_never_panics_the_ics_parser(text in "(?s).{0,300}") {
             let _ = ClosureCalendar::parse("fuzz", &text);
+        }
+
+        #[test]
+        fn arbitrary_text_inside_a_vcalendar_never_panics_the_ics_parser(body in "(?s).{0,400}") {
+            // Past the header check, so the icalendar parser itself sees the noise.
+            let _ = ClosureCalendar::parse("fuzz", &format!("BEGIN:VCALENDAR\r\n{body}"));
+            let _ = ClosureCalendar::parse("fuzz", &format!("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"));
         }
 
         #[test]

@@ -145,7 +145,7 @@ impl PartTree {
         let lo = self.by_start.len() as u32;
         // `here` is already sorted by start, because `entries` was.
         self.by_start.extend_from_slice(&here);
-        here.sort_unstable_by(|a, b| b.end.cmp(&a.end));
+        here.sort_unstable_by_key(|e| std::cmp::Reverse(e.end));
         self.by_end.extend_from_slice(&here);
         let hi = self.by_start.len() as u32;
         let index = self.nodes.len() as u32;
@@ -315,8 +315,10 @@ impl BookingIndex {
             hits.sort_unstable();
             hits.dedup();
         }
-        let mut found: Vec<&ExistingBooking> =
-            hits.into_iter().map(|i| &self.bookings[i as usize]).collect();
+        let mut found: Vec<&ExistingBooking> = hits
+            .into_iter()
+            .map(|i| &self.bookings[i as usize])
+            .collect();
         found.sort_by(|x, y| (x.blocked.start(), &x.id).cmp(&(y.blocked.start(), &y.id)));
         found
     }
@@ -332,7 +334,8 @@ impl BookingIndex {
             .get(requester)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let from = list.partition_point(|&i| self.bookings[i as usize].span.start() < window.start());
+        let from =
+            list.partition_point(|&i| self.bookings[i as usize].span.start() < window.start());
         let end = window.end();
         list[from..]
             .iter()
@@ -405,7 +408,10 @@ mod tests {
         let index = BookingIndex::new([booking("whole", &["A", "B"], 60, 120, (0, 0))]);
         let q = Interval::new(at(90), at(100)).unwrap();
         assert_eq!(ids(index.conflicts(&["A".into()], &q)), ["whole"]);
-        assert_eq!(ids(index.conflicts(&["A".into(), "B".into()], &q)), ["whole"]);
+        assert_eq!(
+            ids(index.conflicts(&["A".into(), "B".into()], &q)),
+            ["whole"]
+        );
         assert!(index.conflicts(&["C".into()], &q).is_empty());
     }
 
@@ -437,7 +443,10 @@ mod tests {
             other,
         ]);
         let w = Interval::new(at(100), at(300)).unwrap();
-        let found: Vec<_> = index.requester_bookings_in("r", &w).map(|b| b.id.as_str()).collect();
+        let found: Vec<_> = index
+            .requester_bookings_in("r", &w)
+            .map(|b| b.id.as_str())
+            .collect();
         assert_eq!(found, ["inside"]);
     }
 

@@ -5,7 +5,9 @@
 //! and reasons per occurrence. It is pure: the same inputs always give the same decision, and
 //! `now` is an argument.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc,
+};
 use serde::Serialize;
 
 use super::closure::ClosureSet;
@@ -101,7 +103,14 @@ pub enum RequestError {
     },
     #[error("the booking is empty: it starts and ends at {at}")]
     ZeroLength { at: NaiveDateTime },
+    #[error("{at} is outside the years {FIRST_YEAR} to {LAST_YEAR}")]
+    OutOfRange { at: NaiveDateTime },
 }
+
+/// Requests must lie within these years; this keeps all date arithmetic far from chrono's
+/// limits, so none of it can overflow.
+pub const FIRST_YEAR: i32 = 1000;
+pub const LAST_YEAR: i32 = 9999;
 
 /// A booking request, in the room's local wall time. Built only through [`BookingRequest::new`],
 /// so `start < end` always holds.
@@ -115,12 +124,21 @@ pub struct BookingRequest {
 }
 
 impl BookingRequest {
-    pub fn new(start: NaiveDateTime, end: NaiveDateTime, attendees: u32) -> Result<Self, RequestError> {
+    pub fn new(
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+        attendees: u32,
+    ) -> Result<Self, RequestError> {
         if end < start {
             return Err(RequestError::EndBeforeStart { start, end });
         }
         if end == start {
             return Err(RequestError::ZeroLength { at: start });
+        }
+        for at in [start, end] {
+            if !(FIRST_YEAR..=LAST_YEAR).contains(&at.year()) {
+                return Err(RequestError::OutOfRange { at });
+            }
         }
         Ok(BookingRequest {
             start,
@@ -213,7 +231,9 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let zone = room.zone;
-    let horizon_end = now.checked_add_signed(policy.horizon.delta()).unwrap_or(now);
+    let horizon_end = now
+        .checked_add_signed(policy.horizon.delta())
+        .unwrap_or(now);
     let rejected = |reason: Reason, truncated| Decision {
         outcome: Outcome::Rejected,
         zone,
@@ -225,7 +245,12 @@ pub fn decide(
     // 1. Occurrences, in local wall time.
     let (starts, truncated) = match &request.recurrence {
         None => (vec![request.start], None),
-        Some(r) => match r.expand(request.start, zone, zone.local(horizon_end), policy.max_occurrences) {
+        Some(r) => match r.expand(
+            request.start,
+            zone,
+            zone.local(horizon_end),
+            policy.max_occurrences,
+        ) {
             Ok(e) => (e.starts, e.truncated),
             Err(e) => {
                 return rejected(
@@ -246,7 +271,9 @@ pub fn decide(
         Some(Reason::RoomClosed {
             policy: policy.name.clone(),
         })
-    } else if !requester.is_in(&policy.approval.book_in) && !requester.is_in(&policy.approval.request_in) {
+    } else if !requester.is_in(&policy.approval.book_in)
+        && !requester.is_in(&policy.approval.request_in)
+    {
         Some(Reason::NotAllowed {
             requester: requester.id.clone(),
         })
@@ -254,6 +281,8 @@ pub fn decide(
         None
     };
     let length = request.end - request.start;
+    // The longest wall time one occurrence can block: buffers, plus an hour for a DST change.
+    let reach = length + policy.setup.delta() + policy.teardown.delta() + TimeDelta::hours(2);
     if let Some(reason) = gate {
         let occurrences = starts
             .iter()
@@ -298,7 +327,17 @@ pub fn decide(
         };
         let blocked = span.map(|s| s.widen(policy.setup.delta(), policy.teardown.delta()));
         if let (Some(span), Some(blocked)) = (span, blocked) {
-            check_policy(request, room, policy, now, horizon_end, local_start, local_end, &span, &mut reasons);
+            check_policy(
+                request,
+                room,
+                policy,
+                now,
+                horizon_end,
+                local_start,
+                local_end,
+                &span,
+                &mut reasons,
+            );
             let hits: Vec<_> = closure_list
                 .iter()
                 .filter(|c| c.interval.overlaps(&span))
@@ -315,13 +354,18 @@ pub fn decide(
                     blocked: b.blocked,
                 })
                 .collect();
-            let own: Vec<usize> = occurrences
+            // Earlier occurrences start earlier and block at most `reach` each, so only the
+            // last few can overlap this one.
+            let mut own: Vec<usize> = occurrences
                 .iter()
                 .enumerate()
+                .rev()
+                .take_while(|(_, o)| o.local_start + reach > local_start)
                 .filter(|(_, o)| is_kept(o.outcome))
                 .filter(|(_, o)| o.blocked.is_some_and(|b| b.overlaps(&blocked)))
                 .map(|(i, _)| i)
                 .collect();
+            own.reverse();
             if !bookings.is_empty() || !own.is_empty() {
                 reasons.push(Reason::Conflict {
                     bookings,
@@ -329,7 +373,15 @@ pub fn decide(
                 });
             }
             if let Some(quota) = &policy.quota
-                && let Some(reason) = check_quota(quota, requester, zone, existing, &occurrences, local_start, &span)
+                && let Some(reason) = check_quota(
+                    quota,
+                    requester,
+                    zone,
+                    existing,
+                    &occurrences,
+                    local_start,
+                    &span,
+                )
             {
                 reasons.push(reason);
             }
@@ -337,7 +389,11 @@ pub fn decide(
         let outcome = if reasons.iter().any(|r| r.severity() == Severity::Hard) {
             Outcome::Rejected
         } else if !reasons.is_empty() {
-            if may_exceed_policy { Outcome::Pending } else { Outcome::Rejected }
+            if may_exceed_policy {
+                Outcome::Pending
+            } else {
+                Outcome::Rejected
+            }
         } else if auto_approve {
             Outcome::Approved
         } else {
@@ -355,7 +411,10 @@ pub fn decide(
 
     // 4. The series as a whole.
     let total = occurrences.len();
-    let rejected_count = occurrences.iter().filter(|o| o.outcome == Outcome::Rejected).count();
+    let rejected_count = occurrences
+        .iter()
+        .filter(|o| o.outcome == Outcome::Rejected)
+        .count();
     let mut reasons = Vec::new();
     let mut outcome = if occurrences.iter().any(|o| o.outcome == Outcome::Pending) {
         Outcome::Pending
@@ -410,7 +469,11 @@ fn nonexistent(local: NaiveDateTime, zone: Zone) -> Reason {
 fn series_window(starts: &[NaiveDateTime], length: TimeDelta, zone: Zone) -> Option<Interval> {
     let first = *starts.first()? - TimeDelta::days(1);
     let last = *starts.last()? + length + TimeDelta::days(1);
-    Interval::new(zone.to_utc_or_after_gap(first), zone.to_utc_or_after_gap(last)).ok()
+    Interval::new(
+        zone.to_utc_or_after_gap(first),
+        zone.to_utc_or_after_gap(last),
+    )
+    .ok()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -465,7 +528,8 @@ fn check_policy(
     }
 
     let grid = u32::try_from(policy.granularity.minutes() * 60).unwrap_or(u32::MAX);
-    let on_grid = |t: NaiveDateTime| t.nanosecond() == 0 && t.num_seconds_from_midnight() % grid == 0;
+    let on_grid =
+        |t: NaiveDateTime| t.nanosecond() == 0 && t.num_seconds_from_midnight() % grid == 0;
     if !on_grid(local_start) || !on_grid(local_end) {
         reasons.push(Reason::Misaligned {
             granularity: policy.granularity,
@@ -474,7 +538,9 @@ fn check_policy(
         });
     }
 
-    let earliest_start = now.checked_add_signed(policy.lead_time.delta()).unwrap_or(now);
+    let earliest_start = now
+        .checked_add_signed(policy.lead_time.delta())
+        .unwrap_or(now);
     if span.start() < earliest_start {
         reasons.push(Reason::TooSoon {
             lead_time: policy.lead_time,
@@ -511,7 +577,10 @@ fn period_of(period: QuotaPeriod, day: NaiveDate) -> (NaiveDate, NaiveDate) {
         }
         QuotaPeriod::Month => {
             let start = day.with_day(1).unwrap_or(day);
-            (start, start.checked_add_months(Months::new(1)).unwrap_or(start))
+            (
+                start,
+                start.checked_add_months(Months::new(1)).unwrap_or(start),
+            )
         }
     }
 }
@@ -537,9 +606,13 @@ fn check_quota(
         used_bookings += 1;
         used_minutes += b.span.duration().num_minutes();
     }
-    for o in earlier.iter().filter(|o| is_kept(o.outcome)) {
+    // Earlier occurrences are in ascending order: walk back until the period's start.
+    let in_period = earlier
+        .iter()
+        .rev()
+        .take_while(|o| o.span.is_none_or(|s| s.start() >= window.start()));
+    for o in in_period.filter(|o| is_kept(o.outcome)) {
         if let Some(s) = o.span
-            && window.start() <= s.start()
             && s.start() < window.end()
         {
             used_bookings += 1;
@@ -551,7 +624,7 @@ fn check_quota(
     let over_time = quota
         .max_minutes
         .is_some_and(|m| used_minutes + requested_minutes > m);
-    (over_count || over_time).then(|| Reason::QuotaExceeded {
+    (over_count || over_time).then_some(Reason::QuotaExceeded {
         period: quota.period,
         period_start: first,
         max_bookings: quota.max_bookings,

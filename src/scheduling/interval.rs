@@ -105,8 +105,14 @@ mod tests {
 
     #[test]
     fn end_before_start_and_zero_length_are_errors() {
-        assert!(matches!(Interval::new(at(12), at(10)), Err(IntervalError::EndBeforeStart { .. })));
-        assert!(matches!(Interval::new(at(12), at(12)), Err(IntervalError::Empty { .. })));
+        assert!(matches!(
+            Interval::new(at(12), at(10)),
+            Err(IntervalError::EndBeforeStart { .. })
+        ));
+        assert!(matches!(
+            Interval::new(at(12), at(12)),
+            Err(IntervalError::Empty { .. })
+        ));
     }
 
     #[test]

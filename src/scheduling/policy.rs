@@ -320,12 +320,13 @@ impl Policy {
             field: field.to_owned(),
             message,
         };
-        let span = |field: &str, value: &Option<String>, default: Span| -> Result<Span, PolicyError> {
-            match value {
-                None => Ok(default),
-                Some(text) => Span::parse(text).map_err(|e| invalid(field, e.to_string())),
-            }
-        };
+        let span =
+            |field: &str, value: &Option<String>, default: Span| -> Result<Span, PolicyError> {
+                match value {
+                    None => Ok(default),
+                    Some(text) => Span::parse(text).map_err(|e| invalid(field, e.to_string())),
+                }
+            };
 
         let opening_hours = match raw.opening_hours {
             None => OpeningHours::always(),
@@ -335,7 +336,9 @@ impl Policy {
                     let i = weekday_index(&key).ok_or_else(|| {
                         invalid(
                             "opening_hours",
-                            format!("{key:?} is not a weekday: use mon, tue, wed, thu, fri, sat or sun"),
+                            format!(
+                                "{key:?} is not a weekday: use mon, tue, wed, thu, fri, sat or sun"
+                            ),
                         )
                     })?;
                     let mut parsed = windows
@@ -356,15 +359,25 @@ impl Policy {
             }
         };
 
-        let granularity = span("granularity", &raw.granularity, Span::from_minutes(15).unwrap_or_default())?;
+        let granularity = span(
+            "granularity",
+            &raw.granularity,
+            Span::from_minutes(15).unwrap_or_default(),
+        )?;
         if granularity.minutes() == 0 || i64::from(MINUTES_PER_DAY) % granularity.minutes() != 0 {
             return Err(invalid(
                 "granularity",
-                format!("{granularity} must be more than zero and divide a day evenly (e.g. 15m, 30m, 1h)"),
+                format!(
+                    "{granularity} must be more than zero and divide a day evenly (e.g. 15m, 30m, 1h)"
+                ),
             ));
         }
         let min_duration = span("min_duration", &raw.min_duration, granularity)?;
-        let max_duration = span("max_duration", &raw.max_duration, Span::from_minutes(24 * 60).unwrap_or_default())?;
+        let max_duration = span(
+            "max_duration",
+            &raw.max_duration,
+            Span::from_minutes(24 * 60).unwrap_or_default(),
+        )?;
         if max_duration.minutes() == 0 {
             return Err(invalid("max_duration", "must be more than zero".into()));
         }
@@ -375,11 +388,17 @@ impl Policy {
             ));
         }
         let lead_time = span("lead_time", &raw.lead_time, Span::ZERO)?;
-        let horizon = span("horizon", &raw.horizon, Span::from_minutes(365 * 24 * 60).unwrap_or_default())?;
+        let horizon = span(
+            "horizon",
+            &raw.horizon,
+            Span::from_minutes(365 * 24 * 60).unwrap_or_default(),
+        )?;
         if horizon <= lead_time {
             return Err(invalid(
                 "horizon",
-                format!("{horizon} must be longer than lead_time {lead_time}, or nothing can be booked"),
+                format!(
+                    "{horizon} must be longer than lead_time {lead_time}, or nothing can be booked"
+                ),
             ));
         }
         let setup = span("setup", &raw.setup, Span::ZERO)?;
@@ -389,7 +408,10 @@ impl Policy {
             None => None,
             Some(q) => {
                 if q.max_bookings.is_none() && q.max_hours.is_none() {
-                    return Err(invalid("quota", "give max_bookings, max_hours or both".into()));
+                    return Err(invalid(
+                        "quota",
+                        "give max_bookings, max_hours or both".into(),
+                    ));
                 }
                 Some(Quota {
                     period: q.period,
@@ -423,7 +445,11 @@ impl Policy {
         };
 
         let series = SeriesRule {
-            max_skipped: raw.series.as_ref().and_then(|s| s.max_skipped).unwrap_or(10),
+            max_skipped: raw
+                .series
+                .as_ref()
+                .and_then(|s| s.max_skipped)
+                .unwrap_or(10),
             max_skipped_percent: raw
                 .series
                 .as_ref()
@@ -431,7 +457,10 @@ impl Policy {
                 .unwrap_or(50),
         };
         if series.max_skipped_percent > 100 {
-            return Err(invalid("series.max_skipped_percent", "must be between 0 and 100".into()));
+            return Err(invalid(
+                "series.max_skipped_percent",
+                "must be between 0 and 100".into(),
+            ));
         }
         let max_occurrences = raw.max_occurrences.unwrap_or(100);
         if max_occurrences == 0 || max_occurrences > MAX_COUNT as usize {
@@ -521,14 +550,32 @@ max_skipped_percent = 20
     #[test]
     fn bad_policy_values_are_errors_that_name_the_field() {
         let cases = [
-            ("[policy.p]\nmin_duration = \"5h\"\nmax_duration = \"1h\"", "min_duration"),
+            (
+                "[policy.p]\nmin_duration = \"5h\"\nmax_duration = \"1h\"",
+                "min_duration",
+            ),
             ("[policy.p]\ngranularity = \"7m\"", "granularity"),
-            ("[policy.p.opening_hours]\nmon = [\"10:00-09:00\"]", "opening_hours.mon"),
-            ("[policy.p.opening_hours]\nmon = [\"08:00-12:00\", \"11:00-13:00\"]", "opening_hours.mon"),
-            ("[policy.p.opening_hours]\nfunday = [\"08:00-12:00\"]", "opening_hours"),
-            ("[policy.p.approval]\nbook_in = [\"@admins\"]", "approval.book_in"),
+            (
+                "[policy.p.opening_hours]\nmon = [\"10:00-09:00\"]",
+                "opening_hours.mon",
+            ),
+            (
+                "[policy.p.opening_hours]\nmon = [\"08:00-12:00\", \"11:00-13:00\"]",
+                "opening_hours.mon",
+            ),
+            (
+                "[policy.p.opening_hours]\nfunday = [\"08:00-12:00\"]",
+                "opening_hours",
+            ),
+            (
+                "[policy.p.approval]\nbook_in = [\"@admins\"]",
+                "approval.book_in",
+            ),
             ("[policy.p.quota]\nperiod = \"week\"", "quota"),
-            ("[policy.p]\nhorizon = \"1d\"\nlead_time = \"2d\"", "horizon"),
+            (
+                "[policy.p]\nhorizon = \"1d\"\nlead_time = \"2d\"",
+                "horizon",
+            ),
             ("[policy.p]\nsetup = \"soon\"", "setup"),
         ];
         for (text, field) in cases {
@@ -541,7 +588,13 @@ max_skipped_percent = 20
 
     #[test]
     fn unknown_keys_and_broken_toml_are_errors() {
-        assert!(matches!(PolicySet::from_toml("[policy.p]\nmax_duraton = \"1h\""), Err(PolicyError::Toml(_))));
-        assert!(matches!(PolicySet::from_toml("[policy.p"), Err(PolicyError::Toml(_))));
+        assert!(matches!(
+            PolicySet::from_toml("[policy.p]\nmax_duraton = \"1h\""),
+            Err(PolicyError::Toml(_))
+        ));
+        assert!(matches!(
+            PolicySet::from_toml("[policy.p"),
+            Err(PolicyError::Toml(_))
+        ));
     }
 }

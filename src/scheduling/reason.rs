@@ -41,9 +41,17 @@ pub enum Reason {
         occurrences: Vec<usize>,
     },
     /// The booking falls in one or more closures.
-    Closure { closures: Vec<Closure> },
-    TooShort { min: Span, minutes: i64 },
-    TooLong { max: Span, minutes: i64 },
+    Closure {
+        closures: Vec<Closure>,
+    },
+    TooShort {
+        min: Span,
+        minutes: i64,
+    },
+    TooLong {
+        max: Span,
+        minutes: i64,
+    },
     /// Start or end is not on the slot grid.
     Misaligned {
         granularity: Span,
@@ -60,7 +68,10 @@ pub enum Reason {
         horizon: Span,
         latest_end: DateTime<Utc>,
     },
-    OverCapacity { limit: u32, attendees: u32 },
+    OverCapacity {
+        limit: u32,
+        attendees: u32,
+    },
     /// The requester's bookings in the period would pass a limit.
     QuotaExceeded {
         period: QuotaPeriod,
@@ -72,11 +83,18 @@ pub enum Reason {
         requested_minutes: i64,
     },
     /// A wall time that the room's zone skips (spring-forward gap).
-    NonexistentLocalTime { local: NaiveDateTime, zone: String },
+    NonexistentLocalTime {
+        local: NaiveDateTime,
+        zone: String,
+    },
     /// The room's policy says it is not bookable at all.
-    RoomClosed { policy: String },
+    RoomClosed {
+        policy: String,
+    },
     /// The requester is in none of the groups allowed to book the room.
-    NotAllowed { requester: String },
+    NotAllowed {
+        requester: String,
+    },
     /// Skipping the rejected occurrences would skip more than the policy allows.
     TooManySkipped {
         skipped: usize,
@@ -85,7 +103,9 @@ pub enum Reason {
         max_skipped_percent: u8,
     },
     /// The recurrence cannot be expanded for this start (e.g. UNTIL before it).
-    InvalidRecurrence { message: String },
+    InvalidRecurrence {
+        message: String,
+    },
     /// Every occurrence was removed by exception dates.
     NoOccurrences,
 }
@@ -154,7 +174,11 @@ impl fmt::Display for Reason {
                 let open = if windows.is_empty() {
                     "closed all day".to_owned()
                 } else {
-                    windows.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(", ")
+                    windows
+                        .iter()
+                        .map(|w| w.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 write!(
                     f,
@@ -171,7 +195,11 @@ impl fmt::Display for Reason {
                     .iter()
                     .map(|b| format!("booking {} {}", b.id, b.blocked))
                     .collect();
-                names.extend(occurrences.iter().map(|i| format!("occurrence #{} of this series", i + 1)));
+                names.extend(
+                    occurrences
+                        .iter()
+                        .map(|i| format!("occurrence #{} of this series", i + 1)),
+                );
                 write!(f, "clashes with {} (buffers included)", names.join(", "))
             }
             Reason::Closure { closures } => {
@@ -262,7 +290,9 @@ impl fmt::Display for Reason {
                 f,
                 "{skipped} of {total} occurrences would be skipped; at most {max_skipped} and {max_skipped_percent}% may be"
             ),
-            Reason::InvalidRecurrence { message } => write!(f, "the recurrence is invalid: {message}"),
+            Reason::InvalidRecurrence { message } => {
+                write!(f, "the recurrence is invalid: {message}")
+            }
             Reason::NoOccurrences => write!(f, "the exception dates remove every occurrence"),
         }
     }

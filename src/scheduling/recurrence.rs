@@ -142,7 +142,10 @@ impl Recurrence {
             return Err(RecurrenceError::Empty);
         }
         if body.contains(['\r', '\n', ':']) {
-            return Err(invalid(text, "it must be a single RRULE value, without DTSTART"));
+            return Err(invalid(
+                text,
+                "it must be a single RRULE value, without DTSTART",
+            ));
         }
         let mut until = None;
         let mut count = None;
@@ -292,10 +295,15 @@ impl Recurrence {
             let local = match until {
                 Until::Utc(t) => zone.local(t),
                 Until::Local(t) => t,
-                Until::Date(d) => d.and_hms_opt(23, 59, 59).unwrap_or(d.and_time(NaiveTime::MIN)),
+                Until::Date(d) => d
+                    .and_hms_opt(23, 59, 59)
+                    .unwrap_or(d.and_time(NaiveTime::MIN)),
             };
             if local < start {
-                return Err(RecurrenceError::UntilBeforeStart { until: local, start });
+                return Err(RecurrenceError::UntilBeforeStart {
+                    until: local,
+                    start,
+                });
             }
             rule = rule.until(fake_utc(local));
         }
@@ -338,7 +346,12 @@ mod tests {
         let zone = Zone::default();
         let r = Recurrence::parse("FREQ=WEEKLY;UNTIL=20261130T230000Z").unwrap();
         let e = r
-            .expand(local("2026-03-02T18:00"), zone, local("2027-01-01T00:00"), 500)
+            .expand(
+                local("2026-03-02T18:00"),
+                zone,
+                local("2027-01-01T00:00"),
+                500,
+            )
             .unwrap();
         assert_eq!(e.truncated, None);
         assert_eq!(e.starts.len(), 40);
@@ -348,7 +361,10 @@ mod tests {
             .map(|&t| {
                 let utc = zone.to_utc(t).unwrap();
                 assert_eq!(zone.local(utc).format("%H:%M").to_string(), "18:00");
-                utc.with_timezone(&zone.tz()).offset().fix().local_minus_utc()
+                utc.with_timezone(&zone.tz())
+                    .offset()
+                    .fix()
+                    .local_minus_utc()
             })
             .collect();
         // Both CET and CEST occur, and every occurrence is still 18:00 on the wall.
@@ -362,11 +378,20 @@ mod tests {
             .with_exdates([ExDate::On(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap())])
             .with_rdates([local("2027-01-10T09:00")]);
         let e = r
-            .expand(local("2027-01-04T09:00"), Zone::default(), local("2028-01-01T00:00"), 100)
+            .expand(
+                local("2027-01-04T09:00"),
+                Zone::default(),
+                local("2028-01-01T00:00"),
+                100,
+            )
             .unwrap();
         assert_eq!(
             e.starts,
-            [local("2027-01-04T09:00"), local("2027-01-06T09:00"), local("2027-01-10T09:00")]
+            [
+                local("2027-01-04T09:00"),
+                local("2027-01-06T09:00"),
+                local("2027-01-10T09:00")
+            ]
         );
     }
 
@@ -374,7 +399,12 @@ mod tests {
     fn an_endless_series_stops_at_the_window_and_says_so() {
         let r = Recurrence::parse("FREQ=WEEKLY").unwrap();
         let e = r
-            .expand(local("2027-01-04T18:00"), Zone::default(), local("2027-02-01T00:00"), 100)
+            .expand(
+                local("2027-01-04T18:00"),
+                Zone::default(),
+                local("2027-02-01T00:00"),
+                100,
+            )
             .unwrap();
         assert_eq!(e.starts.len(), 4);
         assert!(matches!(e.truncated, Some(Truncation::Horizon { .. })));
@@ -384,7 +414,12 @@ mod tests {
     fn a_long_series_stops_at_the_maximum_count_and_says_so() {
         let r = Recurrence::parse("FREQ=DAILY;COUNT=400").unwrap();
         let e = r
-            .expand(local("2027-01-04T18:00"), Zone::default(), local("2030-01-01T00:00"), 50)
+            .expand(
+                local("2027-01-04T18:00"),
+                Zone::default(),
+                local("2030-01-01T00:00"),
+                50,
+            )
             .unwrap();
         assert_eq!(e.starts.len(), 50);
         assert_eq!(e.truncated, Some(Truncation::MaxCount { limit: 50 }));
@@ -394,7 +429,12 @@ mod tests {
     fn a_floating_until_is_read_in_the_rooms_zone_not_the_machines() {
         let r = Recurrence::parse("FREQ=DAILY;UNTIL=20270106T180000").unwrap();
         let e = r
-            .expand(local("2027-01-04T18:00"), Zone::default(), local("2028-01-01T00:00"), 100)
+            .expand(
+                local("2027-01-04T18:00"),
+                Zone::default(),
+                local("2028-01-01T00:00"),
+                100,
+            )
             .unwrap();
         assert_eq!(e.starts.len(), 3);
     }
@@ -420,7 +460,9 @@ mod tests {
     fn a_huge_count_is_refused_before_anything_is_expanded() {
         assert_eq!(
             Recurrence::parse("FREQ=DAILY;COUNT=4294967296").unwrap_err(),
-            RecurrenceError::CountTooLarge { count: 4_294_967_296 }
+            RecurrenceError::CountTooLarge {
+                count: 4_294_967_296
+            }
         );
         assert!(Recurrence::parse("FREQ=DAILY;COUNT=99999999999999999999999").is_err());
     }
@@ -429,7 +471,12 @@ mod tests {
     fn until_before_the_start_is_an_error() {
         let r = Recurrence::parse("FREQ=DAILY;UNTIL=20260101").unwrap();
         let err = r
-            .expand(local("2027-01-04T18:00"), Zone::default(), local("2028-01-01T00:00"), 10)
+            .expand(
+                local("2027-01-04T18:00"),
+                Zone::default(),
+                local("2028-01-01T00:00"),
+                10,
+            )
             .unwrap_err();
         assert!(matches!(err, RecurrenceError::UntilBeforeStart { .. }));
     }
@@ -438,6 +485,13 @@ mod tests {
         #[test]
         fn arbitrary_text_never_panics_the_rule_parser(text in ".{0,120}") {
             let _ = Recurrence::parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_text_after_freq_never_panics_parsing_or_expansion(rest in ".{0,80}") {
+            if let Ok(r) = Recurrence::parse(&format!("FREQ=DAILY;{rest}")) {
+                let _ = r.expand(local("2027-01-04T18:00"), Zone::default(), local("2028-01-01T00:00"), 100);
+            }
         }
 
         #[test]

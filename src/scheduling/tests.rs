@@ -49,7 +49,11 @@ request_in = ["@staff"]
 "#;
 
 fn policy(name: &str) -> Policy {
-    PolicySet::from_toml(POLICY).unwrap().get(name).unwrap().clone()
+    PolicySet::from_toml(POLICY)
+        .unwrap()
+        .get(name)
+        .unwrap()
+        .clone()
 }
 
 fn local(s: &str) -> NaiveDateTime {
@@ -91,7 +95,11 @@ fn request(start: &str, end: &str) -> BookingRequest {
 
 fn existing(id: &str, requester: &str, start: &str, end: &str) -> ExistingBooking {
     let zone = Zone::default();
-    let span = Interval::new(zone.to_utc(local(start)).unwrap(), zone.to_utc(local(end)).unwrap()).unwrap();
+    let span = Interval::new(
+        zone.to_utc(local(start)).unwrap(),
+        zone.to_utc(local(end)).unwrap(),
+    )
+    .unwrap();
     ExistingBooking {
         id: id.into(),
         requester: requester.into(),
@@ -127,7 +135,15 @@ impl Case {
 
     fn decide(&self) -> Decision {
         let index = BookingIndex::new(self.existing.clone());
-        decide(&self.request, &self.requester, &self.room, &self.policy, &index, &self.closures, self.now)
+        decide(
+            &self.request,
+            &self.requester,
+            &self.room,
+            &self.policy,
+            &index,
+            &self.closures,
+            self.now,
+        )
     }
 }
 
@@ -161,7 +177,11 @@ fn a_booking_outside_the_opening_hours_is_rejected_and_names_the_windows() {
     let d = Case::new(request("2027-01-13T21:30", "2027-01-13T23:30")).decide();
     assert_eq!(d.outcome, Outcome::Rejected);
     match &d.occurrences[0].reasons[..] {
-        [Reason::OutsideOpeningHours { weekday, windows, .. }] => {
+        [
+            Reason::OutsideOpeningHours {
+                weekday, windows, ..
+            },
+        ] => {
             assert_eq!(weekday, "wed");
             assert_eq!(windows[0].to_string(), "08:00-23:00");
         }
@@ -188,7 +208,12 @@ fn a_request_overlapping_an_approved_booking_is_rejected_and_names_it() {
     let d = c.decide();
     assert_eq!(d.outcome, Outcome::Rejected);
     match &d.occurrences[0].reasons[..] {
-        [Reason::Conflict { bookings, occurrences }] => {
+        [
+            Reason::Conflict {
+                bookings,
+                occurrences,
+            },
+        ] => {
             assert_eq!(bookings[0].id, "b-7");
             assert!(occurrences.is_empty());
         }
@@ -234,7 +259,8 @@ fn conflicts_are_rejected_even_for_those_allowed_out_of_policy() {
 #[test]
 fn a_booking_of_a_whole_divisible_hall_conflicts_with_a_booking_of_one_part() {
     let mut c = Case::new(request(WED_18, WED_20));
-    c.room = Room::new("gymsal-ab", Zone::default()).with_parts(vec!["gymsal-a".into(), "gymsal-b".into()]);
+    c.room = Room::new("gymsal-ab", Zone::default())
+        .with_parts(vec!["gymsal-a".into(), "gymsal-b".into()]);
     let mut part_b = existing("b-12", "x", WED_18, WED_20);
     part_b.parts = vec!["gymsal-b".into()];
     c.existing = vec![part_b];
@@ -282,7 +308,9 @@ fn a_request_inside_the_lead_time_is_too_soon() {
     let d = c.decide();
     assert_eq!(codes(&d), ["too-soon"]);
     match &d.occurrences[0].reasons[0] {
-        Reason::TooSoon { earliest_start, .. } => assert_eq!(*earliest_start, utc("2027-01-14T08:00:00Z")),
+        Reason::TooSoon { earliest_start, .. } => {
+            assert_eq!(*earliest_start, utc("2027-01-14T08:00:00Z"))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -318,16 +346,40 @@ fn more_attendees_than_the_capacity_is_over_capacity() {
 fn a_third_booking_in_one_week_exceeds_the_quota() {
     let mut c = Case::new(request(WED_18, WED_20));
     c.existing = vec![
-        existing("b-1", "kari@example.no", "2027-01-11T10:00", "2027-01-11T11:00"),
-        existing("b-2", "kari@example.no", "2027-01-17T10:00", "2027-01-17T11:00"),
+        existing(
+            "b-1",
+            "kari@example.no",
+            "2027-01-11T10:00",
+            "2027-01-11T11:00",
+        ),
+        existing(
+            "b-2",
+            "kari@example.no",
+            "2027-01-17T10:00",
+            "2027-01-17T11:00",
+        ),
         // Another requester's booking, and one in the next week, do not count.
-        existing("b-3", "someone@example.no", "2027-01-12T10:00", "2027-01-12T11:00"),
-        existing("b-4", "kari@example.no", "2027-01-18T10:00", "2027-01-18T11:00"),
+        existing(
+            "b-3",
+            "someone@example.no",
+            "2027-01-12T10:00",
+            "2027-01-12T11:00",
+        ),
+        existing(
+            "b-4",
+            "kari@example.no",
+            "2027-01-18T10:00",
+            "2027-01-18T11:00",
+        ),
     ];
     let d = c.decide();
     assert_eq!(codes(&d), ["quota-exceeded"]);
     match &d.occurrences[0].reasons[0] {
-        Reason::QuotaExceeded { used_bookings, period_start, .. } => {
+        Reason::QuotaExceeded {
+            used_bookings,
+            period_start,
+            ..
+        } => {
             assert_eq!(*used_bookings, 2);
             assert_eq!(period_start.to_string(), "2027-01-11");
         }
@@ -338,7 +390,12 @@ fn a_third_booking_in_one_week_exceeds_the_quota() {
 #[test]
 fn hours_over_the_weekly_quota_exceed_it() {
     let mut c = Case::new(request("2027-01-13T16:00", "2027-01-13T20:00"));
-    c.existing = vec![existing("b-1", "kari@example.no", "2027-01-11T10:00", "2027-01-11T12:00")];
+    c.existing = vec![existing(
+        "b-1",
+        "kari@example.no",
+        "2027-01-11T10:00",
+        "2027-01-11T12:00",
+    )];
     assert_eq!(codes(&c.decide()), ["quota-exceeded"]);
 }
 
@@ -367,7 +424,12 @@ fn a_requester_in_no_allowed_group_is_not_allowed() {
     c.policy = policy("staff-only");
     let d = c.decide();
     assert_eq!(d.outcome, Outcome::Rejected);
-    assert_eq!(d.reasons, [Reason::NotAllowed { requester: "kari@example.no".into() }]);
+    assert_eq!(
+        d.reasons,
+        [Reason::NotAllowed {
+            requester: "kari@example.no".into()
+        }]
+    );
     c.requester = member_of("anything");
     assert_eq!(c.decide().outcome, Outcome::Pending);
 }
@@ -382,7 +444,10 @@ fn a_request_at_0230_on_the_spring_forward_day_is_rejected_as_nonexistent() {
     assert_eq!(d.outcome, Outcome::Rejected);
     assert_eq!(
         d.occurrences[0].reasons,
-        [Reason::NonexistentLocalTime { local: local("2026-03-29T02:30"), zone: "Europe/Oslo".into() }]
+        [Reason::NonexistentLocalTime {
+            local: local("2026-03-29T02:30"),
+            zone: "Europe/Oslo".into()
+        }]
     );
 }
 
@@ -398,10 +463,12 @@ fn a_request_at_0230_on_the_fall_back_day_takes_the_earlier_offset() {
 
 #[test]
 fn a_weekly_1800_series_from_march_to_november_2026_keeps_1800_local() {
-    let mut c = Case::new(request("2026-03-02T18:00", "2026-03-02T20:00").with_recurrence(
-        Recurrence::parse("FREQ=WEEKLY;UNTIL=20261130").unwrap(),
-        SeriesMode::AllOrNothing,
-    ));
+    let mut c = Case::new(
+        request("2026-03-02T18:00", "2026-03-02T20:00").with_recurrence(
+            Recurrence::parse("FREQ=WEEKLY;UNTIL=20261130").unwrap(),
+            SeriesMode::AllOrNothing,
+        ),
+    );
     c.now = utc("2026-01-01T00:00:00Z");
     c.policy.quota = None;
     let d = c.decide();
@@ -411,7 +478,10 @@ fn a_weekly_1800_series_from_march_to_november_2026_keeps_1800_local() {
     let mut utc_hours = std::collections::BTreeSet::new();
     for o in &d.occurrences {
         let span = o.span.unwrap();
-        assert_eq!(zone.local(span.start()).format("%H:%M").to_string(), "18:00");
+        assert_eq!(
+            zone.local(span.start()).format("%H:%M").to_string(),
+            "18:00"
+        );
         assert_eq!(zone.local(span.end()).format("%H:%M").to_string(), "20:00");
         utc_hours.insert(span.start().format("%H").to_string());
     }
@@ -421,15 +491,25 @@ fn a_weekly_1800_series_from_march_to_november_2026_keeps_1800_local() {
 
 #[test]
 fn a_series_occurrence_in_the_spring_gap_is_rejected_on_its_own() {
-    let mut c = Case::new(request("2026-03-15T02:30", "2026-03-15T03:30").with_recurrence(
-        Recurrence::parse("FREQ=WEEKLY;COUNT=4").unwrap(),
-        SeriesMode::SkipRejected,
-    ));
+    let mut c = Case::new(
+        request("2026-03-15T02:30", "2026-03-15T03:30").with_recurrence(
+            Recurrence::parse("FREQ=WEEKLY;COUNT=4").unwrap(),
+            SeriesMode::SkipRejected,
+        ),
+    );
     c.now = utc("2026-01-01T00:00:00Z");
     c.policy.quota = None;
     let d = c.decide();
     let outcomes: Vec<Outcome> = d.occurrences.iter().map(|o| o.outcome).collect();
-    assert_eq!(outcomes, [Outcome::Pending, Outcome::Pending, Outcome::Skipped, Outcome::Pending]);
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Pending,
+            Outcome::Pending,
+            Outcome::Skipped,
+            Outcome::Pending
+        ]
+    );
     assert_eq!(d.occurrences[2].reasons[0].code(), "nonexistent-local-time");
     assert_eq!(d.outcome, Outcome::Pending);
 }
@@ -437,7 +517,10 @@ fn a_series_occurrence_in_the_spring_gap_is_rejected_on_its_own() {
 // Series.
 
 fn weekly(count: u32, mode: SeriesMode) -> BookingRequest {
-    request(WED_18, WED_20).with_recurrence(Recurrence::parse(&format!("FREQ=WEEKLY;COUNT={count}")).unwrap(), mode)
+    request(WED_18, WED_20).with_recurrence(
+        Recurrence::parse(&format!("FREQ=WEEKLY;COUNT={count}")).unwrap(),
+        mode,
+    )
 }
 
 #[test]
@@ -475,7 +558,12 @@ fn skipping_more_than_the_policy_allows_is_too_many_skipped() {
     assert_eq!(d.outcome, Outcome::Rejected);
     assert_eq!(
         d.reasons,
-        [Reason::TooManySkipped { skipped: 3, total: 4, max_skipped: 2, max_skipped_percent: 50 }]
+        [Reason::TooManySkipped {
+            skipped: 3,
+            total: 4,
+            max_skipped: 2,
+            max_skipped_percent: 50
+        }]
     );
 }
 
@@ -493,22 +581,30 @@ fn the_quota_counts_the_series_own_earlier_occurrences() {
 
 #[test]
 fn overlapping_occurrences_of_one_series_conflict_with_each_other() {
-    let mut c = Case::new(request("2027-01-16T08:00", "2027-01-16T10:00").with_recurrence(
-        Recurrence::parse("FREQ=HOURLY;COUNT=2").unwrap(),
-        SeriesMode::AllOrNothing,
-    ));
+    let mut c = Case::new(
+        request("2027-01-16T08:00", "2027-01-16T10:00").with_recurrence(
+            Recurrence::parse("FREQ=HOURLY;COUNT=2").unwrap(),
+            SeriesMode::AllOrNothing,
+        ),
+    );
     c.policy.quota = None;
     let d = c.decide();
     assert_eq!(
         d.occurrences[1].reasons,
-        [Reason::Conflict { bookings: vec![], occurrences: vec![0] }]
+        [Reason::Conflict {
+            bookings: vec![],
+            occurrences: vec![0]
+        }]
     );
 }
 
 #[test]
 fn an_endless_series_is_decided_up_to_the_horizon_and_reports_the_truncation() {
     let mut c = Case::new(weekly(1, SeriesMode::AllOrNothing));
-    c.request = request(WED_18, WED_20).with_recurrence(Recurrence::parse("FREQ=WEEKLY").unwrap(), SeriesMode::AllOrNothing);
+    c.request = request(WED_18, WED_20).with_recurrence(
+        Recurrence::parse("FREQ=WEEKLY").unwrap(),
+        SeriesMode::AllOrNothing,
+    );
     c.policy.quota = None;
     c.policy.horizon = Span::parse("60d").unwrap();
     c.now = utc("2027-01-01T00:00:00Z");
@@ -541,12 +637,14 @@ fn a_series_whose_until_precedes_its_start_is_an_invalid_recurrence() {
 
 #[test]
 fn a_series_whose_every_date_is_excepted_has_no_occurrences() {
-    let c = Case::new(request(WED_18, WED_20).with_recurrence(
-        Recurrence::parse("FREQ=DAILY;COUNT=1")
-            .unwrap()
-            .with_exdates([ExDate::At(local(WED_18))]),
-        SeriesMode::AllOrNothing,
-    ));
+    let c = Case::new(
+        request(WED_18, WED_20).with_recurrence(
+            Recurrence::parse("FREQ=DAILY;COUNT=1")
+                .unwrap()
+                .with_exdates([ExDate::At(local(WED_18))]),
+            SeriesMode::AllOrNothing,
+        ),
+    );
     assert_eq!(codes(&c.decide()), ["no-occurrences"]);
 }
 
@@ -556,7 +654,10 @@ fn end_before_start_and_zero_length_requests_are_errors() {
         BookingRequest::new(local(WED_20), local(WED_18), 1),
         Err(RequestError::EndBeforeStart { .. })
     ));
-    assert!(matches!(BookingRequest::new(local(WED_18), local(WED_18), 1), Err(RequestError::ZeroLength { .. })));
+    assert!(matches!(
+        BookingRequest::new(local(WED_18), local(WED_18), 1),
+        Err(RequestError::ZeroLength { .. })
+    ));
 }
 
 #[test]
@@ -571,4 +672,94 @@ fn every_reason_serialises_with_its_stable_code() {
         .collect();
     assert_eq!(codes, ["too-short", "misaligned"]);
     assert_eq!(json["outcome"], "rejected");
+}
+
+#[test]
+fn requests_outside_the_supported_years_are_errors() {
+    assert!(matches!(
+        BookingRequest::new(local("0999-12-31T10:00"), local("0999-12-31T12:00"), 1),
+        Err(RequestError::OutOfRange { .. })
+    ));
+    assert!(BookingRequest::new(local("9999-12-31T10:00"), local("9999-12-31T12:00"), 1).is_ok());
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_local() -> impl Strategy<Value = NaiveDateTime> {
+        (1000i32..=9999, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60).prop_map(|(y, mo, d, h, mi)| {
+            chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                .and_then(|d| d.and_hms_opt(h, mi, 0))
+                .unwrap_or_default()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Whatever the dates, rules and bookings, `decide` returns a decision whose verdicts
+        /// agree with its reasons.
+        #[test]
+        fn decide_never_panics_and_its_verdicts_match_its_reasons(
+            start in arb_local(),
+            minutes in 1i64..20_000,
+            now in arb_local(),
+            rule in prop::option::of(prop::sample::select(vec![
+                "FREQ=DAILY;COUNT=50", "FREQ=WEEKLY", "FREQ=YEARLY;INTERVAL=65535;COUNT=5",
+                "FREQ=MONTHLY;BYMONTHDAY=31", "FREQ=HOURLY;INTERVAL=7", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+                "FREQ=WEEKLY;UNTIL=99991231T235959Z", "FREQ=MINUTELY;COUNT=3",
+            ])),
+            skip in any::<bool>(),
+            horizon_days in 1i64..36_000,
+            zone in prop::sample::select(vec!["Europe/Oslo", "America/St_Johns", "Pacific/Apia", "Australia/Lord_Howe", "UTC"]),
+            existing_at in prop::collection::vec((-3000i64..3000, 1i64..600), 0..20),
+        ) {
+            let end = start + TimeDelta::minutes(minutes);
+            let Ok(mut request) = BookingRequest::new(start, end, 5) else { return Ok(()); };
+            if let Some(rule) = rule {
+                let mode = if skip { SeriesMode::SkipRejected } else { SeriesMode::AllOrNothing };
+                request = request.with_recurrence(Recurrence::parse(rule).unwrap(), mode);
+            }
+            let zone = Zone::parse(zone).unwrap();
+            let mut policy = policy("hall");
+            policy.horizon = Span::from_minutes(horizon_days * 24 * 60).unwrap();
+            let now = now.and_utc();
+            let base = zone.to_utc_or_after_gap(start);
+            let bookings: Vec<ExistingBooking> = existing_at.iter().enumerate().map(|(i, &(off, len))| {
+                let s = base + TimeDelta::minutes(off);
+                let span = Interval::new(s, s + TimeDelta::minutes(len)).unwrap();
+                ExistingBooking {
+                    id: format!("b{i}"),
+                    requester: "kari@example.no".into(),
+                    parts: vec!["storsalen".into()],
+                    span,
+                    blocked: span.widen(TimeDelta::minutes(30), TimeDelta::minutes(30)),
+                    status: BookingStatus::Approved,
+                }
+            }).collect();
+            let calendar = ClosureCalendar::parse(
+                "holidays-no",
+                include_str!("../../calendars/holidays-no.ics"),
+            ).unwrap();
+            let d = decide(
+                &request,
+                &resident(),
+                &Room::new("storsalen", zone),
+                &policy,
+                &BookingIndex::new(bookings),
+                &ClosureSet::new().with_calendar(calendar),
+                now,
+            );
+            prop_assert!(d.occurrences.len() <= policy.max_occurrences);
+            for o in &d.occurrences {
+                match o.outcome {
+                    Outcome::Approved | Outcome::Pending => prop_assert!(o.reasons.is_empty()),
+                    Outcome::Rejected | Outcome::Skipped => prop_assert!(!o.reasons.is_empty()),
+                }
+            }
+            if d.outcome == Outcome::Rejected {
+                prop_assert!(d.all_reasons().next().is_some());
+            }
+        }
+    }
 }

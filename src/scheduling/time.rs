@@ -69,7 +69,10 @@ impl Zone {
         // within a bound, then fall back to reading the wall time as UTC.
         let mut probe = local;
         for _ in 0..(26 * 60) {
-            probe += TimeDelta::minutes(1);
+            let Some(next) = probe.checked_add_signed(TimeDelta::minutes(1)) else {
+                break;
+            };
+            probe = next;
             if let Ok(t) = self.to_utc(probe) {
                 return t;
             }
@@ -202,7 +205,9 @@ impl Span {
                     );
                 }
                 'd' | 'h' | 'm' => {
-                    let n = number.take().ok_or_else(|| bad("a unit needs a number before it"))?;
+                    let n = number
+                        .take()
+                        .ok_or_else(|| bad("a unit needs a number before it"))?;
                     let per = match c {
                         'd' => 24 * 60,
                         'h' => 60,
@@ -270,8 +275,16 @@ mod tests {
 
     #[test]
     fn oslo_0230_on_spring_forward_day_does_not_exist() {
-        let err = Zone::default().to_utc(local(2026, 3, 29, 2, 30)).unwrap_err();
-        assert!(matches!(err, TimeError::Nonexistent { zone: "Europe/Oslo", .. }));
+        let err = Zone::default()
+            .to_utc(local(2026, 3, 29, 2, 30))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            TimeError::Nonexistent {
+                zone: "Europe/Oslo",
+                ..
+            }
+        ));
         assert!(err.to_string().contains("does not exist"));
     }
 
@@ -285,7 +298,12 @@ mod tests {
     #[test]
     fn an_unknown_zone_is_an_error_that_names_it() {
         let err = Zone::parse("Europe/Atlantis").unwrap_err();
-        assert_eq!(err, TimeError::UnknownZone { name: "Europe/Atlantis".into() });
+        assert_eq!(
+            err,
+            TimeError::UnknownZone {
+                name: "Europe/Atlantis".into()
+            }
+        );
     }
 
     #[test]
@@ -304,7 +322,15 @@ mod tests {
 
     #[test]
     fn spans_with_missing_units_or_huge_numbers_are_errors() {
-        for bad in ["", "90", "h", "1x", "99999999999999999999m", "-5m", "200000d"] {
+        for bad in [
+            "",
+            "90",
+            "h",
+            "1x",
+            "99999999999999999999m",
+            "-5m",
+            "200000d",
+        ] {
             assert!(Span::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

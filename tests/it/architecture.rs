@@ -59,7 +59,10 @@ fn violations(source: &str) -> Vec<String> {
             from = at + needle.len();
         }
     }
-    for statement in code.split(';').filter(|s| s.trim_start().starts_with("use std::{")) {
+    for statement in code
+        .split(';')
+        .filter(|s| s.trim_start().starts_with("use std::{"))
+    {
         for banned in ["fs", "env", "net", "process"] {
             if statement
                 .split(|c: char| !is_ident_char(c))
@@ -88,7 +91,10 @@ fn the_scheduling_core_uses_no_io_runtime_or_clock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scheduling");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    assert!(files.len() >= 8, "expected the core's modules under {root:?}, found {files:?}");
+    assert!(
+        files.len() >= 8,
+        "expected the core's modules under {root:?}, found {files:?}"
+    );
     let mut report = Vec::new();
     for file in files {
         let source = std::fs::read_to_string(&file).unwrap();
@@ -96,7 +102,11 @@ fn the_scheduling_core_uses_no_io_runtime_or_clock() {
             report.push(format!("{}: uses {v}", file.display()));
         }
     }
-    assert!(report.is_empty(), "the scheduling core must stay pure:\n{}", report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "the scheduling core must stay pure:\n{}",
+        report.join("\n")
+    );
 }
 
 #[test]

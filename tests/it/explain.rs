@@ -19,22 +19,46 @@ const NOW: &str = "--now=2027-01-10T12:00:00Z";
 
 #[test]
 fn the_readme_example_explains_a_weekly_series_with_its_skipped_dates() {
-    let out = lokal(&["explain", "seed/requests/choir-weekly.toml", "--bookings", "seed/bookings.toml", NOW]);
+    let out = lokal(&[
+        "explain",
+        "seed/requests/choir-weekly.toml",
+        "--bookings",
+        "seed/bookings.toml",
+        NOW,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Decision: PENDING"), "{stdout}");
     // The approved booking b-1001, Easter Monday, the clerk's block and 17 May are skipped.
-    assert!(stdout.contains("[conflict] clashes with booking b-1001"), "{stdout}");
-    assert!(stdout.contains("[closure] the room is closed: Andre påskedag"), "{stdout}");
+    assert!(
+        stdout.contains("[conflict] clashes with booking b-1001"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[closure] the room is closed: Andre påskedag"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Floor polishing"), "{stdout}");
     assert!(stdout.contains("Grunnlovsdag"), "{stdout}");
-    assert!(!stdout.contains("b-1003"), "a cancelled booking must not conflict: {stdout}");
-    assert!(stdout.contains("Mon 2027-03-29 18:00 to 20:00 SKIPPED"), "{stdout}");
+    assert!(
+        !stdout.contains("b-1003"),
+        "a cancelled booking must not conflict: {stdout}"
+    );
+    assert!(
+        stdout.contains("Mon 2027-03-29 18:00 to 20:00 SKIPPED"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn json_output_carries_the_machine_codes() {
-    let out = lokal(&["explain", "seed/requests/wedding-party.toml", NOW, "--format", "json"]);
+    let out = lokal(&[
+        "explain",
+        "seed/requests/wedding-party.toml",
+        NOW,
+        "--format",
+        "json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "rejected");
@@ -44,13 +68,20 @@ fn json_output_carries_the_machine_codes() {
         .iter()
         .map(|r| r["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["outside-opening-hours", "too-long", "over-capacity"]);
+    assert_eq!(
+        codes,
+        ["outside-opening-hours", "too-long", "over-capacity"]
+    );
 }
 
 #[test]
 fn staff_in_a_book_in_group_are_approved() {
     let out = lokal(&["explain", "seed/requests/staff-meeting.toml", NOW]);
-    assert!(text(&out.stdout).contains("Decision: APPROVED"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Decision: APPROVED"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// Writes a request file with the given `[request]` body and room zone into a temp dir.
@@ -80,7 +111,10 @@ fn assert_clear_error(args: &[&str], expected: &str) {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr:?}");
+    assert!(
+        stderr.contains(expected),
+        "{args:?}: expected {expected:?} in {stderr:?}"
+    );
 }
 
 #[test]
@@ -88,21 +122,50 @@ fn bad_input_files_give_clear_errors_not_panics() {
     let dir = temp_dir("bad");
     let ok_times = "start = \"2027-01-20T18:00\"\nend = \"2027-01-20T20:00\"";
     let cases = [
-        (scenario(&dir, "Europe/Atlantis", ok_times), "unknown time zone \"Europe/Atlantis\""),
         (
-            scenario(&dir, "Europe/Oslo", "start = \"2027-01-20T20:00\"\nend = \"2027-01-20T18:00\""),
+            scenario(&dir, "Europe/Atlantis", ok_times),
+            "unknown time zone \"Europe/Atlantis\"",
+        ),
+        (
+            scenario(
+                &dir,
+                "Europe/Oslo",
+                "start = \"2027-01-20T20:00\"\nend = \"2027-01-20T18:00\"",
+            ),
             "is before the start",
         ),
         (
-            scenario(&dir, "Europe/Oslo", "start = \"2027-01-20T18:00\"\nend = \"2027-01-20T18:00\""),
+            scenario(
+                &dir,
+                "Europe/Oslo",
+                "start = \"2027-01-20T18:00\"\nend = \"2027-01-20T18:00\"",
+            ),
             "the booking is empty",
         ),
-        (scenario(&dir, "Europe/Oslo", &format!("{ok_times}\nrrule = \"FREQ=OFTEN\"")), "request.rrule"),
         (
-            scenario(&dir, "Europe/Oslo", &format!("{ok_times}\nrrule = \"FREQ=DAILY;COUNT=99999999\"")),
+            scenario(
+                &dir,
+                "Europe/Oslo",
+                &format!("{ok_times}\nrrule = \"FREQ=OFTEN\""),
+            ),
+            "request.rrule",
+        ),
+        (
+            scenario(
+                &dir,
+                "Europe/Oslo",
+                &format!("{ok_times}\nrrule = \"FREQ=DAILY;COUNT=99999999\""),
+            ),
             "COUNT=99999999 is too large",
         ),
-        (scenario(&dir, "Europe/Oslo", "start = \"tomorrow\"\nend = \"2027-01-20T20:00\""), "request.start"),
+        (
+            scenario(
+                &dir,
+                "Europe/Oslo",
+                "start = \"tomorrow\"\nend = \"2027-01-20T20:00\"",
+            ),
+            "request.start",
+        ),
     ];
     for (path, expected) in cases {
         assert_clear_error(&["explain", &path, NOW], expected);
@@ -110,17 +173,39 @@ fn bad_input_files_give_clear_errors_not_panics() {
 
     let good = scenario(&dir, "Europe/Oslo", ok_times);
     let broken_ics = dir.join("broken.ics");
-    std::fs::write(&broken_ics, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:no start\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").unwrap();
+    std::fs::write(
+        &broken_ics,
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:no start\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
     assert_clear_error(
-        &["explain", &good, NOW, "--closures", broken_ics.to_str().unwrap()],
+        &[
+            "explain",
+            &good,
+            NOW,
+            "--closures",
+            broken_ics.to_str().unwrap(),
+        ],
         "it has no DTSTART",
     );
-    assert_clear_error(&["explain", &good, NOW, "--bookings", "no/such/file.toml"], "cannot read no/such/file.toml");
-    assert_clear_error(&["explain", &good, "--now", "yesterday"], "--now \"yesterday\"");
+    assert_clear_error(
+        &["explain", &good, NOW, "--bookings", "no/such/file.toml"],
+        "cannot read no/such/file.toml",
+    );
+    assert_clear_error(
+        &["explain", &good, "--now", "yesterday"],
+        "--now \"yesterday\"",
+    );
     let bad_policy = dir.join("policies.toml");
     std::fs::write(&bad_policy, "[policy.hall]\ngranularity = \"7m\"\n").unwrap();
     assert_clear_error(
-        &["explain", &good, NOW, "--policies", bad_policy.to_str().unwrap()],
+        &[
+            "explain",
+            &good,
+            NOW,
+            "--policies",
+            bad_policy.to_str().unwrap(),
+        ],
         "policy \"hall\", granularity",
     );
     std::fs::remove_dir_all(&dir).ok();

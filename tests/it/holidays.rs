@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use lokal::scheduling::{
-    BookingIndex, BookingRequest, ClosureCalendar, ClosureSet, Interval, Outcome, PolicySet, Reason,
-    Requester, RequesterKind, Room, Zone, decide, parse_local,
+    BookingIndex, BookingRequest, ClosureCalendar, ClosureSet, Interval, Outcome, PolicySet,
+    Reason, Requester, RequesterKind, Room, Zone, decide, parse_local,
 };
 
 fn calendar() -> ClosureCalendar {
@@ -47,7 +47,8 @@ fn closed_on(day: NaiveDate) -> Vec<String> {
 
 fn decide_at(start: &str, end: &str) -> lokal::scheduling::Decision {
     let policies = PolicySet::from_toml("[policy.open]\n").unwrap();
-    let request = BookingRequest::new(parse_local(start).unwrap(), parse_local(end).unwrap(), 5).unwrap();
+    let request =
+        BookingRequest::new(parse_local(start).unwrap(), parse_local(end).unwrap(), 5).unwrap();
     let requester = Requester {
         id: "kari@example.no".into(),
         kind: RequesterKind::Resident,
@@ -85,16 +86,33 @@ fn easter_monday_2027_blocks_a_booking_and_the_next_day_does_not() {
     assert_eq!(d.outcome, Outcome::Rejected);
     assert_eq!(d.occurrences[0].reasons[0].code(), "closure");
     let d = decide_at("2027-03-30T10:00", "2027-03-30T12:00");
-    assert_eq!(d.outcome, Outcome::Pending, "{:?}", d.occurrences[0].reasons);
+    assert_eq!(
+        d.outcome,
+        Outcome::Pending,
+        "{:?}",
+        d.occurrences[0].reasons
+    );
 }
 
 #[test]
 fn a_holiday_covers_the_whole_local_day_from_midnight_to_midnight() {
     // Christmas Eve is not a public holiday; Christmas Day and Boxing Day are.
-    assert_eq!(decide_at("2027-12-24T22:00", "2027-12-25T00:00").outcome, Outcome::Pending);
-    assert_eq!(decide_at("2027-12-25T23:00", "2027-12-26T00:00").outcome, Outcome::Rejected);
-    assert_eq!(decide_at("2027-12-26T23:45", "2027-12-27T00:00").outcome, Outcome::Rejected);
-    assert_eq!(decide_at("2027-12-27T00:00", "2027-12-27T02:00").outcome, Outcome::Pending);
+    assert_eq!(
+        decide_at("2027-12-24T22:00", "2027-12-25T00:00").outcome,
+        Outcome::Pending
+    );
+    assert_eq!(
+        decide_at("2027-12-25T23:00", "2027-12-26T00:00").outcome,
+        Outcome::Rejected
+    );
+    assert_eq!(
+        decide_at("2027-12-26T23:45", "2027-12-27T00:00").outcome,
+        Outcome::Rejected
+    );
+    assert_eq!(
+        decide_at("2027-12-27T00:00", "2027-12-27T02:00").outcome,
+        Outcome::Pending
+    );
 }
 
 #[test]
@@ -102,19 +120,34 @@ fn every_year_2026_to_2030_has_all_norwegian_public_holidays_on_the_right_dates(
     for year in 2026..=2030 {
         let e = easter(year);
         let expected = [
-            (NaiveDate::from_ymd_opt(year, 1, 1).unwrap(), "Første nyttårsdag"),
+            (
+                NaiveDate::from_ymd_opt(year, 1, 1).unwrap(),
+                "Første nyttårsdag",
+            ),
             (e - TimeDelta::days(7), "Palmesøndag"),
             (e - TimeDelta::days(3), "Skjærtorsdag"),
             (e - TimeDelta::days(2), "Langfredag"),
             (e, "Første påskedag"),
             (e + TimeDelta::days(1), "Andre påskedag"),
-            (NaiveDate::from_ymd_opt(year, 5, 1).unwrap(), "Offentlig høytidsdag"),
-            (NaiveDate::from_ymd_opt(year, 5, 17).unwrap(), "Grunnlovsdag"),
+            (
+                NaiveDate::from_ymd_opt(year, 5, 1).unwrap(),
+                "Offentlig høytidsdag",
+            ),
+            (
+                NaiveDate::from_ymd_opt(year, 5, 17).unwrap(),
+                "Grunnlovsdag",
+            ),
             (e + TimeDelta::days(39), "Kristi himmelfartsdag"),
             (e + TimeDelta::days(49), "Første pinsedag"),
             (e + TimeDelta::days(50), "Andre pinsedag"),
-            (NaiveDate::from_ymd_opt(year, 12, 25).unwrap(), "Første juledag"),
-            (NaiveDate::from_ymd_opt(year, 12, 26).unwrap(), "Andre juledag"),
+            (
+                NaiveDate::from_ymd_opt(year, 12, 25).unwrap(),
+                "Første juledag",
+            ),
+            (
+                NaiveDate::from_ymd_opt(year, 12, 26).unwrap(),
+                "Andre juledag",
+            ),
         ];
         for (day, name) in expected {
             assert!(
@@ -136,9 +169,19 @@ fn the_computus_matches_known_easter_sundays() {
 
 #[test]
 fn ordinary_weekdays_are_not_closed() {
-    for (y, m, d) in [(2027, 3, 30), (2027, 5, 18), (2028, 1, 3), (2030, 12, 27), (2026, 6, 2)] {
+    for (y, m, d) in [
+        (2027, 3, 30),
+        (2027, 5, 18),
+        (2028, 1, 3),
+        (2030, 12, 27),
+        (2026, 6, 2),
+    ] {
         let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert!(closed_on(day).is_empty(), "{day} ({}) should be open", day.weekday());
+        assert!(
+            closed_on(day).is_empty(),
+            "{day} ({}) should be open",
+            day.weekday()
+        );
     }
 }
 
