@@ -496,6 +496,36 @@ END:VCALENDAR\r\n";
     }
 
     #[test]
+    fn utc_and_floating_closures_are_read_as_an_instant_and_as_room_time() {
+        let text = "BEGIN:VCALENDAR\r\n\
+BEGIN:VEVENT\r\nUID:u\r\nSUMMARY:Power cut\r\nDTSTART:20270301T100000Z\r\nDTEND:20270301T120000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:f\r\nSUMMARY:Exam\r\nDTSTART:20270302T100000\r\nDURATION:PT2H\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+        let set = ClosureSet::new().with_calendar(ClosureCalendar::parse("t", text).unwrap());
+        let window = Interval::new(
+            chrono::Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(2027, 3, 3, 0, 0, 0).unwrap(),
+        )
+        .unwrap();
+        let found = set.resolve(Zone::default(), &window);
+        let utc = |d, h| chrono::Utc.with_ymd_and_hms(2027, 3, d, h, 0, 0).unwrap();
+        assert_eq!(
+            found[0].interval,
+            Interval::new(utc(1, 10), utc(1, 12)).unwrap()
+        );
+        // Floating 10:00 is Oslo wall time for an Oslo room: 09:00 UTC in winter.
+        assert_eq!(
+            found[1].interval,
+            Interval::new(utc(2, 9), utc(2, 11)).unwrap()
+        );
+        let in_utc_room = set.resolve(Zone::UTC, &window);
+        assert_eq!(
+            in_utc_room[1].interval,
+            Interval::new(utc(2, 10), utc(2, 12)).unwrap()
+        );
+    }
+
+    #[test]
     fn a_clerks_block_is_a_closure_too() {
         let block = Closure {
             label: "Floor polishing".into(),

@@ -528,8 +528,9 @@ fn check_policy(
     }
 
     let grid = u32::try_from(policy.granularity.minutes() * 60).unwrap_or(u32::MAX);
-    let on_grid =
-        |t: NaiveDateTime| t.nanosecond() == 0 && t.num_seconds_from_midnight() % grid == 0;
+    let on_grid = |t: NaiveDateTime| {
+        t.nanosecond() == 0 && t.num_seconds_from_midnight().is_multiple_of(grid)
+    };
     if !on_grid(local_start) || !on_grid(local_end) {
         reasons.push(Reason::Misaligned {
             granularity: policy.granularity,
