@@ -332,10 +332,11 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
         "Existing blocking bookings: {}",
         scenario.existing.len()
     );
+    let _ = writeln!(out, "Times are local to the room ({zone}).");
     let _ = writeln!(out);
     let _ = writeln!(out, "Decision: {}", outcome_word(decision.outcome));
     for r in &decision.reasons {
-        let _ = writeln!(out, "  - [{}] {}", r.code(), r);
+        let _ = writeln!(out, "  - [{}] {}", r.code(), r.in_zone(zone));
     }
     let n = decision.occurrences.len();
     if n > 1 {
@@ -384,7 +385,7 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
             outcome_word(o.outcome),
         );
         for r in &o.reasons {
-            let _ = writeln!(out, "       - [{}] {}", r.code(), r);
+            let _ = writeln!(out, "       - [{}] {}", r.code(), r.in_zone(zone));
         }
     }
     out

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::closure::Closure;
 use super::interval::Interval;
 use super::policy::{QuotaPeriod, Window};
-use super::time::Span;
+use super::time::{Span, Zone};
 
 /// A booking a request clashes with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -162,9 +162,41 @@ fn hm(t: &NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// A reason worded for people, with instants shown in a room's local time.
+pub struct InZone<'a> {
+    reason: &'a Reason,
+    zone: Zone,
+}
+
+impl Reason {
+    /// The reason worded for people, with instants in `zone`'s wall time.
+    pub fn in_zone(&self, zone: Zone) -> InZone<'_> {
+        InZone { reason: self, zone }
+    }
+}
+
 impl fmt::Display for Reason {
+    /// The reason worded for people, with instants in UTC.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        self.in_zone(Zone::UTC).fmt(f)
+    }
+}
+
+impl fmt::Display for InZone<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let zone = self.zone;
+        let suffix = if zone == Zone::UTC { " UTC" } else { "" };
+        let at = |t: &DateTime<Utc>| format!("{}{suffix}", hm(&zone.local(*t)));
+        let span = |i: &Interval| {
+            let (s, e) = (zone.local(i.start()), zone.local(i.end()));
+            let end = if s.date() == e.date() {
+                e.format("%H:%M").to_string()
+            } else {
+                hm(&e)
+            };
+            format!("{}–{end}{suffix}", hm(&s))
+        };
+        match self.reason {
             Reason::OutsideOpeningHours {
                 weekday,
                 windows,
@@ -193,19 +225,25 @@ impl fmt::Display for Reason {
             } => {
                 let mut names: Vec<String> = bookings
                     .iter()
-                    .map(|b| format!("booking {} {}", b.id, b.blocked))
+                    .map(|b| {
+                        format!(
+                            "booking {} (blocked {} with its buffers)",
+                            b.id,
+                            span(&b.blocked)
+                        )
+                    })
                     .collect();
                 names.extend(
                     occurrences
                         .iter()
                         .map(|i| format!("occurrence #{} of this series", i + 1)),
                 );
-                write!(f, "clashes with {} (buffers included)", names.join(", "))
+                write!(f, "clashes with {}", names.join(", "))
             }
             Reason::Closure { closures } => {
                 let names: Vec<String> = closures
                     .iter()
-                    .map(|c| format!("{} {}", c.label, c.interval))
+                    .map(|c| format!("{} ({})", c.label, span(&c.interval)))
                     .collect();
                 write!(f, "the room is closed: {}", names.join(", "))
             }
@@ -231,7 +269,7 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "must be asked for {lead_time} ahead: the earliest start now is {}",
-                earliest_start.format("%Y-%m-%d %H:%M UTC")
+                at(earliest_start)
             ),
             Reason::TooFarAhead {
                 horizon,
@@ -239,7 +277,7 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "may reach at most {horizon} ahead: the latest end now is {}",
-                latest_end.format("%Y-%m-%d %H:%M UTC")
+                at(latest_end)
             ),
             Reason::OverCapacity { limit, attendees } => {
                 write!(f, "{attendees} attendees; the room takes at most {limit}")

@@ -51,6 +51,37 @@ fn the_readme_example_explains_a_weekly_series_with_its_skipped_dates() {
 }
 
 #[test]
+fn the_readme_shows_what_the_run_command_really_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run -- explain "))
+        .expect("the README gives the run command");
+    let args: Vec<&str> = command
+        .trim_start_matches("cargo run -- ")
+        .split_whitespace()
+        .collect();
+    let out = lokal(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let example = readme
+        .split("```text\nDecision:")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README shows example output");
+    for line in format!("Decision:{example}")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        assert!(
+            stdout.contains(line),
+            "README line {line:?} is not in the output:\n{stdout}"
+        );
+    }
+}
+
+#[test]
 fn json_output_carries_the_machine_codes() {
     let out = lokal(&[
         "explain",
