@@ -221,7 +221,9 @@ impl Scenario {
                 .map(|x| parse_local(x).map_err(|e| invalid(rpath, format!("request.rdates: {e}"))))
                 .collect::<Result<Vec<NaiveDateTime>, _>>()?;
             rec = rec.with_exdates(exdates).with_rdates(rdates);
-            request = request.with_recurrence(rec, r.series);
+            request = request
+                .with_recurrence(rec, r.series)
+                .map_err(|e| invalid(rpath, e))?;
         } else if !r.exdates.is_empty() || !r.rdates.is_empty() {
             return Err(invalid(
                 rpath,

@@ -22,9 +22,13 @@ use super::interval::Interval;
 use super::recurrence::{ExDate, Recurrence, RecurrenceError};
 use super::time::Zone;
 
-/// At most this many occurrences of one recurring closure are looked at per resolve. A daily
-/// closure that began 25 years before the window still fits.
-const MAX_SCAN: usize = 10_000;
+/// At most this many occurrences of one recurring closure are looked at per resolve: a daily
+/// closure that began 270 years before the window still fits. Past it, the closure is taken
+/// to cover the whole window, so a room is never opened by mistake.
+const MAX_SCAN: usize = 100_000;
+
+/// The longest closure accepted: about 100 years.
+const MAX_LENGTH_DAYS: i64 = 100 * 366;
 
 /// The longest file accepted, in bytes.
 const MAX_ICS_LEN: usize = 8 * 1024 * 1024;
@@ -196,7 +200,10 @@ fn parse_duration(value: &str) -> Result<TimeDelta, String> {
                     ('S', true) => TimeDelta::seconds(n),
                     _ => return Err(bad()),
                 };
-                total += part;
+                total = total
+                    .checked_add(&part)
+                    .filter(|t| *t <= TimeDelta::days(MAX_LENGTH_DAYS))
+                    .ok_or_else(|| format!("{value:?} is longer than 100 years"))?;
             }
             _ => return Err(bad()),
         }
@@ -280,6 +287,14 @@ impl ClosureCalendar {
                         "DTSTART and DTEND must both be dates or both date-times".into(),
                     ));
                 }
+                // A floating start has no zone until a room gives it one, so an end in UTC or
+                // another zone cannot be put beside it here.
+                if matches!(start, Written::Floating(_)) && !matches!(end, Written::Floating(_)) {
+                    return Err(fail(
+                        "DTSTART is floating (no zone) but DTEND is not; give both the same form"
+                            .into(),
+                    ));
+                }
                 in_frame(&end, frame) - start_wall
             } else if let Some(d) = event.property_value("DURATION") {
                 parse_duration(d).map_err(&fail)?
@@ -291,6 +306,9 @@ impl ClosureCalendar {
             if length <= TimeDelta::zero() {
                 return Err(fail("it ends before or when it starts".into()));
             }
+            if length > TimeDelta::days(MAX_LENGTH_DAYS) {
+                return Err(fail("it lasts longer than 100 years".into()));
+            }
 
             let recurrence = match event.property_value("RRULE") {
                 None => None,
@@ -301,7 +319,9 @@ impl ClosureCalendar {
                         source,
                     })?;
                     if !r.is_daily_or_coarser() {
-                        return Err(fail("a recurring closure may repeat at most daily".into()));
+                        return Err(fail(
+                            "a recurring closure may repeat at most once a day (one BYHOUR, BYMINUTE and BYSECOND)".into(),
+                        ));
                     }
                     let mut exdates = Vec::new();
                     let mut rdates = Vec::new();
@@ -407,30 +427,49 @@ fn resolve_event(
         Frame::Utc => t.and_utc(),
         _ => zone.to_utc_or_after_gap(t),
     };
+    let closure = |interval: Interval, label: String| Closure {
+        label,
+        source: ClosureSource::Calendar {
+            calendar: calendar.name.clone(),
+            uid: event.uid.clone(),
+        },
+        interval,
+    };
     let mut push = |start: NaiveDateTime| {
-        let end = start + event.length;
+        let Some(end) = start.checked_add_signed(event.length) else {
+            return;
+        };
         if let Ok(interval) = Interval::new(to_utc(start), to_utc(end))
             && interval.overlaps(window)
         {
-            out.push(Closure {
-                label: event.label.clone(),
-                source: ClosureSource::Calendar {
-                    calendar: calendar.name.clone(),
-                    uid: event.uid.clone(),
-                },
-                interval,
-            });
+            out.push(closure(interval, event.label.clone()));
         }
     };
     match &event.recurrence {
         None => push(event.start),
         Some(r) => {
             // A day of margin on each side covers any zone offset between UTC and the frame.
-            let from = zone.local(window.start()) - event.length - TimeDelta::days(1);
-            let to = zone.local(window.end()) + TimeDelta::days(1);
-            // An expansion error (UNTIL before DTSTART) means no occurrence at all.
-            if let Ok((starts, _)) = r.occurrences_between(event.start, zone, from, to, MAX_SCAN) {
-                starts.into_iter().for_each(push);
+            let margin = TimeDelta::days(1);
+            let from = zone
+                .local(window.start())
+                .checked_sub_signed(event.length + margin);
+            let to = zone.local(window.end()).checked_add_signed(margin);
+            let (Some(from), Some(to)) = (from, to) else {
+                return;
+            };
+            match r.occurrences_between(event.start, zone, from, to, MAX_SCAN) {
+                Ok((starts, false)) => starts.into_iter().for_each(push),
+                // Too many repetitions before the window to find the ones inside it: closed,
+                // rather than silently open.
+                Ok((_, true)) => out.push(closure(
+                    *window,
+                    format!(
+                        "{} (repeats too often to expand; treated as closed)",
+                        event.label
+                    ),
+                )),
+                // UNTIL before DTSTART: the closure never occurs.
+                Err(_) => {}
             }
         }
     }
@@ -523,6 +562,45 @@ END:VCALENDAR\r\n";
             in_utc_room[1].interval,
             Interval::new(utc(2, 10), utc(2, 12)).unwrap()
         );
+    }
+
+    #[test]
+    fn a_daily_closure_that_began_long_ago_still_closes_today() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nSUMMARY:Night cleaning\r\n\
+DTSTART;TZID=Europe/Oslo:19900101T060000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let set = ClosureSet::new().with_calendar(ClosureCalendar::parse("t", text).unwrap());
+        let zone = Zone::default();
+        let s = zone
+            .to_utc(
+                NaiveDate::from_ymd_opt(2027, 6, 1)
+                    .unwrap()
+                    .and_hms_opt(6, 30, 0)
+                    .unwrap(),
+            )
+            .unwrap();
+        let found = set.resolve(zone, &Interval::new(s, s + TimeDelta::minutes(10)).unwrap());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].label, "Night cleaning");
+    }
+
+    #[test]
+    fn closures_repeating_more_than_daily_or_lasting_centuries_are_refused() {
+        let event = |body: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        for body in [
+            "DTSTART:20270101T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;BYHOUR=8,12",
+            "DTSTART:20270101T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=HOURLY",
+            "DTSTART:20270101T100000Z\r\nDURATION:P999999W999999W999999W999999W999999W999999W",
+            "DTSTART:20270101T100000\r\nDTEND:20270101T120000Z",
+        ] {
+            assert!(
+                ClosureCalendar::parse("t", &event(body)).is_err(),
+                "{body:?} should be refused"
+            );
+        }
     }
 
     #[test]

@@ -269,7 +269,15 @@ impl BookingIndex {
                 end: micros(b.blocked.end()),
                 booking: i as u32,
             };
-            for part in &b.parts {
+            // Intervals are whole microseconds and non-empty, so this always holds; an empty
+            // entry could never match and would unbalance the tree.
+            if entry.end <= entry.start {
+                continue;
+            }
+            let mut parts: Vec<&String> = b.parts.iter().collect();
+            parts.sort_unstable();
+            parts.dedup();
+            for part in parts {
                 per_part.entry(part.clone()).or_default().push(entry);
             }
             by_requester
@@ -311,10 +319,8 @@ impl BookingIndex {
             }
         }
         // A booking on several of the parts asked for is found once per part.
-        if parts.len() > 1 {
-            hits.sort_unstable();
-            hits.dedup();
-        }
+        hits.sort_unstable();
+        hits.dedup();
         let mut found: Vec<&ExistingBooking> = hits
             .into_iter()
             .map(|i| &self.bookings[i as usize])
@@ -413,6 +419,45 @@ mod tests {
             ["whole"]
         );
         assert!(index.conflicts(&["C".into()], &q).is_empty());
+    }
+
+    #[test]
+    fn a_booking_listing_a_part_twice_is_named_once() {
+        let index = BookingIndex::new([booking("twice", &["A", "A"], 60, 120, (0, 0))]);
+        let q = Interval::new(at(90), at(100)).unwrap();
+        assert_eq!(ids(index.conflicts(&["A".into()], &q)), ["twice"]);
+        assert_eq!(
+            ids(index.conflicts(&["A".into(), "A".into()], &q)),
+            ["twice"]
+        );
+    }
+
+    #[test]
+    fn sub_microsecond_bookings_neither_crash_the_index_nor_hide_overlaps() {
+        let t = at(60);
+        let tiny = Interval::new(
+            t + TimeDelta::nanoseconds(100),
+            t + TimeDelta::nanoseconds(200),
+        )
+        .unwrap();
+        let odd_end = Interval::new(at(0), t + TimeDelta::nanoseconds(500)).unwrap();
+        let make = |id: &str, span: Interval| ExistingBooking {
+            id: id.into(),
+            requester: "r".into(),
+            parts: vec!["A".into()],
+            span,
+            blocked: span,
+            status: BookingStatus::Approved,
+        };
+        let bookings = vec![make("tiny", tiny), make("odd", odd_end)];
+        let index = BookingIndex::new(bookings.clone());
+        let parts = vec!["A".to_string()];
+        let q = Interval::new(t, at(120)).unwrap();
+        assert_eq!(
+            ids(index.conflicts(&parts, &q)),
+            ids(brute_force_conflicts(&bookings, &parts, &q))
+        );
+        assert_eq!(ids(index.conflicts(&parts, &q)).len(), 2);
     }
 
     #[test]

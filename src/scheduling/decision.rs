@@ -105,6 +105,11 @@ pub enum RequestError {
     ZeroLength { at: NaiveDateTime },
     #[error("{at} is outside the years {FIRST_YEAR} to {LAST_YEAR}")]
     OutOfRange { at: NaiveDateTime },
+    #[error("the extra date {rdate} comes before the series starts ({start})")]
+    RdateBeforeStart {
+        rdate: NaiveDateTime,
+        start: NaiveDateTime,
+    },
 }
 
 /// Requests must lie within these years; this keeps all date arithmetic far from chrono's
@@ -149,10 +154,27 @@ impl BookingRequest {
         })
     }
 
-    pub fn with_recurrence(mut self, recurrence: Recurrence, mode: SeriesMode) -> Self {
+    /// Makes the request a series. Its start stays the first occurrence: an RDATE may not
+    /// come before it (an EXDATE may remove it).
+    pub fn with_recurrence(
+        mut self,
+        recurrence: Recurrence,
+        mode: SeriesMode,
+    ) -> Result<Self, RequestError> {
+        for &at in recurrence.rdates() {
+            if at < self.start {
+                return Err(RequestError::RdateBeforeStart {
+                    rdate: at,
+                    start: self.start,
+                });
+            }
+            if !(FIRST_YEAR..=LAST_YEAR).contains(&at.year()) {
+                return Err(RequestError::OutOfRange { at });
+            }
+        }
         self.recurrence = Some(recurrence);
         self.series_mode = mode;
-        self
+        Ok(self)
     }
 
     pub fn start(&self) -> NaiveDateTime {
@@ -265,6 +287,29 @@ pub fn decide(
     if starts.is_empty() {
         return rejected(Reason::NoOccurrences, truncated);
     }
+    let length = request.end - request.start;
+    if starts.iter().any(|s| s.year() > LAST_YEAR) {
+        return rejected(
+            Reason::InvalidRecurrence {
+                message: format!("the series reaches beyond the year {LAST_YEAR}"),
+            },
+            truncated,
+        );
+    }
+    // Expansion stops by start; an occurrence that starts inside the horizon but ends beyond
+    // it is left for later like the ones after it, unless it is the only one.
+    let mut starts = starts;
+    let mut truncated = truncated;
+    while starts.len() > 1
+        && starts
+            .last()
+            .is_some_and(|&s| zone.to_utc_or_after_gap(s + length) > horizon_end)
+    {
+        starts.pop();
+        truncated = Some(Truncation::Horizon {
+            window_end: zone.local(horizon_end),
+        });
+    }
 
     // 2. Who may book at all.
     let gate = if policy.approval.closed {
@@ -280,9 +325,6 @@ pub fn decide(
     } else {
         None
     };
-    let length = request.end - request.start;
-    // The longest wall time one occurrence can block: buffers, plus an hour for a DST change.
-    let reach = length + policy.setup.delta() + policy.teardown.delta() + TimeDelta::hours(2);
     if let Some(reason) = gate {
         let occurrences = starts
             .iter()
@@ -311,6 +353,7 @@ pub fn decide(
         .map(|w| closures.resolve(zone, &w))
         .unwrap_or_default();
     let mut occurrences: Vec<OccurrenceDecision> = Vec::with_capacity(starts.len());
+    let mut longest_block = TimeDelta::zero();
     for &local_start in &starts {
         let local_end = local_start + length;
         let mut reasons = Vec::new();
@@ -354,18 +397,21 @@ pub fn decide(
                     blocked: b.blocked,
                 })
                 .collect();
-            // Earlier occurrences start earlier and block at most `reach` each, so only the
-            // last few can overlap this one.
-            let mut own: Vec<usize> = occurrences
-                .iter()
-                .enumerate()
-                .rev()
-                .take_while(|(_, o)| o.local_start + reach > local_start)
-                .filter(|(_, o)| is_kept(o.outcome))
-                .filter(|(_, o)| o.blocked.is_some_and(|b| b.overlaps(&blocked)))
-                .map(|(i, _)| i)
-                .collect();
+            // Earlier occurrences block from earlier instants (local order is instant order
+            // under the earlier-offset rule), each for at most `longest_block`, so the walk
+            // back can stop at the first one that starts that long before this one.
+            let mut own: Vec<usize> = Vec::new();
+            for (i, o) in occurrences.iter().enumerate().rev() {
+                let Some(b) = o.blocked else { continue };
+                if b.start() + longest_block <= blocked.start() {
+                    break;
+                }
+                if is_kept(o.outcome) && b.overlaps(&blocked) {
+                    own.push(i);
+                }
+            }
             own.reverse();
+            longest_block = longest_block.max(blocked.duration());
             if !bookings.is_empty() || !own.is_empty() {
                 reasons.push(Reason::Conflict {
                     bookings,
@@ -376,7 +422,7 @@ pub fn decide(
                 && let Some(reason) = check_quota(
                     quota,
                     requester,
-                    zone,
+                    room,
                     existing,
                     &occurrences,
                     local_start,
@@ -589,12 +635,13 @@ fn period_of(period: QuotaPeriod, day: NaiveDate) -> (NaiveDate, NaiveDate) {
 fn check_quota(
     quota: &Quota,
     requester: &Requester,
-    zone: Zone,
+    room: &Room,
     existing: &BookingIndex,
     earlier: &[OccurrenceDecision],
     local_start: NaiveDateTime,
     span: &Interval,
 ) -> Option<Reason> {
+    let zone = room.zone;
     let (first, next) = period_of(quota.period, local_start.date());
     let window = Interval::new(
         zone.to_utc_or_after_gap(first.and_time(NaiveTime::MIN)),
@@ -603,7 +650,11 @@ fn check_quota(
     .ok()?;
     let mut used_bookings: u32 = 0;
     let mut used_minutes: i64 = 0;
-    for b in existing.requester_bookings_in(&requester.id, &window) {
+    // Quotas are per room: count the requester's bookings that block one of its parts.
+    let bookings = existing
+        .requester_bookings_in(&requester.id, &window)
+        .filter(|b| b.parts.iter().any(|p| room.parts.contains(p)));
+    for b in bookings {
         used_bookings += 1;
         used_minutes += b.span.duration().num_minutes();
     }

@@ -1,7 +1,8 @@
 //! Half-open UTC intervals `[start, end)`.
 //!
-//! Invariant: `start < end`, so an interval is never empty. Two intervals that merely touch
-//! (`a.end == b.start`) do not overlap.
+//! Invariants: `start < end`, so an interval is never empty; both ends are whole microseconds
+//! (PostgreSQL's resolution), the start rounded down and the end up. Two intervals that merely
+//! touch (`a.end == b.start`) do not overlap.
 
 use std::fmt;
 
@@ -28,14 +29,18 @@ pub enum IntervalError {
 }
 
 impl Interval {
-    /// Makes `[start, end)`; fails unless `start < end`.
+    /// Makes `[start, end)`; fails unless `start < end`. Ends are widened to whole
+    /// microseconds.
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, IntervalError> {
         if end < start {
             Err(IntervalError::EndBeforeStart { start, end })
         } else if end == start {
             Err(IntervalError::Empty { at: start })
         } else {
-            Ok(Interval { start, end })
+            Ok(Interval {
+                start: floor_micros(start),
+                end: ceil_micros(end),
+            })
         }
     }
 
@@ -69,11 +74,28 @@ impl Interval {
         // Widening by non-negative amounts keeps start < end; negative buffers are refused
         // when a policy is loaded, but stay safe here too.
         if start < end {
-            Interval { start, end }
+            Interval {
+                start: floor_micros(start),
+                end: ceil_micros(end),
+            }
         } else {
             *self
         }
     }
+}
+
+fn floor_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let extra = i64::from(t.timestamp_subsec_nanos() % 1_000);
+    t - TimeDelta::nanoseconds(extra)
+}
+
+fn ceil_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let extra = i64::from(t.timestamp_subsec_nanos() % 1_000);
+    if extra == 0 {
+        return t;
+    }
+    t.checked_add_signed(TimeDelta::nanoseconds(1_000 - extra))
+        .unwrap_or(t)
 }
 
 impl fmt::Display for Interval {
@@ -113,6 +135,17 @@ mod tests {
             Interval::new(at(12), at(12)),
             Err(IntervalError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn ends_are_widened_to_whole_microseconds() {
+        let a = Interval::new(
+            at(10) + TimeDelta::nanoseconds(100),
+            at(10) + TimeDelta::nanoseconds(200),
+        )
+        .unwrap();
+        assert_eq!(a.start(), at(10));
+        assert_eq!(a.end(), at(10) + TimeDelta::microseconds(1));
     }
 
     #[test]

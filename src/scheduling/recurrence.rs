@@ -213,8 +213,9 @@ impl Recurrence {
         self.count
     }
 
-    /// Expands the series starting at `start` (local wall time, always the first occurrence,
-    /// RFC 5545 §3.8.5.3), up to `window_end` (local) and at most `max` occurrences.
+    /// Expands the series starting at `start` (local wall time; the first occurrence unless an
+    /// EXDATE removes it, RFC 5545 §3.8.5.3), up to `window_end` (local) and at most `max`
+    /// occurrences.
     ///
     /// When no occurrence falls before `window_end`, the first one is still returned, so that
     /// the caller can explain why it is too far ahead.
@@ -225,14 +226,9 @@ impl Recurrence {
         window_end: NaiveDateTime,
         max: usize,
     ) -> Result<Expansion, RecurrenceError> {
-        let set = self.build_set(start, zone)?;
         let mut starts: Vec<NaiveDateTime> = Vec::new();
         let mut truncated = None;
-        for occurrence in &set {
-            let t = occurrence.naive_utc();
-            if starts.last() == Some(&t) {
-                continue; // DTSTART also produced by the rule, or a repeated RDATE.
-            }
+        for t in self.walk(start, zone)? {
             if t > window_end {
                 if starts.is_empty() {
                     starts.push(t);
@@ -249,15 +245,20 @@ impl Recurrence {
         Ok(Expansion { starts, truncated })
     }
 
-    /// Whether the rule repeats at most once a day (DAILY, WEEKLY, MONTHLY or YEARLY).
+    /// Whether the rule repeats at most once a day: DAILY, WEEKLY, MONTHLY or YEARLY, with
+    /// at most one BYHOUR, BYMINUTE and BYSECOND value.
     pub fn is_daily_or_coarser(&self) -> bool {
-        matches!(
+        let coarse = matches!(
             self.rule.get_freq(),
             rrule::Frequency::Daily
                 | rrule::Frequency::Weekly
                 | rrule::Frequency::Monthly
                 | rrule::Frequency::Yearly
-        )
+        );
+        coarse
+            && self.rule.get_by_hour().len() <= 1
+            && self.rule.get_by_minute().len() <= 1
+            && self.rule.get_by_second().len() <= 1
     }
 
     /// The occurrences starting in `[from, to]` (local), for a series starting at `start`.
@@ -271,29 +272,53 @@ impl Recurrence {
         to: NaiveDateTime,
         max_scan: usize,
     ) -> Result<(Vec<NaiveDateTime>, bool), RecurrenceError> {
-        let set = self.build_set(start, zone)?;
         let mut found = Vec::new();
-        for (scanned, occurrence) in (&set).into_iter().enumerate() {
+        for (scanned, t) in self.walk(start, zone)?.enumerate() {
             if scanned >= max_scan {
                 return Ok((found, true));
             }
-            let t = occurrence.naive_utc();
             if t > to {
                 break;
             }
-            if t >= from && found.last() != Some(&t) {
+            if t >= from {
                 found.push(t);
             }
         }
         Ok((found, false))
     }
 
-    /// The rrule set for a series whose first occurrence is `start`, in fake-UTC wall time.
-    fn build_set(&self, start: NaiveDateTime, zone: Zone) -> Result<RRuleSet, RecurrenceError> {
+    /// The RDATEs, in local wall time.
+    pub fn rdates(&self) -> &[NaiveDateTime] {
+        &self.rdates
+    }
+
+    /// The EXDATEs.
+    pub fn exdates(&self) -> &[ExDate] {
+        &self.exdates
+    }
+
+    /// Every occurrence of a series whose first occurrence is `start`, in local wall time,
+    /// ascending and distinct. The rrule crate iterates fake-UTC wall time; the filters it
+    /// cannot apply (whole-day EXDATEs, a UTC `UNTIL` compared as an instant) are applied here.
+    fn walk(&self, start: NaiveDateTime, zone: Zone) -> Result<Walk, RecurrenceError> {
         let mut rule = self.rule.clone();
+        let mut until_utc = None;
         if let Some(until) = self.until {
             let local = match until {
-                Until::Utc(t) => zone.local(t),
+                Until::Utc(t) => {
+                    if zone.to_utc_or_after_gap(start) > t {
+                        return Err(RecurrenceError::UntilBeforeStart {
+                            until: zone.local(t),
+                            start,
+                        });
+                    }
+                    until_utc = Some(t);
+                    // An instant may name either pass of an autumn fold, so the wall-time
+                    // bound is loose and the exact test is on instants, in `Walk`.
+                    zone.local(t)
+                        .checked_add_signed(chrono::TimeDelta::days(2))
+                        .unwrap_or(zone.local(t))
+                }
                 Until::Local(t) => t,
                 Until::Date(d) => d
                     .and_hms_opt(23, 59, 59)
@@ -310,15 +335,15 @@ impl Recurrence {
         let rule = rule
             .validate(fake_utc(start))
             .map_err(|e| invalid(&self.text, e))?;
-        let exdates: Vec<DateTime<rrule::Tz>> = self
-            .exdates
-            .iter()
-            .map(|x| match *x {
-                ExDate::At(t) => fake_utc(t),
-                ExDate::On(d) => fake_utc(d.and_time(start.time())),
-            })
-            .collect();
-        Ok(RRuleSet::new(fake_utc(start))
+        let mut ex_days = Vec::new();
+        let mut exdates = Vec::new();
+        for x in &self.exdates {
+            match *x {
+                ExDate::At(t) => exdates.push(fake_utc(t)),
+                ExDate::On(d) => ex_days.push(d),
+            }
+        }
+        let set = RRuleSet::new(fake_utc(start))
             .rrule(rule)
             .set_rdates(
                 std::iter::once(start)
@@ -327,7 +352,49 @@ impl Recurrence {
                     .collect(),
             )
             .set_exdates(exdates)
-            .limit())
+            .limit();
+        Ok(Walk {
+            inner: (&set).into_iter(),
+            last: None,
+            ex_days,
+            until_utc,
+            zone,
+        })
+    }
+}
+
+/// See [`Recurrence::walk`].
+struct Walk {
+    inner: rrule::RRuleSetIter,
+    last: Option<NaiveDateTime>,
+    ex_days: Vec<NaiveDate>,
+    until_utc: Option<DateTime<Utc>>,
+    zone: Zone,
+}
+
+impl Iterator for Walk {
+    type Item = NaiveDateTime;
+
+    fn next(&mut self) -> Option<NaiveDateTime> {
+        loop {
+            let t = self.inner.next()?.naive_utc();
+            if self.last == Some(t) {
+                continue; // DTSTART also produced by the rule, or a repeated RDATE.
+            }
+            self.last = Some(t);
+            if self.ex_days.contains(&t.date()) {
+                continue;
+            }
+            // Occurrences ascend in wall time, and so in instants, so the first one past a UTC
+            // UNTIL ends the series.
+            if self
+                .until_utc
+                .is_some_and(|u| self.zone.to_utc_or_after_gap(t) > u)
+            {
+                return None;
+            }
+            return Some(t);
+        }
     }
 }
 
@@ -465,6 +532,44 @@ mod tests {
             }
         );
         assert!(Recurrence::parse("FREQ=DAILY;COUNT=99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn a_date_exdate_removes_every_occurrence_on_that_day() {
+        let r = Recurrence::parse("FREQ=DAILY;BYHOUR=9,15;COUNT=6")
+            .unwrap()
+            .with_exdates([ExDate::On(NaiveDate::from_ymd_opt(2027, 1, 5).unwrap())]);
+        let e = r
+            .expand(
+                local("2027-01-04T09:00"),
+                Zone::default(),
+                local("2028-01-01T00:00"),
+                100,
+            )
+            .unwrap();
+        assert!(
+            e.starts
+                .iter()
+                .all(|t| t.date() != NaiveDate::from_ymd_opt(2027, 1, 5).unwrap())
+        );
+        assert_eq!(e.starts.len(), 4);
+    }
+
+    #[test]
+    fn a_utc_until_in_the_autumn_fold_is_compared_as_an_instant() {
+        // 01:00Z on 2026-10-25 is 02:00 CET, the second pass; the 02:30 occurrence that day
+        // takes the earlier offset (00:30Z), so it comes before UNTIL and stays.
+        let r = Recurrence::parse("FREQ=DAILY;UNTIL=20261025T010000Z").unwrap();
+        let e = r
+            .expand(
+                local("2026-10-23T02:30"),
+                Zone::default(),
+                local("2027-01-01T00:00"),
+                100,
+            )
+            .unwrap();
+        assert_eq!(e.starts.last(), Some(&local("2026-10-25T02:30")));
+        assert_eq!(e.starts.len(), 3);
     }
 
     #[test]

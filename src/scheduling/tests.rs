@@ -464,10 +464,12 @@ fn a_request_at_0230_on_the_fall_back_day_takes_the_earlier_offset() {
 #[test]
 fn a_weekly_1800_series_from_march_to_november_2026_keeps_1800_local() {
     let mut c = Case::new(
-        request("2026-03-02T18:00", "2026-03-02T20:00").with_recurrence(
-            Recurrence::parse("FREQ=WEEKLY;UNTIL=20261130").unwrap(),
-            SeriesMode::AllOrNothing,
-        ),
+        request("2026-03-02T18:00", "2026-03-02T20:00")
+            .with_recurrence(
+                Recurrence::parse("FREQ=WEEKLY;UNTIL=20261130").unwrap(),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
     );
     c.now = utc("2026-01-01T00:00:00Z");
     c.policy.quota = None;
@@ -492,10 +494,12 @@ fn a_weekly_1800_series_from_march_to_november_2026_keeps_1800_local() {
 #[test]
 fn a_series_occurrence_in_the_spring_gap_is_rejected_on_its_own() {
     let mut c = Case::new(
-        request("2026-03-15T02:30", "2026-03-15T03:30").with_recurrence(
-            Recurrence::parse("FREQ=WEEKLY;COUNT=4").unwrap(),
-            SeriesMode::SkipRejected,
-        ),
+        request("2026-03-15T02:30", "2026-03-15T03:30")
+            .with_recurrence(
+                Recurrence::parse("FREQ=WEEKLY;COUNT=4").unwrap(),
+                SeriesMode::SkipRejected,
+            )
+            .unwrap(),
     );
     c.now = utc("2026-01-01T00:00:00Z");
     c.policy.quota = None;
@@ -517,10 +521,12 @@ fn a_series_occurrence_in_the_spring_gap_is_rejected_on_its_own() {
 // Series.
 
 fn weekly(count: u32, mode: SeriesMode) -> BookingRequest {
-    request(WED_18, WED_20).with_recurrence(
-        Recurrence::parse(&format!("FREQ=WEEKLY;COUNT={count}")).unwrap(),
-        mode,
-    )
+    request(WED_18, WED_20)
+        .with_recurrence(
+            Recurrence::parse(&format!("FREQ=WEEKLY;COUNT={count}")).unwrap(),
+            mode,
+        )
+        .unwrap()
 }
 
 #[test]
@@ -569,10 +575,14 @@ fn skipping_more_than_the_policy_allows_is_too_many_skipped() {
 
 #[test]
 fn the_quota_counts_the_series_own_earlier_occurrences() {
-    let mut c = Case::new(request(WED_18, WED_20).with_recurrence(
-        Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap(),
-        SeriesMode::AllOrNothing,
-    ));
+    let mut c = Case::new(
+        request(WED_18, WED_20)
+            .with_recurrence(
+                Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap(),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
+    );
     let d = c.decide();
     assert_eq!(d.occurrences[2].reasons[0].code(), "quota-exceeded");
     c.policy.quota = None;
@@ -582,10 +592,12 @@ fn the_quota_counts_the_series_own_earlier_occurrences() {
 #[test]
 fn overlapping_occurrences_of_one_series_conflict_with_each_other() {
     let mut c = Case::new(
-        request("2027-01-16T08:00", "2027-01-16T10:00").with_recurrence(
-            Recurrence::parse("FREQ=HOURLY;COUNT=2").unwrap(),
-            SeriesMode::AllOrNothing,
-        ),
+        request("2027-01-16T08:00", "2027-01-16T10:00")
+            .with_recurrence(
+                Recurrence::parse("FREQ=HOURLY;COUNT=2").unwrap(),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
     );
     c.policy.quota = None;
     let d = c.decide();
@@ -601,10 +613,12 @@ fn overlapping_occurrences_of_one_series_conflict_with_each_other() {
 #[test]
 fn an_endless_series_is_decided_up_to_the_horizon_and_reports_the_truncation() {
     let mut c = Case::new(weekly(1, SeriesMode::AllOrNothing));
-    c.request = request(WED_18, WED_20).with_recurrence(
-        Recurrence::parse("FREQ=WEEKLY").unwrap(),
-        SeriesMode::AllOrNothing,
-    );
+    c.request = request(WED_18, WED_20)
+        .with_recurrence(
+            Recurrence::parse("FREQ=WEEKLY").unwrap(),
+            SeriesMode::AllOrNothing,
+        )
+        .unwrap();
     c.policy.quota = None;
     c.policy.horizon = Span::parse("60d").unwrap();
     c.now = utc("2027-01-01T00:00:00Z");
@@ -626,10 +640,14 @@ fn a_series_longer_than_max_occurrences_is_cut_there_and_says_so() {
 
 #[test]
 fn a_series_whose_until_precedes_its_start_is_an_invalid_recurrence() {
-    let c = Case::new(request(WED_18, WED_20).with_recurrence(
-        Recurrence::parse("FREQ=WEEKLY;UNTIL=20260101").unwrap(),
-        SeriesMode::AllOrNothing,
-    ));
+    let c = Case::new(
+        request(WED_18, WED_20)
+            .with_recurrence(
+                Recurrence::parse("FREQ=WEEKLY;UNTIL=20260101").unwrap(),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
+    );
     let d = c.decide();
     assert_eq!(d.outcome, Outcome::Rejected);
     assert_eq!(codes(&d), ["invalid-recurrence"]);
@@ -638,12 +656,14 @@ fn a_series_whose_until_precedes_its_start_is_an_invalid_recurrence() {
 #[test]
 fn a_series_whose_every_date_is_excepted_has_no_occurrences() {
     let c = Case::new(
-        request(WED_18, WED_20).with_recurrence(
-            Recurrence::parse("FREQ=DAILY;COUNT=1")
-                .unwrap()
-                .with_exdates([ExDate::At(local(WED_18))]),
-            SeriesMode::AllOrNothing,
-        ),
+        request(WED_18, WED_20)
+            .with_recurrence(
+                Recurrence::parse("FREQ=DAILY;COUNT=1")
+                    .unwrap()
+                    .with_exdates([ExDate::At(local(WED_18))]),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
     );
     assert_eq!(codes(&c.decide()), ["no-occurrences"]);
 }
@@ -672,6 +692,55 @@ fn every_reason_serialises_with_its_stable_code() {
         .collect();
     assert_eq!(codes, ["too-short", "misaligned"]);
     assert_eq!(json["outcome"], "rejected");
+}
+
+#[test]
+fn an_extra_date_before_the_start_is_an_error() {
+    let rule = Recurrence::parse("FREQ=WEEKLY;COUNT=3")
+        .unwrap()
+        .with_rdates([local("2027-01-01T18:00")]);
+    assert!(matches!(
+        request(WED_18, WED_20).with_recurrence(rule, SeriesMode::AllOrNothing),
+        Err(RequestError::RdateBeforeStart { .. })
+    ));
+}
+
+#[test]
+fn a_series_occurrence_straddling_the_horizon_is_left_for_later() {
+    // Weekly Mondays 18:00-20:00; the horizon ends at 19:00 on the fourth Monday.
+    let mut c = Case::new(
+        request("2027-06-07T18:00", "2027-06-07T20:00")
+            .with_recurrence(
+                Recurrence::parse("FREQ=WEEKLY").unwrap(),
+                SeriesMode::AllOrNothing,
+            )
+            .unwrap(),
+    );
+    c.policy.quota = None;
+    c.policy.horizon = Span::parse("180d").unwrap();
+    c.now = utc("2027-06-28T17:00:00Z") - TimeDelta::days(180);
+    let d = c.decide();
+    assert_eq!(d.outcome, Outcome::Pending, "{:?}", codes(&d));
+    assert_eq!(d.occurrences.len(), 3);
+    assert!(matches!(d.truncated, Some(Truncation::Horizon { .. })));
+}
+
+#[test]
+fn the_quota_counts_only_bookings_of_this_room() {
+    let mut c = Case::new(request(WED_18, WED_20));
+    let mut elsewhere = existing(
+        "b-1",
+        "kari@example.no",
+        "2027-01-11T10:00",
+        "2027-01-11T11:00",
+    );
+    elsewhere.parts = vec!["other-room".into()];
+    c.existing = vec![elsewhere.clone(), {
+        let mut e = elsewhere;
+        e.id = "b-2".into();
+        e
+    }];
+    assert_eq!(c.decide().outcome, Outcome::Pending);
 }
 
 #[test]
@@ -718,7 +787,8 @@ mod never_panics {
             let Ok(mut request) = BookingRequest::new(start, end, 5) else { return Ok(()); };
             if let Some(rule) = rule {
                 let mode = if skip { SeriesMode::SkipRejected } else { SeriesMode::AllOrNothing };
-                request = request.with_recurrence(Recurrence::parse(rule).unwrap(), mode);
+                let Ok(series) = request.with_recurrence(Recurrence::parse(rule).unwrap(), mode) else { return Ok(()); };
+                request = series;
             }
             let zone = Zone::parse(zone).unwrap();
             let mut policy = policy("hall");
