@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod clock;
+pub mod directory;
 pub mod explain;
 pub mod scheduling;

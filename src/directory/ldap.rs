@@ -1,0 +1,346 @@
+//! The `ldap://` and `ldaps://` backend, through ldap3.
+//!
+//! - Searches run as a service account on one shared connection, re-opened after a failure.
+//! - Users are authenticated by search-then-bind on a *fresh* connection: clones of an ldap3
+//!   handle share one connection, so binding on a clone would change the identity of all.
+//! - StartTLS and `ldaps://` check certificates, against the system's CAs plus an optional CA
+//!   file.
+//! - Every operation has a timeout; searches are paged (RFC 2696), since servers such as AD
+//!   cap unpaged searches.
+//! - ldap3's entry parsing panics on malformed data; it runs under `catch_unwind`, and
+//!   referrals are filtered out before it.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use tokio::sync::Mutex;
+
+use super::mapping::{Entry, GroupsFrom, Mapping};
+use super::{DirRoom, Directory, DirectoryError, LdapSettings, Person, Roles, dn, plausible_login};
+
+/// LDAP result code for a failed bind (RFC 4511 §4.1.9).
+const INVALID_CREDENTIALS: u32 = 49;
+
+/// A directory on an LDAP server.
+pub struct LdapDirectory {
+    settings: LdapSettings,
+    mapping: Mapping,
+    tls: Option<native_tls::TlsConnector>,
+    /// The service account's connection, opened on first use and after a failure.
+    shared: Mutex<Option<Ldap>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Unavailable(e.to_string())
+}
+
+fn from_ldap(e: LdapError) -> DirectoryError {
+    match e {
+        LdapError::LdapResult { result } if result.rc == INVALID_CREDENTIALS => {
+            DirectoryError::InvalidCredentials
+        }
+        other => unavailable(other),
+    }
+}
+
+impl LdapDirectory {
+    pub fn new(settings: LdapSettings, mapping: Mapping) -> Result<Self, DirectoryError> {
+        let needs_tls = settings.starttls || settings.url.starts_with("ldaps://");
+        let tls = if needs_tls {
+            let mut builder = native_tls::TlsConnector::builder();
+            if let Some(path) = &settings.ca_file {
+                let pem = std::fs::read(path).map_err(|e| {
+                    DirectoryError::Config(format!(
+                        "cannot read the CA file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                    DirectoryError::Config(format!(
+                        "{} is not a PEM certificate: {e}",
+                        path.display()
+                    ))
+                })?;
+                builder.add_root_certificate(cert);
+            }
+            if settings.insecure_skip_verify {
+                builder.danger_accept_invalid_certs(true);
+            }
+            Some(
+                builder
+                    .build()
+                    .map_err(|e| DirectoryError::Config(format!("TLS: {e}")))?,
+            )
+        } else {
+            None
+        };
+        Ok(LdapDirectory {
+            settings,
+            mapping,
+            tls,
+            shared: Mutex::new(None),
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Opens a connection (with StartTLS if configured); nobody is bound yet.
+    async fn open(&self) -> Result<Ldap, DirectoryError> {
+        let mut conn_settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout())
+            .set_starttls(self.settings.starttls);
+        if let Some(tls) = &self.tls {
+            conn_settings = conn_settings.set_connector(tls.clone());
+        }
+        let (conn, ldap) = tokio::time::timeout(
+            self.timeout(),
+            LdapConnAsync::with_settings(conn_settings, &self.settings.url),
+        )
+        .await
+        .map_err(|_| {
+            unavailable(format!(
+                "no answer from {} within {:?}",
+                self.settings.url,
+                self.timeout()
+            ))
+        })?
+        .map_err(unavailable)?;
+        tokio::spawn(async move {
+            // The connection ends with an error when the server goes away; every pending and
+            // later operation then fails and is reported as unavailable.
+            let _ = conn.drive().await;
+        });
+        Ok(ldap)
+    }
+
+    async fn bind(&self, ldap: &mut Ldap, dn: &str, password: &str) -> Result<(), DirectoryError> {
+        let result = tokio::time::timeout(
+            self.timeout(),
+            ldap.with_timeout(self.timeout()).simple_bind(dn, password),
+        )
+        .await
+        .map_err(|_| unavailable("the bind timed out"))?
+        .map_err(unavailable)?;
+        result.success().map(|_| ()).map_err(from_ldap)
+    }
+
+    /// The service account's connection, opened and bound if needed.
+    async fn service(&self) -> Result<Ldap, DirectoryError> {
+        let mut shared = self.shared.lock().await;
+        if let Some(ldap) = shared.as_mut()
+            && !ldap.is_closed()
+        {
+            return Ok(ldap.clone());
+        }
+        let mut ldap = self.open().await?;
+        match self
+            .bind(
+                &mut ldap,
+                &self.settings.bind_dn,
+                &self.settings.bind_password,
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(DirectoryError::InvalidCredentials) => {
+                return Err(DirectoryError::Config(format!(
+                    "the service account {:?} was refused by the server (invalid credentials)",
+                    self.settings.bind_dn
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+        *shared = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    /// Forgets the shared connection so the next call reconnects.
+    async fn drop_shared(&self) {
+        *self.shared.lock().await = None;
+    }
+
+    /// A paged subtree (or base) search as the service account, read into entries.
+    async fn search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+    ) -> Result<Vec<Entry>, DirectoryError> {
+        let result = self.search_once(base, scope, filter, attrs).await;
+        if matches!(result, Err(DirectoryError::Unavailable(_))) {
+            self.drop_shared().await;
+        }
+        result
+    }
+
+    async fn search_once(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+    ) -> Result<Vec<Entry>, DirectoryError> {
+        let mut ldap = self.service().await?;
+        let t = self.timeout();
+        let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(self.settings.page_size)),
+        ];
+        let mut stream = tokio::time::timeout(
+            t,
+            ldap.with_timeout(t)
+                .streaming_search_with(adapters, base, scope, filter, attrs),
+        )
+        .await
+        .map_err(|_| unavailable("the search timed out"))?
+        .map_err(unavailable)?;
+        let mut entries = Vec::new();
+        loop {
+            let next = tokio::time::timeout(t, stream.next())
+                .await
+                .map_err(|_| unavailable("the search timed out"))?
+                .map_err(unavailable)?;
+            let Some(raw) = next else { break };
+            // ldap3 panics on malformed entries; keep that inside this call.
+            let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| SearchEntry::construct(raw)))
+                .map_err(|_| DirectoryError::Malformed("an entry could not be parsed".into()))?;
+            let mut e = Entry::new(parsed.dn);
+            for (name, values) in parsed.attrs {
+                for v in values {
+                    e.add(&name, v.into_bytes());
+                }
+            }
+            for (name, values) in parsed.bin_attrs {
+                for v in values {
+                    e.add(&name, v);
+                }
+            }
+            entries.push(e);
+        }
+        let done = tokio::time::timeout(t, stream.finish())
+            .await
+            .map_err(|_| unavailable("the search timed out"))?;
+        match done.rc {
+            0 => Ok(entries),
+            // noSuchObject: the base does not exist, so nothing matches.
+            32 => Ok(Vec::new()),
+            rc => Err(unavailable(format!(
+                "the search failed: result code {rc} {}",
+                done.text
+            ))),
+        }
+    }
+
+    async fn person_entry(&self, login: &str) -> Result<Option<Entry>, DirectoryError> {
+        if !plausible_login(login) {
+            return Ok(None);
+        }
+        let filter = format!(
+            "(&{}({}={}))",
+            self.mapping.people.to_filter(),
+            self.mapping.login,
+            dn::escape_filter_value(login)
+        );
+        let mut found = self
+            .search(
+                &self.mapping.base_dn,
+                Scope::Subtree,
+                &filter,
+                self.mapping.person_attributes(),
+            )
+            .await?;
+        // Exactly one: two people with one login are refused rather than guessed between.
+        Ok(if found.len() == 1 { found.pop() } else { None })
+    }
+}
+
+#[async_trait::async_trait]
+impl Directory for LdapDirectory {
+    async fn rooms(&self) -> Result<Vec<DirRoom>, DirectoryError> {
+        let entries = self
+            .search(
+                &self.mapping.base_dn,
+                Scope::Subtree,
+                &self.mapping.rooms.to_filter(),
+                self.mapping.room_attributes(),
+            )
+            .await?;
+        let mut rooms: Vec<DirRoom> = entries.iter().map(|e| self.mapping.room(e)).collect();
+        rooms.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        Ok(rooms)
+    }
+
+    async fn find_person(&self, login: &str) -> Result<Option<Person>, DirectoryError> {
+        Ok(self
+            .person_entry(login)
+            .await?
+            .map(|e| self.mapping.person(&e)))
+    }
+
+    async fn authenticate(&self, login: &str, password: &str) -> Result<Person, DirectoryError> {
+        // "DN + empty password" is an anonymous bind that succeeds on many servers (RFC 4513
+        // §5.1.2), so it is refused before anything is sent.
+        if password.is_empty() {
+            return Err(DirectoryError::InvalidCredentials);
+        }
+        let entry = self
+            .person_entry(login)
+            .await?
+            .ok_or(DirectoryError::InvalidCredentials)?;
+        let mut user_conn = self.open().await?;
+        let outcome = self.bind(&mut user_conn, &entry.dn, password).await;
+        let _ = tokio::time::timeout(self.timeout(), user_conn.unbind()).await;
+        outcome.map(|()| self.mapping.person(&entry))
+    }
+
+    async fn roles(&self, person: &Person) -> Result<Roles, DirectoryError> {
+        let groups: Vec<String> = match &self.mapping.member_groups {
+            GroupsFrom::Member { attribute } => {
+                let filter = format!(
+                    "(&{}({}={}))",
+                    self.mapping.groups.to_filter(),
+                    attribute,
+                    dn::escape_filter_value(&person.dn)
+                );
+                self.search(
+                    &self.mapping.base_dn,
+                    Scope::Subtree,
+                    &filter,
+                    vec!["1.1".into()],
+                )
+                .await?
+                .into_iter()
+                .map(|e| e.dn)
+                .collect()
+            }
+            GroupsFrom::MemberOf { attribute } => self
+                .search(
+                    &person.dn,
+                    Scope::Base,
+                    "(objectClass=*)",
+                    vec![attribute.clone()],
+                )
+                .await?
+                .iter()
+                .flat_map(|e| e.texts(attribute))
+                .collect(),
+        };
+        Ok(Roles::from_groups(&self.mapping, groups))
+    }
+
+    async fn health(&self) -> Result<(), DirectoryError> {
+        self.search(
+            &self.mapping.base_dn,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["1.1".into()],
+        )
+        .await
+        .map(|_| ())
+    }
+}
