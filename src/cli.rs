@@ -15,6 +15,9 @@ use crate::explain::{Scenario, ScenarioPaths, render_text};
     about = "Lokal: public-space booking engine for municipalities"
 )]
 pub struct Cli {
+    /// The configuration file; `lokal.toml` is read if it exists. `LOKAL_*` variables override.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,7 +29,29 @@ pub enum Format {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DirectoryCommand {
+    /// List the rooms Lokal sees in the directory, with the mapped attributes.
+    Rooms {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check a login: prompts for the password, then shows the person and roles, or why not.
+    CheckLogin {
+        /// The login (uid, or sAMAccountName with the active-directory preset).
+        user: String,
+        /// Read the password from standard input instead of prompting (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Inspect the directory as Lokal sees it, for administrators setting up a mapping.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
     /// Decide a booking request from files and print the decision with every reason.
     ///
     /// Policy authors use it to ask "what if": change the policy, the request or the existing
@@ -56,6 +81,14 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Directory { command } => {
+            let config = crate::config::Config::load(cli.config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(directory_command(&config, command))
+        }
         Command::Explain {
             request,
             policies,
@@ -88,4 +121,120 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn directory_command(
+    config: &crate::config::Config,
+    command: DirectoryCommand,
+) -> anyhow::Result<()> {
+    use crate::directory::{DirectoryError, connect};
+    let d = &config.directory;
+    let ldap = if d.url.starts_with("ldap") {
+        Some(d.ldap_settings()?)
+    } else {
+        None
+    };
+    let directory = connect(&d.url, d.mapping(), ldap).await?;
+    match command {
+        DirectoryCommand::Rooms { format } => {
+            let rooms = directory.rooms().await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&rooms)?),
+                Format::Text => print!("{}", rooms_table(&rooms)),
+            }
+            Ok(())
+        }
+        DirectoryCommand::CheckLogin {
+            user,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password")?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                rpassword::prompt_password(format!("Password for {user}: "))
+                    .context("reading the password")?
+            };
+            match directory.authenticate(&user, &password).await {
+                Ok(person) => {
+                    let roles = directory.roles(&person).await?;
+                    println!("Login OK: {} ({})", person.name, person.login);
+                    println!("  id:     {}", person.id);
+                    println!("  dn:     {}", person.dn);
+                    if let Some(mail) = &person.email {
+                        println!("  email:  {mail}");
+                    }
+                    let mut names = vec!["staff"];
+                    if roles.clerk {
+                        names.push("clerk");
+                    }
+                    if roles.admin {
+                        names.push("admin");
+                    }
+                    println!("  roles:  {}", names.join(", "));
+                    println!("  groups:");
+                    for g in &roles.groups {
+                        println!("    {g}");
+                    }
+                    Ok(())
+                }
+                Err(DirectoryError::InvalidCredentials) => {
+                    anyhow::bail!("login refused: invalid login or password")
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+fn rooms_table(rooms: &[crate::directory::DirRoom]) -> String {
+    let headers = [
+        "NAME",
+        "BUILDING",
+        "CAPACITY",
+        "POLICY",
+        "TYPE",
+        "EQUIPMENT",
+        "ID",
+    ];
+    let rows: Vec<[String; 7]> = rooms
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.building.clone().unwrap_or_default(),
+                r.capacity.map(|c| c.to_string()).unwrap_or_default(),
+                r.policy.clone().unwrap_or_default(),
+                r.resource_type.clone().unwrap_or_default(),
+                r.equipment.join(","),
+                r.id.clone(),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            out.push_str(cell);
+            if i + 1 < cells.len() {
+                out.push_str(&" ".repeat(w - cell.chars().count() + 2));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(headers.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out.push_str(&format!("{} rooms\n", rooms.len()));
+    out
 }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod directory;
 pub mod explain;
 pub mod scheduling;

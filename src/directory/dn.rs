@@ -137,6 +137,24 @@ pub fn normalize(dn: &str) -> String {
         .join(",")
 }
 
+/// One spelling per DN that keeps the values' case, for showing and storing: attribute types
+/// lower-cased, values escaped the RFC 4514 way (`\+`, not `\2B`). Servers and files spell
+/// the same DN differently; both come out the same here. A malformed DN is returned trimmed.
+pub fn canonical(dn: &str) -> String {
+    let Some(rdns) = parse(dn) else {
+        return dn.trim().to_owned();
+    };
+    rdns.iter()
+        .map(|avas| {
+            avas.iter()
+                .map(|a| format!("{}={}", a.attr, escape_value(&a.value)))
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Whether two DNs name the same entry.
 pub fn same(a: &str, b: &str) -> bool {
     normalize(a) == normalize(b)
@@ -153,6 +171,18 @@ mod tests {
             "CN=gymsal a\\2bb\\2c (delbar), OU=Idrettshallen,DC=fjordvik,DC=kommune,DC=no"
         ));
         assert!(!same("cn=a,dc=x", "cn=b,dc=x"));
+    }
+
+    #[test]
+    fn server_and_file_spellings_of_a_dn_have_one_canonical_form() {
+        assert_eq!(
+            canonical("cn=Gymsal A\\2BB\\2C (delbar),OU=Fjordvik skole,dc=x"),
+            canonical("cn=Gymsal A\\+B\\, (delbar), ou=Fjordvik skole,dc=x")
+        );
+        assert_eq!(
+            canonical("CN=Møterom 1,ou=R\\C3\\A5dhuset"),
+            "cn=Møterom 1,ou=Rådhuset"
+        );
     }
 
     #[test]

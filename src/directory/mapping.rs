@@ -312,7 +312,7 @@ impl Mapping {
         equipment.sort();
         DirRoom {
             id: self.stable_id(entry),
-            dn: entry.dn.clone(),
+            dn: dn::canonical(&entry.dn),
             name: entry
                 .text(&self.room_name)
                 .or_else(|| entry.text("cn"))
@@ -323,7 +323,7 @@ impl Mapping {
                 .and_then(|c| c.trim().parse().ok()),
             equipment,
             policy: opt(&self.policy),
-            approver_group: opt(&self.approver_group),
+            approver_group: opt(&self.approver_group).map(|g| dn::canonical(&g)),
             resource_type: opt(&self.resource_type),
             floor: opt(&self.floor),
             time_zone: opt(&self.time_zone),
@@ -335,7 +335,7 @@ impl Mapping {
     pub fn person(&self, entry: &Entry) -> Person {
         Person {
             id: self.stable_id(entry),
-            dn: entry.dn.clone(),
+            dn: dn::canonical(&entry.dn),
             login: entry.text(&self.login).unwrap_or_default(),
             name: entry
                 .text(&self.person_name)

@@ -57,17 +57,20 @@ pub struct Roles {
     pub staff: bool,
     pub clerk: bool,
     pub admin: bool,
-    /// The person's groups, as normalized DNs, sorted.
+    /// The person's groups, as canonical DNs, sorted.
     pub groups: Vec<String>,
 }
 
 impl Roles {
     /// Roles from a person's group DNs under `mapping`'s clerk and admin groups.
     pub fn from_groups(mapping: &Mapping, groups: impl IntoIterator<Item = String>) -> Self {
-        let mut groups: Vec<String> = groups.into_iter().map(|g| dn::normalize(&g)).collect();
-        groups.sort();
-        groups.dedup();
-        let any_of = |list: &[String]| list.iter().any(|g| groups.contains(&dn::normalize(g)));
+        let mut groups: Vec<String> = groups.into_iter().map(|g| dn::canonical(&g)).collect();
+        groups.sort_by_key(|g| dn::normalize(g));
+        groups.dedup_by(|a, b| dn::same(a, b));
+        let any_of = |list: &[String]| {
+            list.iter()
+                .any(|g| groups.iter().any(|mine| dn::same(mine, g)))
+        };
         Roles {
             staff: true,
             clerk: any_of(&mapping.clerk_groups),
@@ -78,7 +81,7 @@ impl Roles {
 
     /// Whether the person is in the group named by `group_dn`.
     pub fn is_member_of(&self, group_dn: &str) -> bool {
-        self.groups.contains(&dn::normalize(group_dn))
+        self.groups.iter().any(|g| dn::same(g, group_dn))
     }
 }
 

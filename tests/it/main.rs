@@ -1,5 +1,7 @@
 //! Lokal's integration tests: one binary, one module per area.
 
 mod architecture;
+mod directory;
 mod explain;
 mod holidays;
+mod support;

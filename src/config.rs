@@ -1,0 +1,209 @@
+//! Configuration: embedded defaults, then `lokal.toml`, then `LOKAL_*` environment variables
+//! (nested keys joined by `__`, e.g. `LOKAL_DIRECTORY__URL`). This is the only module that
+//! reads the environment.
+//!
+//! The defaults run Lokal on the demo data: the directory is `seed/directory.ldif`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{BuildingFrom, GroupsFrom, LdapSettings, Mapping, Preset, Selector};
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub directory: DirectoryConfig,
+}
+
+/// Where rooms, people and roles come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// `file:PATH.ldif`, `ldap://HOST[:PORT]` or `ldaps://HOST[:PORT]`.
+    pub url: String,
+    pub preset: Preset,
+    pub base_dn: String,
+    /// The service account for searches (LDAP only).
+    pub bind_dn: String,
+    pub bind_password: String,
+    /// Read the service account's password from this file instead (trailing newline dropped).
+    pub bind_password_file: Option<PathBuf>,
+    pub starttls: bool,
+    /// A PEM file of CA certificates to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Turns certificate checks off. For tests only; never in production.
+    pub insecure_skip_verify: bool,
+    /// The limit for connecting and for each operation, in seconds.
+    pub timeout_secs: f64,
+    pub page_size: i32,
+    /// Members of these groups (DNs) are clerks.
+    pub clerk_groups: Vec<String>,
+    /// Members of these groups (DNs) are administrators.
+    pub admin_groups: Vec<String>,
+    /// Overrides of the preset's attribute mapping.
+    pub mapping: MappingOverrides,
+}
+
+/// Any field of the mapping, to override the preset's value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MappingOverrides {
+    pub rooms: Option<Selector>,
+    pub people: Option<Selector>,
+    pub groups: Option<Selector>,
+    pub id: Option<String>,
+    pub login: Option<String>,
+    pub person_name: Option<String>,
+    pub email: Option<String>,
+    pub room_name: Option<String>,
+    pub building: Option<BuildingFrom>,
+    pub capacity: Option<String>,
+    pub equipment: Option<String>,
+    pub policy: Option<String>,
+    pub approver_group: Option<String>,
+    pub resource_type: Option<String>,
+    pub floor: Option<String>,
+    pub time_zone: Option<String>,
+    pub description: Option<String>,
+    pub member_groups: Option<GroupsFrom>,
+}
+
+const SEED_BASE: &str = "dc=fjordvik,dc=kommune,dc=no";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            directory: DirectoryConfig {
+                url: "file:seed/directory.ldif".into(),
+                preset: Preset::Openldap,
+                base_dn: SEED_BASE.into(),
+                bind_dn: format!("cn=lokal-service,ou=Services,{SEED_BASE}"),
+                bind_password: String::new(),
+                bind_password_file: None,
+                starttls: false,
+                ca_file: None,
+                insecure_skip_verify: false,
+                timeout_secs: 5.0,
+                page_size: 500,
+                clerk_groups: vec![
+                    format!("cn=lokal-clerks-raadhuset,ou=Groups,{SEED_BASE}"),
+                    format!("cn=lokal-clerks-kulturhuset,ou=Groups,{SEED_BASE}"),
+                    format!("cn=lokal-clerks-fjordvik-skole,ou=Groups,{SEED_BASE}"),
+                    format!("cn=lokal-clerks-idrettshallen,ou=Groups,{SEED_BASE}"),
+                ],
+                admin_groups: vec![format!("cn=lokal-admins,ou=Groups,{SEED_BASE}")],
+                mapping: MappingOverrides::default(),
+            },
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, then the TOML file (if given, or `lokal.toml` if it exists), then `LOKAL_*`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError(format!("{} does not exist", path.display())));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("lokal.toml")),
+        }
+        figment = figment.merge(Env::prefixed("LOKAL_").split("__"));
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let d = &self.directory;
+        if !(d.timeout_secs > 0.0 && d.timeout_secs <= 600.0) {
+            return Err(ConfigError(
+                "directory.timeout_secs must be between 0 and 600".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&d.page_size) {
+            return Err(ConfigError(
+                "directory.page_size must be between 1 and 10000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DirectoryConfig {
+    /// The preset's mapping with the overrides applied.
+    pub fn mapping(&self) -> Mapping {
+        let mut m = Mapping::preset(self.preset, &self.base_dn);
+        let o = self.mapping.clone();
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = o.$field { m.$field = v; } )* };
+        }
+        take!(
+            rooms,
+            people,
+            groups,
+            id,
+            login,
+            person_name,
+            email,
+            room_name,
+            building,
+            capacity,
+            equipment,
+            member_groups
+        );
+        macro_rules! take_opt {
+            ($($field:ident),*) => { $( if let Some(v) = o.$field { m.$field = (!v.is_empty()).then_some(v); } )* };
+        }
+        take_opt!(
+            policy,
+            approver_group,
+            resource_type,
+            floor,
+            time_zone,
+            description
+        );
+        m.clerk_groups = self.clerk_groups.clone();
+        m.admin_groups = self.admin_groups.clone();
+        m
+    }
+
+    /// LDAP connection settings, reading the password file if one is named.
+    pub fn ldap_settings(&self) -> Result<LdapSettings, ConfigError> {
+        let bind_password = match &self.bind_password_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    ConfigError(format!(
+                        "directory.bind_password_file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => self.bind_password.clone(),
+        };
+        Ok(LdapSettings {
+            url: self.url.clone(),
+            bind_dn: self.bind_dn.clone(),
+            bind_password,
+            starttls: self.starttls,
+            ca_file: self.ca_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            timeout: Duration::from_secs_f64(self.timeout_secs),
+            page_size: self.page_size,
+        })
+    }
+}

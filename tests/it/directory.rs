@@ -1,0 +1,472 @@
+//! The directory: one conformance suite run against the LDIF backend and against a real
+//! slapd loaded from the same `seed/directory.ldif`, plus slapd-only tests (paging, StartTLS,
+//! renames, the AD preset, an unavailable server) and the security tests.
+
+use std::time::{Duration, Instant};
+
+use lokal::config::Config;
+use lokal::directory::{Directory, DirectoryError, LdapSettings, Mapping, Preset, connect};
+
+use crate::support::slapd::{Data, Options, Slapd, repo};
+
+const SERVICE_DN: &str = "cn=lokal-service,ou=Services,dc=fjordvik,dc=kommune,dc=no";
+const SERVICE_PASSWORD: &str = "lokal-service-secret";
+
+/// The mapping the embedded default configuration uses.
+fn seed_mapping() -> Mapping {
+    Config::default().directory.mapping()
+}
+
+fn settings(server: &Slapd) -> LdapSettings {
+    LdapSettings {
+        url: server.url.clone(),
+        bind_dn: SERVICE_DN.into(),
+        bind_password: SERVICE_PASSWORD.into(),
+        starttls: false,
+        ca_file: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(5),
+        page_size: 500,
+    }
+}
+
+async fn file_directory() -> Box<dyn Directory> {
+    let url = format!("file:{}", repo().join("seed/directory.ldif").display());
+    connect(&url, seed_mapping(), None).await.unwrap()
+}
+
+async fn ldap_directory(server: &Slapd, settings: LdapSettings) -> Box<dyn Directory> {
+    connect(&server.url, seed_mapping(), Some(settings))
+        .await
+        .unwrap()
+}
+
+/// Every demo login with its password (seed/demo-logins.md).
+const LOGINS: &[(&str, &str)] = &[
+    ("ingrid.berg", "ingrid-demo-2027"),
+    ("lars.haugen", "lars-demo-2027"),
+    ("nora.odegard", "Blåbærsyltetøy-2027"),
+    ("astrid.moen", "astrid-clerk-2027"),
+    ("erik.dahl", "erik-clerk-2027"),
+    ("tone.vik", "tone-admin-2027"),
+    ("mari.strand", "mari-argon2-2027"),
+];
+
+/// The conformance suite: the same expectations for every backend.
+async fn conformance(dir: &dyn Directory) {
+    dir.health().await.unwrap();
+
+    // Rooms and their attributes.
+    let rooms = dir.rooms().await.unwrap();
+    assert_eq!(rooms.len(), 16, "{rooms:#?}");
+    let storsalen = rooms.iter().find(|r| r.name == "Storsalen").unwrap();
+    assert_eq!(storsalen.id, "769adcb4-f500-5f44-89c0-92ac30737755");
+    assert_eq!(storsalen.building.as_deref(), Some("Kulturhuset"));
+    assert_eq!(storsalen.capacity, Some(150));
+    assert_eq!(storsalen.policy.as_deref(), Some("hall"));
+    assert_eq!(storsalen.resource_type.as_deref(), Some("hall"));
+    assert_eq!(storsalen.time_zone.as_deref(), Some("Europe/Oslo"));
+    assert_eq!(
+        storsalen.equipment,
+        [
+            "piano",
+            "projector",
+            "sound-system",
+            "stage",
+            "wheelchair-access"
+        ]
+    );
+    assert_eq!(
+        storsalen.approver_group.as_deref(),
+        Some("cn=lokal-clerks-kulturhuset,ou=Groups,dc=fjordvik,dc=kommune,dc=no")
+    );
+    let gym = rooms
+        .iter()
+        .find(|r| r.name == "Gymsal A+B, (delbar)")
+        .unwrap();
+    assert_eq!(gym.building.as_deref(), Some("Fjordvik skole"));
+    assert_eq!(
+        gym.dn,
+        "cn=Gymsal A\\+B\\, (delbar),ou=Fjordvik skole,ou=Buildings,dc=fjordvik,dc=kommune,dc=no"
+    );
+    let closed: Vec<&str> = rooms
+        .iter()
+        .filter(|r| r.policy.as_deref() == Some("under-renovation"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(closed, ["Galleriet"]);
+    let buildings: std::collections::BTreeSet<&str> =
+        rooms.iter().filter_map(|r| r.building.as_deref()).collect();
+    assert_eq!(
+        buildings.into_iter().collect::<Vec<_>>(),
+        ["Fjordvik skole", "Idrettshallen", "Kulturhuset", "Rådhuset"]
+    );
+
+    // People.
+    let astrid = dir.find_person("astrid.moen").await.unwrap().unwrap();
+    assert_eq!(astrid.name, "Astrid Moen");
+    assert_eq!(
+        astrid.email.as_deref(),
+        Some("astrid.moen@fjordvik.kommune.no")
+    );
+    assert_eq!(
+        dir.find_person("ASTRID.MOEN").await.unwrap().map(|p| p.id),
+        Some(astrid.id.clone())
+    );
+    assert!(dir.find_person("nobody.here").await.unwrap().is_none());
+
+    // Authentication: every demo login, including the non-ASCII and {ARGON2} passwords.
+    for (login, password) in LOGINS {
+        let person = dir
+            .authenticate(login, password)
+            .await
+            .unwrap_or_else(|e| panic!("{login} should log in: {e}"));
+        assert_eq!(person.login, *login);
+    }
+    assert_eq!(
+        dir.authenticate("astrid.moen", "wrong").await,
+        Err(DirectoryError::InvalidCredentials)
+    );
+    assert_eq!(
+        dir.authenticate("nora.odegard", "Blabaersyltetoy-2027")
+            .await,
+        Err(DirectoryError::InvalidCredentials)
+    );
+
+    // Roles from groups.
+    let roles = dir.roles(&astrid).await.unwrap();
+    assert!(roles.staff && roles.clerk && !roles.admin, "{roles:?}");
+    assert!(roles.is_member_of("CN=lokal-clerks-raadhuset,OU=Groups,DC=fjordvik,DC=kommune,DC=no"));
+    assert!(
+        !roles.is_member_of("cn=lokal-clerks-kulturhuset,ou=Groups,dc=fjordvik,dc=kommune,dc=no")
+    );
+    let tone = dir
+        .authenticate("tone.vik", "tone-admin-2027")
+        .await
+        .unwrap();
+    let roles = dir.roles(&tone).await.unwrap();
+    assert!(roles.admin && !roles.clerk, "{roles:?}");
+    let lars = dir
+        .authenticate("lars.haugen", "lars-demo-2027")
+        .await
+        .unwrap();
+    let roles = dir.roles(&lars).await.unwrap();
+    assert!(!roles.admin && !roles.clerk, "{roles:?}");
+    assert_eq!(
+        roles.groups,
+        ["cn=lokal-staff,ou=Groups,dc=fjordvik,dc=kommune,dc=no"]
+    );
+}
+
+/// Logins that try to widen or break the search, and other ways in that must all fail alike.
+async fn security(dir: &dyn Directory) {
+    let attempts: &[(&str, &str)] = &[
+        ("astrid.moen", ""),
+        ("*", "astrid-clerk-2027"),
+        ("*", ""),
+        (")(uid=*)", "astrid-clerk-2027"),
+        ("astrid.moen)(|(uid=*", "astrid-clerk-2027"),
+        (
+            "uid=astrid.moen,ou=People,dc=fjordvik,dc=kommune,dc=no",
+            "astrid-clerk-2027",
+        ),
+        ("astrid.moen\\2a", "astrid-clerk-2027"),
+        ("nobody.here", "whatever"),
+        ("astrid.moen", "wrong-password"),
+        ("", "astrid-clerk-2027"),
+        ("astrid.moen\n", "astrid-clerk-2027"),
+        (SERVICE_DN, SERVICE_PASSWORD),
+    ];
+    for (login, password) in attempts {
+        let result = dir.authenticate(login, password).await;
+        assert_eq!(
+            result,
+            Err(DirectoryError::InvalidCredentials),
+            "{login:?} / {password:?}"
+        );
+    }
+    // The caller cannot tell an unknown user from a wrong password.
+    let unknown = dir
+        .authenticate("nobody.here", "x")
+        .await
+        .unwrap_err()
+        .to_string();
+    let wrong = dir
+        .authenticate("astrid.moen", "x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(unknown, wrong);
+    assert_eq!(unknown, "invalid login or password");
+    // A wildcard never finds a person either.
+    assert!(dir.find_person("*").await.unwrap().is_none());
+    assert!(dir.find_person("a*").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_ldif_backend_passes_the_conformance_suite() {
+    conformance(file_directory().await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn slapd_loaded_with_the_seed_passes_the_same_conformance_suite() {
+    let server = Slapd::start(Options::default());
+    conformance(ldap_directory(&server, settings(&server)).await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn both_backends_list_exactly_the_same_rooms() {
+    let server = Slapd::start(Options::default());
+    let from_ldap = ldap_directory(&server, settings(&server))
+        .await
+        .rooms()
+        .await
+        .unwrap();
+    let from_file = file_directory().await.rooms().await.unwrap();
+    assert_eq!(from_ldap, from_file);
+}
+
+#[tokio::test]
+async fn the_ldif_backend_rejects_injection_and_empty_passwords() {
+    security(file_directory().await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn slapd_rejects_injection_and_empty_passwords_even_where_anonymous_dn_binds_succeed() {
+    // With bind_anon_dn, "DN + empty password" succeeds as an anonymous bind, as on a default
+    // Active Directory: only Lokal's own guard stops it.
+    let server = Slapd::start(Options {
+        allow_anon_dn: true,
+        ..Options::default()
+    });
+    security(ldap_directory(&server, settings(&server)).await.as_ref()).await;
+}
+
+#[tokio::test]
+async fn paging_returns_every_room_past_a_low_size_limit() {
+    let server = Slapd::start(Options {
+        size_limit: 5,
+        ..Options::default()
+    });
+    let dir = ldap_directory(
+        &server,
+        LdapSettings {
+            page_size: 3,
+            ..settings(&server)
+        },
+    )
+    .await;
+    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn starttls_works_with_the_ca_and_fails_without_it() {
+    let server = Slapd::start(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let ca = server.tls.as_ref().unwrap().ca_pem.clone();
+    let with_ca = ldap_directory(
+        &server,
+        LdapSettings {
+            starttls: true,
+            ca_file: Some(ca),
+            ..settings(&server)
+        },
+    )
+    .await;
+    assert_eq!(with_ca.rooms().await.unwrap().len(), 16);
+    assert!(
+        with_ca
+            .authenticate("nora.odegard", "Blåbærsyltetøy-2027")
+            .await
+            .is_ok()
+    );
+
+    let without_ca = ldap_directory(
+        &server,
+        LdapSettings {
+            starttls: true,
+            ..settings(&server)
+        },
+    )
+    .await;
+    match without_ca.rooms().await {
+        Err(DirectoryError::Unavailable(message)) => {
+            assert!(message.to_lowercase().contains("certificate"), "{message}")
+        }
+        other => panic!("an unknown CA must be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_renamed_room_keeps_its_id() {
+    let server = Slapd::start(Options::default());
+    let dir = ldap_directory(&server, settings(&server)).await;
+    let before = dir.rooms().await.unwrap();
+    let old = before
+        .iter()
+        .find(|r| r.name == "Lillesalen")
+        .unwrap()
+        .clone();
+
+    // Rename it as an administrator would, with the server's rootdn.
+    let (conn, mut admin) = ldap3::LdapConnAsync::new(&server.url).await.unwrap();
+    ldap3::drive!(conn);
+    admin
+        .simple_bind("cn=admin,dc=fjordvik,dc=kommune,dc=no", "admin")
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    admin
+        .modifydn(&old.dn, "cn=Kammersalen", true, None)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+
+    let after = dir.rooms().await.unwrap();
+    let renamed = after.iter().find(|r| r.id == old.id).unwrap();
+    assert_eq!(renamed.name, "Kammersalen");
+    assert_ne!(renamed.dn, old.dn);
+    assert_eq!(after.len(), before.len());
+}
+
+#[tokio::test]
+async fn the_active_directory_preset_reads_an_ad_shaped_directory() {
+    let server = Slapd::start(Options {
+        data: Data::ActiveDirectory,
+        ..Options::default()
+    });
+    let mut mapping = Mapping::preset(Preset::ActiveDirectory, server.base_dn);
+    mapping.clerk_groups =
+        vec!["CN=Lokal Clerks Kulturhuset,OU=Groups,DC=ad,DC=fjordvik,DC=no".into()];
+    let settings = LdapSettings {
+        bind_dn: "CN=svc-lokal,OU=Service Accounts,DC=ad,DC=fjordvik,DC=no".into(),
+        bind_password: "svc-lokal-secret".into(),
+        ..settings(&server)
+    };
+    let dir = connect(&server.url, mapping, Some(settings)).await.unwrap();
+
+    let rooms = dir.rooms().await.unwrap();
+    assert_eq!(rooms.len(), 4, "{rooms:#?}");
+    let storsalen = rooms
+        .iter()
+        .find(|r| r.name == "Kulturhuset Storsalen")
+        .unwrap();
+    assert_eq!(storsalen.id, "e2c2b2fb-1def-54de-a0f0-09da2ad665d3");
+    assert_eq!(storsalen.capacity, Some(150));
+    assert_eq!(storsalen.building.as_deref(), Some("Kulturhuset"));
+    assert_eq!(
+        storsalen.equipment,
+        ["Piano", "Projector", "Sound system", "Stage"]
+    );
+    assert!(
+        rooms
+            .iter()
+            .any(|r| r.building.as_deref() == Some("Rådhuset"))
+    );
+
+    let oyvind = dir
+        .authenticate("oyvind.naess", "Øyvind-ad-2027")
+        .await
+        .unwrap();
+    let roles = dir.roles(&oyvind).await.unwrap();
+    assert!(roles.clerk, "{roles:?}");
+    let anna = dir.authenticate("anna.lund", "anna-ad-2027").await.unwrap();
+    assert!(!dir.roles(&anna).await.unwrap().clerk);
+    assert_eq!(
+        dir.authenticate("anna.lund", "").await,
+        Err(DirectoryError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_slapd_is_unavailable_within_the_timeout() {
+    let mut server = Slapd::start(Options::default());
+    let timeout = Duration::from_millis(800);
+    let dir = ldap_directory(
+        &server,
+        LdapSettings {
+            timeout,
+            ..settings(&server)
+        },
+    )
+    .await;
+    assert!(dir.health().await.is_ok());
+    server.kill();
+
+    let start = Instant::now();
+    assert!(matches!(
+        dir.rooms().await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+    assert!(matches!(
+        dir.authenticate("astrid.moen", "astrid-clerk-2027").await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+    assert!(matches!(
+        dir.health().await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+    assert!(start.elapsed() < timeout * 6, "took {:?}", start.elapsed());
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_but_never_answers_is_unavailable_within_the_timeout() {
+    // A listener that accepts connections and then says nothing, like a hung server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(500);
+    let url = format!("ldap://127.0.0.1:{port}");
+    let settings = LdapSettings {
+        url: url.clone(),
+        bind_dn: SERVICE_DN.into(),
+        bind_password: SERVICE_PASSWORD.into(),
+        starttls: false,
+        ca_file: None,
+        insecure_skip_verify: false,
+        timeout,
+        page_size: 100,
+    };
+    let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
+    let start = Instant::now();
+    assert!(matches!(
+        dir.rooms().await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+    assert!(start.elapsed() < timeout * 4, "took {:?}", start.elapsed());
+    hold.abort();
+}
+
+#[tokio::test]
+async fn the_directory_reconnects_after_slapd_comes_back() {
+    let server = Slapd::start(Options::default());
+    let port = server.port;
+    let dir = ldap_directory(&server, settings(&server)).await;
+    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+    drop(server);
+    assert!(matches!(
+        dir.rooms().await,
+        Err(DirectoryError::Unavailable(_))
+    ));
+    // The same server back on the same address: the dead connection was dropped, so the next
+    // call reconnects on its own.
+    let _again = Slapd::start(Options {
+        port: Some(port),
+        ..Options::default()
+    });
+    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+    assert!(
+        dir.authenticate("erik.dahl", "erik-clerk-2027")
+            .await
+            .is_ok()
+    );
+}

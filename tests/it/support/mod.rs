@@ -1,0 +1,3 @@
+//! Test support: real services started by the tests themselves.
+
+pub mod slapd;
