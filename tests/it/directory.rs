@@ -470,3 +470,241 @@ async fn the_directory_reconnects_after_slapd_comes_back() {
             .is_ok()
     );
 }
+
+/// A fake LDAP server that answers binds with success and searches with an entry whose
+/// attribute list is not a SEQUENCE: data that makes ldap3's entry parser panic.
+async fn malformed_server() -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Read whole LDAPMessages: 0x30, a length, then the body.
+                    while let Some((len, id, op)) = message(&buf) {
+                        buf.drain(..len);
+                        let reply: Vec<u8> = match op {
+                            0x60 => vec![
+                                0x30, 0x0c, 0x02, 0x01, id, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04,
+                                0x00, 0x04, 0x00,
+                            ],
+                            0x63 => {
+                                let mut r = vec![
+                                    0x30, 0x0d, 0x02, 0x01, id, // message id
+                                    0x64, 0x08, 0x04, 0x01, b'x', // entry "x"
+                                    0x04, 0x03, b'b', b'a',
+                                    b'd', // attributes: an OCTET STRING, not a SEQUENCE
+                                ];
+                                r.extend([
+                                    0x30, 0x0c, 0x02, 0x01, id, 0x65, 0x07, 0x0a, 0x01, 0x00, 0x04,
+                                    0x00, 0x04, 0x00,
+                                ]);
+                                r
+                            }
+                            _ => return,
+                        };
+                        if socket.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Parses the head of an LDAPMessage: its total length, one-byte message id and op tag.
+fn message(buf: &[u8]) -> Option<(usize, u8, u8)> {
+    if buf.len() < 2 || buf[0] != 0x30 {
+        return None;
+    }
+    let (len, head) = if buf[1] & 0x80 == 0 {
+        (buf[1] as usize, 2)
+    } else {
+        let n = (buf[1] & 0x7f) as usize;
+        let bytes = buf.get(2..2 + n)?;
+        (
+            bytes.iter().fold(0usize, |a, &b| (a << 8) | b as usize),
+            2 + n,
+        )
+    };
+    if buf.len() < head + len {
+        return None;
+    }
+    // messageID INTEGER: 0x02, length, value (ids stay small here).
+    let id_len = *buf.get(head + 1)? as usize;
+    let id = *buf.get(head + 1 + id_len)?;
+    let op = *buf.get(head + 2 + id_len)?;
+    Some((head + len, id, op))
+}
+
+#[tokio::test]
+async fn malformed_server_data_is_an_error_not_a_panic() {
+    let (port, task) = malformed_server().await;
+    let url = format!("ldap://127.0.0.1:{port}");
+    let settings = LdapSettings {
+        url: url.clone(),
+        bind_dn: SERVICE_DN.into(),
+        bind_password: SERVICE_PASSWORD.into(),
+        starttls: false,
+        ca_file: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(2),
+        page_size: 100,
+    };
+    let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
+    // ldap3's entry parser panics on this entry; the backend catches it.
+    assert_eq!(
+        dir.rooms().await,
+        Err(DirectoryError::Malformed(
+            "an entry could not be parsed".into()
+        ))
+    );
+    // The process is still here, and so is the directory object: a second call fails the
+    // same way instead of hanging or panicking.
+    assert!(dir.rooms().await.is_err());
+    task.abort();
+}
+
+/// Runs the `lokal` binary in the repository, with extra environment and standard input.
+fn lokal(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lokal"))
+        .current_dir(repo())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn lokal_directory_rooms_shows_the_seed_rooms_as_a_table_and_as_json() {
+    let out = lokal(&["directory", "rooms"], &[], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains("Gymsal A+B, (delbar)") && table.ends_with("16 rooms\n"),
+        "{table}"
+    );
+
+    let out = lokal(&["directory", "rooms", "--format", "json"], &[], "");
+    let rooms: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rooms.as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn lokal_directory_check_login_shows_roles_or_why_not() {
+    let out = lokal(
+        &[
+            "directory",
+            "check-login",
+            "astrid.moen",
+            "--password-stdin",
+        ],
+        &[],
+        "astrid-clerk-2027\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Login OK: Astrid Moen (astrid.moen)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("roles:  staff, clerk"), "{stdout}");
+    assert!(
+        stdout.contains("cn=lokal-clerks-raadhuset,ou=Groups,dc=fjordvik,dc=kommune,dc=no"),
+        "{stdout}"
+    );
+
+    for (user, password) in [
+        ("astrid.moen", "nope\n"),
+        ("nobody", "x\n"),
+        ("astrid.moen", "\n"),
+    ] {
+        let out = lokal(
+            &["directory", "check-login", user, "--password-stdin"],
+            &[],
+            password,
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("login refused: invalid login or password"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn lokal_directory_reads_its_settings_from_lokal_environment_variables() {
+    let server = Slapd::start(Options::default());
+    let env = [
+        ("LOKAL_DIRECTORY__URL", server.url.as_str()),
+        ("LOKAL_DIRECTORY__BIND_PASSWORD", SERVICE_PASSWORD),
+    ];
+    let out = lokal(
+        &[
+            "directory",
+            "check-login",
+            "nora.odegard",
+            "--password-stdin",
+        ],
+        &env,
+        "Blåbærsyltetøy-2027\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Login OK: Nora Ødegård"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = lokal(
+        &["directory", "rooms"],
+        &[("LOKAL_DIRECTORY__URL", "gopher://example")],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unsupported directory URL"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = lokal(
+        &["directory", "rooms"],
+        &[
+            ("LOKAL_DIRECTORY__URL", server.url.as_str()),
+            ("LOKAL_DIRECTORY__BIND_PASSWORD", "wrong"),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("service account"),
+        "{}",
+        text(&out.stderr)
+    );
+}
