@@ -708,3 +708,73 @@ fn lokal_directory_reads_its_settings_from_lokal_environment_variables() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_config_file_overrides_the_presets_mapping() {
+    let dir = std::env::temp_dir().join(format!("lokal-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("lokal.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[directory]\nurl = \"file:{}\"\n\n[directory.mapping]\nbuilding = {{ attribute = \"lokalFloor\" }}\nrooms = {{ all = [{{ object_class = \"room\" }}, {{ equals = [\"lokalResourceType\", \"gym\"] }}] }}\n",
+            repo().join("seed/directory.ldif").display()
+        ),
+    )
+    .unwrap();
+    let out = lokal(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "directory",
+            "rooms",
+            "--format",
+            "json",
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rooms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = rooms.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Gymsal A+B, (delbar)", "Hovedhallen", "Styrkerommet"]
+    );
+    // The building now comes from the floor attribute.
+    assert!(
+        rooms.iter().all(|r| r["building"] == r["floor"]),
+        "{rooms:?}"
+    );
+
+    std::fs::write(&config, "[directory]\nurll = \"typo\"\n").unwrap();
+    let out = lokal(
+        &["--config", config.to_str().unwrap(), "directory", "rooms"],
+        &[],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("urll"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn referrals_in_the_directory_are_skipped_not_parsed() {
+    // A referral object under the base makes slapd send a SearchResultReference in subtree
+    // searches; ldap3 would panic parsing it as an entry.
+    let dir = std::env::temp_dir().join(format!("lokal-referral-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ldif = dir.join("referral.ldif");
+    std::fs::write(
+        &ldif,
+        "dn: ou=Annex,ou=Buildings,dc=fjordvik,dc=kommune,dc=no\nobjectClass: referral\nobjectClass: extensibleObject\nou: Annex\nref: ldap://annex.example.org/ou=Annex,dc=example,dc=org\n\n",
+    )
+    .unwrap();
+    let server = Slapd::start(Options {
+        extra_ldif: vec![ldif],
+        ..Options::default()
+    });
+    let directory = ldap_directory(&server, settings(&server)).await;
+    assert_eq!(directory.rooms().await.unwrap().len(), 16);
+    std::fs::remove_dir_all(&dir).ok();
+}
