@@ -43,10 +43,10 @@ impl FileDirectory {
         selector: &'a super::Selector,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
         let base = dn::normalize(&self.mapping.base_dn);
+        let suffix = format!(",{base}");
         self.entries.iter().filter(move |e| {
             let d = dn::normalize(&e.dn);
-            (base.is_empty() || d == base || d.ends_with(&format!(",{base}")))
-                && selector.matches(e)
+            (d == base || d.ends_with(&suffix)) && selector.matches(e)
         })
     }
 
@@ -54,10 +54,12 @@ impl FileDirectory {
         if !plausible_login(login) {
             return Ok(None);
         }
+        // Logins compare as caseIgnoreMatch does on a server (case, width, spaces).
+        let want = super::mapping::fold(login);
         let mut found = self.under_base(&self.mapping.people).filter(|e| {
             e.texts(&self.mapping.login)
                 .iter()
-                .any(|v| v.eq_ignore_ascii_case(login))
+                .any(|v| super::mapping::fold(v) == want)
         });
         match (found.next(), found.next()) {
             (Some(e), None) => Ok(Some(e)),
@@ -110,28 +112,30 @@ impl Directory for FileDirectory {
                     .map(|g| g.dn.clone())
                     .collect()
             }
-            GroupsFrom::MemberOf { attribute } => {
-                // memberOf is kept by the server; in a file it is derived from the groups'
-                // member values, as slapd's memberof overlay does.
-                let me = dn::normalize(&person.dn);
-                let mut list: Vec<String> = self
-                    .entries
-                    .iter()
-                    .filter(|e| dn::same(&e.dn, &person.dn))
-                    .flat_map(|e| e.texts(attribute))
-                    .collect();
-                list.extend(
-                    self.under_base(&self.mapping.groups)
-                        .filter(|g| g.texts("member").iter().any(|m| dn::normalize(m) == me))
-                        .map(|g| g.dn.clone()),
-                );
-                list
-            }
+            // memberOf is whatever the entry stores, as a server returns it.
+            GroupsFrom::MemberOf { attribute } => self
+                .entries
+                .iter()
+                .filter(|e| dn::same(&e.dn, &person.dn))
+                .flat_map(|e| e.texts(attribute))
+                .collect(),
         };
         Ok(Roles::from_groups(&self.mapping, groups))
     }
 
     async fn health(&self) -> Result<(), DirectoryError> {
-        Ok(())
+        // Like a base search on a server: the base entry must exist.
+        if self
+            .entries
+            .iter()
+            .any(|e| dn::same(&e.dn, &self.mapping.base_dn))
+        {
+            Ok(())
+        } else {
+            Err(DirectoryError::Config(format!(
+                "the base DN {:?} is not in the LDIF file",
+                self.mapping.base_dn
+            )))
+        }
     }
 }

@@ -47,23 +47,42 @@ fn from_ldap(e: LdapError) -> DirectoryError {
 
 impl LdapDirectory {
     pub fn new(settings: LdapSettings, mapping: Mapping) -> Result<Self, DirectoryError> {
+        // An empty password would make the service bind anonymous on many servers, and every
+        // search would quietly see nothing.
+        if settings.bind_dn.trim().is_empty() || settings.bind_password.is_empty() {
+            return Err(DirectoryError::Config(
+                "an LDAP directory needs a service account: set directory.bind_dn and directory.bind_password (or bind_password_file)".into(),
+            ));
+        }
         let needs_tls = settings.starttls || settings.url.starts_with("ldaps://");
         let tls = if needs_tls {
             let mut builder = native_tls::TlsConnector::builder();
             if let Some(path) = &settings.ca_file {
-                let pem = std::fs::read(path).map_err(|e| {
+                let pem = std::fs::read_to_string(path).map_err(|e| {
                     DirectoryError::Config(format!(
                         "cannot read the CA file {}: {e}",
                         path.display()
                     ))
                 })?;
-                let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                    DirectoryError::Config(format!(
-                        "{} is not a PEM certificate: {e}",
+                // native-tls reads one certificate per call; a CA file is often a bundle.
+                let mut count = 0;
+                for block in pem.split("-----BEGIN CERTIFICATE-----").skip(1) {
+                    let one = format!("-----BEGIN CERTIFICATE-----{block}");
+                    let cert = native_tls::Certificate::from_pem(one.as_bytes()).map_err(|e| {
+                        DirectoryError::Config(format!(
+                            "{}: a certificate is not valid PEM: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    builder.add_root_certificate(cert);
+                    count += 1;
+                }
+                if count == 0 {
+                    return Err(DirectoryError::Config(format!(
+                        "{} holds no PEM certificate",
                         path.display()
-                    ))
-                })?;
-                builder.add_root_certificate(cert);
+                    )));
+                }
             }
             if settings.insecure_skip_verify {
                 builder.danger_accept_invalid_certs(true);
@@ -88,6 +107,23 @@ impl LdapDirectory {
         self.settings.timeout
     }
 
+    /// Bounds a whole directory call (lock waits, connect, bind and every page) by the
+    /// configured timeout.
+    async fn deadline<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        tokio::time::timeout(self.timeout(), call)
+            .await
+            .map_err(|_| {
+                unavailable(format!(
+                    "no answer from {} within {:?}",
+                    self.settings.url,
+                    self.timeout()
+                ))
+            })?
+    }
+
     /// Opens a connection (with StartTLS if configured); nobody is bound yet.
     async fn open(&self) -> Result<Ldap, DirectoryError> {
         let mut conn_settings = LdapConnSettings::new()
@@ -96,54 +132,40 @@ impl LdapDirectory {
         if let Some(tls) = &self.tls {
             conn_settings = conn_settings.set_connector(tls.clone());
         }
-        let (conn, ldap) = tokio::time::timeout(
-            self.timeout(),
-            LdapConnAsync::with_settings(conn_settings, &self.settings.url),
-        )
+        let url = self.settings.url.clone();
+        guarded(async move {
+            let (conn, ldap) = LdapConnAsync::with_settings(conn_settings, &url)
+                .await
+                .map_err(unavailable)?;
+            tokio::spawn(async move {
+                // The connection ends with an error when the server goes away; every pending
+                // and later operation then fails and is reported as unavailable.
+                let _ = conn.drive().await;
+            });
+            Ok(ldap)
+        })
         .await
-        .map_err(|_| {
-            unavailable(format!(
-                "no answer from {} within {:?}",
-                self.settings.url,
-                self.timeout()
-            ))
-        })?
-        .map_err(unavailable)?;
-        tokio::spawn(async move {
-            // The connection ends with an error when the server goes away; every pending and
-            // later operation then fails and is reported as unavailable.
-            let _ = conn.drive().await;
-        });
-        Ok(ldap)
     }
 
-    async fn bind(&self, ldap: &mut Ldap, dn: &str, password: &str) -> Result<(), DirectoryError> {
-        let result = tokio::time::timeout(
-            self.timeout(),
-            ldap.with_timeout(self.timeout()).simple_bind(dn, password),
-        )
-        .await
-        .map_err(|_| unavailable("the bind timed out"))?
-        .map_err(unavailable)?;
-        result.success().map(|_| ()).map_err(from_ldap)
-    }
-
-    /// The service account's connection, opened and bound if needed.
+    /// The service account's connection, opened and bound if needed. The lock is held only
+    /// to look and to store, never while talking to the server.
     async fn service(&self) -> Result<Ldap, DirectoryError> {
-        let mut shared = self.shared.lock().await;
-        if let Some(ldap) = shared.as_mut()
-            && !ldap.is_closed()
         {
-            return Ok(ldap.clone());
+            let mut shared = self.shared.lock().await;
+            if let Some(ldap) = shared.as_mut()
+                && !ldap.is_closed()
+            {
+                return Ok(ldap.clone());
+            }
         }
-        let mut ldap = self.open().await?;
-        match self
-            .bind(
-                &mut ldap,
-                &self.settings.bind_dn,
-                &self.settings.bind_password,
-            )
-            .await
+        let ldap = self.open().await?;
+        match bind(
+            ldap.clone(),
+            &self.settings.bind_dn,
+            &self.settings.bind_password,
+            self.timeout(),
+        )
+        .await
         {
             Ok(()) => {}
             Err(DirectoryError::InvalidCredentials) => {
@@ -154,7 +176,7 @@ impl LdapDirectory {
             }
             Err(e) => return Err(e),
         }
-        *shared = Some(ldap.clone());
+        *self.shared.lock().await = Some(ldap.clone());
         Ok(ldap)
     }
 
@@ -163,7 +185,7 @@ impl LdapDirectory {
         *self.shared.lock().await = None;
     }
 
-    /// A paged subtree (or base) search as the service account, read into entries.
+    /// A paged search as the service account, read into entries.
     async fn search(
         &self,
         base: &str,
@@ -171,69 +193,28 @@ impl LdapDirectory {
         filter: &str,
         attrs: Vec<String>,
     ) -> Result<Vec<Entry>, DirectoryError> {
-        let result = self.search_once(base, scope, filter, attrs).await;
-        if matches!(result, Err(DirectoryError::Unavailable(_))) {
+        let result = match self.service().await {
+            Ok(ldap) => {
+                guarded(run_search(
+                    ldap,
+                    base.to_owned(),
+                    scope,
+                    filter.to_owned(),
+                    attrs,
+                    self.timeout(),
+                    self.settings.page_size,
+                ))
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if matches!(
+            result,
+            Err(DirectoryError::Unavailable(_) | DirectoryError::Malformed(_))
+        ) {
             self.drop_shared().await;
         }
         result
-    }
-
-    async fn search_once(
-        &self,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-        attrs: Vec<String>,
-    ) -> Result<Vec<Entry>, DirectoryError> {
-        let mut ldap = self.service().await?;
-        let t = self.timeout();
-        let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
-            Box::new(EntriesOnly::new()),
-            Box::new(PagedResults::new(self.settings.page_size)),
-        ];
-        let mut stream = tokio::time::timeout(
-            t,
-            ldap.with_timeout(t)
-                .streaming_search_with(adapters, base, scope, filter, attrs),
-        )
-        .await
-        .map_err(|_| unavailable("the search timed out"))?
-        .map_err(unavailable)?;
-        let mut entries = Vec::new();
-        loop {
-            let next = tokio::time::timeout(t, stream.next())
-                .await
-                .map_err(|_| unavailable("the search timed out"))?
-                .map_err(unavailable)?;
-            let Some(raw) = next else { break };
-            // ldap3 panics on malformed entries; keep that inside this call.
-            let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| SearchEntry::construct(raw)))
-                .map_err(|_| DirectoryError::Malformed("an entry could not be parsed".into()))?;
-            let mut e = Entry::new(parsed.dn);
-            for (name, values) in parsed.attrs {
-                for v in values {
-                    e.add(&name, v.into_bytes());
-                }
-            }
-            for (name, values) in parsed.bin_attrs {
-                for v in values {
-                    e.add(&name, v);
-                }
-            }
-            entries.push(e);
-        }
-        let done = tokio::time::timeout(t, stream.finish())
-            .await
-            .map_err(|_| unavailable("the search timed out"))?;
-        match done.rc {
-            0 => Ok(entries),
-            // noSuchObject: the base does not exist, so nothing matches.
-            32 => Ok(Vec::new()),
-            rc => Err(unavailable(format!(
-                "the search failed: result code {rc} {}",
-                done.text
-            ))),
-        }
     }
 
     async fn person_entry(&self, login: &str) -> Result<Option<Entry>, DirectoryError> {
@@ -259,27 +240,113 @@ impl LdapDirectory {
     }
 }
 
+/// Runs one exchange with the server in its own task, so that a panic inside ldap3 (it
+/// panics on some malformed replies) becomes an error instead of unwinding through Lokal.
+async fn guarded<T: Send + 'static>(
+    exchange: impl std::future::Future<Output = Result<T, DirectoryError>> + Send + 'static,
+) -> Result<T, DirectoryError> {
+    match tokio::spawn(exchange).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(DirectoryError::Malformed(
+            "the server sent a reply the LDAP client could not parse".into(),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// A simple bind on `ldap`.
+async fn bind(mut ldap: Ldap, dn: &str, password: &str, t: Duration) -> Result<(), DirectoryError> {
+    let (dn, password) = (dn.to_owned(), password.to_owned());
+    guarded(async move {
+        let result = ldap
+            .with_timeout(t)
+            .simple_bind(&dn, &password)
+            .await
+            .map_err(unavailable)?;
+        result.success().map(|_| ()).map_err(from_ldap)
+    })
+    .await
+}
+
+/// A paged search, read into entries.
+async fn run_search(
+    mut ldap: Ldap,
+    base: String,
+    scope: Scope,
+    filter: String,
+    attrs: Vec<String>,
+    t: Duration,
+    page_size: i32,
+) -> Result<Vec<Entry>, DirectoryError> {
+    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
+        Box::new(EntriesOnly::new()),
+        Box::new(PagedResults::new(page_size)),
+    ];
+    let mut stream = ldap
+        .with_timeout(t)
+        .streaming_search_with(adapters, &base, scope, &filter, attrs)
+        .await
+        .map_err(unavailable)?;
+    let mut entries = Vec::new();
+    while let Some(raw) = stream.next().await.map_err(unavailable)? {
+        // ldap3 panics on malformed entries; keep that inside this call.
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| SearchEntry::construct(raw)))
+            .map_err(|_| DirectoryError::Malformed("an entry could not be parsed".into()))?;
+        let mut e = Entry::new(parsed.dn);
+        for (name, values) in parsed.attrs {
+            for v in values {
+                e.add(&name, v.into_bytes());
+            }
+        }
+        for (name, values) in parsed.bin_attrs {
+            for v in values {
+                e.add(&name, v);
+            }
+        }
+        entries.push(e);
+    }
+    let done = stream.finish().await;
+    match done.rc {
+        0 => Ok(entries),
+        // noSuchObject: a base below the configured one (a person's DN) is gone.
+        32 if scope == Scope::Base => Ok(Vec::new()),
+        32 => Err(DirectoryError::Config(format!(
+            "the base DN {base:?} does not exist on the server"
+        ))),
+        rc => Err(unavailable(format!(
+            "the search failed: result code {rc} {}",
+            done.text
+        ))),
+    }
+}
+
 #[async_trait::async_trait]
 impl Directory for LdapDirectory {
     async fn rooms(&self) -> Result<Vec<DirRoom>, DirectoryError> {
-        let entries = self
-            .search(
-                &self.mapping.base_dn,
-                Scope::Subtree,
-                &self.mapping.rooms.to_filter(),
-                self.mapping.room_attributes(),
-            )
-            .await?;
-        let mut rooms: Vec<DirRoom> = entries.iter().map(|e| self.mapping.room(e)).collect();
-        rooms.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        Ok(rooms)
+        self.deadline(async {
+            let entries = self
+                .search(
+                    &self.mapping.base_dn,
+                    Scope::Subtree,
+                    &self.mapping.rooms.to_filter(),
+                    self.mapping.room_attributes(),
+                )
+                .await?;
+            let mut rooms: Vec<DirRoom> = entries.iter().map(|e| self.mapping.room(e)).collect();
+            rooms.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+            Ok(rooms)
+        })
+        .await
     }
 
     async fn find_person(&self, login: &str) -> Result<Option<Person>, DirectoryError> {
-        Ok(self
-            .person_entry(login)
-            .await?
-            .map(|e| self.mapping.person(&e)))
+        self.deadline(async {
+            Ok(self
+                .person_entry(login)
+                .await?
+                .map(|e| self.mapping.person(&e)))
+        })
+        .await
     }
 
     async fn authenticate(&self, login: &str, password: &str) -> Result<Person, DirectoryError> {
@@ -288,59 +355,74 @@ impl Directory for LdapDirectory {
         if password.is_empty() {
             return Err(DirectoryError::InvalidCredentials);
         }
-        let entry = self
-            .person_entry(login)
-            .await?
-            .ok_or(DirectoryError::InvalidCredentials)?;
-        let mut user_conn = self.open().await?;
-        let outcome = self.bind(&mut user_conn, &entry.dn, password).await;
-        let _ = tokio::time::timeout(self.timeout(), user_conn.unbind()).await;
-        outcome.map(|()| self.mapping.person(&entry))
+        self.deadline(async {
+            let entry = self
+                .person_entry(login)
+                .await?
+                .ok_or(DirectoryError::InvalidCredentials)?;
+            // A fresh connection: binding on the shared one would change its identity.
+            let user_conn = self.open().await?;
+            let outcome = bind(user_conn.clone(), &entry.dn, password, self.timeout()).await;
+            let mut closing = user_conn;
+            tokio::spawn(async move {
+                let _ = closing.unbind().await;
+            });
+            outcome.map(|()| self.mapping.person(&entry))
+        })
+        .await
     }
 
     async fn roles(&self, person: &Person) -> Result<Roles, DirectoryError> {
-        let groups: Vec<String> = match &self.mapping.member_groups {
-            GroupsFrom::Member { attribute } => {
-                let filter = format!(
-                    "(&{}({}={}))",
-                    self.mapping.groups.to_filter(),
-                    attribute,
-                    dn::escape_filter_value(&person.dn)
-                );
-                self.search(
-                    &self.mapping.base_dn,
-                    Scope::Subtree,
-                    &filter,
-                    vec!["1.1".into()],
-                )
-                .await?
-                .into_iter()
-                .map(|e| e.dn)
-                .collect()
-            }
-            GroupsFrom::MemberOf { attribute } => self
-                .search(
-                    &person.dn,
-                    Scope::Base,
-                    "(objectClass=*)",
-                    vec![attribute.clone()],
-                )
-                .await?
-                .iter()
-                .flat_map(|e| e.texts(attribute))
-                .collect(),
-        };
-        Ok(Roles::from_groups(&self.mapping, groups))
+        self.deadline(async {
+            let groups: Vec<String> = match &self.mapping.member_groups {
+                GroupsFrom::Member { attribute } => {
+                    let filter = format!(
+                        "(&{}({}={}))",
+                        self.mapping.groups.to_filter(),
+                        attribute,
+                        dn::escape_filter_value(&person.dn)
+                    );
+                    self.search(
+                        &self.mapping.base_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["1.1".into()],
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|e| e.dn)
+                    .collect()
+                }
+                GroupsFrom::MemberOf { attribute } => self
+                    .search(
+                        &person.dn,
+                        Scope::Base,
+                        "(objectClass=*)",
+                        vec![attribute.clone()],
+                    )
+                    .await?
+                    .iter()
+                    .flat_map(|e| e.texts(attribute))
+                    .collect(),
+            };
+            Ok(Roles::from_groups(&self.mapping, groups))
+        })
+        .await
     }
 
     async fn health(&self) -> Result<(), DirectoryError> {
-        self.search(
-            &self.mapping.base_dn,
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["1.1".into()],
-        )
+        self.deadline(async {
+            let found = self
+                .search(&self.mapping.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1".into()])
+                .await?;
+            if found.is_empty() {
+                return Err(DirectoryError::Config(format!(
+                    "the base DN {:?} does not exist on the server, or the service account cannot read it",
+                    self.mapping.base_dn
+                )));
+            }
+            Ok(())
+        })
         .await
-        .map(|_| ())
     }
 }

@@ -28,12 +28,15 @@ impl Entry {
         }
     }
 
+    /// Adds a value. Values of tagged descriptions (`cn;lang-en`) are left out: Lokal reads
+    /// the plain attribute only, as a server does for `userPassword` and as the mapping
+    /// expects for names. `;binary` is a transfer option, not a tag, and is kept.
     pub fn add(&mut self, description: &str, value: Vec<u8>) {
-        let name = description
-            .split(';')
-            .next()
-            .unwrap_or(description)
-            .to_ascii_lowercase();
+        let mut parts = description.split(';');
+        let name = parts.next().unwrap_or(description).to_ascii_lowercase();
+        if parts.any(|option| !option.eq_ignore_ascii_case("binary")) {
+            return;
+        }
         self.attrs.entry(name).or_default().push(value);
     }
 
@@ -86,21 +89,56 @@ impl Selector {
         }
     }
 
-    /// Whether `entry` matches.
+    /// Whether `entry` matches, comparing values as `caseIgnoreMatch` does (see [`fold`]).
+    /// Without a schema, object classes must be listed on the entry (no superclass lookup).
     pub fn matches(&self, entry: &Entry) -> bool {
         match self {
             Selector::ObjectClass(c) => entry
                 .texts("objectClass")
                 .iter()
                 .any(|v| v.eq_ignore_ascii_case(c)),
-            Selector::Equals(a, v) => entry.texts(a).iter().any(|x| x.eq_ignore_ascii_case(v)),
+            Selector::Equals(a, v) => {
+                let want = fold(v);
+                entry.texts(a).iter().any(|x| fold(x) == want)
+            }
             Selector::All(list) => list.iter().all(|s| s.matches(entry)),
+        }
+    }
+
+    /// Every attribute name the selector uses.
+    fn attributes(&self) -> Vec<&str> {
+        match self {
+            Selector::ObjectClass(_) => vec!["objectClass"],
+            Selector::Equals(a, _) => vec![a.as_str()],
+            Selector::All(list) => list.iter().flat_map(Selector::attributes).collect(),
         }
     }
 }
 
-/// Keeps attribute names to the characters LDAP allows, so a configured name cannot inject
-/// filter syntax.
+/// A value as `caseIgnoreMatch` compares it (RFC 4518, simplified): Unicode compatibility
+/// normalization (NFKC), case folding, and insignificant spaces (leading, trailing, repeated)
+/// removed.
+pub fn fold(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let folded: String = value.nfkc().collect::<String>().to_lowercase();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `name` is an attribute description LDAP allows (RFC 4512 §2.5: a keystring or a
+/// numeric OID), so that a configured name cannot inject filter syntax.
+pub fn valid_attribute(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        Some(c) if c.is_ascii_digit() => name
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit())),
+        _ => false,
+    }
+}
+
+/// Keeps attribute names to the characters LDAP allows (defence in depth: names are
+/// validated when the mapping is checked).
 fn attr_name(a: &str) -> String {
     a.chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
@@ -232,6 +270,50 @@ impl Mapping {
         match preset {
             Preset::Openldap => Self::openldap(base_dn),
             Preset::ActiveDirectory => Self::active_directory(base_dn),
+        }
+    }
+
+    /// Checks every attribute name and the base DN. Called before a directory is opened.
+    pub fn validate(&self) -> Result<(), String> {
+        if super::dn::parse(&self.base_dn).is_none_or(|rdns| rdns.is_empty()) {
+            return Err(format!("the base DN {:?} is not a DN", self.base_dn));
+        }
+        let mut names: Vec<&str> = vec![
+            &self.id,
+            &self.login,
+            &self.person_name,
+            &self.email,
+            &self.room_name,
+            &self.capacity,
+            &self.equipment,
+        ];
+        names.extend(self.rooms.attributes());
+        names.extend(self.people.attributes());
+        names.extend(self.groups.attributes());
+        if let BuildingFrom::Attribute(a) = &self.building {
+            names.push(a);
+        }
+        match &self.member_groups {
+            GroupsFrom::Member { attribute } | GroupsFrom::MemberOf { attribute } => {
+                names.push(attribute)
+            }
+        }
+        names.extend(
+            [
+                &self.policy,
+                &self.approver_group,
+                &self.resource_type,
+                &self.floor,
+                &self.time_zone,
+                &self.description,
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+        );
+        match names.into_iter().find(|n| !valid_attribute(n)) {
+            Some(bad) => Err(format!("{bad:?} is not an attribute name")),
+            None => Ok(()),
         }
     }
 
@@ -391,6 +473,42 @@ mod tests {
             Selector::Equals("uid)(x".into(), "*".into()).to_filter(),
             "(uidx=\\2a)"
         );
+    }
+
+    #[test]
+    fn values_compare_as_case_ignore_match_does() {
+        assert_eq!(fold("  ØYVIND.ÅS "), fold("øyvind.ås"));
+        assert_eq!(fold("ＡＳＴＲＩＤ.ＭＯＥＮ"), "astrid.moen");
+        assert_eq!(fold("Gymsal  A+B"), "gymsal a+b");
+    }
+
+    #[test]
+    fn attribute_names_from_config_are_checked() {
+        assert!(
+            valid_attribute("sAMAccountName")
+                && valid_attribute("msExch-x1")
+                && valid_attribute("2.5.4.3")
+        );
+        for bad in ["", "uid=*)(cn", "1uid", "cn;lang-en", "a b", "2..5"] {
+            assert!(!valid_attribute(bad), "{bad:?}");
+        }
+        let mut m = Mapping::openldap("dc=x");
+        m.login = "uid=*)(cn".into();
+        assert!(m.validate().is_err());
+        assert!(Mapping::openldap("").validate().is_err());
+        assert!(Mapping::active_directory("dc=ad,dc=x").validate().is_ok());
+    }
+
+    #[test]
+    fn tagged_values_are_left_out_and_binary_is_kept() {
+        let mut e = Entry::new("cn=x");
+        e.add("cn", b"Storhall".to_vec());
+        e.add("cn;lang-en", b"Great Hall".to_vec());
+        e.add("userPassword;lang-en", b"pw".to_vec());
+        e.add("objectGUID;binary", vec![1, 2]);
+        assert_eq!(e.texts("cn"), ["Storhall"]);
+        assert!(e.values("userPassword").is_empty());
+        assert_eq!(e.values("objectGUID"), [vec![1, 2]]);
     }
 
     #[test]

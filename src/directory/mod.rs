@@ -24,7 +24,8 @@ pub use mapping::{BuildingFrom, Entry, GroupsFrom, Mapping, Preset, Selector};
 /// A room as the directory describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DirRoom {
-    /// Stable across renames: entryUUID or objectGUID, else the normalized DN.
+    /// Stable across renames: entryUUID or objectGUID. Only an entry without one falls back
+    /// to its normalized DN (servers generate entryUUID; LDIF files must carry it).
     pub id: String,
     pub dn: String,
     pub name: String,
@@ -147,6 +148,9 @@ pub async fn connect(
     mapping: Mapping,
     ldap: Option<LdapSettings>,
 ) -> Result<Box<dyn Directory>, DirectoryError> {
+    mapping
+        .validate()
+        .map_err(|m| DirectoryError::Config(format!("mapping: {m}")))?;
     if let Some(path) = url.strip_prefix("file:") {
         let path = path.strip_prefix("//").unwrap_or(path);
         return Ok(Box::new(file::FileDirectory::open(

@@ -32,7 +32,8 @@ fn verify_sha1(encoded: &str, password: &str, salted: bool) -> bool {
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
         return false;
     };
-    if raw.len() < 20 || (!salted && raw.len() != 20) {
+    // {SSHA} needs a salt and {SHA} has none, as slapd checks them.
+    if (salted && raw.len() <= 20) || (!salted && raw.len() != 20) {
         return false;
     }
     let (digest, salt) = raw.split_at(20);
@@ -103,5 +104,13 @@ mod tests {
         assert!(!verify(b"{CRYPT}abcdef", "abcdef"));
         assert!(!verify(b"{SSHA}not base64!", "x"));
         assert!(!verify(b"{SSHA}c2hvcnQ=", "x"));
+        // An unsalted digest under {SSHA} is refused, as slapd refuses it.
+        let mut h = Sha1::new();
+        h.update(b"pw");
+        let unsalted = format!(
+            "{{SSHA}}{}",
+            base64::engine::general_purpose::STANDARD.encode(h.finalize())
+        );
+        assert!(!verify(unsalted.as_bytes(), "pw"));
     }
 }

@@ -114,6 +114,11 @@ async fn conformance(dir: &dyn Directory) {
         Some(astrid.id.clone())
     );
     assert!(dir.find_person("nobody.here").await.unwrap().is_none());
+    // Logins compare as the server's caseIgnoreMatch does: case, width and outer spaces.
+    for spelling in ["  Astrid.Moen ", "ＡＳＴＲＩＤ.ＭＯＥＮ"] {
+        let found = dir.find_person(spelling).await.unwrap().map(|p| p.id);
+        assert_eq!(found, Some(astrid.id.clone()), "{spelling:?}");
+    }
 
     // Authentication: every demo login, including the non-ASCII and {ARGON2} passwords.
     for (login, password) in LOGINS {
@@ -266,11 +271,19 @@ async fn starttls_works_with_the_ca_and_fails_without_it() {
         ..Options::default()
     });
     let ca = server.tls.as_ref().unwrap().ca_pem.clone();
+    // A CA file is often a bundle; the right CA need not be the first certificate in it.
+    let bundle = ca.with_file_name("bundle.pem");
+    let server_cert = std::fs::read_to_string(ca.with_file_name("server.pem")).unwrap();
+    std::fs::write(
+        &bundle,
+        server_cert + &std::fs::read_to_string(&ca).unwrap(),
+    )
+    .unwrap();
     let with_ca = ldap_directory(
         &server,
         LdapSettings {
             starttls: true,
-            ca_file: Some(ca),
+            ca_file: Some(bundle),
             ..settings(&server)
         },
     )
@@ -473,7 +486,15 @@ async fn the_directory_reconnects_after_slapd_comes_back() {
 
 /// A fake LDAP server that answers binds with success and searches with an entry whose
 /// attribute list is not a SEQUENCE: data that makes ldap3's entry parser panic.
-async fn malformed_server() -> (u16, tokio::task::JoinHandle<()>) {
+#[derive(Clone, Copy)]
+enum Garbage {
+    /// A search entry whose attribute list is not a SEQUENCE.
+    Entry,
+    /// A bind response whose diagnostic message is not UTF-8.
+    BindDiagnostic,
+}
+
+async fn malformed_server(garbage: Garbage) -> (u16, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -486,12 +507,16 @@ async fn malformed_server() -> (u16, tokio::task::JoinHandle<()>) {
                     // Read whole LDAPMessages: 0x30, a length, then the body.
                     while let Some((len, id, op)) = message(&buf) {
                         buf.drain(..len);
-                        let reply: Vec<u8> = match op {
-                            0x60 => vec![
+                        let reply: Vec<u8> = match (op, garbage) {
+                            (0x60, Garbage::BindDiagnostic) => vec![
+                                0x30, 0x0e, 0x02, 0x01, id, 0x61, 0x09, 0x0a, 0x01, 0x00, 0x04,
+                                0x00, 0x04, 0x02, 0xff, 0xfe,
+                            ],
+                            (0x60, _) => vec![
                                 0x30, 0x0c, 0x02, 0x01, id, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04,
                                 0x00, 0x04, 0x00,
                             ],
-                            0x63 => {
+                            (0x63, _) => {
                                 let mut r = vec![
                                     0x30, 0x0d, 0x02, 0x01, id, // message id
                                     0x64, 0x08, 0x04, 0x01, b'x', // entry "x"
@@ -548,7 +573,7 @@ fn message(buf: &[u8]) -> Option<(usize, u8, u8)> {
 
 #[tokio::test]
 async fn malformed_server_data_is_an_error_not_a_panic() {
-    let (port, task) = malformed_server().await;
+    let (port, task) = malformed_server(Garbage::Entry).await;
     let url = format!("ldap://127.0.0.1:{port}");
     let settings = LdapSettings {
         url: url.clone(),
@@ -571,6 +596,27 @@ async fn malformed_server_data_is_an_error_not_a_panic() {
     // The process is still here, and so is the directory object: a second call fails the
     // same way instead of hanging or panicking.
     assert!(dir.rooms().await.is_err());
+    task.abort();
+
+    // A reply that panics ldap3 outside entry parsing (a non-UTF-8 diagnostic message in a
+    // bind response) is caught too.
+    let (port, task) = malformed_server(Garbage::BindDiagnostic).await;
+    let url = format!("ldap://127.0.0.1:{port}");
+    let settings = LdapSettings {
+        url: url.clone(),
+        bind_dn: SERVICE_DN.into(),
+        bind_password: SERVICE_PASSWORD.into(),
+        starttls: false,
+        ca_file: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(2),
+        page_size: 100,
+    };
+    let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
+    assert!(matches!(
+        dir.health().await,
+        Err(DirectoryError::Malformed(_))
+    ));
     task.abort();
 }
 
@@ -777,4 +823,78 @@ async fn referrals_in_the_directory_are_skipped_not_parsed() {
     let directory = ldap_directory(&server, settings(&server)).await;
     assert_eq!(directory.rooms().await.unwrap().len(), 16);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn the_ad_fixture_reads_the_same_from_the_file_and_from_slapd() {
+    let server = Slapd::start(Options {
+        data: Data::ActiveDirectory,
+        ..Options::default()
+    });
+    let mut mapping = Mapping::preset(Preset::ActiveDirectory, server.base_dn);
+    mapping.clerk_groups =
+        vec!["CN=Lokal Clerks Kulturhuset,OU=Groups,DC=ad,DC=fjordvik,DC=no".into()];
+    let settings = LdapSettings {
+        bind_dn: "CN=svc-lokal,OU=Service Accounts,DC=ad,DC=fjordvik,DC=no".into(),
+        bind_password: "svc-lokal-secret".into(),
+        ..settings(&server)
+    };
+    let ldap = connect(&server.url, mapping.clone(), Some(settings))
+        .await
+        .unwrap();
+    let file_url = format!(
+        "file:{}",
+        repo().join("tests/fixtures/ad/directory.ldif").display()
+    );
+    let file = connect(&file_url, mapping, None).await.unwrap();
+    assert_eq!(ldap.rooms().await.unwrap(), file.rooms().await.unwrap());
+    for (login, password) in [
+        ("oyvind.naess", "Øyvind-ad-2027"),
+        ("anna.lund", "anna-ad-2027"),
+    ] {
+        let a = ldap.authenticate(login, password).await.unwrap();
+        let b = file.authenticate(login, password).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            ldap.roles(&a).await.unwrap(),
+            file.roles(&b).await.unwrap(),
+            "{login}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_base_dn_or_a_missing_service_password_is_a_configuration_error() {
+    let server = Slapd::start(Options::default());
+    let no_password = connect(
+        &server.url,
+        seed_mapping(),
+        Some(LdapSettings {
+            bind_password: String::new(),
+            ..settings(&server)
+        }),
+    )
+    .await;
+    assert!(matches!(no_password, Err(DirectoryError::Config(_))));
+
+    let mut typo = seed_mapping();
+    typo.base_dn = "ou=Typo,dc=fjordvik,dc=kommune,dc=no".into();
+    let dir = connect(&server.url, typo.clone(), Some(settings(&server)))
+        .await
+        .unwrap();
+    assert!(matches!(dir.health().await, Err(DirectoryError::Config(_))));
+    assert!(matches!(dir.rooms().await, Err(DirectoryError::Config(_))));
+    let file_url = format!("file:{}", repo().join("seed/directory.ldif").display());
+    let file = connect(&file_url, typo, None).await.unwrap();
+    assert!(matches!(
+        file.health().await,
+        Err(DirectoryError::Config(_))
+    ));
+
+    let mut empty = seed_mapping();
+    empty.base_dn = String::new();
+    assert!(matches!(
+        connect(&file_url, empty, None).await,
+        Err(DirectoryError::Config(_))
+    ));
 }
