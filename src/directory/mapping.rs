@@ -278,39 +278,16 @@ impl Mapping {
         if super::dn::parse(&self.base_dn).is_none_or(|rdns| rdns.is_empty()) {
             return Err(format!("the base DN {:?} is not a DN", self.base_dn));
         }
-        let mut names: Vec<&str> = vec![
-            &self.id,
-            &self.login,
-            &self.person_name,
-            &self.email,
-            &self.room_name,
-            &self.capacity,
-            &self.equipment,
-        ];
-        names.extend(self.rooms.attributes());
-        names.extend(self.people.attributes());
-        names.extend(self.groups.attributes());
-        if let BuildingFrom::Attribute(a) = &self.building {
-            names.push(a);
+        let mut names: Vec<String> = self.room_attributes();
+        names.extend(self.person_attributes());
+        for selector in [&self.rooms, &self.people, &self.groups] {
+            names.extend(selector.attributes().into_iter().map(str::to_owned));
         }
         match &self.member_groups {
             GroupsFrom::Member { attribute } | GroupsFrom::MemberOf { attribute } => {
-                names.push(attribute)
+                names.push(attribute.clone())
             }
         }
-        names.extend(
-            [
-                &self.policy,
-                &self.approver_group,
-                &self.resource_type,
-                &self.floor,
-                &self.time_zone,
-                &self.description,
-            ]
-            .into_iter()
-            .flatten()
-            .map(String::as_str),
-        );
         match names.into_iter().find(|n| !valid_attribute(n)) {
             Some(bad) => Err(format!("{bad:?} is not an attribute name")),
             None => Ok(()),

@@ -18,14 +18,19 @@ fn seed_mapping() -> Mapping {
 }
 
 fn settings(server: &Slapd) -> LdapSettings {
+    settings_for(&server.url, Duration::from_secs(5))
+}
+
+/// Service-account settings for any URL, with the given timeout.
+fn settings_for(url: &str, timeout: Duration) -> LdapSettings {
     LdapSettings {
-        url: server.url.clone(),
+        url: url.to_owned(),
         bind_dn: SERVICE_DN.into(),
         bind_password: SERVICE_PASSWORD.into(),
         starttls: false,
         ca_file: None,
         insecure_skip_verify: false,
-        timeout: Duration::from_secs(5),
+        timeout,
         page_size: 500,
     }
 }
@@ -439,16 +444,7 @@ async fn a_server_that_accepts_but_never_answers_is_unavailable_within_the_timeo
     });
     let timeout = Duration::from_millis(500);
     let url = format!("ldap://127.0.0.1:{port}");
-    let settings = LdapSettings {
-        url: url.clone(),
-        bind_dn: SERVICE_DN.into(),
-        bind_password: SERVICE_PASSWORD.into(),
-        starttls: false,
-        ca_file: None,
-        insecure_skip_verify: false,
-        timeout,
-        page_size: 100,
-    };
+    let settings = settings_for(&url, timeout);
     let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
     let start = Instant::now();
     assert!(matches!(
@@ -575,16 +571,7 @@ fn message(buf: &[u8]) -> Option<(usize, u8, u8)> {
 async fn malformed_server_data_is_an_error_not_a_panic() {
     let (port, task) = malformed_server(Garbage::Entry).await;
     let url = format!("ldap://127.0.0.1:{port}");
-    let settings = LdapSettings {
-        url: url.clone(),
-        bind_dn: SERVICE_DN.into(),
-        bind_password: SERVICE_PASSWORD.into(),
-        starttls: false,
-        ca_file: None,
-        insecure_skip_verify: false,
-        timeout: Duration::from_secs(2),
-        page_size: 100,
-    };
+    let settings = settings_for(&url, Duration::from_secs(2));
     let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
     // ldap3's entry parser panics on this entry; the backend catches it.
     assert_eq!(
@@ -602,16 +589,7 @@ async fn malformed_server_data_is_an_error_not_a_panic() {
     // bind response) is caught too.
     let (port, task) = malformed_server(Garbage::BindDiagnostic).await;
     let url = format!("ldap://127.0.0.1:{port}");
-    let settings = LdapSettings {
-        url: url.clone(),
-        bind_dn: SERVICE_DN.into(),
-        bind_password: SERVICE_PASSWORD.into(),
-        starttls: false,
-        ca_file: None,
-        insecure_skip_verify: false,
-        timeout: Duration::from_secs(2),
-        page_size: 100,
-    };
+    let settings = settings_for(&url, Duration::from_secs(2));
     let dir = connect(&url, seed_mapping(), Some(settings)).await.unwrap();
     assert!(matches!(
         dir.health().await,
