@@ -47,6 +47,9 @@ pub enum DirectoryCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Copy the rooms from the directory into the store: add new ones, update changed ones,
+    /// retire the ones that left (their bookings stay). Prints what changed.
+    SyncDirectory,
     /// Inspect the directory as Lokal sees it, for administrators setting up a mapping.
     Directory {
         #[command(subcommand)]
@@ -81,6 +84,14 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::SyncDirectory => {
+            let config = crate::config::Config::load(cli.config.as_deref())?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(sync_directory(&config))
+        }
         Command::Directory { command } => {
             let config = crate::config::Config::load(cli.config.as_deref())?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -121,6 +132,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {
+    let d = &config.directory;
+    let ldap = if d.url.starts_with("ldap") {
+        Some(d.ldap_settings()?)
+    } else {
+        None
+    };
+    let directory = crate::directory::connect(&d.url, d.mapping(), ldap).await?;
+    let store = crate::store::Store::open(&config.store.url).await?;
+    let rooms = directory.rooms().await?;
+    let report = store.sync_rooms(&rooms, crate::clock::now()).await?;
+    println!(
+        "{} rooms in the directory: {} added, {} updated, {} unchanged, {} restored, {} retired",
+        rooms.len(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.restored,
+        report.retired
+    );
+    Ok(())
 }
 
 async fn directory_command(

@@ -18,6 +18,15 @@ use crate::directory::{BuildingFrom, GroupsFrom, LdapSettings, Mapping, Preset, 
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub directory: DirectoryConfig,
+    pub store: StoreConfig,
+}
+
+/// Where Lokal keeps its data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` (the file and its folder are created) or `postgres://USER@HOST:PORT/DB`.
+    pub url: String,
 }
 
 /// Where rooms, people and roles come from.
@@ -98,6 +107,9 @@ impl Default for Config {
                 ],
                 admin_groups: vec![format!("cn=lokal-admins,ou=Groups,{SEED_BASE}")],
                 mapping: MappingOverrides::default(),
+            },
+            store: StoreConfig {
+                url: "sqlite:data/lokal.db".into(),
             },
         }
     }

@@ -10,3 +10,4 @@ pub mod config;
 pub mod directory;
 pub mod explain;
 pub mod scheduling;
+pub mod store;

@@ -4,4 +4,5 @@ mod architecture;
 mod directory;
 mod explain;
 mod holidays;
+mod store;
 mod support;

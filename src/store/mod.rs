@@ -1,0 +1,263 @@
+//! Storage: SQLite (the embedded default) and PostgreSQL, chosen by URL, with the same schema
+//! and migrations of matching versions in `migrations/sqlite` and `migrations/postgres`.
+//!
+//! `sqlx::Error` is converted here and nowhere else. SQLite runs in WAL mode and takes its
+//! write lock at the start of a write transaction (`BEGIN IMMEDIATE`), so two writers never
+//! deadlock upgrading a read lock.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::directory::DirRoom;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store configuration: {0}")]
+    Config(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migration(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// A room as stored: the directory's description plus its life in Lokal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredRoom {
+    pub room: DirRoom,
+    pub synced_at: DateTime<Utc>,
+    /// Set when the room left the directory; its bookings stay.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// What a directory sync changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub retired: usize,
+    /// Retired rooms that came back into the directory.
+    pub restored: usize,
+}
+
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The store.
+pub struct Store {
+    pool: Pool,
+}
+
+/// Runs the same body against either pool; the SQL is written to run on both.
+macro_rules! on_pool {
+    ($self:ident, $pool:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+type RoomRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+fn room_from_row(row: RoomRow) -> StoredRoom {
+    let (
+        id,
+        dn,
+        name,
+        building,
+        capacity,
+        equipment,
+        policy,
+        approver_group,
+        resource_type,
+        floor,
+        time_zone,
+        description,
+        synced_at,
+        retired_at,
+    ) = row;
+    StoredRoom {
+        room: DirRoom {
+            id,
+            dn,
+            name,
+            building,
+            capacity: capacity.and_then(|c| u32::try_from(c).ok()),
+            equipment: serde_json::from_str(&equipment).unwrap_or_default(),
+            policy,
+            approver_group,
+            resource_type,
+            floor,
+            time_zone,
+            description,
+        },
+        synced_at,
+        retired_at,
+    }
+}
+
+const SELECT_ROOMS: &str = "SELECT id, dn, name, building, capacity, equipment, policy, approver_group, \
+     resource_type, floor, time_zone, description, synced_at, retired_at FROM rooms";
+
+impl Store {
+    /// Opens `sqlite:PATH` (created with its folder if missing) or `postgres://…`, and brings
+    /// the schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path != ":memory:"
+                && let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            let options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))
+                .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new().connect_with(options).await?;
+            SQLITE_MIGRATIONS
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATIONS
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported store URL {url:?}: use sqlite:PATH or postgres://…"
+            )));
+        };
+        Ok(Store { pool })
+    }
+
+    /// Every room, the retired ones too if asked, by name.
+    pub async fn rooms(&self, include_retired: bool) -> Result<Vec<StoredRoom>, StoreError> {
+        let sql = if include_retired {
+            format!("{SELECT_ROOMS} ORDER BY name, id")
+        } else {
+            format!("{SELECT_ROOMS} WHERE retired_at IS NULL ORDER BY name, id")
+        };
+        let rows: Vec<RoomRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(room_from_row).collect())
+    }
+
+    /// Makes the stored rooms match the directory's, in one transaction: new rooms are added,
+    /// changed ones updated (a renamed DN is the same room), rooms missing from the directory
+    /// retired (never deleted), and retired rooms that came back restored.
+    pub async fn sync_rooms(
+        &self,
+        rooms: &[DirRoom],
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport, StoreError> {
+        let mut report = SyncReport::default();
+        let seen: std::collections::HashSet<&str> = rooms.iter().map(|r| r.id.as_str()).collect();
+        on_pool!(self, pool => {
+            let mut tx = match &self.pool {
+                Pool::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
+                Pool::Postgres(_) => pool.begin().await?,
+            };
+            // Read inside the transaction, so the comparison and the writes see one state.
+            let rows: Vec<RoomRow> = sqlx::query_as(SELECT_ROOMS).fetch_all(&mut *tx).await?;
+            let before: std::collections::HashMap<String, StoredRoom> = rows
+                .into_iter()
+                .map(room_from_row)
+                .map(|r| (r.room.id.clone(), r))
+                .collect();
+            for room in rooms {
+                match before.get(&room.id) {
+                    Some(old) if old.room == *room && old.retired_at.is_none() => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Some(old) if old.retired_at.is_some() => report.restored += 1,
+                    Some(_) => report.updated += 1,
+                    None => report.added += 1,
+                }
+                sqlx::query(
+                    "INSERT INTO rooms (id, dn, name, building, capacity, equipment, policy, approver_group, \
+                     resource_type, floor, time_zone, description, synced_at, retired_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL) \
+                     ON CONFLICT (id) DO UPDATE SET dn = excluded.dn, name = excluded.name, \
+                     building = excluded.building, capacity = excluded.capacity, equipment = excluded.equipment, \
+                     policy = excluded.policy, approver_group = excluded.approver_group, \
+                     resource_type = excluded.resource_type, floor = excluded.floor, \
+                     time_zone = excluded.time_zone, description = excluded.description, \
+                     synced_at = excluded.synced_at, retired_at = NULL",
+                )
+                .bind(&room.id)
+                .bind(&room.dn)
+                .bind(&room.name)
+                .bind(&room.building)
+                .bind(room.capacity.map(i64::from))
+                .bind(serde_json::to_string(&room.equipment).unwrap_or_else(|_| "[]".into()))
+                .bind(&room.policy)
+                .bind(&room.approver_group)
+                .bind(&room.resource_type)
+                .bind(&room.floor)
+                .bind(&room.time_zone)
+                .bind(&room.description)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (id, old) in &before {
+                if old.retired_at.is_none() && !seen.contains(id.as_str()) {
+                    sqlx::query("UPDATE rooms SET retired_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    report.retired += 1;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(report)
+    }
+}

@@ -1,0 +1,183 @@
+//! The store conformance suite: every storage test runs against SQLite and against a real,
+//! throwaway PostgreSQL.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lokal::config::Config;
+use lokal::directory::{DirRoom, connect};
+use lokal::store::{Store, SyncReport};
+
+use crate::support::postgres::Postgres;
+use crate::support::slapd::repo;
+
+async fn seed_rooms() -> Vec<DirRoom> {
+    let url = format!("file:{}", repo().join("seed/directory.ldif").display());
+    let dir = connect(&url, Config::default().directory.mapping(), None)
+        .await
+        .unwrap();
+    dir.rooms().await.unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// Syncing rooms from the directory: added, unchanged, renamed (same id), retired and
+/// restored, never deleted.
+async fn room_sync(store: &Store) {
+    let mut rooms = seed_rooms().await;
+    let report = store
+        .sync_rooms(&rooms, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        SyncReport {
+            added: 16,
+            ..SyncReport::default()
+        }
+    );
+    let stored = store.rooms(false).await.unwrap();
+    assert_eq!(stored.len(), 16);
+    let storsalen = stored.iter().find(|r| r.room.name == "Storsalen").unwrap();
+    assert_eq!(
+        storsalen.room,
+        rooms
+            .iter()
+            .find(|r| r.name == "Storsalen")
+            .unwrap()
+            .clone()
+    );
+
+    let report = store
+        .sync_rooms(&rooms, at("2027-01-01T06:05:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        SyncReport {
+            unchanged: 16,
+            ..SyncReport::default()
+        }
+    );
+
+    // Galleriet leaves the directory; Lillesalen is renamed (new DN, same entryUUID).
+    let galleriet = rooms.iter().position(|r| r.name == "Galleriet").unwrap();
+    let gone = rooms.remove(galleriet);
+    let lille = rooms.iter_mut().find(|r| r.name == "Lillesalen").unwrap();
+    let lille_id = lille.id.clone();
+    lille.name = "Kammersalen".into();
+    lille.dn = "cn=Kammersalen,ou=Kulturhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no".into();
+    let later = at("2027-01-01T06:10:00Z");
+    let report = store.sync_rooms(&rooms, later).await.unwrap();
+    assert_eq!(
+        report,
+        SyncReport {
+            unchanged: 14,
+            updated: 1,
+            retired: 1,
+            ..SyncReport::default()
+        }
+    );
+    let active = store.rooms(false).await.unwrap();
+    assert_eq!(active.len(), 15);
+    assert_eq!(
+        active
+            .iter()
+            .find(|r| r.room.id == lille_id)
+            .unwrap()
+            .room
+            .name,
+        "Kammersalen"
+    );
+    let all = store.rooms(true).await.unwrap();
+    assert_eq!(all.len(), 16, "a retired room is kept");
+    let retired = all.iter().find(|r| r.room.id == gone.id).unwrap();
+    assert_eq!(retired.retired_at, Some(later));
+
+    // It comes back.
+    rooms.push(gone.clone());
+    let report = store
+        .sync_rooms(&rooms, later + TimeDelta::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        SyncReport {
+            unchanged: 15,
+            restored: 1,
+            ..SyncReport::default()
+        }
+    );
+    assert_eq!(store.rooms(false).await.unwrap().len(), 16);
+
+    // An empty directory answer retires everything but deletes nothing.
+    let report = store
+        .sync_rooms(&[], later + TimeDelta::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(report.retired, 16);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_store_suite_and_keeps_its_data_across_reopening() {
+    let dir = std::env::temp_dir().join(format!("lokal-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = format!("sqlite:{}", dir.join("nested/lokal.db").display());
+    {
+        let store = Store::open(&url).await.unwrap();
+        room_sync(&store).await;
+    }
+    // Opening again runs no migration twice and finds the rooms.
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn postgres_passes_the_same_store_suite() {
+    let pg = Postgres::start();
+    let store = Store::open(&pg.url).await.unwrap();
+    room_sync(&store).await;
+    drop(store);
+    let store = Store::open(&pg.url).await.unwrap();
+    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn a_bad_store_url_is_a_clear_error() {
+    for url in ["mysql://x", "sqlite:/proc/nope/lokal.db"] {
+        match Store::open(url).await {
+            Err(e) => assert!(!e.to_string().is_empty()),
+            Ok(_) => panic!("{url} should fail"),
+        }
+    }
+    match Store::open("postgres://postgres@127.0.0.1:1/none").await {
+        Err(lokal::store::StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("expected unavailable, got {other}"),
+        Ok(_) => panic!("nothing listens on port 1"),
+    }
+}
+
+#[test]
+fn lokal_sync_directory_copies_the_rooms_into_the_store() {
+    let dir = std::env::temp_dir().join(format!("lokal-sync-cli-{}", std::process::id()));
+    let url = format!("sqlite:{}", dir.join("lokal.db").display());
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lokal"))
+            .current_dir(repo())
+            .arg("sync-directory")
+            .env("LOKAL_STORE__URL", &url)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "16 rooms in the directory: 16 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
+    );
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("16 unchanged"));
+    std::fs::remove_dir_all(&dir).ok();
+}
