@@ -172,7 +172,11 @@ fn lokal_sync_directory_copies_the_rooms_into_the_store() {
             .unwrap()
     };
     let first = run();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
         "16 rooms in the directory: 16 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
