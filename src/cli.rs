@@ -47,6 +47,9 @@ pub enum DirectoryCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Print the configuration in effect (defaults, then lokal.toml, then LOKAL_*) as TOML:
+    /// a starting point for a lokal.toml. Secrets are left out.
+    GenConfig,
     /// Copy the rooms from the directory into the store: add new ones, update changed ones,
     /// retire the ones that left (their bookings stay). Prints what changed.
     SyncDirectory,
@@ -84,6 +87,24 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::GenConfig => {
+            let mut config = crate::config::Config::load(cli.config.as_deref())?;
+            let had_password = !config.directory.bind_password.is_empty();
+            config.directory.bind_password.clear();
+            println!("# Lokal configuration: save as lokal.toml and edit. Every key is optional.");
+            println!(
+                "# Environment variables override it: LOKAL_DIRECTORY__URL, LOKAL_STORE__URL, ..."
+            );
+            if had_password {
+                println!("# directory.bind_password is set but not shown: put it here, or use");
+                println!("# bind_password_file or LOKAL_DIRECTORY__BIND_PASSWORD.");
+            }
+            print!(
+                "{}",
+                toml::to_string_pretty(&config).context("writing the configuration as TOML")?
+            );
+            Ok(())
+        }
         Command::SyncDirectory => {
             let config = crate::config::Config::load(cli.config.as_deref())?;
             let runtime = tokio::runtime::Builder::new_multi_thread()

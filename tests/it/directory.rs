@@ -876,3 +876,37 @@ async fn a_wrong_base_dn_or_a_missing_service_password_is_a_configuration_error(
         Err(DirectoryError::Config(_))
     ));
 }
+
+#[test]
+fn gen_config_prints_a_config_file_that_loads_back_and_hides_the_password() {
+    let out = lokal(
+        &["gen-config"],
+        &[("LOKAL_DIRECTORY__BIND_PASSWORD", "s3cret")],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = text(&out.stdout);
+    assert!(!generated.contains("s3cret"), "{generated}");
+    assert!(
+        generated.contains("url = \"file:seed/directory.ldif\""),
+        "{generated}"
+    );
+    let dir = std::env::temp_dir().join(format!("lokal-gen-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lokal.toml");
+    std::fs::write(&path, &generated).unwrap();
+    let out = lokal(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "directory",
+            "rooms",
+            "--format",
+            "json",
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}
