@@ -107,19 +107,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::SyncDirectory => {
             let config = crate::config::Config::load(cli.config.as_deref())?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(sync_directory(&config))
+            block_on(sync_directory(&config))
         }
         Command::Directory { command } => {
             let config = crate::config::Config::load(cli.config.as_deref())?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(directory_command(&config, command))
+            block_on(directory_command(&config, command))
         }
         Command::Explain {
             request,
@@ -155,14 +147,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {
+/// Runs an async command on a runtime of its own.
+fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(command)
+}
+
+/// Opens the configured directory.
+async fn open_directory(
+    config: &crate::config::Config,
+) -> anyhow::Result<Box<dyn crate::directory::Directory>> {
     let d = &config.directory;
     let ldap = if d.url.starts_with("ldap") {
         Some(d.ldap_settings()?)
     } else {
         None
     };
-    let directory = crate::directory::connect(&d.url, d.mapping(), ldap).await?;
+    Ok(crate::directory::connect(&d.url, d.mapping(), ldap).await?)
+}
+
+async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {
+    let directory = open_directory(config).await?;
     let store = crate::store::Store::open(&config.store.url).await?;
     let rooms = directory.rooms().await?;
     let report = store.sync_rooms(&rooms, crate::clock::now()).await?;
@@ -182,14 +190,8 @@ async fn directory_command(
     config: &crate::config::Config,
     command: DirectoryCommand,
 ) -> anyhow::Result<()> {
-    use crate::directory::{DirectoryError, connect};
-    let d = &config.directory;
-    let ldap = if d.url.starts_with("ldap") {
-        Some(d.ldap_settings()?)
-    } else {
-        None
-    };
-    let directory = connect(&d.url, d.mapping(), ldap).await?;
+    use crate::directory::DirectoryError;
+    let directory = open_directory(config).await?;
     match command {
         DirectoryCommand::Rooms { format } => {
             let rooms = directory.rooms().await?;

@@ -351,8 +351,8 @@ async fn a_renamed_room_keeps_its_id() {
     assert_eq!(after.len(), before.len());
 }
 
-#[tokio::test]
-async fn the_active_directory_preset_reads_an_ad_shaped_directory() {
+/// slapd with the AD-shaped fixture, the AD preset for it, and its service account.
+fn ad_fixture() -> (Slapd, Mapping, LdapSettings) {
     let server = Slapd::start(Options {
         data: Data::ActiveDirectory,
         ..Options::default()
@@ -365,6 +365,12 @@ async fn the_active_directory_preset_reads_an_ad_shaped_directory() {
         bind_password: "svc-lokal-secret".into(),
         ..settings(&server)
     };
+    (server, mapping, settings)
+}
+
+#[tokio::test]
+async fn the_active_directory_preset_reads_an_ad_shaped_directory() {
+    let (server, mapping, settings) = ad_fixture();
     let dir = connect(&server.url, mapping, Some(settings)).await.unwrap();
 
     let rooms = dir.rooms().await.unwrap();
@@ -805,18 +811,7 @@ async fn referrals_in_the_directory_are_skipped_not_parsed() {
 
 #[tokio::test]
 async fn the_ad_fixture_reads_the_same_from_the_file_and_from_slapd() {
-    let server = Slapd::start(Options {
-        data: Data::ActiveDirectory,
-        ..Options::default()
-    });
-    let mut mapping = Mapping::preset(Preset::ActiveDirectory, server.base_dn);
-    mapping.clerk_groups =
-        vec!["CN=Lokal Clerks Kulturhuset,OU=Groups,DC=ad,DC=fjordvik,DC=no".into()];
-    let settings = LdapSettings {
-        bind_dn: "CN=svc-lokal,OU=Service Accounts,DC=ad,DC=fjordvik,DC=no".into(),
-        bind_password: "svc-lokal-secret".into(),
-        ..settings(&server)
-    };
+    let (server, mapping, settings) = ad_fixture();
     let ldap = connect(&server.url, mapping.clone(), Some(settings))
         .await
         .unwrap();
