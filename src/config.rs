@@ -17,8 +17,52 @@ use crate::directory::{BuildingFrom, GroupsFrom, LdapSettings, Mapping, Preset, 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    pub server: ServerConfig,
     pub directory: DirectoryConfig,
     pub store: StoreConfig,
+    pub scheduling: SchedulingConfig,
+    pub auth: AuthConfig,
+}
+
+/// `lokal serve`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to listen on; `--listen` overrides it.
+    pub listen: String,
+    /// Creates demo bookings on first start (when the store has none).
+    pub demo_data: bool,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How often pending requests are checked for an expired hold, in seconds.
+    pub expiry_interval_secs: u64,
+}
+
+/// Where the rules come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingConfig {
+    /// The policy file.
+    pub policies: PathBuf,
+    /// The folder of closure calendars (`NAME.ics`, named by policies).
+    pub calendars: PathBuf,
+    /// The policy of a room whose directory entry names none.
+    pub default_policy: String,
+    /// The zone of a room whose directory entry names none.
+    pub default_time_zone: String,
+}
+
+/// Logins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins allowed per login name within `failure_window_secs` before further
+    /// attempts are refused with 429.
+    pub max_failures: u32,
+    pub failure_window_secs: u64,
+    /// How long a resident's verified password is remembered (as a keyed hash, in memory),
+    /// so that each API call does not pay for argon2 again. 0 turns it off.
+    pub credential_cache_secs: u64,
 }
 
 /// Where Lokal keeps its data.
@@ -50,6 +94,8 @@ pub struct DirectoryConfig {
     /// The limit for connecting and for each operation, in seconds.
     pub timeout_secs: f64,
     pub page_size: i32,
+    /// How often rooms are copied from the directory into the store, in seconds.
+    pub sync_interval_secs: u64,
     /// Members of these groups (DNs) are clerks.
     pub clerk_groups: Vec<String>,
     /// Members of these groups (DNs) are administrators.
@@ -99,6 +145,7 @@ impl Default for Config {
                 insecure_skip_verify: false,
                 timeout_secs: 5.0,
                 page_size: 500,
+                sync_interval_secs: 300,
                 clerk_groups: vec![
                     format!("cn=lokal-clerks-raadhuset,ou=Groups,{SEED_BASE}"),
                     format!("cn=lokal-clerks-kulturhuset,ou=Groups,{SEED_BASE}"),
@@ -110,6 +157,23 @@ impl Default for Config {
             },
             store: StoreConfig {
                 url: "sqlite:data/lokal.db".into(),
+            },
+            server: ServerConfig {
+                listen: "127.0.0.1:8080".into(),
+                demo_data: true,
+                max_body_bytes: 64 * 1024,
+                expiry_interval_secs: 60,
+            },
+            scheduling: SchedulingConfig {
+                policies: "seed/policies.toml".into(),
+                calendars: "calendars".into(),
+                default_policy: "hall".into(),
+                default_time_zone: "Europe/Oslo".into(),
+            },
+            auth: AuthConfig {
+                max_failures: 5,
+                failure_window_secs: 900,
+                credential_cache_secs: 300,
             },
         }
     }
@@ -150,6 +214,30 @@ impl Config {
             return Err(ConfigError(
                 "directory.page_size must be between 1 and 10000".into(),
             ));
+        }
+        if d.sync_interval_secs == 0 {
+            return Err(ConfigError(
+                "directory.sync_interval_secs must be at least 1".into(),
+            ));
+        }
+        if self.server.expiry_interval_secs == 0 {
+            return Err(ConfigError(
+                "server.expiry_interval_secs must be at least 1".into(),
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "server.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.auth.max_failures == 0 {
+            return Err(ConfigError("auth.max_failures must be at least 1".into()));
+        }
+        if crate::scheduling::Zone::parse(&self.scheduling.default_time_zone).is_err() {
+            return Err(ConfigError(format!(
+                "scheduling.default_time_zone {:?} is not an IANA time zone",
+                self.scheduling.default_time_zone
+            )));
         }
         Ok(())
     }

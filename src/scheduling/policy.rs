@@ -206,6 +206,8 @@ pub struct Policy {
     pub max_occurrences: usize,
     /// The closure calendars (files in `calendars/`, by stem) that apply.
     pub closure_calendars: Vec<String>,
+    /// How long a pending request holds its slot while it waits for a clerk.
+    pub hold: Span,
 }
 
 /// Why a policy file was refused.
@@ -249,6 +251,7 @@ struct RawPolicy {
     max_occurrences: Option<usize>,
     #[serde(default)]
     closure_calendars: Vec<String>,
+    hold: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -402,6 +405,17 @@ impl Policy {
             ));
         }
         let setup = span("setup", &raw.setup, Span::ZERO)?;
+        let hold = span(
+            "hold",
+            &raw.hold,
+            Span::from_minutes(7 * 24 * 60).unwrap_or(Span::ZERO),
+        )?;
+        if hold == Span::ZERO {
+            return Err(invalid(
+                "hold",
+                "must be longer than 0, or a request expires as soon as it is made".into(),
+            ));
+        }
         let teardown = span("teardown", &raw.teardown, Span::ZERO)?;
 
         let quota = match raw.quota {
@@ -487,6 +501,7 @@ impl Policy {
             series,
             max_occurrences,
             closure_calendars: raw.closure_calendars,
+            hold,
         })
     }
 }

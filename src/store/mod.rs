@@ -14,6 +14,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::directory::DirRoom;
 
+pub use booking::{
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, NewBooking, NewOccurrence,
+    OccurrenceRecord, ResidentRecord, Snapshot, TransitionError, parse_status, status_name,
+};
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -26,6 +31,13 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the database schema could not be brought up to date: {0}")]
     Migration(String),
+    /// The database refused an overlapping blocking booking (PostgreSQL's exclusion
+    /// constraint): the last line of defence against double booking.
+    #[error("the slot is already taken")]
+    Overlap,
+    /// A unique key (an idempotency key, a resident's email) is already in use.
+    #[error("already exists")]
+    DuplicateKey,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -73,6 +85,8 @@ macro_rules! on_pool {
         }
     };
 }
+
+mod booking;
 
 type RoomRow = (
     String,

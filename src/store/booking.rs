@@ -1,0 +1,894 @@
+//! Bookings, residents, closures, the audit log and the outbox.
+//!
+//! Invariants kept here, on both backends:
+//! - a booking is created in one transaction that first expires the room's stale holds, then
+//!   reads the room's blocking occurrences, lets the caller decide, and inserts. SQLite
+//!   serializes writers (`BEGIN IMMEDIATE`); PostgreSQL takes a per-room advisory lock, and
+//!   its `occurrences_no_overlap` exclusion constraint stops any overlap that slips past;
+//! - every status change writes an audit row and an outbox row in the same transaction;
+//! - nothing is deleted: rejected, cancelled and expired bookings stay with their reason.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::{Pool, Store, StoreError};
+use crate::scheduling::{BookingStatus, ExistingBooking, Interval};
+
+/// A booking as stored: one request, with its occurrences.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BookingRecord {
+    pub id: String,
+    pub room_id: String,
+    pub requester_id: String,
+    pub requester_name: String,
+    pub purpose: String,
+    pub attendees: u32,
+    pub local_start: String,
+    pub local_end: String,
+    pub time_zone: String,
+    pub recurrence: Option<String>,
+    pub on_conflict: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub hold_until: Option<DateTime<Utc>>,
+    /// The core's reasons at creation, as JSON.
+    pub reasons: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub occurrences: Vec<OccurrenceRecord>,
+}
+
+/// One occurrence of a booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OccurrenceRecord {
+    pub seq: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub block_start: DateTime<Utc>,
+    pub block_end: DateTime<Utc>,
+    /// A booking status, or `skipped` for a date left out of a series.
+    pub status: String,
+}
+
+/// A booking about to be inserted (ids, times and statuses decided by the caller).
+#[derive(Clone, Debug)]
+pub struct NewBooking {
+    pub id: String,
+    pub room_id: String,
+    pub requester_id: String,
+    pub requester_name: String,
+    pub purpose: String,
+    pub attendees: u32,
+    pub local_start: String,
+    pub local_end: String,
+    pub time_zone: String,
+    pub recurrence: Option<String>,
+    pub on_conflict: String,
+    pub status: BookingStatus,
+    pub hold_until: Option<DateTime<Utc>>,
+    pub reasons: String,
+    pub occurrences: Vec<NewOccurrence>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOccurrence {
+    pub span: Interval,
+    pub blocked: Interval,
+    /// `None` for a skipped date.
+    pub status: Option<BookingStatus>,
+}
+
+/// Who a creation is for, and how to recognise a retry.
+#[derive(Clone, Debug)]
+pub struct CreateKey<'a> {
+    pub room_id: &'a str,
+    pub requester_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    /// A digest of the request body: a retry with the same key must send the same request.
+    pub request_hash: &'a str,
+    /// The time the caller's decision needs to see: blocking occurrences overlapping it are
+    /// loaded (and the requester's own, for quotas).
+    pub window: Interval,
+}
+
+/// What the caller's decision sees.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub existing: Vec<ExistingBooking>,
+    pub closures: Vec<ClosureRecord>,
+}
+
+/// The result of [`Store::create_booking`].
+#[derive(Debug)]
+pub enum Created<T> {
+    Inserted(BookingRecord),
+    /// The same idempotency key was used before with the same request: the first booking.
+    Replayed(BookingRecord),
+    /// The same key was used before for a different request.
+    KeyReused,
+    /// The caller's decision refused the request; nothing was written.
+    Refused(T),
+}
+
+/// A clerk's closure of a room or of a whole building.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClosureRecord {
+    pub id: String,
+    pub room_id: Option<String>,
+    pub building: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One line of a booking's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+/// A resident account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResidentRecord {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a status change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("no such booking")]
+    NotFound,
+    #[error("the booking is {status}")]
+    WrongStatus { status: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TransitionError {
+    fn from(e: sqlx::Error) -> Self {
+        TransitionError::Store(StoreError::from(e))
+    }
+}
+
+pub fn status_name(s: BookingStatus) -> &'static str {
+    match s {
+        BookingStatus::Pending => "pending",
+        BookingStatus::Approved => "approved",
+        BookingStatus::Rejected => "rejected",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Expired => "expired",
+    }
+}
+
+pub fn parse_status(s: &str) -> Option<BookingStatus> {
+    Some(match s {
+        "pending" => BookingStatus::Pending,
+        "approved" => BookingStatus::Approved,
+        "rejected" => BookingStatus::Rejected,
+        "cancelled" => BookingStatus::Cancelled,
+        "expired" => BookingStatus::Expired,
+        _ => return None,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: String,
+    room_id: String,
+    requester_id: String,
+    requester_name: String,
+    purpose: String,
+    attendees: i64,
+    local_start: String,
+    local_end: String,
+    time_zone: String,
+    recurrence: Option<String>,
+    on_conflict: String,
+    status: String,
+    status_reason: Option<String>,
+    hold_until: Option<DateTime<Utc>>,
+    reasons: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const SELECT_BOOKINGS: &str = "SELECT id, room_id, requester_id, requester_name, purpose, attendees, \
+     local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, hold_until, \
+     reasons, created_at, updated_at FROM bookings";
+
+fn booking_from_row(r: BookingRow) -> BookingRecord {
+    BookingRecord {
+        id: r.id,
+        room_id: r.room_id,
+        requester_id: r.requester_id,
+        requester_name: r.requester_name,
+        purpose: r.purpose,
+        attendees: u32::try_from(r.attendees).unwrap_or(u32::MAX),
+        local_start: r.local_start,
+        local_end: r.local_end,
+        time_zone: r.time_zone,
+        recurrence: r.recurrence,
+        on_conflict: r.on_conflict,
+        status: r.status,
+        status_reason: r.status_reason,
+        hold_until: r.hold_until,
+        reasons: r.reasons,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        occurrences: Vec::new(),
+    }
+}
+
+type OccurrenceRow = (
+    String,
+    i64,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+);
+
+const SELECT_OCCURRENCES: &str =
+    "SELECT booking_id, seq, start_at, end_at, block_start, block_end, status FROM occurrences";
+
+type ExistingRow = (
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+);
+
+type ClosureRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    String,
+    DateTime<Utc>,
+);
+
+const SELECT_CLOSURES: &str =
+    "SELECT id, room_id, building, start_at, end_at, reason, created_by, created_at FROM closures";
+
+fn closure_from_row(r: ClosureRow) -> ClosureRecord {
+    ClosureRecord {
+        id: r.0,
+        room_id: r.1,
+        building: r.2,
+        start: r.3,
+        end: r.4,
+        reason: r.5,
+        created_by: r.6,
+        created_at: r.7,
+    }
+}
+
+fn existing_from_row(room_id: &str, r: ExistingRow) -> Option<ExistingBooking> {
+    Some(ExistingBooking {
+        id: r.0,
+        parts: vec![room_id.to_owned()],
+        requester: r.1,
+        span: Interval::new(r.2, r.3).ok()?,
+        blocked: Interval::new(r.4, r.5).ok()?,
+        status: parse_status(&r.6)?,
+    })
+}
+
+/// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite takes the write lock at once.
+macro_rules! begin_write {
+    ($self:ident, $pool:ident) => {
+        match &$self.pool {
+            Pool::Sqlite(_) => $pool.begin_with("BEGIN IMMEDIATE").await?,
+            Pool::Postgres(_) => $pool.begin().await?,
+        }
+    };
+}
+
+/// Appends an audit row and an outbox row for one status change.
+macro_rules! record_change {
+    ($tx:ident, $booking:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {{
+        sqlx::query(
+            "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind($booking)
+        .bind($now)
+        .bind($actor)
+        .bind($from)
+        .bind($to)
+        .bind($reason)
+        .execute(&mut *$tx)
+        .await?;
+        let payload = serde_json::json!({
+            "booking_id": $booking, "from": $from, "to": $to, "actor": $actor, "reason": $reason,
+        })
+        .to_string();
+        sqlx::query(
+            "INSERT INTO outbox (created_at, kind, booking_id, payload) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($now)
+        .bind(format!("booking.{}", $to))
+        .bind($booking)
+        .bind(payload)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// Expires the pending bookings whose hold has run out (of one room, or all), inside `$tx`.
+macro_rules! expire_in_tx {
+    ($tx:ident, $room:expr, $now:expr) => {{
+        let room: Option<&str> = $room;
+        let ids: Vec<(String,)> = match room {
+            Some(room) => {
+                sqlx::query_as(
+                    "SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1 AND room_id = $2",
+                )
+                .bind($now)
+                .bind(room)
+                .fetch_all(&mut *$tx)
+                .await?
+            }
+            None => {
+                sqlx::query_as("SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1")
+                    .bind($now)
+                    .fetch_all(&mut *$tx)
+                    .await?
+            }
+        };
+        for (id,) in &ids {
+            sqlx::query(
+                "UPDATE bookings SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind("no clerk decided before the hold ran out")
+            .bind($now)
+            .bind(id)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query("UPDATE occurrences SET status = 'expired' WHERE booking_id = $1 AND status = 'pending'")
+                .bind(id)
+                .execute(&mut *$tx)
+                .await?;
+            record_change!(
+                $tx,
+                id,
+                $now,
+                "lokal",
+                Some("pending"),
+                "expired",
+                Some("no clerk decided before the hold ran out")
+            );
+        }
+        ids.len()
+    }};
+}
+
+fn map_insert_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        // 23P01: exclusion_violation (PostgreSQL's no-overlap constraint).
+        if db.code().as_deref() == Some("23P01")
+            || db.constraint() == Some("occurrences_no_overlap")
+        {
+            return StoreError::Overlap;
+        }
+        if db.constraint() == Some("bookings_idempotency")
+            || db
+                .message()
+                .contains("bookings.requester_id, bookings.idempotency_key")
+        {
+            return StoreError::DuplicateKey;
+        }
+        if db.constraint() == Some("residents_email_key")
+            || db.message().contains("residents.email")
+        {
+            return StoreError::DuplicateKey;
+        }
+    }
+    StoreError::from(e)
+}
+
+impl Store {
+    /// Creates a booking: in one transaction, expires the room's stale holds, replays an
+    /// earlier request with the same idempotency key, loads what the decision needs, calls
+    /// `decide`, and inserts what it returns with its audit and outbox rows.
+    pub async fn create_booking<T>(
+        &self,
+        key: CreateKey<'_>,
+        now: DateTime<Utc>,
+        actor: &str,
+        decide: impl FnOnce(&Snapshot) -> Result<NewBooking, T>,
+    ) -> Result<Created<T>, StoreError> {
+        let result = self.create_booking_once(&key, now, actor, decide).await;
+        match result {
+            // Two retries raced: the other one inserted first, so this one replays it.
+            Err(StoreError::DuplicateKey) => match self.by_key(&key).await? {
+                Some(b) if b.1 == key.request_hash => Ok(Created::Replayed(b.0)),
+                Some(_) => Ok(Created::KeyReused),
+                None => Err(StoreError::DuplicateKey),
+            },
+            other => other,
+        }
+    }
+
+    async fn by_key(
+        &self,
+        key: &CreateKey<'_>,
+    ) -> Result<Option<(BookingRecord, String)>, StoreError> {
+        let Some(k) = key.idempotency_key else {
+            return Ok(None);
+        };
+        let row: Option<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, request_hash FROM bookings WHERE requester_id = $1 AND idempotency_key = $2",
+        )
+        .bind(key.requester_id)
+        .bind(k)
+        .fetch_optional(pool)
+        .await?);
+        match row {
+            Some((id, hash)) => Ok(self.booking(&id).await?.map(|b| (b, hash))),
+            None => Ok(None),
+        }
+    }
+
+    async fn create_booking_once<T>(
+        &self,
+        key: &CreateKey<'_>,
+        now: DateTime<Utc>,
+        actor: &str,
+        decide: impl FnOnce(&Snapshot) -> Result<NewBooking, T>,
+    ) -> Result<Created<T>, StoreError> {
+        if let Some((booking, hash)) = self.by_key(key).await? {
+            return Ok(if hash == key.request_hash {
+                Created::Replayed(booking)
+            } else {
+                Created::KeyReused
+            });
+        }
+        // Quotas count the requester's bookings by week or month around the request.
+        let quota_margin = TimeDelta::days(32);
+        let (from, to) = (key.window.start(), key.window.end());
+        let (qfrom, qto) = (
+            from.checked_sub_signed(quota_margin).unwrap_or(from),
+            to.checked_add_signed(quota_margin).unwrap_or(to),
+        );
+        let id = on_pool!(self, pool => {
+            let mut tx = begin_write!(self, pool);
+            if let Pool::Postgres(_) = &self.pool {
+                // Serializes creations per room, so each decision sees the one before it.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(key.room_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            expire_in_tx!(tx, Some(key.room_id), now);
+            let rows: Vec<ExistingRow> = sqlx::query_as(
+                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+                 FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+                 WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
+                 AND ((o.block_start < $3 AND o.block_end > $2) \
+                      OR (b.requester_id = $4 AND o.start_at < $6 AND o.end_at > $5))",
+            )
+            .bind(key.room_id)
+            .bind(from)
+            .bind(to)
+            .bind(key.requester_id)
+            .bind(qfrom)
+            .bind(qto)
+            .fetch_all(&mut *tx)
+            .await?;
+            let building: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT building FROM rooms WHERE id = $1")
+                    .bind(key.room_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let building = building.and_then(|b| b.0).unwrap_or_default();
+            let closures: Vec<ClosureRow> = sqlx::query_as(&format!(
+                "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2) AND start_at < $4 AND end_at > $3"
+            ))
+            .bind(key.room_id)
+            .bind(&building)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *tx)
+            .await?;
+            let snapshot = Snapshot {
+                existing: rows
+                    .into_iter()
+                    .filter_map(|r| existing_from_row(key.room_id, r))
+                    .collect(),
+                closures: closures.into_iter().map(closure_from_row).collect(),
+            };
+            let new = match decide(&snapshot) {
+                Ok(new) => new,
+                Err(refusal) => {
+                    tx.rollback().await?;
+                    return Ok(Created::Refused(refusal));
+                }
+            };
+            let status = status_name(new.status);
+            sqlx::query(
+                "INSERT INTO bookings (id, room_id, requester_id, requester_name, purpose, attendees, \
+                 local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, \
+                 hold_until, idempotency_key, request_hash, reasons, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $14, $15, $16, $17, $17)",
+            )
+            .bind(&new.id)
+            .bind(&new.room_id)
+            .bind(&new.requester_id)
+            .bind(&new.requester_name)
+            .bind(&new.purpose)
+            .bind(i64::from(new.attendees))
+            .bind(&new.local_start)
+            .bind(&new.local_end)
+            .bind(&new.time_zone)
+            .bind(&new.recurrence)
+            .bind(&new.on_conflict)
+            .bind(status)
+            .bind(new.hold_until)
+            .bind(key.idempotency_key)
+            .bind(key.request_hash)
+            .bind(&new.reasons)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_insert_error)?;
+            for (seq, o) in new.occurrences.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&new.id)
+                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                .bind(&new.room_id)
+                .bind(o.span.start())
+                .bind(o.span.end())
+                .bind(o.blocked.start())
+                .bind(o.blocked.end())
+                .bind(o.status.map(status_name).unwrap_or("skipped"))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_insert_error)?;
+            }
+            record_change!(tx, &new.id, now, actor, None::<&str>, status, None::<&str>);
+            tx.commit().await.map_err(map_insert_error)?;
+            new.id
+        });
+        match self.booking(&id).await? {
+            Some(b) => Ok(Created::Inserted(b)),
+            None => Err(StoreError::Unavailable(
+                "the new booking could not be read back".into(),
+            )),
+        }
+    }
+
+    async fn attach_occurrences(
+        &self,
+        mut bookings: Vec<BookingRecord>,
+    ) -> Result<Vec<BookingRecord>, StoreError> {
+        for b in &mut bookings {
+            let rows: Vec<OccurrenceRow> = on_pool!(self, pool => sqlx::query_as(&format!(
+                "{SELECT_OCCURRENCES} WHERE booking_id = $1 ORDER BY seq"
+            ))
+            .bind(&b.id)
+            .fetch_all(pool)
+            .await?);
+            b.occurrences = rows
+                .into_iter()
+                .map(|r| OccurrenceRecord {
+                    seq: r.1,
+                    start: r.2,
+                    end: r.3,
+                    block_start: r.4,
+                    block_end: r.5,
+                    status: r.6,
+                })
+                .collect();
+        }
+        Ok(bookings)
+    }
+
+    /// One booking, with its occurrences.
+    pub async fn booking(&self, id: &str) -> Result<Option<BookingRecord>, StoreError> {
+        let row: Option<BookingRow> = on_pool!(self, pool => sqlx::query_as(&format!("{SELECT_BOOKINGS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        let found = self
+            .attach_occurrences(row.into_iter().map(booking_from_row).collect())
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// A requester's bookings, newest first.
+    pub async fn bookings_of(&self, requester_id: &str) -> Result<Vec<BookingRecord>, StoreError> {
+        let rows: Vec<BookingRow> = on_pool!(self, pool => sqlx::query_as(&format!(
+            "{SELECT_BOOKINGS} WHERE requester_id = $1 ORDER BY created_at DESC, id"
+        ))
+        .bind(requester_id)
+        .fetch_all(pool)
+        .await?);
+        self.attach_occurrences(rows.into_iter().map(booking_from_row).collect())
+            .await
+    }
+
+    /// Every pending booking, oldest first.
+    pub async fn pending_bookings(&self) -> Result<Vec<BookingRecord>, StoreError> {
+        let rows: Vec<BookingRow> = on_pool!(self, pool => sqlx::query_as(&format!(
+            "{SELECT_BOOKINGS} WHERE status = 'pending' ORDER BY created_at, id"
+        ))
+        .fetch_all(pool)
+        .await?);
+        self.attach_occurrences(rows.into_iter().map(booking_from_row).collect())
+            .await
+    }
+
+    /// Whether any booking exists at all.
+    pub async fn has_bookings(&self) -> Result<bool, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as("SELECT id FROM bookings LIMIT 1")
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.is_some())
+    }
+
+    /// Moves a booking (and its live occurrences) from one of `from` to `to`, with an audit
+    /// row and an outbox row. Pending bookings whose hold ran out are expired first.
+    pub async fn transition(
+        &self,
+        id: &str,
+        from: &[BookingStatus],
+        to: BookingStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<BookingRecord, TransitionError> {
+        let to_name = status_name(to);
+        on_pool!(self, pool => {
+            let mut tx = begin_write!(self, pool);
+            expire_in_tx!(tx, None, now);
+            let row: Option<(String,)> = sqlx::query_as("SELECT status FROM bookings WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            let Some((current,)) = row else {
+                return Err(TransitionError::NotFound);
+            };
+            if !from.iter().any(|s| status_name(*s) == current) {
+                // Commit the expiries even though this change is refused.
+                tx.commit().await.map_err(StoreError::from)?;
+                return Err(TransitionError::WrongStatus { status: current });
+            }
+            sqlx::query("UPDATE bookings SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4")
+                .bind(to_name)
+                .bind(reason)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            sqlx::query("UPDATE occurrences SET status = $1 WHERE booking_id = $2 AND status = $3")
+                .bind(to_name)
+                .bind(id)
+                .bind(&current)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_insert_error)?;
+            record_change!(tx, id, now, actor, Some(current.as_str()), to_name, reason);
+            tx.commit().await.map_err(StoreError::from)?;
+        });
+        self.booking(id).await?.ok_or(TransitionError::NotFound)
+    }
+
+    /// Expires every pending booking whose hold has run out; returns how many.
+    pub async fn expire_holds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let n = on_pool!(self, pool => {
+            let mut tx = begin_write!(self, pool);
+            let n = expire_in_tx!(tx, None, now);
+            tx.commit().await?;
+            n
+        });
+        Ok(n)
+    }
+
+    /// A booking's audit trail, oldest first.
+    pub async fn history(&self, id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        type Row = (
+            DateTime<Utc>,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT at, actor, from_status, to_status, reason FROM audit WHERE booking_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, from, to, reason)| AuditRecord {
+                at,
+                actor,
+                from,
+                to,
+                reason,
+            })
+            .collect())
+    }
+
+    /// The booked spans of a room's blocking occurrences overlapping `window`, by start.
+    pub async fn busy(
+        &self,
+        room_id: &str,
+        window: &Interval,
+    ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT start_at, end_at FROM occurrences WHERE room_id = $1 \
+             AND status IN ('pending', 'approved') AND start_at < $3 AND end_at > $2 ORDER BY start_at",
+        )
+        .bind(room_id)
+        .bind(window.start())
+        .bind(window.end())
+        .fetch_all(pool)
+        .await?);
+        Ok(rows)
+    }
+
+    /// Blocking occurrences of a room overlapping `window` (buffers included), other than
+    /// those of `except`.
+    pub async fn blocking_overlaps(
+        &self,
+        room_id: &str,
+        window: &Interval,
+        except: &str,
+    ) -> Result<Vec<ExistingBooking>, StoreError> {
+        let rows: Vec<ExistingRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+             FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+             WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
+             AND o.block_start < $3 AND o.block_end > $2 AND o.booking_id <> $4",
+        )
+        .bind(room_id)
+        .bind(window.start())
+        .bind(window.end())
+        .bind(except)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| existing_from_row(room_id, r))
+            .collect())
+    }
+
+    /// Adds a clerk's closure.
+    pub async fn add_closure(&self, closure: &ClosureRecord) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(
+                "INSERT INTO closures (id, room_id, building, start_at, end_at, reason, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&closure.id)
+            .bind(&closure.room_id)
+            .bind(&closure.building)
+            .bind(closure.start)
+            .bind(closure.end)
+            .bind(&closure.reason)
+            .bind(&closure.created_by)
+            .bind(closure.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Closures of a room (its own and its building's) overlapping `window`.
+    pub async fn closures_for(
+        &self,
+        room_id: &str,
+        building: Option<&str>,
+        window: &Interval,
+    ) -> Result<Vec<ClosureRecord>, StoreError> {
+        let rows: Vec<ClosureRow> = on_pool!(self, pool => sqlx::query_as(&format!(
+            "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2) AND start_at < $4 AND end_at > $3 ORDER BY start_at"
+        ))
+        .bind(room_id)
+        .bind(building.unwrap_or_default())
+        .bind(window.start())
+        .bind(window.end())
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().map(closure_from_row).collect())
+    }
+
+    /// Registers a resident; [`StoreError::DuplicateKey`] when the email is taken.
+    pub async fn add_resident(&self, resident: &ResidentRecord) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(
+                "INSERT INTO residents (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&resident.id)
+            .bind(&resident.email)
+            .bind(&resident.name)
+            .bind(&resident.password_hash)
+            .bind(resident.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_insert_error)?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The resident with this (lower-cased) email.
+    pub async fn resident_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<ResidentRecord>, StoreError> {
+        type Row = (String, String, String, String, DateTime<Utc>);
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, email, name, password_hash, created_at FROM residents WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(
+            |(id, email, name, password_hash, created_at)| ResidentRecord {
+                id,
+                email,
+                name,
+                password_hash,
+                created_at,
+            },
+        ))
+    }
+
+    /// Pairs of blocking occurrences of one room that overlap (buffers included). Always
+    /// empty unless something is badly wrong; the concurrency tests check it.
+    pub async fn overlapping_pairs(&self) -> Result<i64, StoreError> {
+        let row: (i64,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM occurrences a JOIN occurrences b \
+             ON a.room_id = b.room_id AND (a.booking_id < b.booking_id OR (a.booking_id = b.booking_id AND a.seq < b.seq)) \
+             WHERE a.status IN ('pending', 'approved') AND b.status IN ('pending', 'approved') \
+             AND a.block_start < b.block_end AND b.block_start < a.block_end",
+        )
+        .fetch_one(pool)
+        .await?);
+        Ok(row.0)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT 1").fetch_one(pool).await?);
+        Ok(())
+    }
+
+    /// Outbox rows not yet delivered, oldest first: (kind, booking id, payload).
+    pub async fn undelivered(&self) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+        let rows = on_pool!(self, pool => sqlx::query_as(
+            "SELECT kind, booking_id, payload FROM outbox WHERE delivered_at IS NULL ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(rows)
+    }
+}
