@@ -47,6 +47,15 @@ pub enum DirectoryCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the engine: the API, the service endpoints, room sync and hold expiry.
+    ///
+    /// On the embedded defaults it uses SQLite (data/lokal.db), seed/directory.ldif and
+    /// seed/policies.toml, and creates demo bookings on first start.
+    Serve {
+        /// The address to listen on (default: server.listen, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Print the configuration in effect (defaults, then lokal.toml, then LOKAL_*) as TOML:
     /// a starting point for a lokal.toml. Secrets are left out.
     GenConfig,
@@ -87,6 +96,11 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve { listen } => {
+            let config = crate::config::Config::load(cli.config.as_deref())?;
+            init_logging(config.server.log_format);
+            block_on(crate::startup::run(config, listen))
+        }
         Command::GenConfig => {
             let mut config = crate::config::Config::load(cli.config.as_deref())?;
             let had_password = !config.directory.bind_password.is_empty();
@@ -156,17 +170,21 @@ fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> a
         .block_on(command)
 }
 
-/// Opens the configured directory.
-async fn open_directory(
-    config: &crate::config::Config,
-) -> anyhow::Result<Box<dyn crate::directory::Directory>> {
-    let d = &config.directory;
-    let ldap = if d.url.starts_with("ldap") {
-        Some(d.ldap_settings()?)
+use crate::startup::open_directory;
+
+/// Structured logs on standard error, as text or JSON lines (`server.log_format`), filtered
+/// by `RUST_LOG` (default `info`). Each request's span carries its request id.
+fn init_logging(format: crate::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == crate::config::LogFormat::Json {
+        let _ = builder.json().try_init();
     } else {
-        None
-    };
-    Ok(crate::directory::connect(&d.url, d.mapping(), ldap).await?)
+        let _ = builder.try_init();
+    }
 }
 
 async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {

@@ -36,6 +36,15 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How often pending requests are checked for an expired hold, in seconds.
     pub expiry_interval_secs: u64,
+    /// `text` or `json` (one JSON object per line, for log collectors).
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where the rules come from.
@@ -163,6 +172,7 @@ impl Default for Config {
                 demo_data: true,
                 max_body_bytes: 64 * 1024,
                 expiry_interval_secs: 60,
+                log_format: LogFormat::Text,
             },
             scheduling: SchedulingConfig {
                 policies: "seed/policies.toml".into(),

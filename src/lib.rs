@@ -4,10 +4,14 @@
 //! - [`explain`]: loading a "what if" scenario from files for `lokal explain`;
 //! - [`cli`]: the command line.
 
+pub mod booking;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod explain;
+pub mod http;
+pub mod identity;
 pub mod scheduling;
+pub mod startup;
 pub mod store;

@@ -201,6 +201,14 @@ impl Store {
         Ok(rows.into_iter().map(room_from_row).collect())
     }
 
+    /// One room by id, retired or not.
+    pub async fn room(&self, id: &str) -> Result<Option<StoredRoom>, StoreError> {
+        let sql = format!("{SELECT_ROOMS} WHERE id = $1");
+        let row: Option<RoomRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(room_from_row))
+    }
+
     /// Makes the stored rooms match the directory's, in one transaction: new rooms are added,
     /// changed ones updated (a renamed DN is the same room), rooms missing from the directory
     /// retired (never deleted), and retired rooms that came back restored.

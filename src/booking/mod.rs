@@ -1,0 +1,1129 @@
+//! Booking use cases: load what the core needs, let it decide, persist in one transaction.
+//!
+//! Handlers call these and map [`BookingError`] to responses; nothing here knows HTTP. The
+//! rules (policies and closure calendars) are loaded once at start into [`Rules`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::identity::Principal;
+use crate::scheduling::{
+    BookingIndex, BookingRequest, BookingStatus, Closure, ClosureCalendar, ClosureSet,
+    ClosureSource, Decision, Interval, Outcome, Policy, PolicySet, Reason, Recurrence, Room,
+    SeriesMode, Zone, decide, parse_local,
+};
+use crate::store::{
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, NewBooking, NewOccurrence,
+    Store, StoreError, StoredRoom, TransitionError,
+};
+
+/// The policies and closure calendars, loaded once.
+pub struct Rules {
+    policies: PolicySet,
+    calendars: HashMap<String, ClosureCalendar>,
+    default_policy: String,
+    default_zone: Zone,
+}
+
+impl Rules {
+    /// Reads the policy file and every calendar a policy names from `calendars_dir`.
+    pub fn load(
+        policies_file: &Path,
+        calendars_dir: &Path,
+        default_policy: &str,
+        default_zone: &str,
+    ) -> Result<Self, String> {
+        let text = std::fs::read_to_string(policies_file)
+            .map_err(|e| format!("{}: {e}", policies_file.display()))?;
+        let policies =
+            PolicySet::from_toml(&text).map_err(|e| format!("{}: {e}", policies_file.display()))?;
+        policies
+            .get(default_policy)
+            .map_err(|e| format!("scheduling.default_policy: {e}"))?;
+        let mut calendars = HashMap::new();
+        for name in policies.names() {
+            let Ok(policy) = policies.get(name) else {
+                continue;
+            };
+            for calendar in &policy.closure_calendars {
+                if calendars.contains_key(calendar) {
+                    continue;
+                }
+                let path = calendars_dir.join(format!("{calendar}.ics"));
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "policy {name:?} names calendar {calendar:?}: {}: {e}",
+                        path.display()
+                    )
+                })?;
+                let parsed = ClosureCalendar::parse(calendar, &text)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                calendars.insert(calendar.clone(), parsed);
+            }
+        }
+        let default_zone = Zone::parse(default_zone).map_err(|e| e.to_string())?;
+        Ok(Rules {
+            policies,
+            calendars,
+            default_policy: default_policy.to_owned(),
+            default_zone,
+        })
+    }
+
+    /// A room's policy; an unknown name is a configuration error.
+    pub fn policy(&self, room: &StoredRoom) -> Result<&Policy, BookingError> {
+        let name = room.room.policy.as_deref().unwrap_or(&self.default_policy);
+        self.policies
+            .get(name)
+            .map_err(|e| BookingError::Misconfigured(format!("room {}: {e}", room.room.id)))
+    }
+
+    /// A room's zone; an unknown zone in the directory falls back to the default.
+    pub fn zone(&self, room: &StoredRoom) -> Zone {
+        room.room
+            .time_zone
+            .as_deref()
+            .and_then(|z| Zone::parse(z).ok())
+            .unwrap_or(self.default_zone)
+    }
+
+    fn closure_set(&self, policy: &Policy, blocks: &[ClosureRecord]) -> ClosureSet {
+        let mut set = ClosureSet::new();
+        for name in &policy.closure_calendars {
+            if let Some(c) = self.calendars.get(name) {
+                set = set.with_calendar(c.clone());
+            }
+        }
+        for b in blocks {
+            if let Ok(interval) = Interval::new(b.start, b.end) {
+                set = set.with_block(Closure {
+                    label: b.reason.clone(),
+                    source: ClosureSource::Block { id: b.id.clone() },
+                    interval,
+                });
+            }
+        }
+        set
+    }
+}
+
+/// What a caller may get wrong, or what may go wrong underneath. Each has a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("{what} {id:?} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("room {0:?} has left the directory and can no longer be booked")]
+    RoomRetired(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    /// The core refused the request.
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: String,
+        decision: Box<Decision>,
+        zone: Zone,
+    },
+    /// The database refused an overlap the decision did not see (a concurrent writer).
+    #[error("the slot was taken by another booking at the same moment")]
+    Overlap,
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyReused,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the booking is {status}: it cannot be {action}")]
+    WrongStatus {
+        status: String,
+        action: &'static str,
+    },
+    #[error("server configuration: {0}")]
+    Misconfigured(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for BookingError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Overlap => BookingError::Overlap,
+            other => BookingError::Store(other),
+        }
+    }
+}
+
+/// What to do with a series whose some dates are refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    #[default]
+    Reject,
+    Skip,
+}
+
+/// A booking request as the API receives it.
+#[derive(Clone, Debug)]
+pub struct CreateBooking {
+    pub room_id: String,
+    pub start: String,
+    pub end: String,
+    pub purpose: String,
+    pub attendees: u32,
+    pub recurrence: Option<String>,
+    pub on_conflict: OnConflict,
+}
+
+/// A reason, for people and programs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReasonView {
+    /// A stable code such as `conflict` or `outside-opening-hours`.
+    pub code: String,
+    /// The reason in words, with times in the room's zone.
+    pub message: String,
+}
+
+fn reason_view(r: &Reason, zone: Zone) -> ReasonView {
+    ReasonView {
+        code: r.code().to_owned(),
+        message: r.in_zone(zone).to_string(),
+    }
+}
+
+/// Parses a time as RFC 3339 with an offset (converted to the room's wall time) or as local
+/// `YYYY-MM-DDTHH:MM` in the room's zone.
+pub fn parse_time(
+    text: &str,
+    zone: Zone,
+    field: &'static str,
+) -> Result<NaiveDateTime, BookingError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(zone.local(t.with_timezone(&Utc)));
+    }
+    parse_local(text).map_err(|_| BookingError::Invalid {
+        code: "invalid-time",
+        field,
+        message: format!(
+            "{text:?} is neither RFC 3339 with an offset (2027-03-01T18:00:00+01:00) nor a local time in the room's zone (2027-03-01T18:00)"
+        ),
+    })
+}
+
+/// Parses an instant for a query window: RFC 3339, a local date-time, or a date (local
+/// midnight), in `zone`.
+pub fn parse_instant(
+    text: &str,
+    zone: Zone,
+    field: &'static str,
+) -> Result<DateTime<Utc>, BookingError> {
+    let invalid = |message: String| BookingError::Invalid {
+        code: "invalid-time",
+        field,
+        message,
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        Ok(d) => d.and_time(chrono::NaiveTime::MIN),
+        Err(_) => parse_local(text).map_err(|_| {
+            invalid(format!(
+                "{text:?} is not RFC 3339, a local YYYY-MM-DDTHH:MM or a date YYYY-MM-DD"
+            ))
+        })?,
+    };
+    if !(crate::scheduling::decision::FIRST_YEAR..=crate::scheduling::decision::LAST_YEAR)
+        .contains(&chrono::Datelike::year(&local))
+    {
+        return Err(invalid(format!("{text:?} is out of range")));
+    }
+    Ok(zone.to_utc_or_after_gap(local))
+}
+
+/// The booking service.
+#[derive(Clone)]
+pub struct Bookings {
+    pub store: Arc<Store>,
+    pub rules: Arc<Rules>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// One occurrence, for the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct OccurrenceView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// `pending`, `approved`, `rejected`, `cancelled`, `expired`, or `skipped`.
+    pub status: String,
+}
+
+/// A booking, for its requester and clerks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct BookingView {
+    pub id: String,
+    pub room_id: String,
+    pub status: String,
+    pub purpose: String,
+    pub attendees: u32,
+    /// The booking's start and end as asked, in the room's zone.
+    pub local_start: String,
+    pub local_end: String,
+    pub time_zone: String,
+    pub recurrence: Option<String>,
+    pub on_conflict: String,
+    /// Why it was rejected or cancelled, when it was.
+    pub status_reason: Option<String>,
+    /// When a pending request expires unless a clerk decides.
+    pub hold_until: Option<DateTime<Utc>>,
+    pub occurrences: Vec<OccurrenceView>,
+    /// The core's reasons at creation (why it is pending, which dates were skipped).
+    pub reasons: Vec<ReasonView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The requester's name; shown to the requester and to clerks, never in public views.
+    pub requester_name: String,
+}
+
+impl BookingView {
+    pub fn from_record(b: BookingRecord) -> Self {
+        BookingView {
+            reasons: serde_json::from_str(&b.reasons).unwrap_or_default(),
+            occurrences: b
+                .occurrences
+                .into_iter()
+                .map(|o| OccurrenceView {
+                    start: o.start,
+                    end: o.end,
+                    status: o.status,
+                })
+                .collect(),
+            id: b.id,
+            room_id: b.room_id,
+            status: b.status,
+            purpose: b.purpose,
+            attendees: b.attendees,
+            local_start: b.local_start,
+            local_end: b.local_end,
+            time_zone: b.time_zone,
+            recurrence: b.recurrence,
+            on_conflict: b.on_conflict,
+            status_reason: b.status_reason,
+            hold_until: b.hold_until,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            requester_name: b.requester_name,
+        }
+    }
+}
+
+/// A created booking, and whether it was a replay of an earlier identical request.
+pub struct CreateResult {
+    pub booking: BookingView,
+    pub replayed: bool,
+}
+
+/// A pending request in a clerk's queue.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ApprovalItem {
+    pub booking: BookingView,
+    pub room_name: String,
+    pub building: Option<String>,
+    /// Other pending requests for the same room on the same local days.
+    pub competing: Vec<BookingView>,
+    /// What now overlaps the request: blocking bookings and closures added since.
+    pub conflicts: Vec<ReasonView>,
+}
+
+/// A clerk's closure.
+#[derive(Clone, Debug)]
+pub struct CreateClosure {
+    pub room_id: Option<String>,
+    pub building: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub reason: String,
+}
+
+/// A closure as shown to clerks.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ClosureView {
+    pub id: String,
+    pub room_id: Option<String>,
+    pub building: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    /// Bookings that overlap the closure and still hold their slot: the clerk decides what
+    /// happens to them.
+    pub affected: Vec<String>,
+}
+
+const SERIES_LOAD_MARGIN: TimeDelta = TimeDelta::days(2);
+
+impl Bookings {
+    async fn live_room(&self, room_id: &str) -> Result<StoredRoom, BookingError> {
+        let room = self
+            .store
+            .room(room_id)
+            .await?
+            .ok_or_else(|| BookingError::NotFound {
+                what: "room",
+                id: room_id.to_owned(),
+            })?;
+        if room.retired_at.is_some() {
+            return Err(BookingError::RoomRetired(room_id.to_owned()));
+        }
+        Ok(room)
+    }
+
+    /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
+    /// request returns the first booking.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        request: CreateBooking,
+        idempotency_key: Option<&str>,
+    ) -> Result<CreateResult, BookingError> {
+        let now = self.clock.now();
+        let room = self.live_room(&request.room_id).await?;
+        let zone = self.rules.zone(&room);
+        let policy = self.rules.policy(&room)?;
+        let start = parse_time(&request.start, zone, "start")?;
+        let end = parse_time(&request.end, zone, "end")?;
+        let purpose = request.purpose.trim().to_owned();
+        if purpose.is_empty() || purpose.chars().count() > 500 {
+            return Err(BookingError::Invalid {
+                code: "invalid-purpose",
+                field: "purpose",
+                message: "purpose must be 1 to 500 characters".into(),
+            });
+        }
+        let invalid_time = |e: crate::scheduling::decision::RequestError| BookingError::Invalid {
+            code: "invalid-time",
+            field: "end",
+            message: e.to_string(),
+        };
+        let mut core_request =
+            BookingRequest::new(start, end, request.attendees).map_err(invalid_time)?;
+        if let Some(rule) = &request.recurrence {
+            let recurrence = Recurrence::parse(rule).map_err(|e| BookingError::Invalid {
+                code: "invalid-recurrence",
+                field: "recurrence",
+                message: e.to_string(),
+            })?;
+            let mode = match request.on_conflict {
+                OnConflict::Reject => SeriesMode::AllOrNothing,
+                OnConflict::Skip => SeriesMode::SkipRejected,
+            };
+            core_request = core_request
+                .with_recurrence(recurrence, mode)
+                .map_err(invalid_time)?;
+        }
+        // The window whose bookings the decision must see: the request itself, or for a
+        // series everything up to the policy's horizon; widened by the buffers.
+        let first = zone.to_utc_or_after_gap(start);
+        let last = if request.recurrence.is_some() {
+            now.checked_add_signed(policy.horizon.delta())
+                .unwrap_or(now)
+        } else {
+            zone.to_utc_or_after_gap(end)
+        };
+        let margin = SERIES_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
+        let window = Interval::new(
+            first.checked_sub_signed(margin).unwrap_or(first),
+            last.max(first).checked_add_signed(margin).unwrap_or(last),
+        )
+        .map_err(|e| BookingError::Invalid {
+            code: "invalid-time",
+            field: "end",
+            message: e.to_string(),
+        })?;
+
+        let requester = who.requester();
+        let requester_id = who.requester_id();
+        let hash = request_hash(&request);
+        let core_room = Room::new(room.room.id.clone(), zone);
+        let core_room = match room.room.capacity {
+            Some(c) => core_room.with_capacity(c),
+            None => core_room,
+        };
+        let rules = &self.rules;
+        let booking_id = uuid::Uuid::new_v4().to_string();
+        let key = CreateKey {
+            room_id: &room.room.id,
+            requester_id: &requester_id,
+            idempotency_key,
+            request_hash: &hash,
+            window,
+        };
+        let created = self
+            .store
+            .create_booking(key, now, &requester_id, |snapshot| {
+                let index = BookingIndex::new(snapshot.existing.iter().cloned());
+                let closures = rules.closure_set(policy, &snapshot.closures);
+                let decision = decide(
+                    &core_request,
+                    &requester,
+                    &core_room,
+                    policy,
+                    &index,
+                    &closures,
+                    now,
+                );
+                new_booking(
+                    &decision,
+                    booking_id,
+                    &request,
+                    &requester_id,
+                    who.name(),
+                    zone,
+                    policy,
+                    now,
+                )
+            })
+            .await?;
+        match created {
+            Created::Inserted(b) => Ok(CreateResult {
+                booking: BookingView::from_record(b),
+                replayed: false,
+            }),
+            Created::Replayed(b) => Ok(CreateResult {
+                booking: BookingView::from_record(b),
+                replayed: true,
+            }),
+            Created::KeyReused => Err(BookingError::KeyReused),
+            Created::Refused(e) => Err(e),
+        }
+    }
+
+    /// A booking, for its requester, a clerk of its room, or an administrator.
+    pub async fn get(&self, who: &Principal, id: &str) -> Result<BookingView, BookingError> {
+        let booking = self.visible(who, id).await?;
+        Ok(BookingView::from_record(booking))
+    }
+
+    async fn visible(&self, who: &Principal, id: &str) -> Result<BookingRecord, BookingError> {
+        let not_found = || BookingError::NotFound {
+            what: "booking",
+            id: id.to_owned(),
+        };
+        let booking = self.store.booking(id).await?.ok_or_else(not_found)?;
+        if booking.requester_id == who.requester_id() || self.approves(who, &booking).await? {
+            Ok(booking)
+        } else {
+            // Someone else's booking is not found, rather than forbidden: its existence is
+            // nobody else's business.
+            Err(not_found())
+        }
+    }
+
+    async fn approves(
+        &self,
+        who: &Principal,
+        booking: &BookingRecord,
+    ) -> Result<bool, BookingError> {
+        if who.is_admin() {
+            return Ok(true);
+        }
+        let room = self.store.room(&booking.room_id).await?;
+        Ok(room
+            .and_then(|r| r.room.approver_group)
+            .is_some_and(|g| who.is_member_of(&g)))
+    }
+
+    /// The caller's own bookings, newest first.
+    pub async fn mine(&self, who: &Principal) -> Result<Vec<BookingView>, BookingError> {
+        Ok(self
+            .store
+            .bookings_of(&who.requester_id())
+            .await?
+            .into_iter()
+            .map(BookingView::from_record)
+            .collect())
+    }
+
+    /// Cancels a pending or approved booking: its requester, or a clerk of its room.
+    pub async fn cancel(
+        &self,
+        who: &Principal,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<BookingView, BookingError> {
+        let booking = self.visible(who, id).await?;
+        let reason = reason.unwrap_or_else(|| {
+            if booking.requester_id == who.requester_id() {
+                "cancelled by the requester".into()
+            } else {
+                format!("cancelled by {}", who.name())
+            }
+        });
+        self.transition(
+            who,
+            id,
+            &[BookingStatus::Pending, BookingStatus::Approved],
+            BookingStatus::Cancelled,
+            Some(&reason),
+            "cancelled",
+        )
+        .await
+    }
+
+    /// Approves a pending booking: only a clerk in the room's approver group (or an admin).
+    pub async fn approve(&self, who: &Principal, id: &str) -> Result<BookingView, BookingError> {
+        self.clerk_decides(who, id).await?;
+        self.transition(
+            who,
+            id,
+            &[BookingStatus::Pending],
+            BookingStatus::Approved,
+            None,
+            "approved",
+        )
+        .await
+    }
+
+    /// Rejects a pending booking, with a reason for the requester.
+    pub async fn reject(
+        &self,
+        who: &Principal,
+        id: &str,
+        reason: &str,
+    ) -> Result<BookingView, BookingError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(BookingError::Invalid {
+                code: "reason-required",
+                field: "reason",
+                message: "a rejection needs a reason of 1 to 2000 characters, for the requester"
+                    .into(),
+            });
+        }
+        self.clerk_decides(who, id).await?;
+        self.transition(
+            who,
+            id,
+            &[BookingStatus::Pending],
+            BookingStatus::Rejected,
+            Some(reason),
+            "rejected",
+        )
+        .await
+    }
+
+    async fn clerk_decides(&self, who: &Principal, id: &str) -> Result<(), BookingError> {
+        if !who.is_clerk() {
+            return Err(BookingError::Forbidden(
+                "only clerks approve or reject requests".into(),
+            ));
+        }
+        let booking = self
+            .store
+            .booking(id)
+            .await?
+            .ok_or_else(|| BookingError::NotFound {
+                what: "booking",
+                id: id.to_owned(),
+            })?;
+        if !self.approves(who, &booking).await? {
+            return Err(BookingError::Forbidden(
+                "you are not in the approver group of this booking's room".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn transition(
+        &self,
+        who: &Principal,
+        id: &str,
+        from: &[BookingStatus],
+        to: BookingStatus,
+        reason: Option<&str>,
+        action: &'static str,
+    ) -> Result<BookingView, BookingError> {
+        let now = self.clock.now();
+        match self
+            .store
+            .transition(id, from, to, &who.requester_id(), reason, now)
+            .await
+        {
+            Ok(b) => Ok(BookingView::from_record(b)),
+            Err(TransitionError::NotFound) => Err(BookingError::NotFound {
+                what: "booking",
+                id: id.to_owned(),
+            }),
+            Err(TransitionError::WrongStatus { status }) => {
+                Err(BookingError::WrongStatus { status, action })
+            }
+            Err(TransitionError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// A booking's audit trail.
+    pub async fn history(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<Vec<AuditRecord>, BookingError> {
+        self.visible(who, id).await?;
+        Ok(self.store.history(id).await?)
+    }
+
+    /// The pending requests the clerk may decide, oldest first, with what competes and
+    /// conflicts with each.
+    pub async fn approvals(&self, who: &Principal) -> Result<Vec<ApprovalItem>, BookingError> {
+        if !who.is_clerk() {
+            return Err(BookingError::Forbidden(
+                "the approval queue is for clerks".into(),
+            ));
+        }
+        self.store.expire_holds(self.clock.now()).await?;
+        let pending = self.store.pending_bookings().await?;
+        let rooms: HashMap<String, StoredRoom> = self
+            .store
+            .rooms(true)
+            .await?
+            .into_iter()
+            .map(|r| (r.room.id.clone(), r))
+            .collect();
+        let mine: Vec<&BookingRecord> = pending
+            .iter()
+            .filter(|b| {
+                who.is_admin()
+                    || rooms
+                        .get(&b.room_id)
+                        .and_then(|r| r.room.approver_group.as_deref())
+                        .is_some_and(|g| who.is_member_of(g))
+            })
+            .collect();
+        let mut items = Vec::new();
+        for b in mine {
+            let Some(room) = rooms.get(&b.room_id) else {
+                continue;
+            };
+            let zone = self.rules.zone(room);
+            let days: Vec<NaiveDate> = b
+                .occurrences
+                .iter()
+                .map(|o| zone.local(o.start).date())
+                .collect();
+            let competing = pending
+                .iter()
+                .filter(|other| other.id != b.id && other.room_id == b.room_id)
+                .filter(|other| {
+                    other
+                        .occurrences
+                        .iter()
+                        .any(|o| days.contains(&zone.local(o.start).date()))
+                })
+                .cloned()
+                .map(BookingView::from_record)
+                .collect();
+            let mut conflicts = Vec::new();
+            for o in b.occurrences.iter().filter(|o| o.status == "pending") {
+                let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
+                    continue;
+                };
+                for other in self
+                    .store
+                    .blocking_overlaps(&b.room_id, &blocked, &b.id)
+                    .await?
+                {
+                    conflicts.push(ReasonView {
+                        code: "conflict".into(),
+                        message: format!(
+                            "overlaps booking {} ({})",
+                            other.id,
+                            span_text(&other.blocked, zone)
+                        ),
+                    });
+                }
+                let policy = self.rules.policy(room)?;
+                let blocks = self
+                    .store
+                    .closures_for(&b.room_id, room.room.building.as_deref(), &blocked)
+                    .await?;
+                for c in self
+                    .rules
+                    .closure_set(policy, &blocks)
+                    .resolve(zone, &blocked)
+                {
+                    conflicts.push(ReasonView {
+                        code: "closure".into(),
+                        message: format!("{} ({})", c.label, span_text(&c.interval, zone)),
+                    });
+                }
+            }
+            items.push(ApprovalItem {
+                booking: BookingView::from_record(b.clone()),
+                room_name: room.room.name.clone(),
+                building: room.room.building.clone(),
+                competing,
+                conflicts,
+            });
+        }
+        Ok(items)
+    }
+
+    /// Closes a room, or every room of a building, for a while. Only clerks of the rooms
+    /// concerned (or administrators).
+    pub async fn close(
+        &self,
+        who: &Principal,
+        request: CreateClosure,
+    ) -> Result<ClosureView, BookingError> {
+        if !who.is_clerk() {
+            return Err(BookingError::Forbidden("only clerks close rooms".into()));
+        }
+        let all = self.store.rooms(false).await?;
+        let rooms: Vec<&StoredRoom> = match (&request.room_id, &request.building) {
+            (Some(id), None) => {
+                let room = self.live_room(id).await?;
+                all.iter().filter(|r| r.room.id == room.room.id).collect()
+            }
+            (None, Some(building)) => {
+                let rooms: Vec<&StoredRoom> = all
+                    .iter()
+                    .filter(|r| r.room.building.as_deref() == Some(building.as_str()))
+                    .collect();
+                if rooms.is_empty() {
+                    return Err(BookingError::NotFound {
+                        what: "building",
+                        id: building.clone(),
+                    });
+                }
+                rooms
+            }
+            _ => {
+                return Err(BookingError::Invalid {
+                    code: "invalid-closure",
+                    field: "room_id",
+                    message: "give either room_id or building".into(),
+                });
+            }
+        };
+        let allowed = who.is_admin()
+            || rooms.iter().all(|r| {
+                r.room
+                    .approver_group
+                    .as_deref()
+                    .is_some_and(|g| who.is_member_of(g))
+            });
+        if !allowed {
+            return Err(BookingError::Forbidden(
+                "you are not a clerk of every room this closure covers".into(),
+            ));
+        }
+        let zone = rooms
+            .first()
+            .map(|r| self.rules.zone(r))
+            .unwrap_or(self.rules.default_zone);
+        let start = parse_instant(&request.start, zone, "start")?;
+        let end = parse_instant(&request.end, zone, "end")?;
+        let interval = Interval::new(start, end).map_err(|e| BookingError::Invalid {
+            code: "invalid-time",
+            field: "end",
+            message: e.to_string(),
+        })?;
+        let reason = request.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(BookingError::Invalid {
+                code: "reason-required",
+                field: "reason",
+                message: "a closure needs a reason of 1 to 500 characters".into(),
+            });
+        }
+        let record = ClosureRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            room_id: request.room_id.clone(),
+            building: request.building.clone(),
+            start: interval.start(),
+            end: interval.end(),
+            reason,
+            created_by: who.requester_id(),
+            created_at: self.clock.now(),
+        };
+        self.store.add_closure(&record).await?;
+        let mut affected = Vec::new();
+        for r in &rooms {
+            for b in self
+                .store
+                .blocking_overlaps(&r.room.id, &interval, "")
+                .await?
+            {
+                if !affected.contains(&b.id) {
+                    affected.push(b.id);
+                }
+            }
+        }
+        Ok(ClosureView {
+            id: record.id,
+            room_id: record.room_id,
+            building: record.building,
+            start: record.start,
+            end: record.end,
+            reason: record.reason,
+            affected,
+        })
+    }
+
+    /// The busy intervals of a room in a window: bookings that hold their slot and closures,
+    /// merged, with nothing about who booked.
+    pub async fn busy(
+        &self,
+        room_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Interval>, BookingError> {
+        let room = self.live_room(room_id).await?;
+        let zone = self.rules.zone(&room);
+        let window = self.window(from, to, zone)?;
+        self.busy_in(&room, zone, &window).await
+    }
+
+    fn window(&self, from: &str, to: &str, zone: Zone) -> Result<Interval, BookingError> {
+        let start = parse_instant(from, zone, "from")?;
+        let end = parse_instant(to, zone, "to")?;
+        let window = Interval::new(start, end).map_err(|e| BookingError::Invalid {
+            code: "invalid-window",
+            field: "to",
+            message: e.to_string(),
+        })?;
+        if window.end() - window.start() > TimeDelta::days(366) {
+            return Err(BookingError::Invalid {
+                code: "invalid-window",
+                field: "to",
+                message: "a window may span at most 366 days".into(),
+            });
+        }
+        Ok(window)
+    }
+
+    async fn busy_in(
+        &self,
+        room: &StoredRoom,
+        zone: Zone,
+        window: &Interval,
+    ) -> Result<Vec<Interval>, BookingError> {
+        let policy = self.rules.policy(room)?;
+        let mut spans: Vec<Interval> = self
+            .store
+            .busy(&room.room.id, window)
+            .await?
+            .into_iter()
+            .filter_map(|(s, e)| Interval::new(s, e).ok())
+            .collect();
+        let blocks = self
+            .store
+            .closures_for(&room.room.id, room.room.building.as_deref(), window)
+            .await?;
+        spans.extend(
+            self.rules
+                .closure_set(policy, &blocks)
+                .resolve(zone, window)
+                .into_iter()
+                .map(|c| c.interval),
+        );
+        Ok(merge(spans, window))
+    }
+
+    /// The live, bookable rooms with at least `capacity` seats that are free for the whole
+    /// window.
+    pub async fn free_rooms(
+        &self,
+        from: &str,
+        to: &str,
+        capacity: Option<u32>,
+    ) -> Result<Vec<StoredRoom>, BookingError> {
+        let mut free = Vec::new();
+        for room in self.store.rooms(false).await? {
+            if capacity.is_some_and(|c| room.room.capacity.is_none_or(|have| have < c)) {
+                continue;
+            }
+            let Ok(policy) = self.rules.policy(&room) else {
+                continue;
+            };
+            if policy.approval.closed {
+                continue;
+            }
+            let zone = self.rules.zone(&room);
+            let window = self.window(from, to, zone)?;
+            if self.busy_in(&room, zone, &window).await?.is_empty() {
+                free.push(room);
+            }
+        }
+        Ok(free)
+    }
+
+    /// Whether a room's policy lets anybody book it.
+    pub fn bookable(&self, room: &StoredRoom) -> bool {
+        room.retired_at.is_none() && self.rules.policy(room).is_ok_and(|p| !p.approval.closed)
+    }
+}
+
+/// Sorted, merged, clipped to `window`.
+fn merge(mut spans: Vec<Interval>, window: &Interval) -> Vec<Interval> {
+    spans.sort();
+    let mut out: Vec<Interval> = Vec::new();
+    for s in spans {
+        let start = s.start().max(window.start());
+        let end = s.end().min(window.end());
+        let Ok(s) = Interval::new(start, end) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if s.start() <= last.end() => {
+                if let Ok(joined) = Interval::new(last.start(), last.end().max(s.end())) {
+                    *last = joined;
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// A digest of what was asked, to recognise a retry that changed the request.
+fn request_hash(r: &CreateBooking) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::json!([
+        r.room_id,
+        r.start,
+        r.end,
+        r.purpose,
+        r.attendees,
+        r.recurrence,
+        r.on_conflict
+    ])
+    .to_string();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Turns the core's decision into a booking to insert, or into the refusal.
+#[allow(clippy::too_many_arguments)]
+fn new_booking(
+    decision: &Decision,
+    id: String,
+    request: &CreateBooking,
+    requester_id: &str,
+    requester_name: &str,
+    zone: Zone,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<NewBooking, BookingError> {
+    let reasons: Vec<ReasonView> = decision
+        .all_reasons()
+        .map(|r| reason_view(r, zone))
+        .collect();
+    if let Some(truncation) = &decision.truncated {
+        return Err(BookingError::Invalid {
+            code: "too-many-occurrences",
+            field: "recurrence",
+            message: format!(
+                "the series has more occurrences than may be decided at once ({}, {truncation:?}); end it sooner with COUNT or UNTIL",
+                policy.max_occurrences
+            ),
+        });
+    }
+    let status = match decision.outcome {
+        Outcome::Approved => BookingStatus::Approved,
+        Outcome::Pending => BookingStatus::Pending,
+        Outcome::Rejected | Outcome::Skipped => {
+            // The reason to report: a conflict first (409), then the first hard reason.
+            let all: Vec<&Reason> = decision.all_reasons().collect();
+            let main = all
+                .iter()
+                .find(|r| r.code() == "conflict")
+                .or_else(|| {
+                    all.iter()
+                        .find(|r| r.severity() == crate::scheduling::Severity::Hard)
+                })
+                .or_else(|| all.first())
+                .copied();
+            let (code, message) = match main {
+                Some(r) => (r.code(), r.in_zone(zone).to_string()),
+                None => ("rejected", "the request was refused".to_owned()),
+            };
+            return Err(BookingError::Refused {
+                code,
+                message,
+                decision: Box::new(decision.clone()),
+                zone,
+            });
+        }
+    };
+    let mut occurrences = Vec::new();
+    for o in &decision.occurrences {
+        let (Some(span), Some(blocked)) = (o.span, o.blocked) else {
+            continue;
+        };
+        let status = match o.outcome {
+            Outcome::Approved => Some(BookingStatus::Approved),
+            Outcome::Pending => Some(BookingStatus::Pending),
+            Outcome::Rejected | Outcome::Skipped => None,
+        };
+        occurrences.push(NewOccurrence {
+            span,
+            blocked,
+            status,
+        });
+    }
+    let first_start = occurrences
+        .iter()
+        .filter(|o| o.status.is_some())
+        .map(|o| o.span.start())
+        .min();
+    let hold_until = (status == BookingStatus::Pending).then(|| {
+        let hold = now.checked_add_signed(policy.hold.delta()).unwrap_or(now);
+        first_start.map_or(hold, |s| hold.min(s))
+    });
+    Ok(NewBooking {
+        id,
+        room_id: request.room_id.clone(),
+        requester_id: requester_id.to_owned(),
+        requester_name: requester_name.to_owned(),
+        purpose: request.purpose.trim().to_owned(),
+        attendees: request.attendees,
+        local_start: request_local(&decision.occurrences, true),
+        local_end: request_local(&decision.occurrences, false),
+        time_zone: zone.name().to_owned(),
+        recurrence: request.recurrence.clone(),
+        on_conflict: match request.on_conflict {
+            OnConflict::Reject => "reject".into(),
+            OnConflict::Skip => "skip".into(),
+        },
+        status,
+        hold_until,
+        reasons: serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()),
+        occurrences,
+    })
+}
+
+fn request_local(
+    occurrences: &[crate::scheduling::decision::OccurrenceDecision],
+    start: bool,
+) -> String {
+    occurrences
+        .first()
+        .map(|o| {
+            let t = if start { o.local_start } else { o.local_end };
+            t.format("%Y-%m-%dT%H:%M").to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn span_text(i: &Interval, zone: Zone) -> String {
+    format!(
+        "{}–{}",
+        zone.local(i.start()).format("%Y-%m-%d %H:%M"),
+        zone.local(i.end()).format("%Y-%m-%d %H:%M")
+    )
+}

@@ -1,0 +1,564 @@
+//! The REST API under `/api/v1`. Handlers are thin: extract, call the service, map the result.
+//! Each carries its OpenAPI description; [`ApiDoc`] gathers them into the document served at
+//! `/api/v1/openapi.json`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, ApiQuery, Caller};
+use crate::booking::{
+    ApprovalItem, BookingView, ClosureView, CreateBooking, CreateClosure, OccurrenceView,
+    OnConflict, ReasonView,
+};
+use crate::store::StoredRoom;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rooms", get(list_rooms))
+        .route("/api/v1/rooms/{id}/availability", get(room_availability))
+        .route("/api/v1/availability", get(free_rooms))
+        .route("/api/v1/residents", post(register))
+        .route("/api/v1/bookings", post(create_booking).get(list_bookings))
+        .route("/api/v1/bookings/{id}", get(get_booking))
+        .route("/api/v1/bookings/{id}/cancel", post(cancel_booking))
+        .route("/api/v1/bookings/{id}/history", get(booking_history))
+        .route("/api/v1/bookings/{id}/approve", post(approve_booking))
+        .route("/api/v1/bookings/{id}/reject", post(reject_booking))
+        .route("/api/v1/approvals", get(approvals))
+        .route("/api/v1/closures", post(create_closure))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// A room, as anyone may see it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RoomView {
+    pub id: String,
+    pub name: String,
+    pub building: Option<String>,
+    pub capacity: Option<u32>,
+    /// IANA zone; local times in requests are read in it.
+    pub time_zone: String,
+    pub equipment: Vec<String>,
+    /// Whether the room's policy lets anybody book it.
+    pub bookable: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RoomList {
+    pub rooms: Vec<RoomView>,
+}
+
+fn room_view(state: &AppState, r: &StoredRoom) -> RoomView {
+    RoomView {
+        id: r.room.id.clone(),
+        name: r.room.name.clone(),
+        building: r.room.building.clone(),
+        capacity: r.room.capacity,
+        time_zone: state.bookings.rules.zone(r).name().to_owned(),
+        equipment: r.room.equipment.clone(),
+        bookable: state.bookings.bookable(r),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RoomFilter {
+    /// Rooms with at least this many seats.
+    capacity: Option<u32>,
+    /// Rooms in this building (exact name).
+    building: Option<String>,
+    /// Rooms with all of this equipment, comma-separated.
+    equipment: Option<String>,
+}
+
+/// The rooms, with filters.
+#[utoipa::path(get, path = "/api/v1/rooms", params(RoomFilter), tag = "rooms",
+    responses((status = 200, body = RoomList), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn list_rooms(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<RoomFilter>,
+) -> Result<Json<RoomList>, ApiError> {
+    let wanted: Vec<String> = filter
+        .equipment
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    let rooms = state
+        .bookings
+        .store
+        .rooms(false)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            filter
+                .capacity
+                .is_none_or(|c| r.room.capacity.is_some_and(|have| have >= c))
+        })
+        .filter(|r| {
+            filter
+                .building
+                .as_deref()
+                .is_none_or(|b| r.room.building.as_deref() == Some(b))
+        })
+        .filter(|r| {
+            wanted
+                .iter()
+                .all(|w| r.room.equipment.iter().any(|e| e.to_lowercase() == *w))
+        })
+        .map(|r| room_view(&state, &r))
+        .collect();
+    Ok(Json(RoomList { rooms }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// RFC 3339, a local `YYYY-MM-DDTHH:MM`, or a date (local midnight), in the room's zone.
+    from: String,
+    /// As `from`; at most 366 days after it.
+    to: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BusyInterval {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Busy intervals, with nothing about who booked.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Availability {
+    pub busy: Vec<BusyInterval>,
+}
+
+/// When a room is busy: bookings that hold their slot and closures, merged. Public; it carries
+/// no personal data.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/availability", params(("id" = String, Path), Window), tag = "rooms",
+    responses((status = 200, body = Availability), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn room_availability(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(w): ApiQuery<Window>,
+) -> Result<Json<Availability>, ApiError> {
+    let busy = state.bookings.busy(&id, &w.from, &w.to).await?;
+    Ok(Json(Availability {
+        busy: busy
+            .into_iter()
+            .map(|i| BusyInterval {
+                start: i.start(),
+                end: i.end(),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FreeQuery {
+    from: String,
+    to: String,
+    /// Rooms with at least this many seats.
+    capacity: Option<u32>,
+}
+
+/// The bookable rooms that are free for the whole window.
+#[utoipa::path(get, path = "/api/v1/availability", params(FreeQuery), tag = "rooms",
+    responses((status = 200, body = RoomList), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn free_rooms(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<FreeQuery>,
+) -> Result<Json<RoomList>, ApiError> {
+    let rooms = state
+        .bookings
+        .free_rooms(&q.from, &q.to, q.capacity)
+        .await?;
+    Ok(Json(RoomList {
+        rooms: rooms.iter().map(|r| room_view(&state, r)).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterResident {
+    pub email: String,
+    /// 10 to 1024 characters; stored as an argon2id hash.
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResidentView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// Registers a resident account.
+#[utoipa::path(post, path = "/api/v1/residents", request_body = RegisterResident, tag = "residents",
+    responses((status = 201, body = ResidentView), (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterResident>,
+) -> Result<(StatusCode, Json<ResidentView>), ApiError> {
+    let r = crate::identity::register_resident(
+        &state.bookings.store,
+        &body.email,
+        &body.password,
+        &body.name,
+        state.bookings.clock.now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ResidentView {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBookingRequest {
+    pub room_id: String,
+    /// RFC 3339 with an offset, or a local `YYYY-MM-DDTHH:MM` in the room's zone.
+    pub start: String,
+    pub end: String,
+    pub purpose: String,
+    pub attendees: u32,
+    /// An RFC 5545 RRULE, such as `FREQ=WEEKLY;COUNT=10`.
+    #[serde(default)]
+    pub recurrence: Option<String>,
+    /// For a series: refuse it all when a date is refused (`reject`, the default), or book
+    /// the other dates (`skip`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub on_conflict: Option<OnConflict>,
+}
+
+/// The answer to a booking request.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CreatedBooking {
+    pub id: String,
+    /// `approved` or `pending`.
+    pub status: String,
+    pub occurrences: Vec<OccurrenceView>,
+    pub reasons: Vec<ReasonView>,
+    pub booking: BookingView,
+}
+
+/// Asks for a booking. Send an `Idempotency-Key` header: a retry with the same key and body
+/// returns the same booking (with `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/api/v1/bookings", request_body = CreateBookingRequest, tag = "bookings",
+    params(("Idempotency-Key" = Option<String>, Header, description = "up to 200 characters; makes retries safe")),
+    security(("basic" = [])),
+    responses((status = 201, body = CreatedBooking),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 503, body = Problem, content_type = "application/problem+json")))]
+async fn create_booking(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(who): Caller,
+    ApiJson(body): ApiJson<CreateBookingRequest>,
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map_err(|_| {
+                ApiError::bad_request("invalid-idempotency-key", "Idempotency-Key must be ASCII")
+            })?;
+            if k.is_empty() || k.len() > 200 {
+                return Err(ApiError::bad_request(
+                    "invalid-idempotency-key",
+                    "Idempotency-Key must be 1 to 200 characters",
+                ));
+            }
+            Some(k.to_owned())
+        }
+    };
+    let request = CreateBooking {
+        room_id: body.room_id,
+        start: body.start,
+        end: body.end,
+        purpose: body.purpose,
+        attendees: body.attendees,
+        recurrence: body.recurrence,
+        on_conflict: body.on_conflict.unwrap_or_default(),
+    };
+    let created = state.bookings.create(&who, request, key.as_deref()).await?;
+    state.metrics.booking_created(&created.booking.status);
+    let b = created.booking;
+    let body = CreatedBooking {
+        id: b.id.clone(),
+        status: b.status.clone(),
+        occurrences: b.occurrences.clone(),
+        reasons: b.reasons.clone(),
+        booking: b,
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if created.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Must be `true`: the caller's own bookings. Clerks see requests under `/approvals`.
+    mine: Option<bool>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BookingList {
+    pub bookings: Vec<BookingView>,
+}
+
+/// The caller's own bookings, newest first.
+#[utoipa::path(get, path = "/api/v1/bookings", params(ListQuery), tag = "bookings", security(("basic" = [])),
+    responses((status = 200, body = BookingList), (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list_bookings(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<BookingList>, ApiError> {
+    if q.mine != Some(true) {
+        return Err(ApiError::unprocessable(
+            "mine-required",
+            "list your own bookings with ?mine=true; clerks find requests under /api/v1/approvals",
+        ));
+    }
+    Ok(Json(BookingList {
+        bookings: state.bookings.mine(&who).await?,
+    }))
+}
+
+/// One booking: for its requester, clerks of its room and administrators.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}", params(("id" = String, Path)), tag = "bookings", security(("basic" = [])),
+    responses((status = 200, body = BookingView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingView>, ApiError> {
+    Ok(Json(state.bookings.get(&who, &id).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+/// Cancels a pending or approved booking: its requester, or a clerk of its room.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", params(("id" = String, Path)), tag = "bookings",
+    request_body(content = Option<CancelRequest>), security(("basic" = [])),
+    responses((status = 200, body = BookingView), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn cancel_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<BookingView>, ApiError> {
+    // The body is optional: none, or `{"reason": "…"}`.
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<CancelRequest>(&body)
+            .map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))?
+            .reason
+    };
+    Ok(Json(state.bookings.cancel(&who, &id, reason).await?))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    /// `resident:<id>`, `staff:<id>`, or `lokal` for the engine itself.
+    pub actor: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct History {
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Every status change of a booking, oldest first.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/history", params(("id" = String, Path)), tag = "bookings", security(("basic" = [])),
+    responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn booking_history(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    let history = state.bookings.history(&who, &id).await?;
+    Ok(Json(History {
+        history: history
+            .into_iter()
+            .map(|a| HistoryEntry {
+                at: a.at,
+                actor: a.actor,
+                from: a.from,
+                to: a.to,
+                reason: a.reason,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ApprovalQueue {
+    pub approvals: Vec<ApprovalItem>,
+}
+
+/// The pending requests for rooms whose approver group the clerk is in.
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", security(("basic" = [])),
+    responses((status = 200, body = ApprovalQueue), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn approvals(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<ApprovalQueue>, ApiError> {
+    Ok(Json(ApprovalQueue {
+        approvals: state.bookings.approvals(&who).await?,
+    }))
+}
+
+/// Approves a pending request.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/approve", params(("id" = String, Path)), tag = "approvals", security(("basic" = [])),
+    responses((status = 200, body = BookingView), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn approve_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingView>, ApiError> {
+    Ok(Json(state.bookings.approve(&who, &id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Shown to the requester.
+    pub reason: String,
+}
+
+/// Rejects a pending request with a reason.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/reject", params(("id" = String, Path)), tag = "approvals",
+    request_body = RejectRequest, security(("basic" = [])),
+    responses((status = 200, body = BookingView), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn reject_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    Ok(Json(state.bookings.reject(&who, &id, &body.reason).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureRequest {
+    /// The room to close; or give `building`.
+    pub room_id: Option<String>,
+    /// Every room of this building.
+    pub building: Option<String>,
+    /// RFC 3339, local `YYYY-MM-DDTHH:MM` or a date, in the room's zone.
+    pub start: String,
+    pub end: String,
+    pub reason: String,
+}
+
+/// Closes a room or a building for a while (maintenance, events). New requests in that time
+/// are refused with `closure`; the answer lists bookings that still hold their slot in it.
+#[utoipa::path(post, path = "/api/v1/closures", request_body = ClosureRequest, tag = "closures", security(("basic" = [])),
+    responses((status = 201, body = ClosureView), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_closure(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiJson(body): ApiJson<ClosureRequest>,
+) -> Result<(StatusCode, Json<ClosureView>), ApiError> {
+    let view = state
+        .bookings
+        .close(
+            &who,
+            CreateClosure {
+                room_id: body.room_id,
+                building: body.building,
+                start: body.start,
+                end: body.end,
+                reason: body.reason,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn openapi() -> Response {
+    let json = ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|_| "{}".to_owned());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response()
+}
+
+struct BasicAuth;
+
+impl utoipa::Modify for BasicAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
+    paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
+          cancel_booking, booking_history, approvals, approve_booking, reject_booking, create_closure),
+    components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView)),
+    modifiers(&BasicAuth),
+    tags((name = "rooms"), (name = "residents"), (name = "bookings"), (name = "approvals"), (name = "closures"))
+)]
+pub struct ApiDoc;

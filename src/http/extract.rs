@@ -1,0 +1,112 @@
+//! Extractors whose rejections are our problem documents: JSON bodies, query strings, and the
+//! authenticated caller (HTTP Basic).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::identity::Principal;
+
+/// A JSON body; malformed JSON, unknown fields, wrong types and oversized bodies are 4xx
+/// problems with their own codes.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> ApiError {
+    let detail = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed-json", detail),
+        JsonRejection::JsonDataError(_) => {
+            let code = if detail.contains("unknown field") {
+                "unknown-field"
+            } else if detail.contains("missing field") {
+                "missing-field"
+            } else {
+                "invalid-field"
+            };
+            ApiError::unprocessable(code, detail)
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the body as application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "the request body is larger than this server accepts",
+        ),
+        other => ApiError::bad_request("unreadable-body", other.body_text()),
+    }
+}
+
+/// A query string, with its errors as problems.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::bad_request("invalid-query", e.body_text()))
+            }
+            Err(e) => Err(ApiError::bad_request("invalid-query", e.body_text())),
+        }
+    }
+}
+
+/// The authenticated caller, from `Authorization: Basic`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (login, password) = basic_credentials(parts)?;
+        let principal = state.identity.authenticate(&login, &password).await?;
+        Ok(Caller(principal))
+    }
+}
+
+fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "log in with HTTP Basic: a resident's email or a staff login, and the password",
+        ));
+    };
+    let malformed = || ApiError::unauthorized("the Authorization header is not valid HTTP Basic");
+    let text = value.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = text.trim().split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (login, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    if login.is_empty() || password.is_empty() {
+        return Err(ApiError::unauthorized("invalid login or password"));
+    }
+    Ok((login.to_owned(), password.to_owned()))
+}

@@ -1,0 +1,465 @@
+//! Who is calling: residents (accounts in the store) and staff (directory logins).
+//!
+//! Identity is a chain of [`IdentityProvider`]s, so another kind of login (OpenID Connect
+//! through ID-porten) can be added as one more provider without touching the API. A provider
+//! answers "this is not mine" (`Ok(None)`), "this is X", or "I cannot tell right now"
+//! (unavailable); only when no provider claims a login and one was unavailable does the
+//! caller get 503 instead of 401.
+//!
+//! Failed logins are counted per login name; after `max_failures` within the window, further
+//! attempts are refused (429) before any password is checked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::PasswordHasher;
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::directory::{Directory, DirectoryError, Roles, dn};
+use crate::scheduling::{Requester, RequesterKind};
+use crate::store::{ResidentRecord, Store, StoreError};
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Resident {
+        id: String,
+        email: String,
+        name: String,
+    },
+    Staff {
+        id: String,
+        login: String,
+        name: String,
+        roles: Roles,
+    },
+}
+
+impl Principal {
+    /// The id bookings are filed under: `resident:<id>` or `staff:<directory id>`.
+    pub fn requester_id(&self) -> String {
+        match self {
+            Principal::Resident { id, .. } => format!("resident:{id}"),
+            Principal::Staff { id, .. } => format!("staff:{id}"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Resident { name, .. } | Principal::Staff { name, .. } => name,
+        }
+    }
+
+    /// The core's view: kind and group names (the first RDN value of each group DN).
+    pub fn requester(&self) -> Requester {
+        match self {
+            Principal::Resident { .. } => Requester {
+                id: self.requester_id(),
+                kind: RequesterKind::Resident,
+                groups: Vec::new(),
+            },
+            Principal::Staff { roles, .. } => Requester {
+                id: self.requester_id(),
+                kind: RequesterKind::Staff,
+                groups: roles.groups.iter().filter_map(|g| group_name(g)).collect(),
+            },
+        }
+    }
+
+    /// Whether the caller is in the group named by `group_dn`.
+    pub fn is_member_of(&self, group_dn: &str) -> bool {
+        match self {
+            Principal::Staff { roles, .. } => roles.is_member_of(group_dn),
+            Principal::Resident { .. } => false,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Staff { roles, .. } if roles.admin)
+    }
+
+    pub fn is_clerk(&self) -> bool {
+        matches!(self, Principal::Staff { roles, .. } if roles.clerk || roles.admin)
+    }
+}
+
+/// `cn=kultur,ou=Groups,…` → `kultur`.
+fn group_name(group_dn: &str) -> Option<String> {
+    let first = dn::canonical(group_dn);
+    let rdn = first.split(',').next()?;
+    let (_, value) = rdn.split_once('=')?;
+    Some(value.trim().to_owned())
+}
+
+/// Why a login failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    #[error("invalid login or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
+    #[error("the login service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One kind of login.
+#[async_trait::async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// `Ok(None)` when the login is not this provider's, or the password is wrong.
+    async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, IdentityError>;
+}
+
+/// Residents: email and an argon2id password hash in the store.
+pub struct ResidentLogins {
+    store: Arc<Store>,
+    cache: CredentialCache,
+}
+
+impl ResidentLogins {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, cache_secs: u64) -> Self {
+        ResidentLogins {
+            store,
+            cache: CredentialCache::new(clock, cache_secs),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl IdentityProvider for ResidentLogins {
+    async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, IdentityError> {
+        let email = normalize_email(login);
+        if !email.contains('@') {
+            return Ok(None);
+        }
+        if let Some(p) = self.cache.get(&email, password) {
+            return Ok(Some(p));
+        }
+        let Some(resident) = self
+            .store
+            .resident_by_email(&email)
+            .await
+            .map_err(|e| IdentityError::Unavailable(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let hash = resident.password_hash.clone();
+        let password_owned = password.to_owned();
+        // argon2 is deliberately slow: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password_owned))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return Ok(None);
+        }
+        let principal = Principal::Resident {
+            id: resident.id,
+            email: resident.email,
+            name: resident.name,
+        };
+        self.cache.put(&email, password, principal.clone());
+        Ok(Some(principal))
+    }
+}
+
+/// Staff and clerks: a bind against the directory, roles from its groups.
+pub struct DirectoryLogins {
+    directory: Arc<dyn Directory>,
+}
+
+impl DirectoryLogins {
+    pub fn new(directory: Arc<dyn Directory>) -> Self {
+        DirectoryLogins { directory }
+    }
+}
+
+#[async_trait::async_trait]
+impl IdentityProvider for DirectoryLogins {
+    async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, IdentityError> {
+        let person = match self.directory.authenticate(login, password).await {
+            Ok(p) => p,
+            Err(DirectoryError::InvalidCredentials) => return Ok(None),
+            Err(e) => return Err(IdentityError::Unavailable(e.to_string())),
+        };
+        let roles = self
+            .directory
+            .roles(&person)
+            .await
+            .map_err(|e| IdentityError::Unavailable(e.to_string()))?;
+        Ok(Some(Principal::Staff {
+            id: person.id,
+            login: person.login,
+            name: person.name,
+            roles,
+        }))
+    }
+}
+
+/// The chain of providers with the failed-login limiter.
+pub struct Identity {
+    providers: Vec<Box<dyn IdentityProvider>>,
+    limiter: FailureLimiter,
+}
+
+impl Identity {
+    pub fn new(
+        providers: Vec<Box<dyn IdentityProvider>>,
+        clock: Arc<dyn Clock>,
+        max_failures: u32,
+        window_secs: u64,
+    ) -> Self {
+        Identity {
+            providers,
+            limiter: FailureLimiter {
+                clock,
+                max_failures,
+                window: TimeDelta::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 2)),
+                failures: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// Checks a login and password against each provider in turn.
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Principal, IdentityError> {
+        let key = normalize_email(login);
+        self.limiter.check(&key)?;
+        let mut unavailable = None;
+        for provider in &self.providers {
+            match provider.authenticate(login, password).await {
+                Ok(Some(p)) => {
+                    self.limiter.clear(&key);
+                    return Ok(p);
+                }
+                Ok(None) => {}
+                Err(IdentityError::Unavailable(why)) => unavailable = Some(why),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(why) = unavailable {
+            // Not counted as a failure: the password was never checked.
+            return Err(IdentityError::Unavailable(why));
+        }
+        self.limiter.fail(&key);
+        Err(IdentityError::InvalidCredentials)
+    }
+}
+
+struct FailureLimiter {
+    clock: Arc<dyn Clock>,
+    max_failures: u32,
+    window: TimeDelta,
+    failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+}
+
+impl FailureLimiter {
+    fn recent(&self, list: &mut Vec<DateTime<Utc>>) {
+        let since = self.clock.now() - self.window;
+        list.retain(|t| *t > since);
+    }
+
+    fn check(&self, key: &str) -> Result<(), IdentityError> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = map.get_mut(key) else {
+            return Ok(());
+        };
+        self.recent(list);
+        if list.len() >= self.max_failures as usize {
+            let oldest = list.first().copied().unwrap_or_else(|| self.clock.now());
+            let retry = (oldest + self.window - self.clock.now())
+                .num_seconds()
+                .max(1);
+            return Err(IdentityError::TooManyFailures {
+                retry_after_secs: u64::try_from(retry).unwrap_or(1),
+            });
+        }
+        Ok(())
+    }
+
+    fn fail(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound the memory an attacker can make us use with random login names.
+        if map.len() > 100_000 {
+            let since = self.clock.now() - self.window;
+            map.retain(|_, list| list.iter().any(|t| *t > since));
+        }
+        let list = map.entry(key.to_owned()).or_default();
+        self.recent(list);
+        list.push(self.clock.now());
+    }
+
+    fn clear(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Remembers verified resident passwords for a short while, as a keyed SHA-256 under a
+/// random per-process key, so that each API call does not pay for argon2 again.
+struct CredentialCache {
+    clock: Arc<dyn Clock>,
+    ttl: TimeDelta,
+    key: [u8; 32],
+    entries: Mutex<HashMap<String, ([u8; 32], DateTime<Utc>, Principal)>>,
+}
+
+impl CredentialCache {
+    fn new(clock: Arc<dyn Clock>, ttl_secs: u64) -> Self {
+        let mut key = [0u8; 32];
+        // Without randomness the cache stays off rather than use a guessable key.
+        let ttl_secs = if getrandom::fill(&mut key).is_ok() {
+            ttl_secs
+        } else {
+            0
+        };
+        CredentialCache {
+            clock,
+            ttl: TimeDelta::seconds(i64::try_from(ttl_secs).unwrap_or(0)),
+            key,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn digest(&self, login: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update((login.len() as u64).to_le_bytes());
+        h.update(login.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn get(&self, login: &str, password: &str) -> Option<Principal> {
+        if self.ttl <= TimeDelta::zero() {
+            return None;
+        }
+        let digest = self.digest(login, password);
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (stored, expires, principal) = map.get(login)?;
+        let same = stored
+            .iter()
+            .zip(digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        (same && *expires > self.clock.now()).then(|| principal.clone())
+    }
+
+    fn put(&self, login: &str, password: &str, principal: Principal) {
+        if self.ttl <= TimeDelta::zero() {
+            return;
+        }
+        let digest = self.digest(login, password);
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        if map.len() > 100_000 {
+            map.retain(|_, e| e.1 > now);
+        }
+        map.insert(login.to_owned(), (digest, now + self.ttl, principal));
+    }
+}
+
+/// Emails are compared lower-cased and trimmed.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// An argon2id PHC string for `password`, with a random salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` matches a PHC string made by [`hash_password`].
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Why a registration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("an account with this email already exists")]
+    Exists,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Registers a resident: checks the values, hashes the password (argon2id), stores the account.
+pub async fn register_resident(
+    store: &Store,
+    email: &str,
+    password: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<ResidentRecord, RegistrationError> {
+    let email = normalize_email(email);
+    let valid_email = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid_email {
+        return Err(RegistrationError::Invalid(
+            "email must be an address like name@example.no".into(),
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(RegistrationError::Invalid(
+            "name must be 1 to 200 characters".into(),
+        ));
+    }
+    let length = password.chars().count();
+    if !(10..=1024).contains(&length) {
+        return Err(RegistrationError::Invalid(
+            "password must be 10 to 1024 characters".into(),
+        ));
+    }
+    let owned = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
+        .await
+        .map_err(|e| RegistrationError::Unavailable(e.to_string()))?
+        .map_err(RegistrationError::Unavailable)?;
+    let record = ResidentRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        email,
+        name: name.to_owned(),
+        password_hash: hash,
+        created_at: now,
+    };
+    match store.add_resident(&record).await {
+        Ok(()) => Ok(record),
+        Err(StoreError::DuplicateKey) => Err(RegistrationError::Exists),
+        Err(e) => Err(RegistrationError::Unavailable(e.to_string())),
+    }
+}

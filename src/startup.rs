@@ -1,0 +1,306 @@
+//! Wiring for `lokal serve`: open the store and the directory, load the rules, sync rooms,
+//! start the background jobs (directory sync, hold expiry), and serve until asked to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{Datelike, TimeDelta};
+use tokio::net::TcpListener;
+
+use crate::booking::{Bookings, CreateBooking, OnConflict, Rules};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::http::{AppState, metrics::Metrics};
+use crate::identity::{DirectoryLogins, Identity, Principal, ResidentLogins};
+use crate::store::Store;
+
+/// Opens the configured directory (a file, or an LDAP server: no connection is made yet).
+pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory>> {
+    let d = &config.directory;
+    let ldap = if d.url.starts_with("ldap") {
+        Some(d.ldap_settings()?)
+    } else {
+        None
+    };
+    let directory = crate::directory::connect(&d.url, d.mapping(), ldap).await?;
+    Ok(Arc::from(directory))
+}
+
+/// Everything the server needs, built from the configuration.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let store = Arc::new(
+        Store::open(&config.store.url)
+            .await
+            .with_context(|| format!("opening the store {}", redact(&config.store.url)))?,
+    );
+    let directory = open_directory(config).await?;
+    let s = &config.scheduling;
+    let rules = Rules::load(
+        &s.policies,
+        &s.calendars,
+        &s.default_policy,
+        &s.default_time_zone,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("loading the scheduling rules")?;
+    let identity = Identity::new(
+        vec![
+            Box::new(ResidentLogins::new(
+                store.clone(),
+                clock.clone(),
+                config.auth.credential_cache_secs,
+            )),
+            Box::new(DirectoryLogins::new(directory.clone())),
+        ],
+        clock.clone(),
+        config.auth.max_failures,
+        config.auth.failure_window_secs,
+    );
+    Ok(AppState {
+        bookings: Bookings {
+            store,
+            rules: Arc::new(rules),
+            clock,
+        },
+        identity: Arc::new(identity),
+        directory,
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// Copies the directory's rooms into the store. A directory that does not answer is logged
+/// and the store keeps serving what it has.
+pub async fn sync_rooms(state: &AppState) -> bool {
+    match state.directory.rooms().await {
+        Ok(rooms) => {
+            state.metrics.set_directory_up(true);
+            match state
+                .bookings
+                .store
+                .sync_rooms(&rooms, state.bookings.clock.now())
+                .await
+            {
+                Ok(report) => {
+                    state.metrics.set_rooms(rooms.len());
+                    tracing::info!(
+                        rooms = rooms.len(),
+                        added = report.added,
+                        updated = report.updated,
+                        retired = report.retired,
+                        restored = report.restored,
+                        "rooms synced from the directory"
+                    );
+                    true
+                }
+                Err(e) => {
+                    state.metrics.sync_failed();
+                    tracing::error!(error = %e, "storing the directory's rooms failed");
+                    false
+                }
+            }
+        }
+        Err(e) => {
+            state.metrics.set_directory_up(false);
+            state.metrics.sync_failed();
+            tracing::warn!(error = %e, "the directory did not answer; serving rooms from the store");
+            false
+        }
+    }
+}
+
+/// Runs the directory sync and the hold expiry every so often, until the runtime stops.
+pub fn spawn_background(state: &AppState, config: &Config) {
+    let every = Duration::from_secs(config.directory.sync_interval_secs);
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            sync_rooms(&s).await;
+        }
+    });
+    let every = Duration::from_secs(config.server.expiry_interval_secs);
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match s.bookings.store.expire_holds(s.bookings.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "pending requests expired"),
+                Err(e) => tracing::warn!(error = %e, "expiring holds failed"),
+            }
+        }
+    });
+}
+
+/// The demo resident made on first start with demo data.
+pub const DEMO_RESIDENT: (&str, &str, &str) = (
+    "kari.nordmann@example.no",
+    "kari-demo-2027",
+    "Kari Nordmann",
+);
+
+/// On first start (no bookings at all), a few bookings so the demo has something to show:
+/// an approved club-room evening and a pending hall request by the demo resident, and a hall
+/// booked directly by a culture officer.
+pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
+    let store = &state.bookings.store;
+    if store.has_bookings().await? {
+        return Ok(0);
+    }
+    let now = state.bookings.clock.now();
+    let (email, password, name) = DEMO_RESIDENT;
+    let resident = match store.resident_by_email(email).await? {
+        Some(r) => r,
+        None => crate::identity::register_resident(store, email, password, name, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo resident: {e}"))?,
+    };
+    let kari = Principal::Resident {
+        id: resident.id,
+        email: resident.email,
+        name: resident.name,
+    };
+    let mut who = vec![kari.clone(), kari];
+    if let Ok(Some(person)) = state.directory.find_person("ingrid.berg").await
+        && let Ok(roles) = state.directory.roles(&person).await
+    {
+        who.push(Principal::Staff {
+            id: person.id,
+            login: person.login,
+            name: person.name,
+            roles,
+        });
+    }
+    let rooms = store.rooms(false).await?;
+    let room_named = |name: &str| {
+        rooms
+            .iter()
+            .find(|r| r.room.name == name)
+            .map(|r| r.room.id.clone())
+    };
+    let plan = [
+        ("Klubbrommet", 3, "18:00", "20:00", "Strikkekafé"),
+        ("Storsalen", 12, "18:00", "22:00", "Korkonsert"),
+        ("Lillesalen", 9, "19:00", "21:00", "Litteraturkveld"),
+    ];
+    let mut made = 0;
+    for (who, (room, days, from, to, purpose)) in who.iter().zip(plan) {
+        let Some(room_id) = room_named(room) else {
+            continue;
+        };
+        // A weekday, so the demo does not fall on Sunday's short opening hours.
+        let mut day = (now + TimeDelta::days(days)).date_naive();
+        while day.weekday().number_from_monday() > 5 {
+            day = day.succ_opt().unwrap_or(day);
+        }
+        let request = CreateBooking {
+            room_id,
+            start: format!("{day}T{from}"),
+            end: format!("{day}T{to}"),
+            purpose: purpose.to_owned(),
+            attendees: 20,
+            recurrence: None,
+            on_conflict: OnConflict::Reject,
+        };
+        match state.bookings.create(who, request, None).await {
+            Ok(_) => made += 1,
+            Err(e) => tracing::warn!(room, error = %e, "a demo booking was refused"),
+        }
+    }
+    Ok(made)
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    max_body_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = crate::http::router(state, max_body_bytes);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// `lokal serve`.
+pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+    let state = build_state(&config, clock).await?;
+    sync_rooms(&state).await;
+    if config.server.demo_data {
+        match create_demo_data(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(bookings = n, "demo bookings created"),
+            Err(e) => tracing::warn!(error = %e, "demo data could not be created"),
+        }
+    }
+    spawn_background(&state, &config);
+    let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    println!("Lokal is running at http://{local}/");
+    println!(
+        "  API:      http://{local}/api/v1/rooms  (OpenAPI: http://{local}/api/v1/openapi.json)"
+    );
+    println!("  Health:   http://{local}/healthz  http://{local}/readyz  http://{local}/metrics");
+    if config.server.demo_data {
+        println!(
+            "  Demo resident: {} / {} (staff logins: seed/demo-logins.md)",
+            DEMO_RESIDENT.0, DEMO_RESIDENT.1
+        );
+    }
+    serve(
+        listener,
+        state,
+        config.server.max_body_bytes,
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// A URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
