@@ -1,5 +1,6 @@
 //! Lokal's integration tests: one binary, one module per area.
 
+mod api;
 mod architecture;
 mod directory;
 mod explain;
