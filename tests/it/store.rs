@@ -185,3 +185,188 @@ fn lokal_sync_directory_copies_the_rooms_into_the_store() {
     assert!(String::from_utf8_lossy(&second.stdout).contains("16 unchanged"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn new_booking(id: &str, room: &str, start: &str, end: &str) -> lokal::store::NewBooking {
+    use lokal::scheduling::{BookingStatus, Interval};
+    let span = Interval::new(at(start), at(end)).unwrap();
+    lokal::store::NewBooking {
+        id: id.into(),
+        room_id: room.into(),
+        requester_id: "resident:r1".into(),
+        requester_name: "R".into(),
+        purpose: "p".into(),
+        attendees: 1,
+        local_start: start.into(),
+        local_end: end.into(),
+        time_zone: "Europe/Oslo".into(),
+        recurrence: None,
+        on_conflict: "reject".into(),
+        status: BookingStatus::Approved,
+        hold_until: None,
+        reasons: "[]".into(),
+        occurrences: vec![lokal::store::NewOccurrence {
+            span,
+            blocked: span,
+            status: Some(BookingStatus::Approved),
+        }],
+    }
+}
+
+fn key<'a>(room: &'a str, start: &str, end: &str) -> lokal::store::CreateKey<'a> {
+    lokal::store::CreateKey {
+        room_id: room,
+        requester_id: "resident:r1",
+        idempotency_key: None,
+        request_hash: "h",
+        window: lokal::scheduling::Interval::new(at(start), at(end)).unwrap(),
+    }
+}
+
+/// What the decision sees, and what the database itself refuses. Returns whether the
+/// database refused an overlap that a (deliberately blind) decision let through.
+async fn booking_suite(store: &Store) -> bool {
+    use lokal::store::{Created, StoreError};
+    store
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    let room = store.rooms(false).await.unwrap()[0].room.id.clone();
+    let now = at("2027-01-02T00:00:00Z");
+    let first = store
+        .create_booking(
+            key(&room, "2027-01-05T17:00:00Z", "2027-01-05T19:00:00Z"),
+            now,
+            "resident:r1",
+            |_| {
+                Ok::<_, ()>(new_booking(
+                    "b1",
+                    &room,
+                    "2027-01-05T17:00:00Z",
+                    "2027-01-05T19:00:00Z",
+                ))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, Created::Inserted(ref b) if b.status == "approved"));
+
+    // The next decision in the same window sees it.
+    let mut seen = Vec::new();
+    let refused = store
+        .create_booking(
+            key(&room, "2027-01-05T18:00:00Z", "2027-01-05T20:00:00Z"),
+            now,
+            "resident:r1",
+            |snapshot| {
+                seen = snapshot.existing.iter().map(|b| b.id.clone()).collect();
+                Err::<lokal::store::NewBooking, _>("conflict")
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(refused, Created::Refused("conflict")));
+    assert_eq!(seen, ["b1"]);
+
+    // A decision that ignores what it saw: only a database constraint can stop it.
+    let blind = store
+        .create_booking(
+            key(&room, "2027-01-05T18:00:00Z", "2027-01-05T20:00:00Z"),
+            now,
+            "resident:r1",
+            |_| {
+                Ok::<_, ()>(new_booking(
+                    "b2",
+                    &room,
+                    "2027-01-05T18:00:00Z",
+                    "2027-01-05T20:00:00Z",
+                ))
+            },
+        )
+        .await;
+    let refused_by_database = matches!(blind, Err(StoreError::Overlap));
+    if refused_by_database {
+        // Nothing of the refused booking was written: no booking row, no audit row.
+        assert!(store.booking("b2").await.unwrap().is_none());
+        assert!(store.history("b2").await.unwrap().is_empty());
+    }
+
+    // A touching booking is no conflict, even for the constraint.
+    let touching = store
+        .create_booking(
+            key(&room, "2027-01-05T19:00:00Z", "2027-01-05T20:00:00Z"),
+            now,
+            "resident:r1",
+            |_| {
+                Ok::<_, ()>(new_booking(
+                    "b3",
+                    &room,
+                    "2027-01-05T19:00:00Z",
+                    "2027-01-05T20:00:00Z",
+                ))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(touching, Created::Inserted(_)));
+
+    // Every change is in the audit log, with an outbox row.
+    assert_eq!(store.history("b1").await.unwrap().len(), 1);
+    let outbox = store.undelivered().await.unwrap();
+    assert!(
+        outbox
+            .iter()
+            .any(|(kind, id, _)| kind == "booking.approved" && id.as_deref() == Some("b1"))
+    );
+    refused_by_database
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_booking_suite() {
+    let dir = crate::support::app::TempDir::new("store-bookings");
+    let store = Store::open(&format!("sqlite:{}", dir.0.join("l.db").display()))
+        .await
+        .unwrap();
+    // SQLite has no exclusion constraint: its guarantee is that writers are serialized, so
+    // every decision sees the one before it (checked above and by the concurrency tests).
+    assert!(!booking_suite(&store).await);
+}
+
+#[tokio::test]
+async fn postgres_passes_the_booking_suite_and_its_constraint_refuses_any_overlap() {
+    let pg = Postgres::start();
+    let store = Store::open(&pg.url).await.unwrap();
+    assert!(
+        booking_suite(&store).await,
+        "the EXCLUDE constraint must refuse the overlap"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_cannot_be_changed_on_either_backend() {
+    let dir = crate::support::app::TempDir::new("audit");
+    let sqlite_url = format!("sqlite:{}", dir.0.join("l.db").display());
+    let pg = Postgres::start();
+    for url in [sqlite_url.as_str(), pg.url.as_str()] {
+        let store = Store::open(url).await.unwrap();
+        booking_suite(&store).await;
+        drop(store);
+        for sql in [
+            "UPDATE audit SET actor = 'someone else'",
+            "DELETE FROM audit",
+        ] {
+            let result = if url.starts_with("sqlite:") {
+                let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut c).await.map(|_| ())
+            } else {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut c).await.map(|_| ())
+            };
+            let message = result.expect_err(sql).to_string();
+            assert!(message.contains("append-only"), "{url}: {sql}: {message}");
+        }
+    }
+}
