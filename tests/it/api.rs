@@ -838,3 +838,148 @@ async fn service_endpoints_answer() {
     let (status, problem) = app.get("/nowhere", None).await;
     assert_eq!((status, problem["code"].as_str()), (404, Some("not-found")));
 }
+
+/// Directory stopped while Lokal runs: reads and resident bookings go on, staff logins get a
+/// clear 503, and when slapd is back, staff log in again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
+    use crate::support::slapd::{Options, Slapd};
+    let slapd = Slapd::start(Options::default());
+    let port = slapd.port;
+    let dir = crate::support::app::TempDir::new("dirdown");
+    let mut config =
+        crate::support::app::test_config(&format!("sqlite:{}", dir.0.join("l.db").display()));
+    config.directory.url = slapd.url.clone();
+    config.directory.bind_password = "lokal-service-secret".into();
+    config.directory.timeout_secs = 2.0;
+    let app = TestApp::start(config).await;
+    let kari = app.resident("kari@example.no").await;
+    let room = app.room("Klubbrommet").await;
+    let (status, _) = app.get("/api/v1/bookings?mine=true", Some(ERIK)).await;
+    assert_eq!(status, 200, "staff login works while slapd runs");
+
+    drop(slapd);
+    let (status, rooms) = app.get("/api/v1/rooms", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/rooms/{room}/availability?from=2027-01-06&to=2027-01-07"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(&room, "2027-01-06T18:00", "2027-01-06T20:00"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, problem) = app.get("/api/v1/bookings?mine=true", Some(ERIK)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("directory-unavailable")),
+        "{problem}"
+    );
+    assert!(problem["detail"].as_str().unwrap().contains("directory"));
+    let (status, ready) = app.get("/readyz", None).await;
+    assert_eq!(
+        (status, ready["directory"].as_str()),
+        (200, Some("degraded"))
+    );
+    // A sync while the directory is down keeps the stored rooms.
+    assert!(!lokal::startup::sync_rooms(&app.state).await);
+    assert_eq!(
+        app.state.bookings.store.rooms(false).await.unwrap().len(),
+        16
+    );
+    // The outage did not count as failed logins.
+    let _back = Slapd::start(Options {
+        port: Some(port),
+        ..Options::default()
+    });
+    let (status, body) = app.get("/api/v1/bookings?mine=true", Some(ERIK)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, ready) = app.get("/readyz", None).await;
+    assert_eq!(ready["directory"], "ok");
+}
+
+/// The OpenAPI document is valid OpenAPI 3.1 (checked by openapi-spec-validator, from PyPI,
+/// in a virtualenv this test makes) and describes every route the router serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_valid_and_complete() {
+    let app = TestApp::sqlite().await;
+    let response = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    let router_source =
+        std::fs::read_to_string(crate::support::slapd::repo().join("src/http/api.rs")).unwrap();
+    let mut routed = 0;
+    for line in router_source
+        .lines()
+        .filter(|l| l.trim_start().starts_with(".route(\"/api/v1/"))
+    {
+        let path = line.split('"').nth(1).unwrap();
+        if path == "/api/v1/openapi.json" {
+            continue;
+        }
+        routed += 1;
+        let entry = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is routed but not documented"));
+        for method in ["get", "post"] {
+            if line.contains(&format!("{method}(")) {
+                assert!(
+                    entry.get(method).is_some(),
+                    "{method} {path} is routed but not documented"
+                );
+            }
+        }
+    }
+    assert_eq!(routed, paths.len(), "every documented path is routed");
+    // Every create/decide endpoint documents its problem answers.
+    assert!(doc["paths"]["/api/v1/bookings"]["post"]["responses"]["409"].is_object());
+
+    let python = crate::support::python::venv(&["openapi-spec-validator==0.7.2"]);
+    let file = crate::support::app::TempDir::new("openapi");
+    let path = file.0.join("openapi.json");
+    std::fs::write(&path, &text).unwrap();
+    let out = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And the validator does reject a broken document, so its "OK" means something.
+    let mut broken = doc.clone();
+    broken["paths"]["/api/v1/rooms"]["get"]["responses"] = json!("nothing");
+    std::fs::write(&path, broken.to_string()).unwrap();
+    let out = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the validator accepted a broken document"
+    );
+}
