@@ -271,16 +271,21 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    println!("Lokal is running at http://{local}/");
-    println!(
-        "  API:      http://{local}/api/v1/rooms  (OpenAPI: http://{local}/api/v1/openapi.json)"
+    // Written without println!, which panics when stdout is closed: a supervisor that reads
+    // only the first line must not bring the server down.
+    let mut banner = format!(
+        "Lokal is running at http://{local}/\n  API:      http://{local}/api/v1/rooms  (OpenAPI: http://{local}/api/v1/openapi.json)\n  Health:   http://{local}/healthz  http://{local}/readyz  http://{local}/metrics\n"
     );
-    println!("  Health:   http://{local}/healthz  http://{local}/readyz  http://{local}/metrics");
     if config.server.demo_data {
-        println!(
-            "  Demo resident: {} / {} (staff logins: seed/demo-logins.md)",
+        banner.push_str(&format!(
+            "  Demo resident: {} / {} (staff logins: seed/demo-logins.md)\n",
             DEMO_RESIDENT.0, DEMO_RESIDENT.1
-        );
+        ));
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     serve(
         listener,

@@ -6,5 +6,6 @@ mod concurrency;
 mod directory;
 mod explain;
 mod holidays;
+mod serve;
 mod store;
 mod support;

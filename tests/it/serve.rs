@@ -1,0 +1,94 @@
+//! `lokal serve` as a newcomer runs it: the README's run command on the embedded defaults
+//! (SQLite under data/, seed/directory.ldif, seed/policies.toml), demo data on first start,
+//! the URL printed, and a graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::app::TempDir;
+use crate::support::slapd::repo;
+
+#[test]
+fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.lines().any(|l| l.trim() == "cargo run -- serve"),
+        "the README's run command is `cargo run -- serve`"
+    );
+    // A working directory laid out like the repository, so the relative defaults resolve.
+    let dir = TempDir::new("serve");
+    for name in ["seed", "calendars"] {
+        std::os::unix::fs::symlink(repo().join(name), dir.0.join(name)).unwrap();
+    }
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_lokal"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(&dir.0)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let url_of = |child: &mut std::process::Child| {
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).unwrap();
+        first
+            .trim()
+            .strip_prefix("Lokal is running at ")
+            .unwrap_or_else(|| panic!("no URL printed: {first:?}"))
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let get = |url: String, user: Option<(&str, &str)>| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let mut req = reqwest::Client::new().get(url);
+            if let Some((u, p)) = user {
+                req = req.basic_auth(u, Some(p));
+            }
+            crate::support::app::read(req.send().await.unwrap()).await
+        })
+    };
+    let stop = |child: std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "lokal serve did not stop cleanly on SIGTERM: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    let mut child = start();
+    let base = url_of(&mut child);
+    let (status, ready) = get(format!("{base}/readyz"), None);
+    assert_eq!(status, 200, "{ready}");
+    let (_, rooms) = get(format!("{base}/api/v1/rooms"), None);
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
+    let kari = Some(("kari.nordmann@example.no", "kari-demo-2027"));
+    let (status, mine) = get(format!("{base}/api/v1/bookings?mine=true"), kari);
+    assert_eq!(status, 200, "{mine}");
+    let statuses: Vec<&str> = mine["bookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 2, "{mine}");
+    assert!(statuses.contains(&"approved") && statuses.contains(&"pending"));
+    stop(child);
+    assert!(dir.0.join("data/lokal.db").exists(), "SQLite under data/");
+
+    // A second start keeps the data and makes no second set of demo bookings.
+    let mut child = start();
+    let base = url_of(&mut child);
+    let (_, again) = get(format!("{base}/api/v1/bookings?mine=true"), kari);
+    assert_eq!(again["bookings"], mine["bookings"]);
+    stop(child);
+}
