@@ -313,13 +313,16 @@ impl FailureLimiter {
     }
 }
 
+type CachedLogin = ([u8; 32], DateTime<Utc>, Principal);
+
 /// Remembers verified resident passwords for a short while, as a keyed SHA-256 under a
 /// random per-process key, so that each API call does not pay for argon2 again.
 struct CredentialCache {
     clock: Arc<dyn Clock>,
     ttl: TimeDelta,
     key: [u8; 32],
-    entries: Mutex<HashMap<String, ([u8; 32], DateTime<Utc>, Principal)>>,
+    /// login → (keyed digest of the password, expiry, who).
+    entries: Mutex<HashMap<String, CachedLogin>>,
 }
 
 impl CredentialCache {

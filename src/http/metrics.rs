@@ -7,9 +7,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// (method, route, status) → (count, total seconds).
+type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<RequestTable>,
     bookings: Mutex<BTreeMap<String, u64>>,
     directory_up: AtomicBool,
     rooms: AtomicU64,
