@@ -161,7 +161,9 @@ impl From<StoreError> for BookingError {
 }
 
 /// What to do with a series whose some dates are refused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     #[default]

@@ -249,7 +249,6 @@ pub struct CreateBookingRequest {
     /// For a series: refuse it all when a date is refused (`reject`, the default), or book
     /// the other dates (`skip`).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub on_conflict: Option<OnConflict>,
 }
 
