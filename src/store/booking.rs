@@ -878,7 +878,7 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let _: (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT 1").fetch_one(pool).await?);
+        let _: (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await?);
         Ok(())
     }
 

@@ -109,6 +109,12 @@ async fn two_lokal_instances_on_one_postgres_never_double_book() {
 async fn the_api_works_the_same_on_postgres() {
     let pg = Postgres::start();
     let app = TestApp::start(test_config(&pg.url)).await;
+    let (status, ready) = app.get("/readyz", None).await;
+    assert_eq!(
+        (status, ready["store"].as_str()),
+        (200, Some("ok")),
+        "{ready}"
+    );
     let kari = app.resident("kari@example.no").await;
     let login = Some((kari.0.as_str(), kari.1.as_str()));
     let storsalen = app.room("Storsalen").await;

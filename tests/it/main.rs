@@ -2,6 +2,7 @@
 
 mod api;
 mod architecture;
+mod compose;
 mod concurrency;
 mod directory;
 mod explain;
