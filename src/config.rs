@@ -240,6 +240,25 @@ impl Config {
                 "server.max_body_bytes must be at least 1024".into(),
             ));
         }
+        const YEAR: u64 = 366 * 24 * 3600;
+        for (key, value) in [
+            ("auth.failure_window_secs", self.auth.failure_window_secs),
+            (
+                "auth.credential_cache_secs",
+                self.auth.credential_cache_secs,
+            ),
+            ("directory.sync_interval_secs", d.sync_interval_secs),
+            (
+                "server.expiry_interval_secs",
+                self.server.expiry_interval_secs,
+            ),
+        ] {
+            if value > YEAR {
+                return Err(ConfigError(format!(
+                    "{key} must be at most a year ({YEAR})"
+                )));
+            }
+        }
         if self.auth.max_failures == 0 {
             return Err(ConfigError("auth.max_failures must be at least 1".into()));
         }

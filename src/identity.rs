@@ -108,7 +108,9 @@ pub enum IdentityError {
 /// One kind of login.
 #[async_trait::async_trait]
 pub trait IdentityProvider: Send + Sync {
-    /// `Ok(None)` when the login is not this provider's, or the password is wrong.
+    /// `Ok(None)` when the login is not this provider's (or, for a provider that cannot
+    /// tell, when the password is wrong); `Err(InvalidCredentials)` when the login is this
+    /// provider's and the password is wrong, which ends the search.
     async fn authenticate(
         &self,
         login: &str,
@@ -160,7 +162,8 @@ impl IdentityProvider for ResidentLogins {
             .await
             .unwrap_or(false);
         if !ok {
-            return Ok(None);
+            // The login is a resident's: no other provider may answer for it.
+            return Err(IdentityError::InvalidCredentials);
         }
         let principal = Principal::Resident {
             id: resident.id,
@@ -228,7 +231,7 @@ impl Identity {
                 clock,
                 max_failures,
                 window: TimeDelta::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 2)),
-                failures: Mutex::new(HashMap::new()),
+                attempts: Mutex::new(HashMap::new()),
             },
         }
     }
@@ -240,25 +243,59 @@ impl Identity {
         password: &str,
     ) -> Result<Principal, IdentityError> {
         let key = normalize_email(login);
-        self.limiter.check(&key)?;
+        // Reserves an attempt: parallel guesses count before their passwords are checked.
+        let attempt = self.limiter.begin(&key)?;
         let mut unavailable = None;
         for provider in &self.providers {
             match provider.authenticate(login, password).await {
                 Ok(Some(p)) => {
-                    self.limiter.clear(&key);
+                    attempt.succeeded();
                     return Ok(p);
                 }
                 Ok(None) => {}
                 Err(IdentityError::Unavailable(why)) => unavailable = Some(why),
+                Err(IdentityError::InvalidCredentials) => {
+                    attempt.failed();
+                    return Err(IdentityError::InvalidCredentials);
+                }
                 Err(e) => return Err(e),
             }
         }
         if let Some(why) = unavailable {
-            // Not counted as a failure: the password was never checked.
+            // Not counted as a failure: no password was found wrong (the attempt's
+            // reservation is released when it is dropped).
             return Err(IdentityError::Unavailable(why));
         }
-        self.limiter.fail(&key);
+        attempt.failed();
         Err(IdentityError::InvalidCredentials)
+    }
+}
+
+#[derive(Default)]
+struct Attempts {
+    failures: Vec<DateTime<Utc>>,
+    in_flight: usize,
+}
+
+/// One reserved login attempt; releases its reservation when dropped.
+struct Attempt<'a> {
+    limiter: &'a FailureLimiter,
+    key: String,
+    outcome: Option<bool>,
+}
+
+impl Attempt<'_> {
+    fn succeeded(mut self) {
+        self.outcome = Some(true);
+    }
+    fn failed(mut self) {
+        self.outcome = Some(false);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.limiter.end(&self.key, self.outcome);
     }
 }
 
@@ -266,50 +303,53 @@ struct FailureLimiter {
     clock: Arc<dyn Clock>,
     max_failures: u32,
     window: TimeDelta,
-    failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+    attempts: Mutex<HashMap<String, Attempts>>,
 }
 
 impl FailureLimiter {
-    fn recent(&self, list: &mut Vec<DateTime<Utc>>) {
-        let since = self.clock.now() - self.window;
-        list.retain(|t| *t > since);
-    }
-
-    fn check(&self, key: &str) -> Result<(), IdentityError> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(list) = map.get_mut(key) else {
-            return Ok(());
-        };
-        self.recent(list);
-        if list.len() >= self.max_failures as usize {
-            let oldest = list.first().copied().unwrap_or_else(|| self.clock.now());
-            let retry = (oldest + self.window - self.clock.now())
-                .num_seconds()
-                .max(1);
+    /// Refuses when recent failures plus attempts in flight reach the limit; otherwise
+    /// reserves an attempt.
+    fn begin(&self, key: &str) -> Result<Attempt<'_>, IdentityError> {
+        let now = self.clock.now();
+        let since = now - self.window;
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound the memory an attacker can make us use with random login names.
+        if map.len() > 100_000 {
+            map.retain(|_, a| a.in_flight > 0 || a.failures.iter().any(|t| *t > since));
+        }
+        let entry = map.entry(key.to_owned()).or_default();
+        entry.failures.retain(|t| *t > since);
+        if entry.failures.len() + entry.in_flight >= self.max_failures as usize {
+            let retry = match entry.failures.first() {
+                Some(oldest) => (*oldest + self.window - now).num_seconds().max(1),
+                None => 1,
+            };
             return Err(IdentityError::TooManyFailures {
                 retry_after_secs: u64::try_from(retry).unwrap_or(1),
             });
         }
-        Ok(())
+        entry.in_flight += 1;
+        Ok(Attempt {
+            limiter: self,
+            key: key.to_owned(),
+            outcome: None,
+        })
     }
 
-    fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound the memory an attacker can make us use with random login names.
-        if map.len() > 100_000 {
-            let since = self.clock.now() - self.window;
-            map.retain(|_, list| list.iter().any(|t| *t > since));
+    fn end(&self, key: &str, outcome: Option<bool>) {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = map.get_mut(key) else {
+            return;
+        };
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        match outcome {
+            Some(true) => entry.failures.clear(),
+            Some(false) => entry.failures.push(self.clock.now()),
+            None => {}
         }
-        let list = map.entry(key.to_owned()).or_default();
-        self.recent(list);
-        list.push(self.clock.now());
-    }
-
-    fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        if entry.in_flight == 0 && entry.failures.is_empty() {
+            map.remove(key);
+        }
     }
 }
 

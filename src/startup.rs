@@ -194,23 +194,32 @@ pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
         let Some(room_id) = room_named(room) else {
             continue;
         };
-        // A weekday, so the demo does not fall on Sunday's short opening hours.
+        // A weekday, so the demo does not fall on Sunday's short opening hours; a day the
+        // room is closed (a holiday) moves the booking on to the next.
         let mut day = (now + TimeDelta::days(days)).date_naive();
-        while day.weekday().number_from_monday() > 5 {
+        for _ in 0..14 {
+            while day.weekday().number_from_monday() > 5 {
+                day = day.succ_opt().unwrap_or(day);
+            }
+            let request = CreateBooking {
+                room_id: room_id.clone(),
+                start: format!("{day}T{from}"),
+                end: format!("{day}T{to}"),
+                purpose: purpose.to_owned(),
+                attendees: 20,
+                recurrence: None,
+                on_conflict: OnConflict::Reject,
+            };
+            match state.bookings.create(who, request, None).await {
+                Ok(_) => {
+                    made += 1;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(room, %day, error = %e, "demo booking refused; trying the next day")
+                }
+            }
             day = day.succ_opt().unwrap_or(day);
-        }
-        let request = CreateBooking {
-            room_id,
-            start: format!("{day}T{from}"),
-            end: format!("{day}T{to}"),
-            purpose: purpose.to_owned(),
-            attendees: 20,
-            recurrence: None,
-            on_conflict: OnConflict::Reject,
-        };
-        match state.bookings.create(who, request, None).await {
-            Ok(_) => made += 1,
-            Err(e) => tracing::warn!(room, error = %e, "a demo booking was refused"),
         }
     }
     Ok(made)

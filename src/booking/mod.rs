@@ -207,7 +207,21 @@ pub fn parse_time(
     field: &'static str,
 ) -> Result<NaiveDateTime, BookingError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
-        return Ok(zone.local(t.with_timezone(&Utc)));
+        let instant = t.with_timezone(&Utc);
+        let local = zone.local(instant);
+        // In the autumn fold a wall time names two instants and the core takes the first;
+        // an offset that names the second cannot be booked as asked, so say so.
+        if zone.to_utc(local).is_ok_and(|first| first != instant) {
+            return Err(BookingError::Invalid {
+                code: "ambiguous-local-time",
+                field,
+                message: format!(
+                    "{text:?} is the second pass of the hour repeated when daylight saving time ends in {}; bookings in that hour use its first pass",
+                    zone.name()
+                ),
+            });
+        }
+        return Ok(local);
     }
     parse_local(text).map_err(|_| BookingError::Invalid {
         code: "invalid-time",
@@ -917,7 +931,7 @@ impl Bookings {
         let policy = self.rules.policy(room)?;
         let mut spans: Vec<Interval> = self
             .store
-            .busy(&room.room.id, window)
+            .busy(&room.room.id, window, self.clock.now())
             .await?
             .into_iter()
             .filter_map(|(s, e)| Interval::new(s, e).ok())

@@ -308,7 +308,9 @@ async fn create_booking(
         on_conflict: body.on_conflict.unwrap_or_default(),
     };
     let created = state.bookings.create(&who, request, key.as_deref()).await?;
-    state.metrics.booking_created(&created.booking.status);
+    if !created.replayed {
+        state.metrics.booking_created(&created.booking.status);
+    }
     let b = created.booking;
     let body = CreatedBooking {
         id: b.id.clone(),

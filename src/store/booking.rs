@@ -352,19 +352,28 @@ macro_rules! expire_in_tx {
                     .await?
             }
         };
+        let mut expired = 0;
         for (id,) in &ids {
-            sqlx::query(
-                "UPDATE bookings SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id = $3",
+            let moved = sqlx::query(
+                "UPDATE bookings SET status = 'expired', status_reason = $1, updated_at = $2 \
+                 WHERE id = $3 AND status = 'pending'",
             )
             .bind("no clerk decided before the hold ran out")
             .bind($now)
             .bind(id)
             .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                continue; // changed meanwhile by someone else
+            }
+            expired += 1;
+            sqlx::query(
+                "UPDATE occurrences SET status = 'expired' WHERE booking_id = $1 AND status IN ('pending', 'approved')",
+            )
+            .bind(id)
+            .execute(&mut *$tx)
             .await?;
-            sqlx::query("UPDATE occurrences SET status = 'expired' WHERE booking_id = $1 AND status = 'pending'")
-                .bind(id)
-                .execute(&mut *$tx)
-                .await?;
             record_change!(
                 $tx,
                 id,
@@ -375,7 +384,7 @@ macro_rules! expire_in_tx {
                 Some("no clerk decided before the hold ran out")
             );
         }
-        ids.len()
+        expired
     }};
 }
 
@@ -475,6 +484,27 @@ impl Store {
                     .bind(key.room_id)
                     .execute(&mut *tx)
                     .await?;
+            }
+            // Look for a retry again under the lock: a retry sent while the first request
+            // was still running must replay it, not collide with it.
+            if let Some(k) = key.idempotency_key {
+                let earlier: Option<(String, String)> = sqlx::query_as(
+                    "SELECT id, request_hash FROM bookings WHERE requester_id = $1 AND idempotency_key = $2",
+                )
+                .bind(key.requester_id)
+                .bind(k)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id, hash)) = earlier {
+                    tx.rollback().await?;
+                    if hash != key.request_hash {
+                        return Ok(Created::KeyReused);
+                    }
+                    return match self.booking(&id).await? {
+                        Some(b) => Ok(Created::Replayed(b)),
+                        None => Err(StoreError::Unavailable("a replayed booking vanished".into())),
+                    };
+                }
             }
             expire_in_tx!(tx, Some(key.room_id), now);
             let rows: Vec<ExistingRow> = sqlx::query_as(
@@ -674,21 +704,45 @@ impl Store {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Err(TransitionError::WrongStatus { status: current });
             }
-            sqlx::query("UPDATE bookings SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4")
-                .bind(to_name)
-                .bind(reason)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-            sqlx::query("UPDATE occurrences SET status = $1 WHERE booking_id = $2 AND status = $3")
-                .bind(to_name)
-                .bind(id)
-                .bind(&current)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_insert_error)?;
+            // Guarded by the status just read: on PostgreSQL a concurrent change of the same
+            // booking makes this update wait, re-check, and touch nothing.
+            let moved = sqlx::query(
+                "UPDATE bookings SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+            )
+            .bind(to_name)
+            .bind(reason)
+            .bind(now)
+            .bind(id)
+            .bind(&current)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected();
+            if moved != 1 {
+                tx.rollback().await.map_err(StoreError::from)?;
+                let status = self
+                    .booking(id)
+                    .await?
+                    .map(|b| b.status)
+                    .unwrap_or(current);
+                return Err(TransitionError::WrongStatus { status });
+            }
+            // Approving moves the dates that wait for a clerk; cancelling, rejecting and
+            // expiring free every date that still holds its slot (a series may mix dates
+            // booked at once with dates a clerk must decide).
+            let occurrences_from = if to == BookingStatus::Approved {
+                "status = 'pending'"
+            } else {
+                "status IN ('pending', 'approved')"
+            };
+            sqlx::query(&format!(
+                "UPDATE occurrences SET status = $1 WHERE booking_id = $2 AND {occurrences_from}"
+            ))
+            .bind(to_name)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_insert_error)?;
             record_change!(tx, id, now, actor, Some(current.as_str()), to_name, reason);
             tx.commit().await.map_err(StoreError::from)?;
         });
@@ -733,19 +787,26 @@ impl Store {
             .collect())
     }
 
-    /// The booked spans of a room's blocking occurrences overlapping `window`, by start.
+    /// The booked spans of a room's blocking occurrences overlapping `window`, by start;
+    /// pending requests whose hold ran out by `now` do not count, even before the expiry
+    /// job has marked them.
     pub async fn busy(
         &self,
         room_id: &str,
         window: &Interval,
+        now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
         let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT start_at, end_at FROM occurrences WHERE room_id = $1 \
-             AND status IN ('pending', 'approved') AND start_at < $3 AND end_at > $2 ORDER BY start_at",
+            "SELECT o.start_at, o.end_at FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+             WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
+             AND o.start_at < $3 AND o.end_at > $2 \
+             AND NOT (o.status = 'pending' AND b.hold_until IS NOT NULL AND b.hold_until <= $4) \
+             ORDER BY o.start_at",
         )
         .bind(room_id)
         .bind(window.start())
         .bind(window.end())
+        .bind(now)
         .fetch_all(pool)
         .await?);
         Ok(rows)

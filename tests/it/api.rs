@@ -895,6 +895,24 @@ async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
         app.state.bookings.store.rooms(false).await.unwrap().len(),
         16
     );
+    // More staff attempts than the failure limit during the outage: all 503, none counted.
+    for _ in 0..6 {
+        let (status, _) = app.get("/api/v1/bookings?mine=true", Some(ERIK)).await;
+        assert_eq!(status, 503);
+    }
+    // A resident's wrong passwords are still counted and limited while the directory is down.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(
+            app.get(
+                "/api/v1/bookings?mine=true",
+                Some((&kari.0, "wrong-password")),
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429]);
     // The outage did not count as failed logins.
     let _back = Slapd::start(Options {
         port: Some(port),
@@ -982,4 +1000,111 @@ async fn the_openapi_document_is_valid_and_complete() {
         !out.status.success(),
         "the validator accepted a broken document"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_series_of_mixed_dates_frees_every_date() {
+    let app = TestApp::sqlite().await;
+    // erik.dahl is staff (meeting rooms: booked at once in opening hours) and in
+    // bookingkontoret (may ask outside them): a daily week mixes both kinds of date.
+    let room = app.room("Formannskapssalen").await;
+    let mut series = booking(&room, "2027-01-11T09:00", "2027-01-11T10:00");
+    series["recurrence"] = json!("FREQ=DAILY;COUNT=7");
+    let (status, created) = app.post("/api/v1/bookings", Some(ERIK), series).await;
+    assert_eq!(status, 201, "{created}");
+    let statuses: Vec<&str> = created["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"approved") && statuses.contains(&"pending"),
+        "{statuses:?}"
+    );
+    let id = created["id"].as_str().unwrap();
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(ERIK),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert!(
+        cancelled["occurrences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "cancelled"),
+        "{cancelled}"
+    );
+    let (_, busy) = app
+        .get(
+            &format!("/api/v1/rooms/{room}/availability?from=2027-01-11&to=2027-01-18"),
+            None,
+        )
+        .await;
+    assert_eq!(busy["busy"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_passwords_are_limited_too() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let request = app
+            .client
+            .get(format!("{}/api/v1/bookings?mine=true", app.base))
+            .basic_auth(&kari.0, Some("wrong-password"));
+        tasks.push(tokio::spawn(async move {
+            request.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (5, 35), "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_in_the_second_pass_of_the_autumn_fold_is_refused_not_moved() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    let room = app.room("Klubbrommet").await;
+    // 02:30 happens twice in Oslo on 2027-10-31: first at +02:00, then at +01:00.
+    let (status, problem) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(
+                &room,
+                "2027-10-31T02:30:00+01:00",
+                "2027-10-31T03:30:00+01:00",
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("ambiguous-local-time")),
+        "{problem}"
+    );
+    // The first pass is read as asked (and then judged by the policy: the room is closed).
+    let (status, problem) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(
+                &room,
+                "2027-10-31T02:30:00+02:00",
+                "2027-10-31T03:30:00+01:00",
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_ne!(problem["code"], "ambiguous-local-time", "{problem}");
 }

@@ -145,3 +145,43 @@ async fn the_api_works_the_same_on_postgres() {
     assert_eq!(history["history"].as_array().unwrap().len(), 2);
     assert_eq!(created["booking"]["hold_until"], "2027-01-11T09:00:00Z");
 }
+
+/// Retries of one request (one Idempotency-Key) sent while the first is still running all
+/// get the same booking.
+async fn concurrent_retries_replay(app: &TestApp) {
+    let kari = app.resident("kari@example.no").await;
+    app.get("/api/v1/bookings?mine=true", Some((&kari.0, &kari.1)))
+        .await;
+    let room = app.room("Klubbrommet").await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let request = app
+            .client
+            .post(format!("{}/api/v1/bookings", app.base))
+            .basic_auth(&kari.0, Some(&kari.1))
+            .header("Idempotency-Key", "double-click")
+            .json(&json!({"room_id": room, "start": "2027-01-06T18:00", "end": "2027-01-06T20:00", "purpose": "x", "attendees": 3}));
+        tasks.push(tokio::spawn(async move {
+            crate::support::app::read(request.send().await.unwrap()).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_idempotent_retries_replay_on_sqlite() {
+    concurrent_retries_replay(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_idempotent_retries_replay_on_postgres() {
+    let pg = Postgres::start();
+    concurrent_retries_replay(&TestApp::start(test_config(&pg.url)).await).await;
+}

@@ -370,3 +370,83 @@ async fn the_audit_log_cannot_be_changed_on_either_backend() {
         }
     }
 }
+
+/// An approve and a cancel racing on one pending booking: exactly one wins, and the booking
+/// and its dates agree afterwards.
+async fn racing_transitions(store: &Store) {
+    use lokal::scheduling::BookingStatus;
+    store
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    let room = store.rooms(false).await.unwrap()[1].room.id.clone();
+    let now = at("2027-01-02T00:00:00Z");
+    for round in 0..20 {
+        let id = format!("race-{round}");
+        let start = at("2027-02-01T10:00:00Z") + TimeDelta::hours(2 * round);
+        let end = start + TimeDelta::hours(1);
+        let (s, e) = (start.to_rfc3339(), end.to_rfc3339());
+        let mut pending = new_booking(&id, &room, &s, &e);
+        pending.status = BookingStatus::Pending;
+        pending.occurrences[0].status = Some(BookingStatus::Pending);
+        store
+            .create_booking(key(&room, &s, &e), now, "resident:r1", |_| {
+                Ok::<_, ()>(pending)
+            })
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.transition(
+                &id,
+                &[BookingStatus::Pending],
+                BookingStatus::Approved,
+                "staff:c",
+                None,
+                now
+            ),
+            store.transition(
+                &id,
+                &[BookingStatus::Pending, BookingStatus::Approved],
+                BookingStatus::Cancelled,
+                "resident:r1",
+                Some("r"),
+                now
+            ),
+        );
+        let winners = [a.is_ok(), b.is_ok()].iter().filter(|w| **w).count();
+        let booking = store.booking(&id).await.unwrap().unwrap();
+        assert!(winners >= 1, "round {round}");
+        assert!(
+            booking
+                .occurrences
+                .iter()
+                .all(|o| o.status == booking.status),
+            "round {round}: booking {} with dates {:?}",
+            booking.status,
+            booking
+                .occurrences
+                .iter()
+                .map(|o| &o.status)
+                .collect::<Vec<_>>()
+        );
+        // Approve-then-cancel may both succeed in sequence; then the history has both.
+        let history = store.history(&id).await.unwrap();
+        assert_eq!(history.len(), 1 + winners, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_status_changes_stay_consistent_on_sqlite() {
+    let dir = crate::support::app::TempDir::new("race");
+    let store = Store::open(&format!("sqlite:{}", dir.0.join("l.db").display()))
+        .await
+        .unwrap();
+    racing_transitions(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_status_changes_stay_consistent_on_postgres() {
+    let pg = Postgres::start();
+    let store = Store::open(&pg.url).await.unwrap();
+    racing_transitions(&store).await;
+}
