@@ -101,8 +101,12 @@ pub enum IdentityError {
     InvalidCredentials,
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     TooManyFailures { retry_after_secs: u64 },
+    /// The directory does not answer.
     #[error("the login service is unavailable: {0}")]
     Unavailable(String),
+    /// The store does not answer (resident logins).
+    #[error("the database is unavailable: {0}")]
+    StoreUnavailable(String),
 }
 
 /// One kind of login.
@@ -151,7 +155,7 @@ impl IdentityProvider for ResidentLogins {
             .store
             .resident_by_email(&email)
             .await
-            .map_err(|e| IdentityError::Unavailable(e.to_string()))?
+            .map_err(|e| IdentityError::StoreUnavailable(e.to_string()))?
         else {
             return Ok(None);
         };
@@ -253,7 +257,9 @@ impl Identity {
                     return Ok(p);
                 }
                 Ok(None) => {}
-                Err(IdentityError::Unavailable(why)) => unavailable = Some(why),
+                Err(e @ (IdentityError::Unavailable(_) | IdentityError::StoreUnavailable(_))) => {
+                    unavailable = Some(e)
+                }
                 Err(IdentityError::InvalidCredentials) => {
                     attempt.failed();
                     return Err(IdentityError::InvalidCredentials);
@@ -261,10 +267,10 @@ impl Identity {
                 Err(e) => return Err(e),
             }
         }
-        if let Some(why) = unavailable {
+        if let Some(e) = unavailable {
             // Not counted as a failure: no password was found wrong (the attempt's
             // reservation is released when it is dropped).
-            return Err(IdentityError::Unavailable(why));
+            return Err(e);
         }
         attempt.failed();
         Err(IdentityError::InvalidCredentials)

@@ -478,6 +478,22 @@ impl Bookings {
             idempotency_key,
             request_hash: &hash,
             window,
+            building: room.room.building.as_deref(),
+            // Quotas count the requester's bookings by week or month around the request.
+            quota_window: policy.quota.as_ref().map(|_| {
+                let margin = TimeDelta::days(32);
+                Interval::new(
+                    window
+                        .start()
+                        .checked_sub_signed(margin)
+                        .unwrap_or(window.start()),
+                    window
+                        .end()
+                        .checked_add_signed(margin)
+                        .unwrap_or(window.end()),
+                )
+                .unwrap_or(window)
+            }),
         };
         let created = self
             .store
@@ -1081,6 +1097,16 @@ fn new_booking(
         let (Some(span), Some(blocked)) = (o.span, o.blocked) else {
             continue;
         };
+        if blocked.end() - blocked.start() > crate::store::MAX_BLOCK {
+            return Err(BookingError::Invalid {
+                code: "too-long",
+                field: "end",
+                message: format!(
+                    "one booking may block a room for at most {} days, buffers included; book a series instead",
+                    crate::store::MAX_BLOCK.num_days()
+                ),
+            });
+        }
         let status = match o.outcome {
             Outcome::Approved => Some(BookingStatus::Approved),
             Outcome::Pending => Some(BookingStatus::Pending),

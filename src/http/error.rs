@@ -127,6 +127,11 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 "the slot was taken by another booking at the same moment",
             ),
+            StoreError::Busy => ApiError::unavailable(
+                "store-busy",
+                "the database is busy",
+                "the database is busy with other bookings; try again in a moment",
+            ),
             StoreError::DuplicateKey => {
                 ApiError::new(StatusCode::CONFLICT, "exists", "it already exists")
             }
@@ -206,6 +211,11 @@ impl From<IdentityError> for ApiError {
                     ),
                 )
             },
+            IdentityError::StoreUnavailable(why) => ApiError::unavailable(
+                "store-unavailable",
+                why,
+                "logins cannot be checked right now because the database does not answer; try again shortly",
+            ),
             IdentityError::Unavailable(why) => ApiError::unavailable(
                 "directory-unavailable",
                 why,

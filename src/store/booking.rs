@@ -87,8 +87,13 @@ pub struct CreateKey<'a> {
     /// A digest of the request body: a retry with the same key must send the same request.
     pub request_hash: &'a str,
     /// The time the caller's decision needs to see: blocking occurrences overlapping it are
-    /// loaded (and the requester's own, for quotas).
+    /// loaded.
     pub window: Interval,
+    /// The room's building, whose closures apply too.
+    pub building: Option<&'a str>,
+    /// When the policy has a quota: the requester's own bookings in the room over this time
+    /// are loaded as well.
+    pub quota_window: Option<Interval>,
 }
 
 /// What the caller's decision sees.
@@ -291,6 +296,7 @@ fn existing_from_row(room_id: &str, r: ExistingRow) -> Option<ExistingBooking> {
 }
 
 /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite takes the write lock at once.
+/// The caller holds its writer turn (`write_turn`) for as long as the transaction runs.
 macro_rules! begin_write {
     ($self:ident, $pool:ident) => {
         match &$self.pool {
@@ -299,6 +305,10 @@ macro_rules! begin_write {
         }
     };
 }
+
+/// The longest time one occurrence may block, buffers included. Bounding it lets the conflict
+/// query use the (room, block_start) index instead of reading every booking of the room.
+pub const MAX_BLOCK: TimeDelta = TimeDelta::days(15);
 
 /// Appends an audit row and an outbox row for one status change.
 macro_rules! record_change {
@@ -412,6 +422,45 @@ fn map_insert_error(e: sqlx::Error) -> StoreError {
     StoreError::from(e)
 }
 
+/// The record of a booking just inserted, as reading it back would give (timestamps in
+/// whole microseconds, as both backends store them).
+fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
+    use chrono::SubsecRound as _;
+    let now = now.trunc_subsecs(6);
+    BookingRecord {
+        id: new.id,
+        room_id: new.room_id,
+        requester_id: new.requester_id,
+        requester_name: new.requester_name,
+        purpose: new.purpose,
+        attendees: new.attendees,
+        local_start: new.local_start,
+        local_end: new.local_end,
+        time_zone: new.time_zone,
+        recurrence: new.recurrence,
+        on_conflict: new.on_conflict,
+        status: status_name(new.status).to_owned(),
+        status_reason: None,
+        hold_until: new.hold_until.map(|t| t.trunc_subsecs(6)),
+        reasons: new.reasons,
+        created_at: now,
+        updated_at: now,
+        occurrences: new
+            .occurrences
+            .iter()
+            .enumerate()
+            .map(|(seq, o)| OccurrenceRecord {
+                seq: i64::try_from(seq).unwrap_or(i64::MAX),
+                start: o.span.start(),
+                end: o.span.end(),
+                block_start: o.blocked.start(),
+                block_end: o.blocked.end(),
+                status: o.status.map(status_name).unwrap_or("skipped").to_owned(),
+            })
+            .collect(),
+    }
+}
+
 impl Store {
     /// Creates a booking: in one transaction, expires the room's stale holds, replays an
     /// earlier request with the same idempotency key, loads what the decision needs, calls
@@ -469,14 +518,11 @@ impl Store {
                 Created::KeyReused
             });
         }
-        // Quotas count the requester's bookings by week or month around the request.
-        let quota_margin = TimeDelta::days(32);
         let (from, to) = (key.window.start(), key.window.end());
-        let (qfrom, qto) = (
-            from.checked_sub_signed(quota_margin).unwrap_or(from),
-            to.checked_add_signed(quota_margin).unwrap_or(to),
-        );
-        let id = on_pool!(self, pool => {
+        // Every occurrence blocks at most MAX_BLOCK, so one overlapping `from` starts after this.
+        let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
+        let inserted = on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             if let Pool::Postgres(_) = &self.pool {
                 // Serializes creations per room, so each decision sees the one before it.
@@ -507,32 +553,44 @@ impl Store {
                 }
             }
             expire_in_tx!(tx, Some(key.room_id), now);
-            let rows: Vec<ExistingRow> = sqlx::query_as(
+            let mut rows: Vec<ExistingRow> = sqlx::query_as(
                 "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
                  FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-                 WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
-                 AND ((o.block_start < $3 AND o.block_end > $2) \
-                      OR (b.requester_id = $4 AND o.start_at < $6 AND o.end_at > $5))",
+                 WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
+                 AND o.status IN ('pending', 'approved')",
             )
             .bind(key.room_id)
+            .bind(earliest)
             .bind(from)
             .bind(to)
-            .bind(key.requester_id)
-            .bind(qfrom)
-            .bind(qto)
             .fetch_all(&mut *tx)
             .await?;
-            let building: Option<(Option<String>,)> =
-                sqlx::query_as("SELECT building FROM rooms WHERE id = $1")
-                    .bind(key.room_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let building = building.and_then(|b| b.0).unwrap_or_default();
+            if let Some(q) = &key.quota_window {
+                let qfrom = q.start().checked_sub_signed(MAX_BLOCK).unwrap_or(q.start());
+                let own: Vec<ExistingRow> = sqlx::query_as(
+                    "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+                     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+                     WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.end_at > $3 \
+                     AND o.status IN ('pending', 'approved') AND b.requester_id = $5",
+                )
+                .bind(key.room_id)
+                .bind(qfrom)
+                .bind(q.start())
+                .bind(q.end())
+                .bind(key.requester_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for r in own {
+                    if !rows.iter().any(|x| x.0 == r.0 && x.2 == r.2) {
+                        rows.push(r);
+                    }
+                }
+            }
             let closures: Vec<ClosureRow> = sqlx::query_as(&format!(
                 "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2) AND start_at < $4 AND end_at > $3"
             ))
             .bind(key.room_id)
-            .bind(&building)
+            .bind(key.building.unwrap_or_default())
             .bind(from)
             .bind(to)
             .fetch_all(&mut *tx)
@@ -597,14 +655,9 @@ impl Store {
             }
             record_change!(tx, &new.id, now, actor, None::<&str>, status, None::<&str>);
             tx.commit().await.map_err(map_insert_error)?;
-            new.id
+            new
         });
-        match self.booking(&id).await? {
-            Some(b) => Ok(Created::Inserted(b)),
-            None => Err(StoreError::Unavailable(
-                "the new booking could not be read back".into(),
-            )),
-        }
+        Ok(Created::Inserted(record_of(inserted, now)))
     }
 
     async fn attach_occurrences(
@@ -689,6 +742,7 @@ impl Store {
     ) -> Result<BookingRecord, TransitionError> {
         let to_name = status_name(to);
         on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             expire_in_tx!(tx, None, now);
             let row: Option<(String,)> = sqlx::query_as("SELECT status FROM bookings WHERE id = $1")
@@ -752,6 +806,7 @@ impl Store {
     /// Expires every pending booking whose hold has run out; returns how many.
     pub async fn expire_holds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let n = on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             let n = expire_in_tx!(tx, None, now);
             tx.commit().await?;
@@ -824,12 +879,13 @@ impl Store {
             "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
              FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
              WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
-             AND o.block_start < $3 AND o.block_end > $2 AND o.booking_id <> $4",
+             AND o.block_start > $5 AND o.block_start < $3 AND o.block_end > $2 AND o.booking_id <> $4",
         )
         .bind(room_id)
         .bind(window.start())
         .bind(window.end())
         .bind(except)
+        .bind(window.start().checked_sub_signed(MAX_BLOCK).unwrap_or(window.start()))
         .fetch_all(pool)
         .await?);
         Ok(rows
@@ -841,6 +897,7 @@ impl Store {
     /// Adds a clerk's closure.
     pub async fn add_closure(&self, closure: &ClosureRecord) -> Result<(), StoreError> {
         on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             sqlx::query(
                 "INSERT INTO closures (id, room_id, building, start_at, end_at, reason, created_by, created_at) \
@@ -883,6 +940,7 @@ impl Store {
     /// Registers a resident; [`StoreError::DuplicateKey`] when the email is taken.
     pub async fn add_resident(&self, resident: &ResidentRecord) -> Result<(), StoreError> {
         on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             sqlx::query(
                 "INSERT INTO residents (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -15,8 +15,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::directory::DirRoom;
 
 pub use booking::{
-    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, NewBooking, NewOccurrence,
-    OccurrenceRecord, ResidentRecord, Snapshot, TransitionError, parse_status, status_name,
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, MAX_BLOCK, NewBooking,
+    NewOccurrence, OccurrenceRecord, ResidentRecord, Snapshot, TransitionError, parse_status,
+    status_name,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -38,11 +39,29 @@ pub enum StoreError {
     /// A unique key (an idempotency key, a resident's email) is already in use.
     #[error("already exists")]
     DuplicateKey,
+    /// SQLite's write lock could not be had in time: the database is busy, not down.
+    #[error("the database is busy")]
+    Busy,
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("5" | "517"))
+        {
+            return StoreError::Busy; // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
+        }
         StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl Store {
+    /// Queues this writer behind the others on SQLite; nothing on PostgreSQL.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Postgres(_) => None,
+        }
     }
 }
 
@@ -74,6 +93,9 @@ enum Pool {
 /// The store.
 pub struct Store {
     pool: Pool,
+    /// SQLite allows one writer at a time; queueing writers here, in order, beats SQLite's
+    /// own busy-retry loop (sleeps of up to 100 ms) by far under load.
+    sqlite_writer: tokio::sync::Mutex<()>,
 }
 
 /// Runs the same body against either pool; the SQL is written to run on both.
@@ -186,7 +208,10 @@ impl Store {
                 "unsupported store URL {url:?}: use sqlite:PATH or postgres://…"
             )));
         };
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            sqlite_writer: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Every room, the retired ones too if asked, by name.

@@ -1108,3 +1108,54 @@ async fn an_offset_in_the_second_pass_of_the_autumn_fold_is_refused_not_moved() 
     assert_eq!(status, 422, "{problem}");
     assert_ne!(problem["code"], "ambiguous-local-time", "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weekly_quota_counts_the_requesters_own_bookings() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    let ola = app.resident("ola@example.no").await;
+    let storsalen = app.room("Storsalen").await; // hall: at most 3 bookings a week each
+    for day in 11..14 {
+        let (status, body) = app
+            .post(
+                "/api/v1/bookings",
+                login(&kari),
+                booking(
+                    &storsalen,
+                    &format!("2027-01-{day}T18:00"),
+                    &format!("2027-01-{day}T20:00"),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, problem) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(&storsalen, "2027-01-14T18:00", "2027-01-14T20:00"),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("quota-exceeded")),
+        "{problem}"
+    );
+    // Someone else's quota is their own; and next week Kari may book again.
+    let (status, _) = app
+        .post(
+            "/api/v1/bookings",
+            login(&ola),
+            booking(&storsalen, "2027-01-14T18:00", "2027-01-14T20:00"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(&storsalen, "2027-01-18T18:00", "2027-01-18T20:00"),
+        )
+        .await;
+    assert_eq!(status, 201);
+}

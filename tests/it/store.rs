@@ -219,6 +219,8 @@ fn key<'a>(room: &'a str, start: &str, end: &str) -> lokal::store::CreateKey<'a>
         idempotency_key: None,
         request_hash: "h",
         window: lokal::scheduling::Interval::new(at(start), at(end)).unwrap(),
+        building: None,
+        quota_window: None,
     }
 }
 
