@@ -268,6 +268,18 @@ type ClosureRow = (
     DateTime<Utc>,
 );
 
+/// A row of the creation snapshot: an occurrence (with its booking's hold) or a closure.
+type SnapshotRow = (
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+);
+
 const SELECT_CLOSURES: &str =
     "SELECT id, room_id, building, start_at, end_at, reason, created_by, created_at FROM closures";
 
@@ -310,7 +322,7 @@ macro_rules! begin_write {
 /// query use the (room, block_start) index instead of reading every booking of the room.
 pub const MAX_BLOCK: TimeDelta = TimeDelta::days(15);
 
-/// Appends an audit row and an outbox row for one status change.
+/// Appends an audit row (and, by trigger, an outbox row) for one status change.
 macro_rules! record_change {
     ($tx:ident, $booking:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {{
         sqlx::query(
@@ -325,19 +337,8 @@ macro_rules! record_change {
         .bind($reason)
         .execute(&mut *$tx)
         .await?;
-        let payload = serde_json::json!({
-            "booking_id": $booking, "from": $from, "to": $to, "actor": $actor, "reason": $reason,
-        })
-        .to_string();
-        sqlx::query(
-            "INSERT INTO outbox (created_at, kind, booking_id, payload) VALUES ($1, $2, $3, $4)",
-        )
-        .bind($now)
-        .bind(format!("booking.{}", $to))
-        .bind($booking)
-        .bind(payload)
-        .execute(&mut *$tx)
-        .await?;
+        // The outbox row is written by the `audit_to_outbox` trigger (migration 0003), in
+        // the same transaction.
     }};
 }
 
@@ -552,56 +553,64 @@ impl Store {
                     };
                 }
             }
-            expire_in_tx!(tx, Some(key.room_id), now);
-            let mut rows: Vec<ExistingRow> = sqlx::query_as(
-                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+            // One round trip for everything the decision needs: the room's blocking
+            // occurrences near the request (with the requester's own over the quota window)
+            // and the closures, told apart by `kind`. Each round trip to SQLite's connection
+            // thread costs, so creation keeps them few (see docs/performance.md).
+            let qwin = key.quota_window.unwrap_or(key.window);
+            let qfrom = qwin.start().checked_sub_signed(MAX_BLOCK).unwrap_or(qwin.start());
+            let rows: Vec<SnapshotRow> = sqlx::query_as(
+                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until \
                  FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
                  WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
-                 AND o.status IN ('pending', 'approved')",
+                 AND o.status IN ('pending', 'approved') \
+                 UNION ALL \
+                 SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until \
+                 FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+                 WHERE $9 AND o.room_id = $1 AND o.block_start > $6 AND o.block_start < $8 AND o.end_at > $7 \
+                 AND o.status IN ('pending', 'approved') AND b.requester_id = $5 \
+                 UNION ALL \
+                 SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ) FROM closures \
+                 WHERE (room_id = $1 OR building = $10) AND start_at < $4 AND end_at > $3",
             )
             .bind(key.room_id)
             .bind(earliest)
             .bind(from)
             .bind(to)
+            .bind(key.requester_id)
+            .bind(qfrom)
+            .bind(qwin.start())
+            .bind(qwin.end())
+            .bind(key.quota_window.is_some())
+            .bind(key.building.unwrap_or_default())
             .fetch_all(&mut *tx)
             .await?;
-            if let Some(q) = &key.quota_window {
-                let qfrom = q.start().checked_sub_signed(MAX_BLOCK).unwrap_or(q.start());
-                let own: Vec<ExistingRow> = sqlx::query_as(
-                    "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
-                     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-                     WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.end_at > $3 \
-                     AND o.status IN ('pending', 'approved') AND b.requester_id = $5",
-                )
-                .bind(key.room_id)
-                .bind(qfrom)
-                .bind(q.start())
-                .bind(q.end())
-                .bind(key.requester_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                for r in own {
-                    if !rows.iter().any(|x| x.0 == r.0 && x.2 == r.2) {
-                        rows.push(r);
-                    }
+            let mut snapshot = Snapshot::default();
+            let mut stale = false;
+            let mut seen = std::collections::HashSet::new();
+            for r in rows {
+                if r.6 == "closure" {
+                    snapshot.closures.push(ClosureRecord {
+                        id: r.0,
+                        room_id: None,
+                        building: None,
+                        start: r.2,
+                        end: r.3,
+                        reason: r.1,
+                        created_by: String::new(),
+                        created_at: r.2,
+                    });
+                } else if r.6 == "pending" && r.7.is_some_and(|h| h <= now) {
+                    stale = true; // a hold that ran out: expired below, and no longer blocking
+                } else if seen.insert((r.0.clone(), r.2))
+                    && let Some(b) = existing_from_row(key.room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+                {
+                    snapshot.existing.push(b);
                 }
             }
-            let closures: Vec<ClosureRow> = sqlx::query_as(&format!(
-                "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2) AND start_at < $4 AND end_at > $3"
-            ))
-            .bind(key.room_id)
-            .bind(key.building.unwrap_or_default())
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *tx)
-            .await?;
-            let snapshot = Snapshot {
-                existing: rows
-                    .into_iter()
-                    .filter_map(|r| existing_from_row(key.room_id, r))
-                    .collect(),
-                closures: closures.into_iter().map(closure_from_row).collect(),
-            };
+            if stale {
+                expire_in_tx!(tx, Some(key.room_id), now);
+            }
             let new = match decide(&snapshot) {
                 Ok(new) => new,
                 Err(refusal) => {
@@ -636,22 +645,35 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(map_insert_error)?;
-            for (seq, o) in new.occurrences.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&new.id)
-                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                .bind(&new.room_id)
-                .bind(o.span.start())
-                .bind(o.span.end())
-                .bind(o.blocked.start())
-                .bind(o.blocked.end())
-                .bind(o.status.map(status_name).unwrap_or("skipped"))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_insert_error)?;
+            // Many rows per statement (a series in a few round trips, not one per date);
+            // chunks stay far below SQLite's limit on bound parameters.
+            for (chunk_no, chunk) in new.occurrences.chunks(500).enumerate() {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = i * 8;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status) VALUES {}",
+                    values.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for (i, o) in chunk.iter().enumerate() {
+                    q = q
+                        .bind(&new.id)
+                        .bind(i64::try_from(chunk_no * 500 + i).unwrap_or(i64::MAX))
+                        .bind(&new.room_id)
+                        .bind(o.span.start())
+                        .bind(o.span.end())
+                        .bind(o.blocked.start())
+                        .bind(o.blocked.end())
+                        .bind(o.status.map(status_name).unwrap_or("skipped"));
+                }
+                q.execute(&mut *tx).await.map_err(map_insert_error)?;
             }
             record_change!(tx, &new.id, now, actor, None::<&str>, status, None::<&str>);
             tx.commit().await.map_err(map_insert_error)?;

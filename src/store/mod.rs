@@ -187,7 +187,12 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new().connect_with(options).await?;
+            // A local file needs no liveness ping before each use; under load that ping is one
+            // more round trip to the connection thread per transaction.
+            let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await?;
             SQLITE_MIGRATIONS
                 .run(&pool)
                 .await
