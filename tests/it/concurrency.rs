@@ -144,6 +144,27 @@ async fn the_api_works_the_same_on_postgres() {
         .await;
     assert_eq!(history["history"].as_array().unwrap().len(), 2);
     assert_eq!(created["booking"]["hold_until"], "2027-01-11T09:00:00Z");
+    // Closures reach the decision on PostgreSQL too.
+    let (status, _) = app
+        .post(
+            "/api/v1/closures",
+            Some(("erik.dahl", "erik-clerk-2027")),
+            json!({"room_id": storsalen, "start": "2027-01-20", "end": "2027-01-21", "reason": "Lakkering"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, problem) = app
+        .post(
+            "/api/v1/bookings",
+            login,
+            json!({"room_id": storsalen, "start": "2027-01-20T18:00", "end": "2027-01-20T20:00", "purpose": "Kor", "attendees": 40}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("closure")),
+        "{problem}"
+    );
 }
 
 /// Retries of one request (one Idempotency-Key) sent while the first is still running all
