@@ -119,6 +119,10 @@ impl IntoResponse for ApiError {
     }
 }
 
+fn e_text_too_long() -> String {
+    StoreError::TooLong.to_string()
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -127,6 +131,7 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 "the slot was taken by another booking at the same moment",
             ),
+            StoreError::TooLong => ApiError::unprocessable("too-long", e_text_too_long()),
             StoreError::Busy => ApiError::unavailable(
                 "store-busy",
                 "the database is busy",

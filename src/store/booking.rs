@@ -278,6 +278,7 @@ type SnapshotRow = (
     DateTime<Utc>,
     String,
     Option<DateTime<Utc>>,
+    String,
 );
 
 const SELECT_CLOSURES: &str =
@@ -560,17 +561,17 @@ impl Store {
             let qwin = key.quota_window.unwrap_or(key.window);
             let qfrom = qwin.start().checked_sub_signed(MAX_BLOCK).unwrap_or(qwin.start());
             let rows: Vec<SnapshotRow> = sqlx::query_as(
-                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until \
+                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
                  FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
                  WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
                  AND o.status IN ('pending', 'approved') \
                  UNION ALL \
-                 SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until \
+                 SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
                  FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
                  WHERE $9 AND o.room_id = $1 AND o.block_start > $6 AND o.block_start < $8 AND o.end_at > $7 \
                  AND o.status IN ('pending', 'approved') AND b.requester_id = $5 \
                  UNION ALL \
-                 SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ) FROM closures \
+                 SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ), 'closure' FROM closures \
                  WHERE (room_id = $1 OR building = $10) AND start_at < $4 AND end_at > $3",
             )
             .bind(key.room_id)
@@ -600,8 +601,10 @@ impl Store {
                         created_by: String::new(),
                         created_at: r.2,
                     });
-                } else if r.6 == "pending" && r.7.is_some_and(|h| h <= now) {
-                    stale = true; // a hold that ran out: expired below, and no longer blocking
+                } else if r.8 == "pending" && r.7.is_some_and(|h| h <= now) {
+                    // A request whose hold ran out: expired below, and none of its dates
+                    // blocks any more (a series may mix approved and pending dates).
+                    stale = true;
                 } else if seen.insert((r.0.clone(), r.2))
                     && let Some(b) = existing_from_row(key.room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
                 {
@@ -618,6 +621,16 @@ impl Store {
                     return Ok(Created::Refused(refusal));
                 }
             };
+            // The snapshot query looks back only MAX_BLOCK: the store itself refuses longer
+            // blocks, so no stored occurrence can escape it.
+            if new
+                .occurrences
+                .iter()
+                .any(|o| o.blocked.end() - o.blocked.start() > MAX_BLOCK)
+            {
+                tx.rollback().await?;
+                return Err(StoreError::TooLong);
+            }
             let status = status_name(new.status);
             sqlx::query(
                 "INSERT INTO bookings (id, room_id, requester_id, requester_name, purpose, attendees, \
@@ -877,7 +890,7 @@ impl Store {
             "SELECT o.start_at, o.end_at FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
              WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
              AND o.start_at < $3 AND o.end_at > $2 \
-             AND NOT (o.status = 'pending' AND b.hold_until IS NOT NULL AND b.hold_until <= $4) \
+             AND NOT (b.status = 'pending' AND b.hold_until IS NOT NULL AND b.hold_until <= $4) \
              ORDER BY o.start_at",
         )
         .bind(room_id)

@@ -42,14 +42,18 @@ pub enum StoreError {
     /// SQLite's write lock could not be had in time: the database is busy, not down.
     #[error("the database is busy")]
     Busy,
+    /// An occurrence would block its room for longer than [`MAX_BLOCK`].
+    #[error("one booking may block a room for at most {} days", MAX_BLOCK.num_days())]
+    TooLong,
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e
-            && matches!(db.code().as_deref(), Some("5" | "517"))
+            && matches!(db.code().as_deref(), Some("5" | "261" | "517" | "773"))
         {
-            return StoreError::Busy; // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT
+            // SQLITE_BUSY and its extended codes (RECOVERY, SNAPSHOT, TIMEOUT).
+            return StoreError::Busy;
         }
         StoreError::Unavailable(e.to_string())
     }
@@ -250,6 +254,7 @@ impl Store {
         let mut report = SyncReport::default();
         let seen: std::collections::HashSet<&str> = rooms.iter().map(|r| r.id.as_str()).collect();
         on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
             let mut tx = match &self.pool {
                 Pool::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
                 Pool::Postgres(_) => pool.begin().await?,

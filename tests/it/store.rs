@@ -452,3 +452,110 @@ async fn racing_status_changes_stay_consistent_on_postgres() {
     let store = Store::open(&pg.url).await.unwrap();
     racing_transitions(&store).await;
 }
+
+/// The store refuses an occurrence longer than its look-back, and a request whose hold ran
+/// out blocks none of its dates, approved ones included.
+async fn holds_and_limits(store: &Store) {
+    use lokal::scheduling::{BookingStatus, Interval};
+    use lokal::store::{Created, StoreError};
+    store
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    let room = store.rooms(false).await.unwrap()[2].room.id.clone();
+    let t0 = at("2027-01-02T00:00:00Z");
+
+    let long = store
+        .create_booking(
+            key(&room, "2027-01-02T00:00:00Z", "2027-01-22T00:00:00Z"),
+            t0,
+            "resident:r1",
+            |_| {
+                Ok::<_, ()>(new_booking(
+                    "long",
+                    &room,
+                    "2027-01-02T00:00:00Z",
+                    "2027-01-22T00:00:00Z",
+                ))
+            },
+        )
+        .await;
+    assert!(matches!(long, Err(StoreError::TooLong)), "{long:?}");
+    assert!(store.booking("long").await.unwrap().is_none());
+
+    // A pending series: an approved date on 5 January, a pending one on 20 February, held
+    // for one hour.
+    let mut mixed = new_booking(
+        "mixed",
+        &room,
+        "2027-01-05T10:00:00Z",
+        "2027-01-05T11:00:00Z",
+    );
+    mixed.status = BookingStatus::Pending;
+    mixed.hold_until = Some(t0 + TimeDelta::hours(1));
+    let later = Interval::new(at("2027-02-20T10:00:00Z"), at("2027-02-20T11:00:00Z")).unwrap();
+    mixed.occurrences.push(lokal::store::NewOccurrence {
+        span: later,
+        blocked: later,
+        status: Some(BookingStatus::Pending),
+    });
+    let made = store
+        .create_booking(
+            key(&room, "2027-01-05T10:00:00Z", "2027-02-20T11:00:00Z"),
+            t0,
+            "resident:r1",
+            |_| Ok::<_, ()>(mixed),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(made, Created::Inserted(_)));
+    // Within the hold, the approved date blocks.
+    let mut seen = Vec::new();
+    store
+        .create_booking(
+            key(&room, "2027-01-05T10:30:00Z", "2027-01-05T11:30:00Z"),
+            t0,
+            "resident:r2",
+            |s| {
+                seen = s.existing.iter().map(|b| b.id.clone()).collect();
+                Err::<lokal::store::NewBooking, _>(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, ["mixed"]);
+    // After it, none of the request's dates blocks any more, nor shows as busy.
+    let t2 = t0 + TimeDelta::hours(2);
+    let mut seen = vec!["not called".to_owned()];
+    store
+        .create_booking(
+            key(&room, "2027-01-05T10:30:00Z", "2027-01-05T11:30:00Z"),
+            t2,
+            "resident:r2",
+            |s| {
+                seen = s.existing.iter().map(|b| b.id.clone()).collect();
+                Err::<lokal::store::NewBooking, _>(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, Vec::<String>::new());
+    let window = Interval::new(at("2027-01-05T00:00:00Z"), at("2027-01-06T00:00:00Z")).unwrap();
+    assert_eq!(store.busy(&room, &window, t2).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn sqlite_refuses_long_blocks_and_run_out_holds_block_nothing() {
+    let dir = crate::support::app::TempDir::new("holds");
+    let store = Store::open(&format!("sqlite:{}", dir.0.join("l.db").display()))
+        .await
+        .unwrap();
+    holds_and_limits(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_refuses_long_blocks_and_run_out_holds_block_nothing() {
+    let pg = Postgres::start();
+    let store = Store::open(&pg.url).await.unwrap();
+    holds_and_limits(&store).await;
+}
