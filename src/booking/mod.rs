@@ -758,6 +758,7 @@ impl Bookings {
                 .cloned()
                 .map(BookingView::from_record)
                 .collect();
+            let policy = self.rules.policy(room)?;
             let mut conflicts = Vec::new();
             for o in b.occurrences.iter().filter(|o| o.status == "pending") {
                 let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
@@ -777,7 +778,6 @@ impl Bookings {
                         ),
                     });
                 }
-                let policy = self.rules.policy(room)?;
                 let blocks = self
                     .store
                     .closures_for(&b.room_id, room.room.building.as_deref(), &blocked)

@@ -513,13 +513,6 @@ impl Store {
         actor: &str,
         decide: impl FnOnce(&Snapshot) -> Result<NewBooking, T>,
     ) -> Result<Created<T>, StoreError> {
-        if let Some((booking, hash)) = self.by_key(key).await? {
-            return Ok(if hash == key.request_hash {
-                Created::Replayed(booking)
-            } else {
-                Created::KeyReused
-            });
-        }
         let (from, to) = (key.window.start(), key.window.end());
         // Every occurrence blocks at most MAX_BLOCK, so one overlapping `from` starts after this.
         let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
@@ -699,24 +692,35 @@ impl Store {
         &self,
         mut bookings: Vec<BookingRecord>,
     ) -> Result<Vec<BookingRecord>, StoreError> {
-        for b in &mut bookings {
-            let rows: Vec<OccurrenceRow> = on_pool!(self, pool => sqlx::query_as(&format!(
-                "{SELECT_OCCURRENCES} WHERE booking_id = $1 ORDER BY seq"
-            ))
-            .bind(&b.id)
-            .fetch_all(pool)
-            .await?);
-            b.occurrences = rows
-                .into_iter()
-                .map(|r| OccurrenceRecord {
+        // One query per chunk of bookings, not one per booking.
+        for chunk in bookings.chunks_mut(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{SELECT_OCCURRENCES} WHERE booking_id IN ({}) ORDER BY booking_id, seq",
+                placeholders.join(", ")
+            );
+            let rows: Vec<OccurrenceRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for b in chunk.iter() {
+                    q = q.bind(b.id.clone());
+                }
+                q.fetch_all(pool).await?
+            });
+            let mut by_booking: std::collections::HashMap<String, Vec<OccurrenceRecord>> =
+                std::collections::HashMap::new();
+            for r in rows {
+                by_booking.entry(r.0).or_default().push(OccurrenceRecord {
                     seq: r.1,
                     start: r.2,
                     end: r.3,
                     block_start: r.4,
                     block_end: r.5,
                     status: r.6,
-                })
-                .collect();
+                });
+            }
+            for b in chunk.iter_mut() {
+                b.occurrences = by_booking.remove(&b.id).unwrap_or_default();
+            }
         }
         Ok(bookings)
     }
