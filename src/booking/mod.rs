@@ -382,6 +382,7 @@ pub struct ClosureView {
 }
 
 const SERIES_LOAD_MARGIN: TimeDelta = TimeDelta::days(2);
+const SINGLE_LOAD_MARGIN: TimeDelta = TimeDelta::hours(1);
 
 impl Bookings {
     async fn live_room(&self, room_id: &str) -> Result<StoredRoom, BookingError> {
@@ -451,7 +452,14 @@ impl Bookings {
         } else {
             zone.to_utc_or_after_gap(end)
         };
-        let margin = SERIES_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
+        // A single booking's conflicts lie within its buffers of it; a series is loaded with
+        // a wide margin, as its dates move against UTC with the zone's offsets.
+        let load_margin = if request.recurrence.is_some() {
+            SERIES_LOAD_MARGIN
+        } else {
+            SINGLE_LOAD_MARGIN
+        };
+        let margin = load_margin + policy.setup.delta() + policy.teardown.delta();
         let window = Interval::new(
             first.checked_sub_signed(margin).unwrap_or(first),
             last.max(first).checked_add_signed(margin).unwrap_or(last),

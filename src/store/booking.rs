@@ -326,16 +326,15 @@ pub const MAX_BLOCK: TimeDelta = TimeDelta::days(15);
 /// Appends an audit row (and, by trigger, an outbox row) for one status change.
 macro_rules! record_change {
     ($tx:ident, $booking:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {{
-        sqlx::query(
-            "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        bind_audit!(
+            sqlx::query(&audit_insert_sql(0)),
+            $booking,
+            $now,
+            $actor,
+            $from,
+            $to,
+            $reason
         )
-        .bind($booking)
-        .bind($now)
-        .bind($actor)
-        .bind($from)
-        .bind($to)
-        .bind($reason)
         .execute(&mut *$tx)
         .await?;
         // The outbox row is written by the `audit_to_outbox` trigger (migration 0003), in
@@ -398,6 +397,288 @@ macro_rules! expire_in_tx {
         }
         expired
     }};
+}
+
+/// What one creation came to, inside its transaction.
+enum Step<T> {
+    Inserted(Box<NewBooking>),
+    /// A retry of the request that made this booking.
+    Replay(String),
+    KeyReused,
+    Refused(T),
+}
+
+/// The statements of one creation on `$conn`: an expression giving a [`Step`], leaving with
+/// `?` on a store error. With `$sqlite`, the creation runs inside the group commit's savepoint
+/// (opened with the snapshot query and released with the inserts, in the same round trips).
+macro_rules! create_steps {
+    ($conn:ident, $sqlite:expr, $key:expr, $now:expr, $actor:expr, $decide:expr) => {
+        'steps: {
+            let key: &CreateKey<'_> = $key;
+            let now: DateTime<Utc> = $now;
+            let (from, to) = (key.window.start(), key.window.end());
+            // Every occurrence blocks at most MAX_BLOCK, so one overlapping `from` starts
+            // after this.
+            let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
+            let qwin = key.quota_window.unwrap_or(key.window);
+            let qfrom = qwin
+                .start()
+                .checked_sub_signed(MAX_BLOCK)
+                .unwrap_or(qwin.start());
+            // One round trip for everything the decision needs: an earlier request with the
+            // same idempotency key (looked for under the lock, so a retry sent while the
+            // first was still running replays it), the room's blocking occurrences near the
+            // request (with the requester's own over the quota window) and the closures, told
+            // apart by `kind`. Each round trip to SQLite's connection thread costs, so
+            // creation keeps them few (see docs/performance.md).
+            let sql = format!(
+                "{}{SNAPSHOT_SQL}",
+                if $sqlite {
+                    concat!("SAVEPOINT ", "lokal_create", "; ")
+                } else {
+                    ""
+                }
+            );
+            let rows: Vec<SnapshotRow> = sqlx::query_as(&sql)
+                .bind(key.room_id)
+                .bind(earliest)
+                .bind(from)
+                .bind(to)
+                .bind(key.requester_id)
+                .bind(qfrom)
+                .bind(qwin.start())
+                .bind(qwin.end())
+                .bind(key.quota_window.is_some())
+                .bind(key.building.unwrap_or_default())
+                .bind(key.idempotency_key)
+                .fetch_all(&mut *$conn)
+                .await?;
+            if let Some(r) = rows.iter().find(|r| r.6 == "idem") {
+                break 'steps if r.1 == key.request_hash {
+                    Step::Replay(r.0.clone())
+                } else {
+                    Step::KeyReused
+                };
+            }
+            let mut snapshot = Snapshot::default();
+            let mut stale = false;
+            let mut seen = std::collections::HashSet::new();
+            for r in rows {
+                if r.6 == "closure" {
+                    snapshot.closures.push(ClosureRecord {
+                        id: r.0,
+                        room_id: None,
+                        building: None,
+                        start: r.2,
+                        end: r.3,
+                        reason: r.1,
+                        created_by: String::new(),
+                        created_at: r.2,
+                    });
+                } else if r.8 == "pending" && r.7.is_some_and(|h| h <= now) {
+                    // A request whose hold ran out: expired below, and none of its dates
+                    // blocks any more (a series may mix approved and pending dates).
+                    stale = true;
+                } else if seen.insert((r.0.clone(), r.2))
+                    && let Some(b) =
+                        existing_from_row(key.room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+                {
+                    snapshot.existing.push(b);
+                }
+            }
+            if stale {
+                expire_in_tx!($conn, Some(key.room_id), now);
+            }
+            let new = match ($decide)(&snapshot) {
+                Ok(new) => new,
+                Err(refusal) => break 'steps Step::Refused(refusal),
+            };
+            // The snapshot query looks back only MAX_BLOCK: the store itself refuses longer
+            // blocks, so no stored occurrence can escape it.
+            if new
+                .occurrences
+                .iter()
+                .any(|o| o.blocked.end() - o.blocked.start() > MAX_BLOCK)
+            {
+                Err(StoreError::TooLong)?;
+            }
+            let status = status_name(new.status);
+            let n = new.occurrences.len();
+            if $sqlite && n <= OCCURRENCE_CHUNK {
+                // The booking, its dates and its audit row in one round trip, closing the
+                // savepoint. The numbered parameters run on across the statements.
+                let sql = format!(
+                    "{}; {}; {}; RELEASE lokal_create",
+                    booking_insert_sql(),
+                    occurrence_insert_sql(BOOKING_PARAMS, n),
+                    audit_insert_sql(BOOKING_PARAMS + OCCURRENCE_PARAMS * n),
+                );
+                let q = bind_booking!(sqlx::query(&sql), new, key, status, now);
+                let q = bind_occurrences!(q, new, 0, &new.occurrences);
+                bind_audit!(q, &new.id, now, $actor, None::<&str>, status, None::<&str>)
+                    .execute(&mut *$conn)
+                    .await
+                    .map_err(map_insert_error)?;
+            } else {
+                bind_booking!(sqlx::query(&booking_insert_sql()), new, key, status, now)
+                    .execute(&mut *$conn)
+                    .await
+                    .map_err(map_insert_error)?;
+                // Many rows per statement (a series in a few round trips, not one per date);
+                // chunks stay far below SQLite's limit on bound parameters.
+                for (chunk_no, chunk) in new.occurrences.chunks(OCCURRENCE_CHUNK).enumerate() {
+                    let sql = occurrence_insert_sql(0, chunk.len());
+                    bind_occurrences!(sqlx::query(&sql), new, chunk_no * OCCURRENCE_CHUNK, chunk)
+                        .execute(&mut *$conn)
+                        .await
+                        .map_err(map_insert_error)?;
+                }
+                let mut sql = audit_insert_sql(0);
+                if $sqlite {
+                    sql.push_str("; RELEASE lokal_create");
+                }
+                bind_audit!(
+                    sqlx::query(&sql),
+                    &new.id,
+                    now,
+                    $actor,
+                    None::<&str>,
+                    status,
+                    None::<&str>
+                )
+                .execute(&mut *$conn)
+                .await?;
+            }
+            Step::Inserted(Box::new(new))
+        }
+    };
+}
+
+/// The creation snapshot: `kind` (column 7) is `idem` for an earlier request with the same
+/// idempotency key, `closure` for a closure, and the occurrence's status otherwise.
+const SNAPSHOT_SQL: &str = "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
+     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+     WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
+     AND o.status IN ('pending', 'approved') \
+     UNION ALL \
+     SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
+     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
+     WHERE $9 AND o.room_id = $1 AND o.block_start > $6 AND o.block_start < $8 AND o.end_at > $7 \
+     AND o.status IN ('pending', 'approved') AND b.requester_id = $5 \
+     UNION ALL \
+     SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ), 'closure' FROM closures \
+     WHERE (room_id = $1 OR building = $10) AND start_at < $4 AND end_at > $3 \
+     UNION ALL \
+     SELECT id, request_hash, created_at, created_at, created_at, created_at, 'idem', CAST(NULL AS TIMESTAMPTZ), 'idem' FROM bookings \
+     WHERE requester_id = $5 AND idempotency_key = $11";
+
+/// Occurrence rows per insert statement.
+const OCCURRENCE_CHUNK: usize = 500;
+const BOOKING_PARAMS: usize = 17;
+const OCCURRENCE_PARAMS: usize = 8;
+
+fn booking_insert_sql() -> String {
+    "INSERT INTO bookings (id, room_id, requester_id, requester_name, purpose, attendees, \
+     local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, \
+     hold_until, idempotency_key, request_hash, reasons, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $14, $15, $16, $17, $17)"
+        .to_owned()
+}
+
+/// An insert of `rows` occurrences whose parameters are numbered from `base + 1`.
+fn occurrence_insert_sql(base: usize, rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let p = base + i * OCCURRENCE_PARAMS;
+            let params: Vec<String> = (1..=OCCURRENCE_PARAMS)
+                .map(|k| format!("${}", p + k))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// An audit insert whose six parameters are numbered from `base + 1`.
+fn audit_insert_sql(base: usize) -> String {
+    format!(
+        "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason) \
+         VALUES (${}, ${}, ${}, ${}, ${}, ${})",
+        base + 1,
+        base + 2,
+        base + 3,
+        base + 4,
+        base + 5,
+        base + 6
+    )
+}
+
+/// Binds the [`BOOKING_PARAMS`] parameters of [`booking_insert_sql`].
+macro_rules! bind_booking {
+    ($q:expr, $new:expr, $key:expr, $status:expr, $now:expr) => {
+        $q.bind(&$new.id)
+            .bind(&$new.room_id)
+            .bind(&$new.requester_id)
+            .bind(&$new.requester_name)
+            .bind(&$new.purpose)
+            .bind(i64::from($new.attendees))
+            .bind(&$new.local_start)
+            .bind(&$new.local_end)
+            .bind(&$new.time_zone)
+            .bind(&$new.recurrence)
+            .bind(&$new.on_conflict)
+            .bind($status)
+            .bind($new.hold_until)
+            .bind($key.idempotency_key)
+            .bind($key.request_hash)
+            .bind(&$new.reasons)
+            .bind($now)
+    };
+}
+
+/// Binds [`OCCURRENCE_PARAMS`] parameters per occurrence of `$chunk`, numbered from `$first`.
+macro_rules! bind_occurrences {
+    ($q:expr, $new:expr, $first:expr, $chunk:expr) => {{
+        let mut q = $q;
+        for (i, o) in $chunk.iter().enumerate() {
+            q = q
+                .bind(&$new.id)
+                .bind(i64::try_from($first + i).unwrap_or(i64::MAX))
+                .bind(&$new.room_id)
+                .bind(o.span.start())
+                .bind(o.span.end())
+                .bind(o.blocked.start())
+                .bind(o.blocked.end())
+                .bind(o.status.map(status_name).unwrap_or("skipped"));
+        }
+        q
+    }};
+}
+
+/// Binds the six parameters of [`audit_insert_sql`].
+macro_rules! bind_audit {
+    ($q:expr, $booking:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {
+        $q.bind($booking)
+            .bind($now)
+            .bind($actor)
+            .bind($from)
+            .bind($to)
+            .bind($reason)
+    };
+}
+
+/// One creation's statements inside SQLite's group commit (see `group`).
+async fn sqlite_steps<T>(
+    conn: &mut sqlx::SqliteConnection,
+    key: &CreateKey<'_>,
+    now: DateTime<Utc>,
+    actor: &str,
+    decide: impl FnOnce(&Snapshot) -> Result<NewBooking, T>,
+) -> Result<Step<T>, StoreError> {
+    Ok(create_steps!(conn, true, key, now, actor, decide))
 }
 
 fn map_insert_error(e: sqlx::Error) -> StoreError {
@@ -513,179 +794,65 @@ impl Store {
         actor: &str,
         decide: impl FnOnce(&Snapshot) -> Result<NewBooking, T>,
     ) -> Result<Created<T>, StoreError> {
-        let (from, to) = (key.window.start(), key.window.end());
-        // Every occurrence blocks at most MAX_BLOCK, so one overlapping `from` starts after this.
-        let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
-        let inserted = on_pool!(self, pool => {
-            let _turn = self.write_turn().await;
-            let mut tx = begin_write!(self, pool);
-            if let Pool::Postgres(_) = &self.pool {
+        let step = match &self.pool {
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
                 // Serializes creations per room, so each decision sees the one before it.
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                     .bind(key.room_id)
                     .execute(&mut *tx)
                     .await?;
-            }
-            // Look for a retry again under the lock: a retry sent while the first request
-            // was still running must replay it, not collide with it.
-            if let Some(k) = key.idempotency_key {
-                let earlier: Option<(String, String)> = sqlx::query_as(
-                    "SELECT id, request_hash FROM bookings WHERE requester_id = $1 AND idempotency_key = $2",
-                )
-                .bind(key.requester_id)
-                .bind(k)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((id, hash)) = earlier {
-                    tx.rollback().await?;
-                    if hash != key.request_hash {
-                        return Ok(Created::KeyReused);
+                let conn: &mut sqlx::PgConnection = &mut tx;
+                let step = create_steps!(conn, false, key, now, actor, decide);
+                match step {
+                    Step::Inserted(new) => {
+                        tx.commit().await.map_err(map_insert_error)?;
+                        Step::Inserted(new)
                     }
-                    return match self.booking(&id).await? {
-                        Some(b) => Ok(Created::Replayed(b)),
-                        None => Err(StoreError::Unavailable("a replayed booking vanished".into())),
-                    };
+                    other => {
+                        tx.rollback().await?;
+                        other
+                    }
                 }
             }
-            // One round trip for everything the decision needs: the room's blocking
-            // occurrences near the request (with the requester's own over the quota window)
-            // and the closures, told apart by `kind`. Each round trip to SQLite's connection
-            // thread costs, so creation keeps them few (see docs/performance.md).
-            let qwin = key.quota_window.unwrap_or(key.window);
-            let qfrom = qwin.start().checked_sub_signed(MAX_BLOCK).unwrap_or(qwin.start());
-            let rows: Vec<SnapshotRow> = sqlx::query_as(
-                "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
-                 FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-                 WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
-                 AND o.status IN ('pending', 'approved') \
-                 UNION ALL \
-                 SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
-                 FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-                 WHERE $9 AND o.room_id = $1 AND o.block_start > $6 AND o.block_start < $8 AND o.end_at > $7 \
-                 AND o.status IN ('pending', 'approved') AND b.requester_id = $5 \
-                 UNION ALL \
-                 SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ), 'closure' FROM closures \
-                 WHERE (room_id = $1 OR building = $10) AND start_at < $4 AND end_at > $3",
-            )
-            .bind(key.room_id)
-            .bind(earliest)
-            .bind(from)
-            .bind(to)
-            .bind(key.requester_id)
-            .bind(qfrom)
-            .bind(qwin.start())
-            .bind(qwin.end())
-            .bind(key.quota_window.is_some())
-            .bind(key.building.unwrap_or_default())
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut snapshot = Snapshot::default();
-            let mut stale = false;
-            let mut seen = std::collections::HashSet::new();
-            for r in rows {
-                if r.6 == "closure" {
-                    snapshot.closures.push(ClosureRecord {
-                        id: r.0,
-                        room_id: None,
-                        building: None,
-                        start: r.2,
-                        end: r.3,
-                        reason: r.1,
-                        created_by: String::new(),
-                        created_at: r.2,
-                    });
-                } else if r.8 == "pending" && r.7.is_some_and(|h| h <= now) {
-                    // A request whose hold ran out: expired below, and none of its dates
-                    // blocks any more (a series may mix approved and pending dates).
-                    stale = true;
-                } else if seen.insert((r.0.clone(), r.2))
-                    && let Some(b) = existing_from_row(key.room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
-                {
-                    snapshot.existing.push(b);
+            Pool::Sqlite(pool) => {
+                let mut member = self.sqlite_writer.join(pool).await?;
+                let step = match member.conn() {
+                    Ok(conn) => sqlite_steps(conn, key, now, actor, decide).await,
+                    Err(e) => Err(e),
+                };
+                match step {
+                    Ok(Step::Inserted(new)) => {
+                        member.commit().await?;
+                        Step::Inserted(new)
+                    }
+                    Ok(Step::Replay(id)) => {
+                        // The first booking may still be in the open batch: commit it, then read.
+                        member.undo(true).await?;
+                        Step::Replay(id)
+                    }
+                    Ok(other) => {
+                        member.undo(false).await?;
+                        other
+                    }
+                    Err(e) => {
+                        member.undo(false).await?;
+                        return Err(e);
+                    }
                 }
             }
-            if stale {
-                expire_in_tx!(tx, Some(key.room_id), now);
-            }
-            let new = match decide(&snapshot) {
-                Ok(new) => new,
-                Err(refusal) => {
-                    tx.rollback().await?;
-                    return Ok(Created::Refused(refusal));
-                }
-            };
-            // The snapshot query looks back only MAX_BLOCK: the store itself refuses longer
-            // blocks, so no stored occurrence can escape it.
-            if new
-                .occurrences
-                .iter()
-                .any(|o| o.blocked.end() - o.blocked.start() > MAX_BLOCK)
-            {
-                tx.rollback().await?;
-                return Err(StoreError::TooLong);
-            }
-            let status = status_name(new.status);
-            sqlx::query(
-                "INSERT INTO bookings (id, room_id, requester_id, requester_name, purpose, attendees, \
-                 local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, \
-                 hold_until, idempotency_key, request_hash, reasons, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $14, $15, $16, $17, $17)",
-            )
-            .bind(&new.id)
-            .bind(&new.room_id)
-            .bind(&new.requester_id)
-            .bind(&new.requester_name)
-            .bind(&new.purpose)
-            .bind(i64::from(new.attendees))
-            .bind(&new.local_start)
-            .bind(&new.local_end)
-            .bind(&new.time_zone)
-            .bind(&new.recurrence)
-            .bind(&new.on_conflict)
-            .bind(status)
-            .bind(new.hold_until)
-            .bind(key.idempotency_key)
-            .bind(key.request_hash)
-            .bind(&new.reasons)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_insert_error)?;
-            // Many rows per statement (a series in a few round trips, not one per date);
-            // chunks stay far below SQLite's limit on bound parameters.
-            for (chunk_no, chunk) in new.occurrences.chunks(500).enumerate() {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let p = i * 8;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status) VALUES {}",
-                    values.join(", ")
-                );
-                let mut q = sqlx::query(&sql);
-                for (i, o) in chunk.iter().enumerate() {
-                    q = q
-                        .bind(&new.id)
-                        .bind(i64::try_from(chunk_no * 500 + i).unwrap_or(i64::MAX))
-                        .bind(&new.room_id)
-                        .bind(o.span.start())
-                        .bind(o.span.end())
-                        .bind(o.blocked.start())
-                        .bind(o.blocked.end())
-                        .bind(o.status.map(status_name).unwrap_or("skipped"));
-                }
-                q.execute(&mut *tx).await.map_err(map_insert_error)?;
-            }
-            record_change!(tx, &new.id, now, actor, None::<&str>, status, None::<&str>);
-            tx.commit().await.map_err(map_insert_error)?;
-            new
-        });
-        Ok(Created::Inserted(record_of(inserted, now)))
+        };
+        match step {
+            Step::Inserted(new) => Ok(Created::Inserted(record_of(*new, now))),
+            Step::Replay(id) => match self.booking(&id).await? {
+                Some(b) => Ok(Created::Replayed(b)),
+                None => Err(StoreError::Unavailable(
+                    "a replayed booking vanished".into(),
+                )),
+            },
+            Step::KeyReused => Ok(Created::KeyReused),
+            Step::Refused(refusal) => Ok(Created::Refused(refusal)),
+        }
     }
 
     async fn attach_occurrences(

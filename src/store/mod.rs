@@ -61,9 +61,9 @@ impl From<sqlx::Error> for StoreError {
 
 impl Store {
     /// Queues this writer behind the others on SQLite; nothing on PostgreSQL.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, group::State>> {
         match self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Sqlite(_) => Some(self.sqlite_writer.turn().await),
             Pool::Postgres(_) => None,
         }
     }
@@ -98,8 +98,9 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     /// SQLite allows one writer at a time; queueing writers here, in order, beats SQLite's
-    /// own busy-retry loop (sleeps of up to 100 ms) by far under load.
-    sqlite_writer: tokio::sync::Mutex<()>,
+    /// own busy-retry loop (sleeps of up to 100 ms) by far under load, and lets creations
+    /// that queue up share a commit (see `group`).
+    sqlite_writer: group::Writer,
 }
 
 /// Runs the same body against either pool; the SQL is written to run on both.
@@ -113,6 +114,7 @@ macro_rules! on_pool {
 }
 
 mod booking;
+mod group;
 
 type RoomRow = (
     String,
@@ -219,7 +221,7 @@ impl Store {
         };
         Ok(Store {
             pool,
-            sqlite_writer: tokio::sync::Mutex::new(()),
+            sqlite_writer: group::Writer::new(),
         })
     }
 

@@ -559,3 +559,153 @@ async fn postgres_refuses_long_blocks_and_run_out_holds_block_nothing() {
     let store = Store::open(&pg.url).await.unwrap();
     holds_and_limits(&store).await;
 }
+
+/// Many creations at once, as a busy evening brings them: some go through, some are refused
+/// by their decision, and some are abandoned halfway (a client that hangs up). On SQLite they
+/// share commits (the group commit); on both backends, every creation reported as made is
+/// there whole, nothing refused or abandoned is half there, and the writer is free afterwards
+/// (for this process and, on SQLite, for another process on the same file).
+async fn crowded_creations(store: std::sync::Arc<Store>, url: &str) {
+    use lokal::store::Created;
+    use std::time::Duration;
+    const SERIES: i64 = 1200;
+    store
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    let room = store.rooms(false).await.unwrap()[2].room.id.clone();
+    let now = at("2027-01-02T00:00:00Z");
+    let mut tasks = Vec::new();
+    for i in 0..120i64 {
+        let (store, room) = (store.clone(), room.clone());
+        tasks.push(tokio::spawn(async move {
+            let start = at("2027-03-01T00:00:00Z") + TimeDelta::hours(i);
+            let (s, e) = (
+                start.to_rfc3339(),
+                (start + TimeDelta::hours(1)).to_rfc3339(),
+            );
+            let id = format!("crowd-{i}");
+            let mut booking = new_booking(&id, &room, &s, &e);
+            if i % 8 == 3 {
+                // A long series (written in several statements), far from the others.
+                let first = at("2028-01-01T00:00:00Z") + TimeDelta::hours(1000 * i);
+                booking.occurrences = (0..SERIES)
+                    .map(|j| {
+                        let start = first + TimeDelta::hours(j);
+                        let span =
+                            lokal::scheduling::Interval::new(start, start + TimeDelta::minutes(30))
+                                .unwrap();
+                        lokal::store::NewOccurrence {
+                            span,
+                            blocked: span,
+                            status: Some(lokal::scheduling::BookingStatus::Approved),
+                        }
+                    })
+                    .collect();
+            }
+            let (deciding, decided) = tokio::sync::oneshot::channel();
+            let create = store.create_booking(key(&room, &s, &e), now, "resident:r1", move |_| {
+                let _ = deciding.send(());
+                if i % 4 == 1 {
+                    Err("refused")
+                } else {
+                    Ok(booking)
+                }
+            });
+            // Every fourth creation is abandoned once its decision is made, at varying points
+            // of its writes.
+            let outcome = if i % 4 == 3 {
+                let micros = u64::try_from((i * 97) % 1500).unwrap();
+                tokio::select! {
+                    outcome = create => Some(outcome),
+                    () = async {
+                        let _ = decided.await;
+                        tokio::time::sleep(Duration::from_micros(micros)).await;
+                    } => None,
+                }
+            } else {
+                Some(create.await)
+            };
+            (i, id, outcome)
+        }));
+    }
+    let mut made = 0;
+    for task in tasks {
+        let (i, id, outcome) = task.await.unwrap();
+        let stored = store.booking(&id).await.unwrap();
+        let history = store.history(&id).await.unwrap();
+        match outcome {
+            Some(Ok(Created::Inserted(b))) => {
+                made += 1;
+                let stored = stored.unwrap_or_else(|| panic!("{id} reported made but missing"));
+                assert_eq!(stored.occurrences.len(), 1, "{id}");
+                assert_eq!(b, stored, "{id}");
+                assert_eq!(history.len(), 1, "{id}");
+            }
+            Some(Ok(Created::Refused("refused"))) => {
+                assert_eq!(i % 4, 1);
+                assert!(stored.is_none(), "{id} refused but stored");
+                assert!(history.is_empty(), "{id}");
+            }
+            Some(other) => panic!("{id}: {other:?}"),
+            // Abandoned: either all of it is there or none of it.
+            None => match stored {
+                Some(b) => {
+                    let dates = if i % 8 == 3 { SERIES } else { 1 };
+                    assert_eq!(b.occurrences.len() as i64, dates, "{id} half written");
+                    assert_eq!(history.len(), 1, "{id} half written");
+                }
+                None => assert!(history.is_empty(), "{id} half written"),
+            },
+        }
+    }
+    assert!(
+        made >= 60,
+        "only {made} of the 60 plain creations were made"
+    );
+    // The writer is not wedged: one more creation goes through at once.
+    let last = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.create_booking(
+            key(&room, "2027-04-01T10:00:00Z", "2027-04-01T11:00:00Z"),
+            now,
+            "resident:r1",
+            |_| {
+                Ok::<_, ()>(new_booking(
+                    "crowd-last",
+                    &room,
+                    "2027-04-01T10:00:00Z",
+                    "2027-04-01T11:00:00Z",
+                ))
+            },
+        ),
+    )
+    .await
+    .expect("the writer is wedged")
+    .unwrap();
+    assert!(matches!(last, Created::Inserted(_)));
+    // And no transaction is left open: another process can write (SQLite waits at most its
+    // busy timeout for the lock, then says busy).
+    let other = Store::open(url).await.unwrap();
+    let report = other
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T07:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.unchanged, 16);
+    assert_eq!(other.overlapping_pairs().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crowded_creations_are_whole_or_absent_on_sqlite() {
+    let dir = crate::support::app::TempDir::new("crowd");
+    let url = format!("sqlite:{}", dir.0.join("l.db").display());
+    let store = std::sync::Arc::new(Store::open(&url).await.unwrap());
+    crowded_creations(store, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crowded_creations_are_whole_or_absent_on_postgres() {
+    let pg = Postgres::start();
+    let store = std::sync::Arc::new(Store::open(&pg.url).await.unwrap());
+    crowded_creations(store, &pg.url).await;
+}
