@@ -5,6 +5,7 @@
 //! - [`cli`]: the command line.
 
 pub mod booking;
+pub mod caldav;
 pub mod cli;
 pub mod clock;
 pub mod config;

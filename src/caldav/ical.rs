@@ -1,0 +1,1 @@
+//! iCalendar (RFC 5545) for room calendars: bookings as VEVENTs with their VTIMEZONE.

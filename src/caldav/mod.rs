@@ -1,0 +1,5 @@
+//! CalDAV (RFC 4791) and iCalendar feeds: every room's calendar, read-only, for staff
+//! calendar apps.
+
+pub mod ical;
+pub mod xml;
