@@ -2,4 +2,5 @@
 //! calendar apps.
 
 pub mod ical;
+pub mod service;
 pub mod xml;

@@ -208,6 +208,9 @@ pub struct Policy {
     pub closure_calendars: Vec<String>,
     /// How long a pending request holds its slot while it waits for a clerk.
     pub hold: Span,
+    /// Whether staff calendars (CalDAV, private feeds) name who booked. Off by default: a
+    /// resident's name appears nowhere unless the room's policy allows it.
+    pub show_organiser: bool,
 }
 
 /// Why a policy file was refused.
@@ -252,6 +255,7 @@ struct RawPolicy {
     #[serde(default)]
     closure_calendars: Vec<String>,
     hold: Option<String>,
+    show_organiser: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -502,6 +506,7 @@ impl Policy {
             max_occurrences,
             closure_calendars: raw.closure_calendars,
             hold,
+            show_organiser: raw.show_organiser.unwrap_or(false),
         })
     }
 }

@@ -187,7 +187,7 @@ pub fn parse_status(s: &str) -> Option<BookingStatus> {
 }
 
 #[derive(sqlx::FromRow)]
-struct BookingRow {
+pub(super) struct BookingRow {
     id: String,
     room_id: String,
     requester_id: String,
@@ -211,7 +211,7 @@ const SELECT_BOOKINGS: &str = "SELECT id, room_id, requester_id, requester_name,
      local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, hold_until, \
      reasons, created_at, updated_at FROM bookings";
 
-fn booking_from_row(r: BookingRow) -> BookingRecord {
+pub(super) fn booking_from_row(r: BookingRow) -> BookingRecord {
     BookingRecord {
         id: r.id,
         room_id: r.room_id,
@@ -855,7 +855,7 @@ impl Store {
         }
     }
 
-    async fn attach_occurrences(
+    pub(super) async fn attach_occurrences(
         &self,
         mut bookings: Vec<BookingRecord>,
     ) -> Result<Vec<BookingRecord>, StoreError> {

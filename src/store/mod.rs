@@ -19,6 +19,7 @@ pub use booking::{
     NewOccurrence, OccurrenceRecord, ResidentRecord, Snapshot, TransitionError, parse_status,
     status_name,
 };
+pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -114,6 +115,7 @@ macro_rules! on_pool {
 }
 
 mod booking;
+mod calendar;
 mod group;
 
 type RoomRow = (

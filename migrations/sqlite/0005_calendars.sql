@@ -1,0 +1,43 @@
+-- Room calendars (CalDAV and feeds).
+--
+-- Change numbers: every status change of a booking (every audit row) raises its room's
+-- change_seq by one and stamps the booking with the new value, in the same transaction, by the
+-- trigger below. A calendar's sync token and ctag are its room's change_seq; the bookings
+-- changed since a token are those stamped after it (RFC 6578). On PostgreSQL the room row's
+-- lock orders these numbers as the commits are ordered.
+ALTER TABLE rooms ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bookings ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE rooms SET change_seq = (SELECT COUNT(*) FROM audit a JOIN bookings b ON b.id = a.booking_id
+                               WHERE b.room_id = rooms.id);
+UPDATE bookings SET change_seq = (SELECT r.change_seq FROM rooms r WHERE r.id = bookings.room_id);
+CREATE INDEX bookings_room_changes ON bookings (room_id, change_seq);
+
+CREATE TRIGGER audit_to_change_seq AFTER INSERT ON audit
+BEGIN
+    UPDATE rooms SET change_seq = change_seq + 1
+    WHERE id = (SELECT room_id FROM bookings WHERE id = NEW.booking_id);
+    UPDATE bookings SET change_seq = (SELECT r.change_seq FROM rooms r WHERE r.id = bookings.room_id)
+    WHERE id = NEW.booking_id;
+END;
+
+-- Which room calendars a staff member follows. Everybody follows every bookable room unless a
+-- row here says otherwise.
+CREATE TABLE calendar_follows (
+    user_id         TEXT NOT NULL,
+    room_id         TEXT NOT NULL REFERENCES rooms (id),
+    follow          INTEGER NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (user_id, room_id)
+);
+
+-- Private feed URLs: a staff member's room feed with details. Only the token's SHA-256 is kept;
+-- a revoked token stays, marked, so it can never come back.
+CREATE TABLE feed_tokens (
+    id              TEXT PRIMARY KEY NOT NULL,
+    token_hash      TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL,
+    room_id         TEXT NOT NULL REFERENCES rooms (id),
+    created_at      TEXT NOT NULL,
+    revoked_at      TEXT
+);
+CREATE INDEX feed_tokens_user ON feed_tokens (user_id, created_at);

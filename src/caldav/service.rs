@@ -1,0 +1,194 @@
+//! The room calendars as the CalDAV handlers and the feeds see them: which rooms there are,
+//! which a staff member follows, what a viewer may see of each booking, and the tags (ETag,
+//! ctag, sync token) that tell clients what changed.
+//!
+//! Tags: an object's ETag is its booking's change number plus a "view" tag (a digest of what
+//! else shapes the rendering: the room's name and zone and its policy's privacy setting), so a
+//! booking change or a change of the view both change it. A calendar's ctag is the room's change
+//! number plus the view tag; its sync token is `urn:lokal:sync:<room id>:<change number>`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
+
+use super::ical::{Detail, RoomInfo};
+use crate::booking::{Bookings, Rules};
+use crate::clock::Clock;
+use crate::scheduling::Zone;
+use crate::store::{CalendarEntry, Store, StoreError, StoredRoom};
+
+/// One room's calendar, ready to render.
+#[derive(Clone, Debug)]
+pub struct RoomCalendar {
+    pub room: StoredRoom,
+    pub zone: Zone,
+    /// The room's policy lets staff calendars name who booked.
+    pub show_organiser: bool,
+    /// A digest of everything besides the bookings that shapes the rendering.
+    pub view: String,
+    pub bookable: bool,
+}
+
+impl RoomCalendar {
+    pub fn info(&self) -> RoomInfo<'_> {
+        RoomInfo {
+            id: &self.room.room.id,
+            name: &self.room.room.name,
+            zone: self.zone,
+        }
+    }
+
+    /// What staff see.
+    pub fn staff_detail(&self) -> Detail {
+        Detail::Staff {
+            show_organiser: self.show_organiser,
+        }
+    }
+
+    /// An object's strong ETag.
+    pub fn etag(&self, change_seq: i64) -> String {
+        format!("\"{change_seq}-{}\"", self.view)
+    }
+
+    /// The calendar's ctag (getctag, for clients without sync-collection).
+    pub fn ctag(&self, change_seq: i64) -> String {
+        format!("{change_seq}-{}", self.view)
+    }
+
+    pub fn sync_token(&self, change_seq: i64) -> String {
+        format!("urn:lokal:sync:{}:{change_seq}", self.room.room.id)
+    }
+
+    /// The change number in one of this calendar's sync tokens; `None` for anything else.
+    pub fn parse_sync_token(&self, token: &str) -> Option<i64> {
+        let rest = token.strip_prefix("urn:lokal:sync:")?;
+        let (room, seq) = rest.rsplit_once(':')?;
+        if room != self.room.room.id {
+            return None;
+        }
+        seq.parse().ok().filter(|s: &i64| *s >= 0)
+    }
+}
+
+/// The room calendars.
+#[derive(Clone)]
+pub struct Calendars {
+    pub store: Arc<Store>,
+    rules: Arc<Rules>,
+    bookings: Bookings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Calendars {
+    pub fn new(bookings: &Bookings) -> Self {
+        Calendars {
+            store: bookings.store.clone(),
+            rules: bookings.rules.clone(),
+            bookings: bookings.clone(),
+            clock: bookings.clock.clone(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn calendar_of(&self, room: StoredRoom) -> RoomCalendar {
+        let zone = self.rules.zone(&room);
+        let show_organiser = self
+            .rules
+            .policy(&room)
+            .map(|p| p.show_organiser)
+            .unwrap_or(false);
+        let mut digest = Sha256::new();
+        digest.update(room.room.name.as_bytes());
+        digest.update([0]);
+        digest.update(zone.name().as_bytes());
+        digest.update([u8::from(show_organiser)]);
+        let view: String = digest
+            .finalize()
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let bookable = self.bookings.bookable(&room);
+        RoomCalendar {
+            room,
+            zone,
+            show_organiser,
+            view,
+            bookable,
+        }
+    }
+
+    /// A live room's calendar (retired rooms have none).
+    pub async fn room(&self, id: &str) -> Result<Option<RoomCalendar>, StoreError> {
+        Ok(self
+            .store
+            .room(id)
+            .await?
+            .filter(|r| r.retired_at.is_none())
+            .map(|r| self.calendar_of(r)))
+    }
+
+    /// Every live room's calendar, by name.
+    pub async fn rooms(&self) -> Result<Vec<RoomCalendar>, StoreError> {
+        Ok(self
+            .store
+            .rooms(false)
+            .await?
+            .into_iter()
+            .map(|r| self.calendar_of(r))
+            .collect())
+    }
+
+    /// The room calendars `user_id` follows: every bookable room, unless unfollowed, and any
+    /// other live room followed on purpose.
+    pub async fn followed(&self, user_id: &str) -> Result<Vec<RoomCalendar>, StoreError> {
+        let settings: std::collections::HashMap<String, bool> =
+            self.store.follows(user_id).await?.into_iter().collect();
+        Ok(self
+            .rooms()
+            .await?
+            .into_iter()
+            .filter(|c| settings.get(&c.room.room.id).copied().unwrap_or(c.bookable))
+            .collect())
+    }
+
+    /// The room's calendar if `user_id` follows it.
+    pub async fn followed_room(
+        &self,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<Option<RoomCalendar>, StoreError> {
+        Ok(self
+            .followed(user_id)
+            .await?
+            .into_iter()
+            .find(|c| c.room.room.id == room_id))
+    }
+
+    /// The room's current change number.
+    pub async fn change_seq(&self, cal: &RoomCalendar) -> Result<i64, StoreError> {
+        Ok(self
+            .store
+            .room_change_seq(&cal.room.room.id)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// One booking of the calendar, if it is in it.
+    pub async fn entry(
+        &self,
+        cal: &RoomCalendar,
+        booking_id: &str,
+    ) -> Result<Option<CalendarEntry>, StoreError> {
+        Ok(self
+            .store
+            .calendar_entries(&cal.room.room.id, Some(&[booking_id.to_owned()]))
+            .await?
+            .into_iter()
+            .next())
+    }
+}
