@@ -88,7 +88,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
+pub(crate) fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "log in with HTTP Basic: a resident's email or a staff login, and the password",

@@ -37,6 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(crate::caldav::dav::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -58,7 +59,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> error::ApiError {
+pub(crate) async fn not_found() -> error::ApiError {
     error::ApiError::not_found(
         "no such resource; the API is under /api/v1 (see /api/v1/openapi.json)",
     )

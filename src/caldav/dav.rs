@@ -1,0 +1,880 @@
+//! The CalDAV methods (RFC 4918, RFC 4791, RFC 6578) on the resources of `resource`:
+//! OPTIONS, PROPFIND, REPORT, GET and HEAD. Every write method gets 403 with the privilege it
+//! lacks: room calendars change only through booking.
+//!
+//! Every request but OPTIONS needs a staff login (HTTP Basic against the directory, through
+//! the identity layer's cache and failure limit). Residents get 403: CalDAV is for staff.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::any;
+use chrono::{DateTime, TimeZone as _, Utc};
+
+use super::ical;
+use super::resource::{Node, Path, Viewer};
+use super::service::{Calendars, RoomCalendar};
+use super::xml::{
+    self, CalendarData, CompFilter, PropName, PropRequest, PropStat, PropValue, Report,
+    ResponseBody, SyncLevel,
+};
+use crate::http::AppState;
+use crate::http::error::DavError;
+use crate::identity::Principal;
+use crate::store::CalendarEntry;
+
+/// The largest DAV request body read. Report and PROPFIND bodies are small; anything larger is
+/// refused before it is read.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The DAV routes: `/dav/...`, `/.well-known/caldav` (RFC 6764 §5), and PROPFIND/OPTIONS on
+/// `/` so that apps given only the server's address find their principal.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/caldav", any(well_known))
+        .route("/", any(root))
+        .route("/dav", any(dav))
+        .route("/dav/", any(dav))
+        .route("/dav/{*rest}", any(dav))
+}
+
+async fn well_known() -> Redirect {
+    Redirect::permanent("/dav/")
+}
+
+async fn root(State(state): State<AppState>, req: Request) -> Response {
+    let method = req.method().as_str();
+    if method == "PROPFIND" || method == "OPTIONS" {
+        return dav(State(state), req).await;
+    }
+    crate::http::not_found().await.into_response()
+}
+
+async fn dav(State(state): State<AppState>, req: Request) -> Response {
+    let calendars = Calendars::new(&state.bookings);
+    match handle(&state, &calendars, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What every method needs.
+struct Ctx<'a> {
+    cals: &'a Calendars,
+    viewer: Viewer,
+    /// `staff:<id>`, the key of the viewer's follow settings.
+    user_id: String,
+    name: String,
+}
+
+async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Response, DavError> {
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::OPTIONS {
+        return Ok(options());
+    }
+    let ctx = authenticate(state, cals, &parts).await?;
+    let raw_path = parts.uri.path();
+    let decoded = xml::decode_href(raw_path).ok_or(DavError::NotFound)?;
+    let path = if decoded == "/" {
+        Path::Root
+    } else {
+        Path::parse(&decoded).ok_or(DavError::NotFound)?
+    };
+    // The href the answer names for the target: the one asked for (`/` stays `/`).
+    let target_href = if decoded == "/" {
+        "/".to_owned()
+    } else {
+        path.href()
+    };
+    match parts.method.as_str() {
+        "PROPFIND" => {
+            let depth = depth(&parts.headers)?;
+            let body = read_body(&parts.headers, body).await?;
+            let request = xml::parse_propfind(&body)?;
+            let node = resolve(&ctx, &path, needs_entries(&request)).await?;
+            propfind(&ctx, node, &target_href, depth, &request).await
+        }
+        "REPORT" => {
+            let body = read_body(&parts.headers, body).await?;
+            let report = xml::parse_report(&body)?;
+            let node = resolve(&ctx, &path, false).await?;
+            self::report(&ctx, node, report).await
+        }
+        "GET" | "HEAD" => {
+            let node = resolve(&ctx, &path, true).await?;
+            get(&ctx, node, &parts.headers, parts.method == Method::HEAD).await
+        }
+        // Writes: RFC 3744 §7.1.1 says which privilege is missing.
+        "PUT" | "DELETE" | "MOVE" | "COPY" | "PROPPATCH" | "MKCALENDAR" | "MKCOL" | "POST"
+        | "LOCK" | "UNLOCK" | "ACL" => Err(refuse_write(&ctx, &path, parts.method.as_str()).await),
+        _ => Err(DavError::MethodNotAllowed),
+    }
+}
+
+fn options() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    // RFC 4791 §5.1: calendar-access; class 3 for RFC 4918.
+    headers.insert("DAV", HeaderValue::from_static("1, 3, calendar-access"));
+    headers.insert(
+        header::ALLOW,
+        HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, REPORT"),
+    );
+    response
+}
+
+async fn authenticate<'a>(
+    state: &AppState,
+    cals: &'a Calendars,
+    parts: &Parts,
+) -> Result<Ctx<'a>, DavError> {
+    let (login, password) = crate::http::extract::basic_credentials(parts)
+        .map_err(|e| DavError::Unauthorized(e.detail))?;
+    match state.identity.authenticate(&login, &password).await? {
+        principal @ Principal::Staff { .. } => {
+            let user_id = principal.requester_id();
+            let Principal::Staff { login, name, .. } = principal else {
+                return Err(DavError::Forbidden("CalDAV is for staff".into()));
+            };
+            Ok(Ctx {
+                cals,
+                viewer: Viewer { login },
+                user_id,
+                name,
+            })
+        }
+        Principal::Resident { .. } => Err(DavError::Forbidden(
+            "CalDAV is for staff; residents follow their bookings in the portal".into(),
+        )),
+    }
+}
+
+/// The Depth header (RFC 4918 §10.2): 0 or 1. Infinity is refused with
+/// `DAV:propfind-finite-depth` (§9.1); no header counts as 0.
+fn depth(headers: &HeaderMap) -> Result<u8, DavError> {
+    match headers.get("Depth").map(|v| v.to_str().map(str::trim)) {
+        None => Ok(0),
+        Some(Ok("0")) => Ok(0),
+        Some(Ok("1")) => Ok(1),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("infinity") => {
+            Err(DavError::Precondition(xml::error(
+                &PropName::dav("propfind-finite-depth"),
+                Some("Depth: infinity is not supported; use 0 or 1"),
+            )))
+        }
+        _ => Err(DavError::BadRequest(
+            "the Depth header must be 0 or 1".into(),
+        )),
+    }
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes; a larger one is refused (413) without
+/// being read.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, DavError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > MAX_BODY as u64
+    {
+        return Err(DavError::TooLarge);
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| DavError::TooLarge)?;
+    Ok(bytes.to_vec())
+}
+
+fn forbidden_read(href: &str) -> DavError {
+    DavError::Precondition(xml::need_privileges(href, &PropName::READ))
+}
+
+/// Resolves a path for the viewer. A user's resources are theirs alone.
+async fn resolve(ctx: &Ctx<'_>, path: &Path, with_entry: bool) -> Result<Node, DavError> {
+    if let Some(login) = path.user()
+        && login != ctx.viewer.login
+    {
+        return Err(forbidden_read(&path.href()));
+    }
+    let room = |id: String| async move { ctx.cals.room(&id).await?.ok_or(DavError::NotFound) };
+    Ok(match path {
+        Path::Root => Node::Root,
+        Path::Principals | Path::RoomPrincipals | Path::Calendars => Node::Collection(path.clone()),
+        Path::UserPrincipal(login) => Node::UserPrincipal {
+            login: login.clone(),
+            name: ctx.name.clone(),
+        },
+        Path::RoomPrincipal(id) => Node::RoomPrincipal(room(id.clone()).await?),
+        Path::UserHome(login) => Node::UserHome(login.clone()),
+        Path::RoomHome(id) => Node::RoomHome(room(id.clone()).await?),
+        Path::UserCalendar(..) | Path::RoomCalendar(_) => {
+            let cal = calendar_of(ctx, path).await?;
+            let change_seq = ctx.cals.change_seq(&cal).await?;
+            Node::Calendar {
+                path: path.clone(),
+                cal,
+                change_seq,
+            }
+        }
+        Path::Object(calendar, id) => {
+            let cal = calendar_of(ctx, calendar).await?;
+            let entry = ctx.cals.entry(&cal, id).await?.ok_or(DavError::NotFound)?;
+            Node::Object {
+                path: path.clone(),
+                cal,
+                id: id.clone(),
+                change_seq: entry.change_seq,
+                entry: with_entry.then_some(entry),
+            }
+        }
+    })
+}
+
+/// The room calendar a calendar path names: a followed room under a user's home, any live
+/// room at its direct URL.
+async fn calendar_of(ctx: &Ctx<'_>, path: &Path) -> Result<RoomCalendar, DavError> {
+    let found = match path {
+        Path::UserCalendar(_, room) => ctx.cals.followed_room(&ctx.user_id, room).await?,
+        Path::RoomCalendar(room) => ctx.cals.room(room).await?,
+        _ => None,
+    };
+    found.ok_or(DavError::NotFound)
+}
+
+/// Whether answering needs the bookings themselves, not only their change numbers.
+fn needs_entries(request: &PropRequest) -> bool {
+    match request {
+        PropRequest::AllProp { .. } => true,
+        PropRequest::PropName => false,
+        PropRequest::Prop(names) => names
+            .iter()
+            .any(|n| *n == PropName::CALENDAR_DATA || *n == PropName::GETLASTMODIFIED),
+    }
+}
+
+/// The members of a collection, for Depth: 1.
+async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<Node>, DavError> {
+    Ok(match node {
+        Node::Root => vec![
+            Node::Collection(Path::Principals),
+            Node::Collection(Path::Calendars),
+        ],
+        Node::Collection(Path::Principals) => vec![
+            Node::UserPrincipal {
+                login: ctx.viewer.login.clone(),
+                name: ctx.name.clone(),
+            },
+            Node::Collection(Path::RoomPrincipals),
+        ],
+        Node::Collection(Path::RoomPrincipals) => ctx
+            .cals
+            .rooms()
+            .await?
+            .into_iter()
+            .map(Node::RoomPrincipal)
+            .collect(),
+        Node::Collection(Path::Calendars) => vec![Node::UserHome(ctx.viewer.login.clone())],
+        Node::UserHome(login) => {
+            let mut calendars = Vec::new();
+            for cal in ctx.cals.followed(&ctx.user_id).await? {
+                let change_seq = ctx.cals.change_seq(&cal).await?;
+                calendars.push(Node::Calendar {
+                    path: Path::UserCalendar(login.clone(), cal.room.room.id.clone()),
+                    cal,
+                    change_seq,
+                });
+            }
+            calendars
+        }
+        Node::RoomHome(cal) => {
+            let change_seq = ctx.cals.change_seq(cal).await?;
+            vec![Node::Calendar {
+                path: Path::RoomCalendar(cal.room.room.id.clone()),
+                cal: cal.clone(),
+                change_seq,
+            }]
+        }
+        Node::Calendar { path, cal, .. } => {
+            let room = &cal.room.room.id;
+            if with_entries {
+                ctx.cals
+                    .store
+                    .calendar_entries(room, None)
+                    .await?
+                    .into_iter()
+                    .map(|e| object_node(path, cal, e))
+                    .collect()
+            } else {
+                ctx.cals
+                    .store
+                    .calendar_index(room)
+                    .await?
+                    .into_iter()
+                    .map(|(id, change_seq)| Node::Object {
+                        path: Path::Object(Box::new(path.clone()), id.clone()),
+                        cal: cal.clone(),
+                        id,
+                        change_seq,
+                        entry: None,
+                    })
+                    .collect()
+            }
+        }
+        _ => Vec::new(),
+    })
+}
+
+fn object_node(calendar: &Path, cal: &RoomCalendar, entry: CalendarEntry) -> Node {
+    Node::Object {
+        path: Path::Object(Box::new(calendar.clone()), entry.booking.id.clone()),
+        cal: cal.clone(),
+        id: entry.booking.id.clone(),
+        change_seq: entry.change_seq,
+        entry: Some(entry),
+    }
+}
+
+/// The calendar data of an object, as the request's `calendar-data` asks (RFC 4791 §9.6).
+fn render(node: &Node, data: &CalendarData) -> Option<String> {
+    let Node::Object {
+        cal,
+        entry: Some(entry),
+        ..
+    } = node
+    else {
+        return None;
+    };
+    let stamp = entry.booking.updated_at;
+    let detail = cal.staff_detail();
+    match data {
+        CalendarData::Expand(range) => ical::expanded_object(
+            &entry.booking,
+            &cal.info(),
+            &detail,
+            stamp,
+            range.start.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            range.end.unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+        // Nothing of the series falls in the window: an empty calendar, not a missing one.
+        .or_else(|| Some(empty_calendar())),
+        // limit-recurrence-set (§9.6.6) lets the server return more than the window: the
+        // whole series is a correct answer.
+        CalendarData::Full | CalendarData::LimitRecurrenceSet(_) | CalendarData::None => {
+            ical::calendar_object(&entry.booking, &cal.info(), &detail, stamp)
+        }
+    }
+}
+
+fn empty_calendar() -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{}\r\nEND:VCALENDAR\r\n",
+        ical::PRODID
+    )
+}
+
+/// One multistatus response for a node.
+fn respond(
+    node: &Node,
+    href: String,
+    request: &PropRequest,
+    viewer: &Viewer,
+    data: &CalendarData,
+) -> xml::Response {
+    let render = |n: &Node| render(n, data);
+    let body = match request {
+        PropRequest::PropName => vec![PropStat {
+            status: 200,
+            props: node
+                .names()
+                .into_iter()
+                .map(|n| (n, PropValue::Empty))
+                .collect(),
+        }],
+        PropRequest::AllProp { include } => {
+            let mut names = node.names();
+            for extra in include {
+                if !names.contains(extra) {
+                    names.push(extra.clone());
+                }
+            }
+            split(node, &names, viewer, &render)
+        }
+        PropRequest::Prop(names) => split(node, names, viewer, &render),
+    };
+    xml::Response {
+        href,
+        body: ResponseBody::PropStats(body),
+    }
+}
+
+/// Found properties in a 200 propstat, the others in a 404 one (RFC 4918 §9.1).
+fn split(
+    node: &Node,
+    names: &[PropName],
+    viewer: &Viewer,
+    render: &dyn Fn(&Node) -> Option<String>,
+) -> Vec<PropStat> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match node.prop(name, viewer, render) {
+            Some(value) => found.push((name.clone(), value)),
+            None => missing.push((name.clone(), PropValue::Empty)),
+        }
+    }
+    let mut stats = Vec::new();
+    if !found.is_empty() {
+        stats.push(PropStat {
+            status: 200,
+            props: found,
+        });
+    }
+    if !missing.is_empty() {
+        stats.push(PropStat {
+            status: 404,
+            props: missing,
+        });
+    }
+    stats
+}
+
+fn multistatus(responses: &[xml::Response], sync_token: Option<&str>) -> Response {
+    let body = xml::multistatus(responses, sync_token);
+    let mut response = (StatusCode::MULTI_STATUS, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    response
+}
+
+async fn propfind(
+    ctx: &Ctx<'_>,
+    node: Node,
+    target_href: &str,
+    depth: u8,
+    request: &PropRequest,
+) -> Result<Response, DavError> {
+    let data = CalendarData::Full;
+    let mut responses = vec![respond(
+        &node,
+        target_href.to_owned(),
+        request,
+        &ctx.viewer,
+        &data,
+    )];
+    if depth == 1 {
+        for child in children(ctx, &node, needs_entries(request)).await? {
+            let href = child.href();
+            responses.push(respond(&child, href, request, &ctx.viewer, &data));
+        }
+    }
+    Ok(multistatus(&responses, None))
+}
+
+fn calendar_parts(node: &Node) -> Option<(&Path, &RoomCalendar, i64)> {
+    match node {
+        Node::Calendar {
+            path,
+            cal,
+            change_seq,
+        } => Some((path, cal, *change_seq)),
+        _ => None,
+    }
+}
+
+fn not_a_calendar(report: &str) -> DavError {
+    DavError::Precondition(xml::error(
+        &PropName::SUPPORTED_REPORT,
+        Some(&format!("{report} applies to a calendar collection")),
+    ))
+}
+
+const EARLIEST: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+const LATEST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+fn instant(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// What a calendar-query filter asks of VEVENTs (RFC 4791 §9.7): `None` when it can match
+/// nothing here (another component, or is-not-defined), else the time range, if any.
+fn event_window(
+    filter: &CompFilter,
+) -> Result<Option<Option<(DateTime<Utc>, DateTime<Utc>)>>, DavError> {
+    let unsupported =
+        |what: &str| DavError::Precondition(xml::error(&PropName::SUPPORTED_FILTER, Some(what)));
+    if !filter.name.eq_ignore_ascii_case("VCALENDAR") {
+        return Err(DavError::Precondition(xml::error(
+            &PropName::VALID_FILTER,
+            Some("the outer comp-filter must be VCALENDAR"),
+        )));
+    }
+    if filter.is_not_defined {
+        return Ok(None);
+    }
+    if filter.has_prop_filters() {
+        return Err(unsupported("prop-filter is not supported"));
+    }
+    let mut window = None;
+    for comp in &filter.comps {
+        if !comp.name.eq_ignore_ascii_case("VEVENT") || comp.is_not_defined {
+            // Room calendars hold only VEVENTs.
+            return Ok(None);
+        }
+        if comp.has_prop_filters() || !comp.comps.is_empty() {
+            return Err(unsupported("only a time-range inside VEVENT is supported"));
+        }
+        if let Some(range) = &comp.time_range {
+            window = Some((
+                range.start.unwrap_or_else(|| instant(EARLIEST)),
+                range.end.unwrap_or_else(|| instant(LATEST)),
+            ));
+        }
+    }
+    Ok(Some(window))
+}
+
+async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, DavError> {
+    match report {
+        Report::CalendarQuery {
+            props,
+            data,
+            filter,
+            limit,
+        } => {
+            let window = event_window(&filter)?;
+            let (entries, path, cal) = match &node {
+                Node::Calendar { path, cal, .. } => {
+                    let room = &cal.room.room.id;
+                    let entries = match window {
+                        None => Vec::new(),
+                        Some(None) => ctx.cals.store.calendar_entries(room, None).await?,
+                        Some(Some((from, to))) => {
+                            ctx.cals
+                                .store
+                                .calendar_entries_between(room, from, to)
+                                .await?
+                        }
+                    };
+                    (entries, path.clone(), cal.clone())
+                }
+                Node::Object { path, cal, id, .. } => {
+                    let Path::Object(calendar, _) = path else {
+                        return Err(DavError::NotFound);
+                    };
+                    let room = &cal.room.room.id;
+                    let entries = match window {
+                        None => Vec::new(),
+                        Some(None) => ctx.cals.entry(cal, id).await?.into_iter().collect(),
+                        Some(Some((from, to))) => ctx
+                            .cals
+                            .store
+                            .calendar_entries_between(room, from, to)
+                            .await?
+                            .into_iter()
+                            .filter(|e| e.booking.id == *id)
+                            .collect(),
+                    };
+                    ((entries), (**calendar).clone(), cal.clone())
+                }
+                _ => return Err(not_a_calendar("calendar-query")),
+            };
+            let mut responses: Vec<xml::Response> = entries
+                .into_iter()
+                .map(|e| {
+                    let n = object_node(&path, &cal, e);
+                    respond(&n, n.href(), &props, &ctx.viewer, &data)
+                })
+                .collect();
+            if let Some(limit) = limit.map(|l| l as usize)
+                && responses.len() > limit
+            {
+                // RFC 5323 §5.17 via RFC 4791 §7.8: the truncated set, and 507 on the target.
+                responses.truncate(limit);
+                responses.push(xml::Response {
+                    href: node.href(),
+                    body: ResponseBody::Status(507),
+                });
+            }
+            Ok(multistatus(&responses, None))
+        }
+        Report::Multiget { props, data, hrefs } => {
+            let Some((path, cal, _)) = calendar_parts(&node) else {
+                return Err(not_a_calendar("calendar-multiget"));
+            };
+            // Each href must name an object of this calendar (RFC 4791 §7.9).
+            let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+            for href in hrefs {
+                let id = xml::decode_href(&href)
+                    .and_then(|p| Path::parse(&p))
+                    .and_then(|p| match p {
+                        Path::Object(calendar, id) if *calendar == *path => Some(id),
+                        _ => None,
+                    });
+                wanted.push((href, id));
+            }
+            let ids: Vec<String> = wanted.iter().filter_map(|(_, id)| id.clone()).collect();
+            let mut found: std::collections::HashMap<String, CalendarEntry> = ctx
+                .cals
+                .store
+                .calendar_entries(&cal.room.room.id, Some(&ids))
+                .await?
+                .into_iter()
+                .map(|e| (e.booking.id.clone(), e))
+                .collect();
+            let mut responses = Vec::new();
+            for (href, id) in wanted {
+                match id.and_then(|id| found.remove(&id)) {
+                    Some(entry) => {
+                        let n = object_node(path, cal, entry);
+                        responses.push(respond(&n, n.href(), &props, &ctx.viewer, &data));
+                    }
+                    None => responses.push(xml::Response {
+                        href: xml::decode_href(&href).unwrap_or(href),
+                        body: ResponseBody::Status(404),
+                    }),
+                }
+            }
+            Ok(multistatus(&responses, None))
+        }
+        Report::SyncCollection {
+            token,
+            level: _level @ (SyncLevel::One | SyncLevel::Infinite),
+            limit,
+            props,
+            data,
+        } => {
+            let Some((path, cal, current)) = calendar_parts(&node) else {
+                return Err(not_a_calendar("sync-collection"));
+            };
+            sync_collection(ctx, path, cal, current, token, limit, &props, &data).await
+        }
+        Report::FreeBusyQuery { range } => {
+            let Some((_, cal, _)) = calendar_parts(&node) else {
+                return Err(not_a_calendar("free-busy-query"));
+            };
+            let (Some(from), Some(to)) = (range.start, range.end) else {
+                return Err(DavError::BadRequest(
+                    "free-busy-query needs a time-range with start and end".into(),
+                ));
+            };
+            let mut periods = Vec::new();
+            for entry in ctx
+                .cals
+                .store
+                .calendar_entries_between(&cal.room.room.id, from, to)
+                .await?
+            {
+                periods.extend(ical::busy_periods(&entry.booking, from, to));
+            }
+            let body = ical::freebusy(&periods, from, to, ctx.cals.now());
+            let mut response = (StatusCode::OK, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            );
+            Ok(response)
+        }
+    }
+}
+
+/// RFC 6578: the members changed since `token` (all members without one), the removed ones as
+/// 404, and a new token. With a limit, the oldest changes first and a token that resumes
+/// after them (§3.6, with 507 on the collection).
+#[allow(clippy::too_many_arguments)]
+async fn sync_collection(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    cal: &RoomCalendar,
+    current: i64,
+    token: Option<String>,
+    limit: Option<u32>,
+    props: &PropRequest,
+    data: &CalendarData,
+) -> Result<Response, DavError> {
+    let room = &cal.room.room.id;
+    let invalid = || {
+        DavError::Precondition(xml::error(
+            &PropName::VALID_SYNC_TOKEN,
+            Some("this sync token is not one of this calendar's; sync again without a token"),
+        ))
+    };
+    let mut changes: Vec<(String, i64, bool)> = match token.as_deref().map(str::trim) {
+        None | Some("") => {
+            let mut all: Vec<(String, i64, bool)> = ctx
+                .cals
+                .store
+                .calendar_index(room)
+                .await?
+                .into_iter()
+                .map(|(id, seq)| (id, seq, true))
+                .collect();
+            all.sort_by_key(|c| c.1);
+            all
+        }
+        Some(t) => {
+            let since = cal.parse_sync_token(t).ok_or_else(invalid)?;
+            if since > current {
+                return Err(invalid());
+            }
+            ctx.cals
+                .store
+                .calendar_changes(room, since)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.change_seq, c.visible))
+                .collect()
+        }
+    };
+    let mut new_token = current;
+    let mut truncated = false;
+    if let Some(limit) = limit.map(|l| l as usize)
+        && changes.len() > limit
+    {
+        changes.truncate(limit);
+        new_token = changes.last().map(|c| c.1).unwrap_or(current);
+        truncated = true;
+    }
+    let visible: Vec<String> = changes
+        .iter()
+        .filter(|c| c.2)
+        .map(|c| c.0.clone())
+        .collect();
+    let mut entries: std::collections::HashMap<String, CalendarEntry> =
+        if needs_entries(props) && !visible.is_empty() {
+            ctx.cals
+                .store
+                .calendar_entries(room, Some(&visible))
+                .await?
+                .into_iter()
+                .map(|e| (e.booking.id.clone(), e))
+                .collect()
+        } else {
+            std::collections::HashMap::new()
+        };
+    let mut responses = Vec::new();
+    for (id, change_seq, is_visible) in changes {
+        let object = Path::Object(Box::new(path.clone()), id.clone());
+        if is_visible {
+            let entry = entries.remove(&id);
+            let n = Node::Object {
+                path: object,
+                cal: cal.clone(),
+                id,
+                change_seq: entry.as_ref().map(|e| e.change_seq).unwrap_or(change_seq),
+                entry,
+            };
+            responses.push(respond(&n, n.href(), props, &ctx.viewer, data));
+        } else {
+            responses.push(xml::Response {
+                href: object.href(),
+                body: ResponseBody::Status(404),
+            });
+        }
+    }
+    if truncated {
+        responses.push(xml::Response {
+            href: path.href(),
+            body: ResponseBody::Status(507),
+        });
+    }
+    Ok(multistatus(&responses, Some(&cal.sync_token(new_token))))
+}
+
+async fn get(
+    ctx: &Ctx<'_>,
+    node: Node,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, DavError> {
+    let (body, etag, modified) = match &node {
+        Node::Object {
+            cal,
+            change_seq,
+            entry: Some(entry),
+            ..
+        } => (
+            render(&node, &CalendarData::Full).ok_or(DavError::NotFound)?,
+            cal.etag(*change_seq),
+            Some(entry.booking.updated_at),
+        ),
+        Node::Calendar {
+            cal, change_seq, ..
+        } => {
+            // The whole calendar as one iCalendar file, for apps that GET a collection.
+            let bookings: Vec<_> = ctx
+                .cals
+                .store
+                .calendar_entries(&cal.room.room.id, None)
+                .await?
+                .into_iter()
+                .map(|e| e.booking)
+                .collect();
+            let body = ical::feed(&bookings, &cal.info(), &cal.staff_detail(), ctx.cals.now());
+            (body, format!("\"{}\"", cal.ctag(*change_seq)), None)
+        }
+        Node::Root => {
+            let text = "Lokal CalDAV: add this server's address to your calendar app and log in with your directory account.\n";
+            return Ok((StatusCode::OK, text).into_response());
+        }
+        _ => return Err(DavError::MethodNotAllowed),
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if head {
+        let mut r = StatusCode::OK.into_response();
+        if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
+            r.headers_mut().insert(header::CONTENT_LENGTH, v);
+        }
+        r
+    } else {
+        (StatusCode::OK, body).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(m) = modified
+        && let Ok(v) = HeaderValue::from_str(&m.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if !not_modified {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/calendar; charset=utf-8"),
+        );
+    }
+    Ok(response)
+}
+
+/// 403 for a write, naming the privilege the viewer lacks (RFC 3744 §7.1.1): creating or
+/// removing members needs bind/unbind on the collection, changing content write-content,
+/// changing properties write-properties.
+async fn refuse_write(ctx: &Ctx<'_>, path: &Path, method: &str) -> DavError {
+    let parent = match path {
+        Path::Object(calendar, _) => calendar.href(),
+        other => other.href(),
+    };
+    let exists = match path {
+        Path::Object(..) => resolve(ctx, path, false).await.is_ok(),
+        _ => true,
+    };
+    let (href, privilege) = match method {
+        "MKCALENDAR" | "MKCOL" => (path.href(), PropName::BIND),
+        "DELETE" | "MOVE" => (parent, PropName::UNBIND),
+        "PUT" if exists => (path.href(), PropName::WRITE_CONTENT),
+        "PUT" | "COPY" | "POST" => (parent, PropName::BIND),
+        "PROPPATCH" => (path.href(), PropName::WRITE_PROPERTIES),
+        _ => (path.href(), PropName::WRITE),
+    };
+    DavError::Precondition(xml::need_privileges(&href, &privilege))
+}
