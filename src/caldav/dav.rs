@@ -207,9 +207,9 @@ async fn resolve(ctx: &Ctx<'_>, path: &Path, with_entry: bool) -> Result<Node, D
             login: login.clone(),
             name: ctx.name.clone(),
         },
-        Path::RoomPrincipal(id) => Node::RoomPrincipal(room(id.clone()).await?),
+        Path::RoomPrincipal(id) => Node::RoomPrincipal(Box::new(room(id.clone()).await?)),
         Path::UserHome(login) => Node::UserHome(login.clone()),
-        Path::RoomHome(id) => Node::RoomHome(room(id.clone()).await?),
+        Path::RoomHome(id) => Node::RoomHome(Box::new(room(id.clone()).await?)),
         Path::UserCalendar(..) | Path::RoomCalendar(_) => {
             let cal = calendar_of(ctx, path).await?;
             let change_seq = ctx.cals.change_seq(&cal).await?;
@@ -227,7 +227,7 @@ async fn resolve(ctx: &Ctx<'_>, path: &Path, with_entry: bool) -> Result<Node, D
                 cal,
                 id: id.clone(),
                 change_seq: entry.change_seq,
-                entry: with_entry.then_some(entry),
+                entry: with_entry.then(|| Box::new(entry)),
             }
         }
     })
@@ -274,7 +274,7 @@ async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<
             .rooms()
             .await?
             .into_iter()
-            .map(Node::RoomPrincipal)
+            .map(|c| Node::RoomPrincipal(Box::new(c)))
             .collect(),
         Node::Collection(Path::Calendars) => vec![Node::UserHome(ctx.viewer.login.clone())],
         Node::UserHome(login) => {
@@ -293,7 +293,7 @@ async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<
             let change_seq = ctx.cals.change_seq(cal).await?;
             vec![Node::Calendar {
                 path: Path::RoomCalendar(cal.room.room.id.clone()),
-                cal: cal.clone(),
+                cal: (**cal).clone(),
                 change_seq,
             }]
         }
@@ -333,7 +333,7 @@ fn object_node(calendar: &Path, cal: &RoomCalendar, entry: CalendarEntry) -> Nod
         cal: cal.clone(),
         id: entry.booking.id.clone(),
         change_seq: entry.change_seq,
-        entry: Some(entry),
+        entry: Some(Box::new(entry)),
     }
 }
 
@@ -502,9 +502,10 @@ fn instant(secs: i64) -> DateTime<Utc> {
 
 /// What a calendar-query filter asks of VEVENTs (RFC 4791 §9.7): `None` when it can match
 /// nothing here (another component, or is-not-defined), else the time range, if any.
-fn event_window(
-    filter: &CompFilter,
-) -> Result<Option<Option<(DateTime<Utc>, DateTime<Utc>)>>, DavError> {
+/// A time window, UTC.
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+fn event_window(filter: &CompFilter) -> Result<Option<Option<Window>>, DavError> {
     let unsupported =
         |what: &str| DavError::Precondition(xml::error(&PropName::SUPPORTED_FILTER, Some(what)));
     if !filter.name.eq_ignore_ascii_case("VCALENDAR") {
@@ -760,7 +761,7 @@ async fn sync_collection(
     for (id, change_seq, is_visible) in changes {
         let object = Path::Object(Box::new(path.clone()), id.clone());
         if is_visible {
-            let entry = entries.remove(&id);
+            let entry = entries.remove(&id).map(Box::new);
             let n = Node::Object {
                 path: object,
                 cal: cal.clone(),

@@ -108,9 +108,9 @@ pub enum Node {
         login: String,
         name: String,
     },
-    RoomPrincipal(RoomCalendar),
+    RoomPrincipal(Box<RoomCalendar>),
     UserHome(String),
-    RoomHome(RoomCalendar),
+    RoomHome(Box<RoomCalendar>),
     Calendar {
         path: Path,
         cal: RoomCalendar,
@@ -122,7 +122,7 @@ pub enum Node {
         id: String,
         change_seq: i64,
         /// Loaded when the body is needed (calendar-data).
-        entry: Option<CalendarEntry>,
+        entry: Option<Box<CalendarEntry>>,
     },
 }
 
@@ -313,8 +313,6 @@ impl Node {
                     })
                 } else if *name == PropName::CALENDAR_DATA {
                     data(self).map(PropValue::CData)
-                } else if *name == PropName::DISPLAYNAME {
-                    None
                 } else {
                     None
                 }
