@@ -2,6 +2,7 @@
 //! calendar apps.
 
 pub mod dav;
+pub mod feed;
 pub mod ical;
 pub mod resource;
 pub mod service;

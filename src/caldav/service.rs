@@ -192,3 +192,127 @@ impl Calendars {
             .next())
     }
 }
+
+/// A private feed as its owner sees it. The token itself is shown once, when it is made.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FeedView {
+    pub id: String,
+    pub room_id: String,
+    /// The feed's path (`/feeds/private/<token>.ics`): only in the answer that creates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn feed_view(t: crate::store::FeedTokenRecord, url: Option<String>) -> FeedView {
+    FeedView {
+        id: t.id,
+        room_id: t.room_id,
+        url,
+        created_at: t.created_at,
+        revoked_at: t.revoked_at,
+    }
+}
+
+/// The stored form of a feed token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn staff_id(who: &crate::identity::Principal) -> Result<String, crate::booking::BookingError> {
+    match who {
+        crate::identity::Principal::Staff { .. } => Ok(who.requester_id()),
+        crate::identity::Principal::Resident { .. } => {
+            Err(crate::booking::BookingError::Forbidden(
+                "private calendar feeds are for staff; residents see their bookings in the portal"
+                    .into(),
+            ))
+        }
+    }
+}
+
+impl Calendars {
+    /// Makes a private feed of a room's calendar, with details, for a staff member.
+    pub async fn create_feed(
+        &self,
+        who: &crate::identity::Principal,
+        room_id: &str,
+    ) -> Result<FeedView, crate::booking::BookingError> {
+        let user_id = staff_id(who)?;
+        if self.room(room_id).await?.is_none() {
+            return Err(crate::booking::BookingError::NotFound {
+                what: "room",
+                id: room_id.to_owned(),
+            });
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| {
+            crate::booking::BookingError::Store(StoreError::Unavailable(format!(
+                "no randomness for a feed token: {e}"
+            )))
+        })?;
+        let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let record = crate::store::FeedTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: token_hash(&token),
+            user_id,
+            room_id: room_id.to_owned(),
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        self.store.add_feed_token(&record).await?;
+        Ok(feed_view(
+            record,
+            Some(format!("/feeds/private/{token}.ics")),
+        ))
+    }
+
+    /// A staff member's private feeds, revoked ones included.
+    pub async fn feeds(
+        &self,
+        who: &crate::identity::Principal,
+    ) -> Result<Vec<FeedView>, crate::booking::BookingError> {
+        let user_id = staff_id(who)?;
+        Ok(self
+            .store
+            .feed_tokens(&user_id)
+            .await?
+            .into_iter()
+            .map(|t| feed_view(t, None))
+            .collect())
+    }
+
+    /// Revokes one of a staff member's feeds; its URL answers 404 from then on.
+    pub async fn revoke_feed(
+        &self,
+        who: &crate::identity::Principal,
+        id: &str,
+    ) -> Result<(), crate::booking::BookingError> {
+        let user_id = staff_id(who)?;
+        if self
+            .store
+            .revoke_feed_token(&user_id, id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(crate::booking::BookingError::NotFound {
+                what: "feed",
+                id: id.to_owned(),
+            })
+        }
+    }
+
+    /// The room calendar behind a live private feed token.
+    pub async fn private_feed_room(&self, token: &str) -> Result<Option<RoomCalendar>, StoreError> {
+        match self.store.live_feed_token(&token_hash(token)).await? {
+            Some(t) => self.room(&t.room_id).await,
+            None => Ok(None),
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::booking::{
     ApprovalItem, BookingView, ClosureView, CreateBooking, CreateClosure, OccurrenceView,
     OnConflict, ReasonView,
 };
+use crate::caldav::service::{Calendars, FeedView};
 use crate::store::StoredRoom;
 
 pub fn routes() -> Router<AppState> {
@@ -34,6 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bookings/{id}/reject", post(reject_booking))
         .route("/api/v1/approvals", get(approvals))
         .route("/api/v1/closures", post(create_closure))
+        .route("/api/v1/feeds", post(create_feed).get(list_feeds))
+        .route("/api/v1/feeds/{id}", delete(revoke_feed))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -528,6 +531,61 @@ async fn create_closure(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Asks for a private feed of a room's calendar.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedRequest {
+    pub room_id: String,
+}
+
+/// A staff member's private feeds.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct FeedList {
+    pub feeds: Vec<FeedView>,
+}
+
+/// Makes a private iCalendar feed of a room's calendar, with details (staff only). The answer
+/// carries the feed's URL with its secret token; it is shown only this once.
+#[utoipa::path(post, path = "/api/v1/feeds", request_body = FeedRequest, tag = "feeds", security(("basic" = [])),
+    responses((status = 201, body = FeedView), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn create_feed(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiJson(body): ApiJson<FeedRequest>,
+) -> Result<(StatusCode, Json<FeedView>), ApiError> {
+    let view = Calendars::new(&state.bookings)
+        .create_feed(&who, &body.room_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The caller's private feeds, revoked ones included, without their tokens.
+#[utoipa::path(get, path = "/api/v1/feeds", tag = "feeds", security(("basic" = [])),
+    responses((status = 200, body = FeedList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_feeds(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<FeedList>, ApiError> {
+    let feeds = Calendars::new(&state.bookings).feeds(&who).await?;
+    Ok(Json(FeedList { feeds }))
+}
+
+/// Revokes a private feed: its URL answers 404 from then on.
+#[utoipa::path(delete, path = "/api/v1/feeds/{id}", params(("id" = String, Path)), tag = "feeds", security(("basic" = [])),
+    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn revoke_feed(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    Calendars::new(&state.bookings)
+        .revoke_feed(&who, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn openapi() -> Response {
     let json = ApiDoc::openapi()
         .to_json()
@@ -557,9 +615,10 @@ impl utoipa::Modify for BasicAuth {
 #[openapi(
     info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
     paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
-          cancel_booking, booking_history, approvals, approve_booking, reject_booking, create_closure),
-    components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView)),
+          cancel_booking, booking_history, approvals, approve_booking, reject_booking, create_closure,
+          create_feed, list_feeds, revoke_feed),
+    components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView, FeedView)),
     modifiers(&BasicAuth),
-    tags((name = "rooms"), (name = "residents"), (name = "bookings"), (name = "approvals"), (name = "closures"))
+    tags((name = "rooms"), (name = "residents"), (name = "bookings"), (name = "approvals"), (name = "closures"), (name = "feeds"))
 )]
 pub struct ApiDoc;

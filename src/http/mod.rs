@@ -38,6 +38,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(crate::caldav::dav::routes())
+        .merge(crate::caldav::feed::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

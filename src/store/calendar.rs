@@ -297,3 +297,19 @@ impl Store {
         Ok(row.map(token_from_row))
     }
 }
+
+impl Store {
+    /// When a booking of the room last changed (any status): a feed's Last-Modified.
+    pub async fn room_last_change(
+        &self,
+        room_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(Option<DateTime<Utc>>,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT MAX(updated_at) FROM bookings WHERE room_id = $1",
+        )
+        .bind(room_id)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.and_then(|r| r.0))
+    }
+}

@@ -11,13 +11,17 @@
 //! Any other writer (a transition, a closure, a room sync) commits the open batch before its
 //! own transaction, so the writes still happen in the order they queued.
 //!
-//! Cancellation: a creation whose future is dropped halfway leaves its savepoint behind; the
-//! next writer rolls back to it before going on. A member waiting for a commit that nobody is
-//! left to make (the creations queued behind it were cancelled) makes it itself after a short
-//! wait.
+//! Cancellation and liveness: a creation whose future is dropped halfway leaves its savepoint
+//! behind; the next writer rolls back to it before going on. Each batch has a watchdog task that
+//! ends it when nobody is queued any more (whatever happened to the creation that should have
+//! committed: dropped, refused, panicked) or when it is older than [`MAX_AGE`] (a stream of
+//! refused requests cannot hold up a made booking), so an idle process never keeps SQLite's
+//! write lock. The commit and the answer to the members happen in a task of their own, so a
+//! flusher dropped mid-commit cannot leave them without the true outcome.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Sqlite, Transaction};
@@ -32,14 +36,20 @@ pub(super) const SAVEPOINT: &str = "lokal_create";
 /// this many others.
 const MAX_BATCH: usize = 32;
 
-/// How long a member waits for somebody else's commit before checking whether it must make
-/// it itself.
-const ORPHAN_CHECK: Duration = Duration::from_millis(20);
+/// A batch is committed once it is this old, even while creations keep queueing.
+const MAX_AGE: Duration = Duration::from_millis(50);
+
+/// How often a batch's watchdog looks at it.
+const WATCH_TICK: Duration = Duration::from_millis(10);
 
 type Outcome = Option<Result<(), String>>;
 
 /// SQLite's writer: queues writers in order, and batches creations.
 pub(super) struct Writer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     state: Mutex<State>,
     /// Creations waiting for their turn: while there are some, a batch stays open for them.
     waiting: AtomicUsize,
@@ -53,6 +63,7 @@ pub(super) struct State {
 
 struct Batch {
     id: u64,
+    opened: Instant,
     tx: Transaction<'static, Sqlite>,
     /// Creations whose writes are in and wait for the commit.
     members: usize,
@@ -80,14 +91,16 @@ impl Drop for Waiting<'_> {
 impl Writer {
     pub(super) fn new() -> Self {
         Writer {
-            state: Mutex::new(State::default()),
-            waiting: AtomicUsize::new(0),
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                waiting: AtomicUsize::new(0),
+            }),
         }
     }
 
     /// The turn of a writer with a transaction of its own: the open batch is committed first.
     pub(super) async fn turn(&self) -> MutexGuard<'_, State> {
-        let mut state = self.state.lock().await;
+        let mut state = self.inner.state.lock().await;
         state.recover().await;
         // A failed batch commit is its members' error; this writer goes on regardless.
         let _ = state.flush().await;
@@ -98,25 +111,46 @@ impl Writer {
     /// [`Member::conn`], starting with `SAVEPOINT lokal_create`, and ends with
     /// [`Member::commit`] or [`Member::undo`].
     pub(super) async fn join(&self, pool: &SqlitePool) -> Result<Member<'_>, StoreError> {
-        let waiting = Waiting::new(&self.waiting);
-        let mut state = self.state.lock().await;
+        let waiting = Waiting::new(&self.inner.waiting);
+        let mut state = self.inner.state.lock().await;
         drop(waiting);
         state.recover().await;
         if state.open.is_none() {
             let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             state.next_id += 1;
+            let id = state.next_id;
             state.open = Some(Batch {
-                id: state.next_id,
+                id,
+                opened: Instant::now(),
                 tx,
                 members: 0,
                 dirty: false,
                 done: watch::Sender::new(None),
             });
+            tokio::spawn(watchdog(self.inner.clone(), id));
         }
         Ok(Member {
             writer: self,
             state,
         })
+    }
+}
+
+/// Ends batch `id` once nobody is queued for it any more, or once it is [`MAX_AGE`] old.
+async fn watchdog(inner: Arc<Inner>, id: u64) {
+    loop {
+        tokio::time::sleep(WATCH_TICK).await;
+        let mut state = inner.state.lock().await;
+        let Some(batch) = state.open.as_ref().filter(|b| b.id == id) else {
+            return; // already committed (or thrown away)
+        };
+        let idle = inner.waiting.load(Ordering::SeqCst) == 0;
+        if idle || batch.opened.elapsed() >= MAX_AGE {
+            state.recover().await;
+            // Members learn the outcome from the batch itself.
+            let _ = state.flush().await;
+            return;
+        }
     }
 }
 
@@ -145,27 +179,30 @@ impl State {
             return Ok(());
         };
         let Batch { tx, done, .. } = batch;
-        // In a task of its own, so that a caller dropped mid-commit cannot leave the members
-        // without an answer.
-        let committed = tokio::spawn(async move { tx.commit().await }).await;
-        let (outcome, result) = match committed {
-            Ok(Ok(())) => (Ok(()), Ok(())),
-            Ok(Err(e)) => (Err(e.to_string()), Err(StoreError::from(e))),
-            Err(e) => (
-                Err(e.to_string()),
-                Err(StoreError::Unavailable(e.to_string())),
-            ),
-        };
-        done.send_replace(Some(outcome));
-        result
+        // The commit and the members' answer in a task of their own: a flusher dropped
+        // mid-commit cannot leave the members without the true outcome.
+        let committed = tokio::spawn(async move {
+            let result = tx.commit().await;
+            done.send_replace(Some(result.as_ref().map(|_| ()).map_err(|e| e.to_string())));
+            result
+        })
+        .await;
+        match committed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::from(e)),
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
     }
 
     /// Throws the open batch away: its members get `why` as their error.
     async fn abort(&mut self, why: String) {
         if let Some(batch) = self.open.take() {
             let Batch { tx, done, .. } = batch;
-            let _ = tokio::spawn(async move { tx.rollback().await }).await;
-            done.send_replace(Some(Err(why)));
+            let _ = tokio::spawn(async move {
+                let _ = tx.rollback().await;
+                done.send_replace(Some(Err(why)));
+            })
+            .await;
         }
     }
 }
@@ -200,35 +237,22 @@ impl Member<'_> {
         };
         batch.dirty = false;
         batch.members += 1;
-        if batch.members >= MAX_BATCH || self.writer.waiting.load(Ordering::SeqCst) == 0 {
+        if batch.members >= MAX_BATCH
+            || batch.opened.elapsed() >= MAX_AGE
+            || self.writer.inner.waiting.load(Ordering::SeqCst) == 0
+        {
             return self.state.flush().await;
         }
-        let id = batch.id;
         let mut done = batch.done.subscribe();
-        let writer = self.writer;
         drop(self.state);
-        loop {
-            tokio::select! {
-                // Cloned out at once: the watch's read guard must not live across an await.
-                outcome = async { done.wait_for(Option::is_some).await.map(|o| o.clone()) } => {
-                    return match outcome {
-                        Ok(Some(Ok(()))) => Ok(()),
-                        Ok(Some(Err(e))) => Err(StoreError::Unavailable(e)),
-                        Ok(None) | Err(_) => Err(StoreError::Unavailable(
-                            "the write batch was dropped".into(),
-                        )),
-                    };
-                }
-                () = tokio::time::sleep(ORPHAN_CHECK) => {
-                    let mut state = writer.state.lock().await;
-                    state.recover().await;
-                    if state.open.as_ref().is_some_and(|b| b.id == id)
-                        && writer.waiting.load(Ordering::SeqCst) == 0
-                    {
-                        return state.flush().await;
-                    }
-                }
-            }
+        // A later creation, or the batch's watchdog, commits it.
+        let outcome = done.wait_for(Option::is_some).await.map(|o| o.clone());
+        match outcome {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => Err(StoreError::Unavailable(e)),
+            Ok(None) | Err(_) => Err(StoreError::Unavailable(
+                "the write batch was dropped".into(),
+            )),
         }
     }
 
@@ -236,11 +260,10 @@ impl Member<'_> {
     /// With `flush`, the batch is committed too, so that what it holds can be read.
     pub(super) async fn undo(mut self, flush: bool) -> Result<(), StoreError> {
         self.state.recover().await;
-        let idle = self.state.open.as_ref().is_none_or(|b| b.members == 0)
-            && self.writer.waiting.load(Ordering::SeqCst) == 0;
+        let idle = self.writer.inner.waiting.load(Ordering::SeqCst) == 0;
         if flush || idle {
-            // With no members, this ends an empty transaction: SQLite's write lock is free
-            // again for other processes.
+            // Nobody is queued to commit what the batch holds (with no members, this ends an
+            // empty transaction): SQLite's write lock is free again for other processes.
             self.state.flush().await?;
         }
         Ok(())

@@ -709,3 +709,177 @@ async fn crowded_creations_are_whole_or_absent_on_postgres() {
     let store = std::sync::Arc::new(Store::open(&pg.url).await.unwrap());
     crowded_creations(store, &pg.url).await;
 }
+
+// ---- Group commit: liveness and honesty under cancellation and refusals ----
+
+async fn review_store(
+    what: &str,
+) -> (
+    crate::support::app::TempDir,
+    String,
+    std::sync::Arc<Store>,
+    String,
+) {
+    let dir = crate::support::app::TempDir::new(what);
+    let url = format!("sqlite:{}", dir.0.join("l.db").display());
+    let store = std::sync::Arc::new(Store::open(&url).await.unwrap());
+    store
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T06:00:00Z"))
+        .await
+        .unwrap();
+    let room = store.rooms(false).await.unwrap()[2].room.id.clone();
+    (dir, url, store, room)
+}
+
+/// A lone creation whose client hangs up right after its decision leaves the batch open
+/// (BEGIN IMMEDIATE, no members, nobody queued): the process, idle, keeps SQLite's write
+/// lock until some later writer of its own comes along, and another process cannot write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_abandoned_lone_creation_does_not_keep_the_write_lock() {
+    use std::time::Duration;
+    let (_dir, url, store, room) = review_store("review-idle").await;
+    let now = at("2027-01-02T00:00:00Z");
+    let (s, e) = ("2027-03-01T10:00:00Z", "2027-03-01T11:00:00Z");
+    let (deciding, decided) = tokio::sync::oneshot::channel();
+    let booking = new_booking("lone", &room, s, e);
+    let create = store.create_booking(key(&room, s, e), now, "resident:r1", move |_| {
+        let _ = deciding.send(());
+        Ok::<_, ()>(booking)
+    });
+    tokio::select! {
+        _ = create => panic!("expected to abandon it"),
+        _ = decided => {}
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The process is idle now. Another process (as `lokal sync-directory` would be):
+    let other = Store::open(&url).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let r = other
+        .sync_rooms(&seed_rooms().await, at("2027-01-01T07:00:00Z"))
+        .await;
+    assert!(
+        r.is_ok(),
+        "another process cannot write while this one is idle: {:?} after {:?}",
+        r.err(),
+        t0.elapsed()
+    );
+}
+
+/// A made booking waits for its commit for as long as refused creations keep queueing:
+/// refusals never become members, so MAX_BATCH never fills, and `waiting` never falls to 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_of_refusals_does_not_hold_up_a_made_booking() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let (_dir, _url, store, room) = review_store("review-starve").await;
+    let now = at("2027-01-02T00:00:00Z");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut refusers = Vec::new();
+    for _ in 0..6 {
+        let (store, room, stop) = (store.clone(), room.clone(), stop.clone());
+        refusers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let r = store
+                    .create_booking(
+                        key(&room, "2027-03-01T10:00:00Z", "2027-03-01T11:00:00Z"),
+                        now,
+                        "resident:r1",
+                        |_| Err::<lokal::store::NewBooking, _>("taken"),
+                    )
+                    .await;
+                assert!(matches!(r, Ok(lokal::store::Created::Refused("taken"))));
+            }
+        }));
+    }
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (s, e) = ("2027-03-02T10:00:00Z", "2027-03-02T11:00:00Z");
+    let t0 = Instant::now();
+    let made = store
+        .create_booking(key(&room, s, e), now, "resident:r1", |_| {
+            Ok::<_, ()>(new_booking("made", &room, s, e))
+        })
+        .await
+        .unwrap();
+    let waited = t0.elapsed();
+    assert!(matches!(made, lokal::store::Created::Inserted(_)));
+    for r in refusers {
+        r.await.unwrap();
+    }
+    assert!(
+        waited < Duration::from_secs(1),
+        "the made booking was answered only after {waited:?}, when the refusals stopped"
+    );
+}
+
+/// The creation that flushes the batch is dropped while the commit (in its own task) runs:
+/// the batch is committed, but the other members are told "the write batch was dropped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_committed_booking_is_never_reported_as_failed() {
+    use std::future::Future;
+    use std::task::Poll;
+    use std::time::Duration;
+    let (_dir, _url, store, room) = review_store("review-flush").await;
+    let now = at("2027-01-02T00:00:00Z");
+    let mut wrong = Vec::new();
+    for k in 1..=40i64 {
+        let day = at("2027-03-01T10:00:00Z") + TimeDelta::days(k);
+        let (a_s, a_e) = (day.to_rfc3339(), (day + TimeDelta::hours(1)).to_rfc3339());
+        let b_day = day + TimeDelta::hours(3);
+        let (b_s, b_e) = (
+            b_day.to_rfc3339(),
+            (b_day + TimeDelta::hours(1)).to_rfc3339(),
+        );
+        let a_id = format!("a-{k}");
+        // A decides slowly, so that B is queued (counted as waiting) when A's writes are in:
+        // A then waits for B to commit for both.
+        let a = {
+            let (store, room, a_id) = (store.clone(), room.clone(), a_id.clone());
+            tokio::spawn(async move {
+                let booking = new_booking(&a_id, &room, &a_s, &a_e);
+                store
+                    .create_booking(key(&room, &a_s, &a_e), now, "resident:r1", move |_| {
+                        std::thread::sleep(Duration::from_millis(30));
+                        Ok::<_, ()>(booking)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // B: its client hangs up after its k-th wait.
+        let b_booking = new_booking(&format!("b-{k}"), &room, &b_s, &b_e);
+        let mut b = Box::pin(store.create_booking(
+            key(&room, &b_s, &b_e),
+            now,
+            "resident:r1",
+            move |_| Ok::<_, ()>(b_booking),
+        ));
+        let mut pendings = 0;
+        std::future::poll_fn(|cx| match b.as_mut().poll(cx) {
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => {
+                pendings += 1;
+                if pendings >= k {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        drop(b);
+        let a_out = a.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stored = store.booking(&a_id).await.unwrap();
+        if let (Err(e), Some(_)) = (&a_out, &stored) {
+            wrong.push(format!("{a_id}: told {e} but it is committed"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
