@@ -2,6 +2,7 @@
 
 mod api;
 mod architecture;
+mod caldav;
 mod compose;
 mod concurrency;
 mod directory;

@@ -1,0 +1,638 @@
+//! CalDAV and feeds through the real router over HTTP: who may see what, what bad input gets,
+//! what writes get, and the multistatus XML of PROPFIND and each REPORT (insta snapshots).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::app::TestApp;
+
+const INGRID: (&str, &str) = ("ingrid.berg", "ingrid-demo-2027"); // staff in `kultur`: books halls directly
+const LARS: (&str, &str) = ("lars.haugen", "lars-demo-2027"); // plain staff
+
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).unwrap()
+}
+
+/// A DAV request; returns status, headers and body.
+async fn dav(
+    app: &TestApp,
+    verb: &str,
+    path: &str,
+    user: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = app
+        .client
+        .request(method(verb), format!("{}{path}", app.base))
+        .body(body.to_owned());
+    if let Some((u, p)) = user {
+        req = req.basic_auth(u, Some(p));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+async fn book(app: &TestApp, user: (&str, &str), room: &str, body: Value) -> String {
+    let mut body = body;
+    body["room_id"] = json!(room);
+    let (status, created) = app.post("/api/v1/bookings", Some(user), body).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+const PROPFIND_CALENDAR: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/">
+  <d:prop><d:resourcetype/><d:displayname/><cs:getctag/><d:sync-token/><c:supported-calendar-component-set/>
+  <d:current-user-privilege-set/><d:getetag/><d:getcontenttype/><x:unknown xmlns:x="urn:example"/></d:prop>
+</d:propfind>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_get_401_and_residents_get_403() {
+    let app = TestApp::sqlite().await;
+    for (verb, path) in [
+        ("PROPFIND", "/"),
+        ("PROPFIND", "/dav/"),
+        ("REPORT", "/dav/calendars/rooms/x/calendar/"),
+        ("GET", "/dav/calendars/rooms/x/calendar/b.ics"),
+        ("PUT", "/dav/calendars/rooms/x/calendar/b.ics"),
+    ] {
+        let (status, headers, _) = dav(&app, verb, path, None, &[], "").await;
+        assert_eq!(status, 401, "{verb} {path}");
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Basic realm=\"Lokal\""),
+            "{challenge}"
+        );
+    }
+    // Wrong password: 401 too.
+    let (status, _, _) = dav(
+        &app,
+        "PROPFIND",
+        "/dav/",
+        Some(("lars.haugen", "nope")),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    // OPTIONS needs no login and says what the server speaks (RFC 4791 §5.1).
+    let (status, headers, _) = dav(&app, "OPTIONS", "/dav/", None, &[], "").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["dav"], "1, 3, calendar-access");
+    // A resident's account is not a CalDAV account.
+    let kari = app.resident("kari@example.no").await;
+    let (status, _, body) = dav(
+        &app,
+        "PROPFIND",
+        "/dav/",
+        Some((&kari.0, &kari.1)),
+        &[("Depth", "0")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("staff"), "{body}");
+    // Staff may not look into each other's homes.
+    let (status, _, body) = dav(
+        &app,
+        "PROPFIND",
+        "/dav/calendars/users/ingrid.berg/",
+        Some(LARS),
+        &[("Depth", "1")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("need-privileges"), "{body}");
+    // /.well-known/caldav points at the DAV root (RFC 6764 §5).
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/.well-known/caldav", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 308);
+    assert_eq!(r.headers()["location"], "/dav/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_dav_error_and_the_server_stays_up() {
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let calendar = format!("/dav/calendars/rooms/{room}/calendar/");
+    let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<d:propfind xmlns:d="DAV:"><d:prop><d:displayname>&lol9;</d:displayname></d:prop></d:propfind>"#;
+    let backwards = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/></d:prop>
+  <c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">
+    <c:time-range start="20270201T000000Z" end="20270101T000000Z"/>
+  </c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+    let unknown = r#"<x:secret-report xmlns:x="urn:example"/>"#;
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, u16, &str)> = vec![
+        (
+            "PROPFIND",
+            "malformed",
+            vec![("Depth", "0")],
+            "<d:propfind xmlns:d=\"DAV:\"><d:prop>".into(),
+            400,
+            "",
+        ),
+        (
+            "PROPFIND",
+            "entity bomb",
+            vec![("Depth", "0")],
+            bomb.into(),
+            400,
+            "",
+        ),
+        (
+            "PROPFIND",
+            "depth infinity",
+            vec![("Depth", "infinity")],
+            String::new(),
+            403,
+            "propfind-finite-depth",
+        ),
+        (
+            "REPORT",
+            "unknown report",
+            vec![],
+            unknown.into(),
+            403,
+            "supported-report",
+        ),
+        (
+            "REPORT",
+            "end before start",
+            vec![],
+            backwards.into(),
+            400,
+            "",
+        ),
+        (
+            "REPORT",
+            "not XML",
+            vec![],
+            "\u{0}\u{1}garbage".into(),
+            400,
+            "",
+        ),
+    ];
+    for (verb, what, headers, body, want, precondition) in cases {
+        let (status, _, text) = dav(&app, verb, &calendar, Some(LARS), &headers, &body).await;
+        assert_eq!(status, want, "{what}: {text}");
+        assert!(text.contains(precondition), "{what}: {text}");
+        assert!(!text.contains("lollol"), "{what}: an entity was expanded");
+    }
+    // A 50 MB body is refused without being read.
+    let big = vec![b'<'; 50 * 1024 * 1024];
+    let result = app
+        .client
+        .request(method("REPORT"), format!("{}{calendar}", app.base))
+        .basic_auth(LARS.0, Some(LARS.1))
+        .body(big)
+        .send()
+        .await;
+    match result {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        // The server may answer and close before the client has sent it all.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    // Still up, and still answering.
+    let (status, _) = app.get("/healthz", None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = dav(
+        &app,
+        "PROPFIND",
+        &calendar,
+        Some(LARS),
+        &[("Depth", "0")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 207);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_room_calendars_are_refused_with_the_missing_privilege() {
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let id = book(
+        &app,
+        INGRID,
+        &room,
+        json!({"start": "2027-01-12T18:00", "end": "2027-01-12T20:00", "purpose": "Korøving", "attendees": 30}),
+    )
+    .await;
+    let calendar = format!("/dav/calendars/rooms/{room}/calendar/");
+    let object = format!("{calendar}{id}.ics");
+    let event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20270112T170000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    for (verb, path, privilege) in [
+        ("PUT", object.clone(), "write-content"),
+        ("PUT", format!("{calendar}new.ics"), "bind"),
+        ("DELETE", object.clone(), "unbind"),
+        ("MOVE", object.clone(), "unbind"),
+        ("PROPPATCH", calendar.clone(), "write-properties"),
+        (
+            "MKCALENDAR",
+            format!("/dav/calendars/users/{}/mine/", LARS.0),
+            "bind",
+        ),
+    ] {
+        let (status, headers, body) = dav(&app, verb, &path, Some(LARS), &[], event).await;
+        assert_eq!(status, 403, "{verb} {path}: {body}");
+        assert!(headers["content-type"].to_str().unwrap().contains("xml"));
+        assert!(
+            body.contains("need-privileges") && body.contains(privilege),
+            "{verb}: {body}"
+        );
+    }
+    // The booking is untouched.
+    let (status, body, _) = {
+        let (s, h, b) = dav(&app, "GET", &object, Some(LARS), &[], "").await;
+        (s, b, h)
+    };
+    assert_eq!(status, 200);
+    assert!(body.contains("SUMMARY:Korøving"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_have_etags_and_answer_304_when_unchanged() {
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let id = book(
+        &app,
+        INGRID,
+        &room,
+        json!({"start": "2027-01-12T18:00", "end": "2027-01-12T20:00", "purpose": "Korøving", "attendees": 30}),
+    )
+    .await;
+    let object = format!("/dav/calendars/rooms/{room}/calendar/{id}.ics");
+    let (status, headers, body) = dav(&app, "GET", &object, Some(LARS), &[], "").await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    assert!(body.contains(&format!("UID:{id}@lokal")), "{body}");
+    assert!(
+        body.contains("DTSTART;TZID=Europe/Oslo:20270112T180000"),
+        "{body}"
+    );
+    assert!(
+        body.contains("BEGIN:VTIMEZONE") && body.contains("STATUS:CONFIRMED"),
+        "{body}"
+    );
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) = dav(
+        &app,
+        "GET",
+        &object,
+        Some(LARS),
+        &[("If-None-Match", &etag)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+    let (status, headers, body) = dav(&app, "HEAD", &object, Some(LARS), &[], "").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["etag"], etag.as_str());
+    assert!(body.is_empty());
+    // Cancelled: gone from the calendar.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(INGRID),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = dav(
+        &app,
+        "GET",
+        &object,
+        Some(LARS),
+        &[("If-None-Match", &etag)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_feed_is_busy_only_and_private_feeds_can_be_revoked() {
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let kari = app.resident("kari.nordmann@example.no").await;
+    let id = book(
+        &app,
+        (&kari.0, &kari.1),
+        &room,
+        json!({"start": "2027-01-13T18:00", "end": "2027-01-13T22:00", "purpose": "Karis 50-årsdag, ring 912 34 567", "attendees": 60}),
+    )
+    .await;
+    let resident_id = app
+        .get(&format!("/api/v1/bookings/{id}"), Some((&kari.0, &kari.1)))
+        .await
+        .1;
+    assert_eq!(resident_id["status"], "pending");
+
+    let feed = format!("{}/feeds/rooms/{room}.ics", app.base);
+    let r = app.client.get(&feed).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let modified = r.headers()["last-modified"].to_str().unwrap().to_owned();
+    let text = r.text().await.unwrap();
+    assert!(text.contains(&format!("UID:{id}@lokal")), "{text}");
+    assert!(text.contains("SUMMARY:Opptatt"), "{text}");
+    for personal in [
+        "Kari",
+        "50-årsdag",
+        "912",
+        "kari.nordmann",
+        "example.no",
+        "Resident",
+        "resident:",
+        "ORGANIZER",
+        "ATTENDEE",
+    ] {
+        assert!(
+            !text.contains(personal),
+            "the public feed shows {personal:?}:\n{text}"
+        );
+    }
+    // English for a client that asks for it.
+    let r = app
+        .client
+        .get(&feed)
+        .header("Accept-Language", "en-GB,en;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("SUMMARY:Busy"));
+    // Conditional requests.
+    let r = app
+        .client
+        .get(&feed)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    let r = app
+        .client
+        .get(&feed)
+        .header("If-Modified-Since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    let r = app
+        .client
+        .get(format!("{}/feeds/rooms/no-such-room.ics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    // A resident cannot make a private feed; staff can, and see the details there.
+    let (status, _) = app
+        .post(
+            "/api/v1/feeds",
+            Some((&kari.0, &kari.1)),
+            json!({"room_id": room}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, made) = app
+        .post("/api/v1/feeds", Some(LARS), json!({"room_id": room}))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let url = made["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("/feeds/private/") && url.ends_with(".ics"),
+        "{url}"
+    );
+    let text = app
+        .client
+        .get(format!("{}{url}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("SUMMARY:Karis 50-årsdag"), "{text}");
+    assert!(text.contains("STATUS:TENTATIVE"), "{text}");
+    // The hall policy does not let staff calendars name who booked.
+    assert!(
+        !text.contains("ORGANIZER") && !text.contains("kari.nordmann"),
+        "{text}"
+    );
+    let (status, list) = app.get("/api/v1/feeds", Some(LARS)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["feeds"].as_array().unwrap().len(), 1);
+    assert!(
+        list["feeds"][0].get("url").is_none(),
+        "the token is shown only once: {list}"
+    );
+    // Another staff member cannot revoke it; its owner can, and then it is gone.
+    let feed_id = made["id"].as_str().unwrap();
+    let delete = |user: (&'static str, &'static str)| {
+        app.client
+            .delete(format!("{}/api/v1/feeds/{feed_id}", app.base))
+            .basic_auth(user.0, Some(user.1))
+            .send()
+    };
+    assert_eq!(delete(INGRID).await.unwrap().status().as_u16(), 404);
+    assert_eq!(delete(LARS).await.unwrap().status().as_u16(), 204);
+    let r = app
+        .client
+        .get(format!("{}{url}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let (_, list) = app.get("/api/v1/feeds", Some(LARS)).await;
+    assert!(list["feeds"][0]["revoked_at"].is_string(), "{list}");
+}
+
+/// The multistatus XML of PROPFIND and each REPORT, with the random booking ids replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multistatus_snapshots() {
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let single = book(
+        &app,
+        INGRID,
+        &room,
+        json!({"start": "2027-01-12T18:00", "end": "2027-01-12T20:00", "purpose": "Korøving", "attendees": 30}),
+    )
+    .await;
+    let series = book(
+        &app,
+        INGRID,
+        &room,
+        json!({"start": "2027-01-14T17:00", "end": "2027-01-14T19:00", "purpose": "Seniordans", "attendees": 20, "recurrence": "FREQ=WEEKLY;COUNT=6"}),
+    )
+    .await;
+    let redact = |text: &str| {
+        text.replace(&single, "SINGLE")
+            .replace(&series, "SERIES")
+            .replace(&room, "ROOM")
+    };
+    let calendar = format!("/dav/calendars/rooms/{room}/calendar/");
+
+    let (status, _, body) = dav(
+        &app,
+        "PROPFIND",
+        &calendar,
+        Some(LARS),
+        &[("Depth", "0")],
+        PROPFIND_CALENDAR,
+    )
+    .await;
+    assert_eq!(status, 207);
+    insta::assert_snapshot!("propfind_calendar_depth0", redact(&body));
+
+    let depth1 =
+        r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>"#;
+    let (status, _, body) = dav(
+        &app,
+        "PROPFIND",
+        &calendar,
+        Some(LARS),
+        &[("Depth", "1")],
+        depth1,
+    )
+    .await;
+    assert_eq!(status, 207);
+    let body = redact(&body);
+    // Listed in id order, which is random: check both are there, snapshot the calendar part.
+    assert!(
+        body.contains("SINGLE.ics") && body.contains("SERIES.ics"),
+        "{body}"
+    );
+
+    let principal = r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>
+      <d:current-user-principal/><d:principal-URL/><c:calendar-home-set/><c:calendar-user-address-set/>
+      <c:calendar-user-type/><d:displayname/></d:prop></d:propfind>"#;
+    let (_, _, body) = dav(
+        &app,
+        "PROPFIND",
+        &format!("/dav/principals/rooms/{room}/"),
+        Some(LARS),
+        &[("Depth", "0")],
+        principal,
+    )
+    .await;
+    insta::assert_snapshot!("propfind_room_principal", redact(&body));
+
+    // calendar-query: the week of 25 January holds only the series' third date.
+    let query = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/><c:calendar-data/></d:prop>
+  <c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">
+    <c:time-range start="20270125T000000Z" end="20270201T000000Z"/>
+  </c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+    let (status, _, body) = dav(
+        &app,
+        "REPORT",
+        &calendar,
+        Some(LARS),
+        &[("Depth", "1")],
+        query,
+    )
+    .await;
+    assert_eq!(status, 207);
+    let body = redact(&body);
+    assert!(
+        body.contains("SERIES.ics") && !body.contains("SINGLE.ics"),
+        "{body}"
+    );
+    insta::assert_snapshot!("report_calendar_query", body);
+
+    // The same week, expanded: one instance, in UTC.
+    let expand = query.replace(
+        "<c:calendar-data/>",
+        r#"<c:calendar-data><c:expand start="20270125T000000Z" end="20270201T000000Z"/></c:calendar-data>"#,
+    );
+    let (_, _, body) = dav(&app, "REPORT", &calendar, Some(LARS), &[], &expand).await;
+    let body = redact(&body);
+    assert!(
+        body.contains("DTSTART:20270128T160000Z") && !body.contains("RRULE"),
+        "{body}"
+    );
+    insta::assert_snapshot!("report_calendar_query_expand", body);
+
+    let multiget = format!(
+        r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/></d:prop><d:href>{calendar}{single}.ics</d:href><d:href>{calendar}missing.ics</d:href>
+</c:calendar-multiget>"#
+    );
+    let (_, _, body) = dav(&app, "REPORT", &calendar, Some(LARS), &[], &multiget).await;
+    insta::assert_snapshot!("report_multiget", redact(&body));
+
+    // sync-collection: from nothing, then after a cancellation.
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>
+  <d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (status, _, body) = dav(&app, "REPORT", &calendar, Some(LARS), &[], &sync("")).await;
+    assert_eq!(status, 207);
+    let token = body
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .unwrap()
+        .to_owned();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/bookings/{single}/cancel"),
+            Some(INGRID),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, _, body) = dav(&app, "REPORT", &calendar, Some(LARS), &[], &sync(&token)).await;
+    insta::assert_snapshot!("report_sync_collection_after_cancel", redact(&body));
+    let (status, _, body) = dav(
+        &app,
+        "REPORT",
+        &calendar,
+        Some(LARS),
+        &[],
+        &sync("urn:lokal:sync:other:1"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("valid-sync-token"), "{body}");
+
+    let freebusy = r#"<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <c:time-range start="20270111T000000Z" end="20270125T000000Z"/></c:free-busy-query>"#;
+    let (status, headers, body) = dav(&app, "REPORT", &calendar, Some(LARS), &[], freebusy).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    insta::assert_snapshot!("report_free_busy", body.replace("\r\n", "\n"));
+}
