@@ -140,7 +140,15 @@ async fn bad_input_gets_a_dav_error_and_the_server_stays_up() {
     <c:time-range start="20270201T000000Z" end="20270101T000000Z"/>
   </c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
     let unknown = r#"<x:secret-report xmlns:x="urn:example"/>"#;
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, u16, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        String,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "PROPFIND",
             "malformed",
