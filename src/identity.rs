@@ -180,13 +180,21 @@ impl IdentityProvider for ResidentLogins {
 }
 
 /// Staff and clerks: a bind against the directory, roles from its groups.
+///
+/// Successful binds are remembered for a short while (the same credential cache as residents'
+/// logins), so a calendar app's burst of CalDAV requests costs one bind, not one each; staff
+/// who logged in shortly before a directory outage keep working through it.
 pub struct DirectoryLogins {
     directory: Arc<dyn Directory>,
+    cache: CredentialCache,
 }
 
 impl DirectoryLogins {
-    pub fn new(directory: Arc<dyn Directory>) -> Self {
-        DirectoryLogins { directory }
+    pub fn new(directory: Arc<dyn Directory>, clock: Arc<dyn Clock>, cache_secs: u64) -> Self {
+        DirectoryLogins {
+            directory,
+            cache: CredentialCache::new(clock, cache_secs),
+        }
     }
 }
 
@@ -197,6 +205,10 @@ impl IdentityProvider for DirectoryLogins {
         login: &str,
         password: &str,
     ) -> Result<Option<Principal>, IdentityError> {
+        let key = login.trim().to_lowercase();
+        if let Some(p) = self.cache.get(&key, password) {
+            return Ok(Some(p));
+        }
         let person = match self.directory.authenticate(login, password).await {
             Ok(p) => p,
             Err(DirectoryError::InvalidCredentials) => return Ok(None),
@@ -207,12 +219,14 @@ impl IdentityProvider for DirectoryLogins {
             .roles(&person)
             .await
             .map_err(|e| IdentityError::Unavailable(e.to_string()))?;
-        Ok(Some(Principal::Staff {
+        let principal = Principal::Staff {
             id: person.id,
             login: person.login,
             name: person.name,
             roles,
-        }))
+        };
+        self.cache.put(&key, password, principal.clone());
+        Ok(Some(principal))
     }
 }
 
@@ -361,7 +375,7 @@ impl FailureLimiter {
 
 type CachedLogin = ([u8; 32], DateTime<Utc>, Principal);
 
-/// Remembers verified resident passwords for a short while, as a keyed SHA-256 under a
+/// Remembers verified passwords for a short while, as a keyed SHA-256 under a
 /// random per-process key, so that each API call does not pay for argon2 again.
 struct CredentialCache {
     clock: Arc<dyn Clock>,

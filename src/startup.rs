@@ -53,7 +53,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 clock.clone(),
                 config.auth.credential_cache_secs,
             )),
-            Box::new(DirectoryLogins::new(directory.clone())),
+            Box::new(DirectoryLogins::new(
+                directory.clone(),
+                clock.clone(),
+                config.auth.credential_cache_secs,
+            )),
         ],
         clock.clone(),
         config.auth.max_failures,

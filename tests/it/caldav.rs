@@ -644,3 +644,93 @@ async fn multistatus_snapshots() {
     );
     insta::assert_snapshot!("report_free_busy", body.replace("\r\n", "\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_holds_the_followed_rooms_and_unfollowing_is_kept() {
+    let app = TestApp::sqlite().await;
+    let listing = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:displayname/></d:prop></d:propfind>"#;
+    let home = format!("/dav/calendars/users/{}/", LARS.0);
+    let calendars = |body: &str| body.matches("<cal:calendar/>").count();
+    let (status, _, body) = dav(
+        &app,
+        "PROPFIND",
+        &home,
+        Some(LARS),
+        &[("Depth", "1")],
+        listing,
+    )
+    .await;
+    assert_eq!(status, 207);
+    let (_, rooms) = app.get("/api/v1/rooms", None).await;
+    let bookable = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["bookable"] == true)
+        .count();
+    assert!(bookable > 1);
+    assert_eq!(calendars(&body), bookable, "every bookable room by default");
+    assert!(
+        !body.contains("Galleriet"),
+        "a room under renovation is not bookable: {body}"
+    );
+
+    // The web console will offer this; the setting is stored now.
+    let storsalen = app.room("Storsalen").await;
+    let galleriet = app.room("Galleriet").await;
+    let store = &app.state.bookings.store;
+    let now = crate::support::app::test_now();
+    // The follow settings are keyed by the staff member's directory id.
+    let user = {
+        let who = app
+            .state
+            .identity
+            .authenticate(LARS.0, LARS.1)
+            .await
+            .unwrap();
+        who.requester_id()
+    };
+    store
+        .set_follow(&user, &storsalen, false, now)
+        .await
+        .unwrap();
+    store
+        .set_follow(&user, &galleriet, true, now)
+        .await
+        .unwrap();
+    let (_, _, body) = dav(
+        &app,
+        "PROPFIND",
+        &home,
+        Some(LARS),
+        &[("Depth", "1")],
+        listing,
+    )
+    .await;
+    assert_eq!(calendars(&body), bookable, "one room less, one more");
+    assert!(
+        !body.contains("Storsalen") && body.contains("Galleriet"),
+        "{body}"
+    );
+    let (status, _, _) = dav(
+        &app,
+        "PROPFIND",
+        &format!("{home}{storsalen}/"),
+        Some(LARS),
+        &[("Depth", "0")],
+        listing,
+    )
+    .await;
+    assert_eq!(status, 404, "an unfollowed room is not in the home");
+    // Its direct URL still works.
+    let (status, _, _) = dav(
+        &app,
+        "PROPFIND",
+        &format!("/dav/calendars/rooms/{storsalen}/calendar/"),
+        Some(LARS),
+        &[("Depth", "0")],
+        listing,
+    )
+    .await;
+    assert_eq!(status, 207);
+}
