@@ -360,9 +360,16 @@ fn render(node: &Node, data: &CalendarData) -> Option<String> {
         )
         // Nothing of the series falls in the window: an empty calendar, not a missing one.
         .or_else(|| Some(empty_calendar())),
-        // limit-recurrence-set (§9.6.6) lets the server return more than the window: the
-        // whole series is a correct answer.
-        CalendarData::Full | CalendarData::LimitRecurrenceSet(_) | CalendarData::None => {
+        // The master and only the overrides in the window (§9.6.6).
+        CalendarData::LimitRecurrenceSet(range) => ical::limited_object(
+            &entry.booking,
+            &cal.info(),
+            &detail,
+            stamp,
+            range.start.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            range.end.unwrap_or(DateTime::<Utc>::MAX_UTC),
+        ),
+        CalendarData::Full | CalendarData::None => {
             ical::calendar_object(&entry.booking, &cal.info(), &detail, stamp)
         }
     }

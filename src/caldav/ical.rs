@@ -85,9 +85,26 @@ pub fn calendar_object(
     detail: &Detail,
     stamp: DateTime<Utc>,
 ) -> Option<String> {
-    let events = booking_events(booking, room, detail, stamp)?;
+    let events = booking_events(booking, room, detail, stamp, None)?;
     let (from, to) = years(std::iter::once(booking), room.zone)?;
     let mut calendar = calendar_block().child(vtimezone_block(room.zone, from, to));
+    calendar.children.extend(events);
+    Some(render(&calendar))
+}
+
+/// A calendar object limited for CALDAV:limit-recurrence-set (RFC 4791 §9.6.6): the master
+/// and only the overrides that overlap `[from, to)`.
+pub fn limited_object(
+    booking: &BookingRecord,
+    room: &RoomInfo,
+    detail: &Detail,
+    stamp: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<String> {
+    let events = booking_events(booking, room, detail, stamp, Some((from, to)))?;
+    let (first, last) = years(std::iter::once(booking), room.zone)?;
+    let mut calendar = calendar_block().child(vtimezone_block(room.zone, first, last));
     calendar.children.extend(events);
     Some(render(&calendar))
 }
@@ -110,7 +127,7 @@ pub fn feed(
         .prop(("X-WR-TIMEZONE", room.zone.name()))
         .child(vtimezone_block(room.zone, from, to));
     for booking in visible {
-        if let Some(events) = booking_events(booking, room, detail, stamp) {
+        if let Some(events) = booking_events(booking, room, detail, stamp, None) {
             calendar.children.extend(events);
         }
     }
@@ -512,11 +529,13 @@ fn differs(o: &OccurrenceRecord, plan: &Plan, zone: Zone) -> bool {
 }
 
 /// The VEVENTs of a visible booking: the master and its overrides.
+/// With `window`, only the overrides overlapping it (CALDAV:limit-recurrence-set).
 fn booking_events(
     booking: &BookingRecord,
     room: &RoomInfo,
     detail: &Detail,
     stamp: DateTime<Utc>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
 ) -> Option<Vec<Block>> {
     if !is_visible(booking) {
         return None;
@@ -545,7 +564,9 @@ fn booking_events(
         .collect();
     blocking.sort_by_key(|o| (o.start, o.seq));
     for o in blocking {
-        if !differs(o, &plan, zone) {
+        if !differs(o, &plan, zone)
+            || window.is_some_and(|(from, to)| o.start >= to || o.end <= from)
+        {
             continue;
         }
         let mut event = base_event(booking, room, detail, stamp);
@@ -1137,6 +1158,22 @@ mod tests {
         assert_eq!(prop(longer, "RECURRENCE-ID"), Some("20270216T180000"));
         assert_eq!(prop(longer, "DTEND"), Some("20270216T210000"));
         assert_eq!(prop(longer, "STATUS"), Some("CONFIRMED"));
+    }
+
+    #[test]
+    fn limit_recurrence_set_keeps_the_master_and_only_the_overrides_in_the_window() {
+        let mut occurrences = weekly("2027-01-05T18:00", 10);
+        occurrences[4].status = "pending".into(); // 2 February
+        occurrences[6].end += TimeDelta::hours(1); // 16 February
+        let b = booking("b3", "approved", Some("FREQ=WEEKLY;COUNT=10"), occurrences);
+        let window = (utc("2027-02-10T00:00:00Z"), utc("2027-02-20T00:00:00Z"));
+        let text = limited_object(&b, &room(), &staff(), stamp(), window.0, window.1).unwrap();
+        let unfolded = unfold(&text);
+        let cal = read_calendar(&unfolded).unwrap();
+        let events = of_kind(&cal.components, "VEVENT");
+        assert_eq!(events.len(), 2, "{text}");
+        assert!(events[0].find_prop("RRULE").is_some());
+        assert_eq!(prop(events[1], "RECURRENCE-ID"), Some("20270216T180000"));
     }
 
     #[test]
