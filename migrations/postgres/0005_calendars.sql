@@ -7,9 +7,12 @@
 -- commit, orders these numbers as the commits are ordered.
 ALTER TABLE rooms ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE bookings ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-UPDATE rooms SET change_seq = (SELECT COUNT(*) FROM audit a JOIN bookings b ON b.id = a.booking_id
-                               WHERE b.room_id = rooms.id);
-UPDATE bookings SET change_seq = r.change_seq FROM rooms r WHERE r.id = bookings.room_id;
+-- Existing bookings get distinct numbers per room, in the order they last changed, so a sync
+-- with a limit can always resume between two of them.
+UPDATE bookings SET change_seq = n.rn
+FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY updated_at, id) AS rn FROM bookings) AS n
+WHERE n.id = bookings.id;
+UPDATE rooms SET change_seq = COALESCE((SELECT MAX(b.change_seq) FROM bookings b WHERE b.room_id = rooms.id), 0);
 CREATE INDEX bookings_room_changes ON bookings (room_id, change_seq);
 
 CREATE FUNCTION audit_to_change_seq() RETURNS trigger LANGUAGE plpgsql AS $$

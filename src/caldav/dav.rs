@@ -110,7 +110,9 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
         // Writes: RFC 3744 §7.1.1 says which privilege is missing.
         "PUT" | "DELETE" | "MOVE" | "COPY" | "PROPPATCH" | "MKCALENDAR" | "MKCOL" | "POST"
         | "LOCK" | "UNLOCK" | "ACL" => Err(refuse_write(&ctx, &path, parts.method.as_str()).await),
-        _ => Err(DavError::MethodNotAllowed),
+        _ => Err(DavError::MethodNotAllowed(
+            "OPTIONS, GET, HEAD, PROPFIND, REPORT",
+        )),
     }
 }
 
@@ -247,9 +249,8 @@ async fn calendar_of(ctx: &Ctx<'_>, path: &Path) -> Result<RoomCalendar, DavErro
 /// Whether answering needs the bookings themselves, not only their change numbers.
 fn needs_entries(request: &PropRequest) -> bool {
     match request {
-        PropRequest::AllProp { .. } => true,
         PropRequest::PropName => false,
-        PropRequest::Prop(names) => names
+        PropRequest::AllProp { include: names } | PropRequest::Prop(names) => names
             .iter()
             .any(|n| *n == PropName::CALENDAR_DATA || *n == PropName::GETLASTMODIFIED),
     }
@@ -512,7 +513,36 @@ fn instant(secs: i64) -> DateTime<Utc> {
 /// A time window, UTC.
 type Window = (DateTime<Utc>, DateTime<Utc>);
 
-fn event_window(filter: &CompFilter) -> Result<Option<Option<Window>>, DavError> {
+/// What a calendar-query asks of the VEVENTs: a time window and text tests on UID or
+/// SUMMARY (the ones clients use to find an event).
+#[derive(Default)]
+struct EventFilter {
+    window: Option<Window>,
+    texts: Vec<(String, xml::TextMatch)>,
+}
+
+impl EventFilter {
+    /// RFC 4791 §9.7.5: a substring test, ASCII case-insensitive unless `i;octet`.
+    fn matches(&self, booking: &crate::store::BookingRecord) -> bool {
+        self.texts.iter().all(|(prop, m)| {
+            let value = match prop.as_str() {
+                "UID" => ical::uid(&booking.id),
+                _ => booking.purpose.clone(),
+            };
+            let found = match m.collation {
+                xml::Collation::Octet => value.contains(&m.text),
+                xml::Collation::AsciiCasemap => value
+                    .to_ascii_lowercase()
+                    .contains(&m.text.to_ascii_lowercase()),
+            };
+            found != m.negate
+        })
+    }
+}
+
+/// What a calendar-query filter asks of VEVENTs (RFC 4791 §9.7): `None` when it can match
+/// nothing here (another component, or is-not-defined).
+fn event_filter(filter: &CompFilter) -> Result<Option<EventFilter>, DavError> {
     let unsupported =
         |what: &str| DavError::Precondition(xml::error(&PropName::SUPPORTED_FILTER, Some(what)));
     if !filter.name.eq_ignore_ascii_case("VCALENDAR") {
@@ -524,26 +554,48 @@ fn event_window(filter: &CompFilter) -> Result<Option<Option<Window>>, DavError>
     if filter.is_not_defined {
         return Ok(None);
     }
-    if filter.has_prop_filters() {
-        return Err(unsupported("prop-filter is not supported"));
+    // Room calendars hold only VEVENTs: a query for anything else (VTODO, VJOURNAL) is
+    // answered with nothing, whatever else it asks.
+    if filter
+        .comps
+        .iter()
+        .any(|c| !c.name.eq_ignore_ascii_case("VEVENT") || c.is_not_defined)
+    {
+        return Ok(None);
     }
-    let mut window = None;
+    if !filter.prop_filters.is_empty() {
+        return Err(unsupported("prop-filter on VCALENDAR is not supported"));
+    }
+    let mut wanted = EventFilter::default();
     for comp in &filter.comps {
-        if !comp.name.eq_ignore_ascii_case("VEVENT") || comp.is_not_defined {
-            // Room calendars hold only VEVENTs.
-            return Ok(None);
+        if !comp.comps.is_empty() {
+            return Err(unsupported("comp-filter inside VEVENT is not supported"));
         }
-        if comp.has_prop_filters() || !comp.comps.is_empty() {
-            return Err(unsupported("only a time-range inside VEVENT is supported"));
+        for p in &comp.prop_filters {
+            let name = p.name.to_ascii_uppercase();
+            let supported = (name == "UID" || name == "SUMMARY")
+                && p.time_range.is_none()
+                && p.param_filters.is_empty();
+            match (&p.text_match, p.is_not_defined) {
+                // Every event has a UID and a SUMMARY.
+                (None, true) if supported => return Ok(None),
+                (None, false) if supported => {}
+                (Some(m), false) if supported => wanted.texts.push((name, m.clone())),
+                _ => {
+                    return Err(unsupported(
+                        "only text-match on UID or SUMMARY is supported in a prop-filter",
+                    ));
+                }
+            }
         }
         if let Some(range) = &comp.time_range {
-            window = Some((
+            wanted.window = Some((
                 range.start.unwrap_or_else(|| instant(EARLIEST)),
                 range.end.unwrap_or_else(|| instant(LATEST)),
             ));
         }
     }
-    Ok(Some(window))
+    Ok(Some(wanted))
 }
 
 async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, DavError> {
@@ -554,7 +606,8 @@ async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, D
             filter,
             limit,
         } => {
-            let window = event_window(&filter)?;
+            let wanted = event_filter(&filter)?;
+            let window = wanted.as_ref().map(|w| w.window);
             let (entries, path, cal) = match &node {
                 Node::Calendar { path, cal, .. } => {
                     let room = &cal.room.room.id;
@@ -593,6 +646,7 @@ async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, D
             };
             let mut responses: Vec<xml::Response> = entries
                 .into_iter()
+                .filter(|e| wanted.as_ref().is_some_and(|w| w.matches(&e.booking)))
                 .map(|e| {
                     let n = object_node(&path, &cal, e);
                     respond(&n, n.href(), &props, &ctx.viewer, &data)
@@ -743,9 +797,21 @@ async fn sync_collection(
     if let Some(limit) = limit.map(|l| l as usize)
         && changes.len() > limit
     {
-        changes.truncate(limit);
-        new_token = changes.last().map(|c| c.1).unwrap_or(current);
-        truncated = true;
+        // Never cut between two changes with the same number: the next sync resumes after
+        // the number, and would skip the rest of them.
+        let mut cut = limit;
+        while cut > 0 && changes[cut - 1].1 == changes[cut].1 {
+            cut -= 1;
+        }
+        if cut == 0 {
+            let tied = changes[0].1;
+            cut = changes.iter().take_while(|c| c.1 == tied).count();
+        }
+        if cut < changes.len() {
+            changes.truncate(cut);
+            new_token = changes.last().map(|c| c.1).unwrap_or(current);
+            truncated = true;
+        }
     }
     let visible: Vec<String> = changes
         .iter()
@@ -822,14 +888,21 @@ async fn get(
                 .into_iter()
                 .map(|e| e.booking)
                 .collect();
-            let body = ical::feed(&bookings, &cal.info(), &cal.staff_detail(), ctx.cals.now());
-            (body, format!("\"{}\"", cal.ctag(*change_seq)), None)
+            // Stamped with the last change, not the clock: the same ETag, the same bytes.
+            let stamp = ctx
+                .cals
+                .store
+                .room_last_change(&cal.room.room.id)
+                .await?
+                .unwrap_or(cal.room.synced_at);
+            let body = ical::feed(&bookings, &cal.info(), &cal.staff_detail(), stamp);
+            (body, format!("\"{}\"", cal.ctag(*change_seq)), Some(stamp))
         }
         Node::Root => {
             let text = "Lokal CalDAV: add this server's address to your calendar app and log in with your directory account.\n";
             return Ok((StatusCode::OK, text).into_response());
         }
-        _ => return Err(DavError::MethodNotAllowed),
+        _ => return Err(DavError::MethodNotAllowed("OPTIONS, PROPFIND, REPORT")),
     };
     let not_modified = headers
         .get(header::IF_NONE_MATCH)

@@ -123,6 +123,8 @@ async fn feed(
         h.insert(header::LAST_MODIFIED, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // The public feed's label follows Accept-Language.
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     Ok(response)
 }
 

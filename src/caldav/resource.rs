@@ -186,11 +186,9 @@ impl Node {
                 PropName::SYNC_TOKEN,
                 PropName::OWNER,
             ]),
-            Node::Object { .. } => names.extend([
-                PropName::GETETAG,
-                PropName::GETCONTENTTYPE,
-                PropName::GETLASTMODIFIED,
-            ]),
+            // getlastmodified only when asked for by name: it needs the booking itself, and
+            // allprop on a calendar of 20,000 bookings should not load them all.
+            Node::Object { .. } => names.extend([PropName::GETETAG, PropName::GETCONTENTTYPE]),
             _ => {}
         }
         names

@@ -56,15 +56,24 @@ impl RoomCalendar {
         format!("{change_seq}-{}", self.view)
     }
 
+    /// The sync token: the room, its change number, and the view. A token from before a
+    /// change of the view (a renamed room, another zone, another privacy setting: every object
+    /// looks different) is no longer valid, so clients sync again from scratch (RFC 6578
+    /// §3.2, DAV:valid-sync-token).
     pub fn sync_token(&self, change_seq: i64) -> String {
-        format!("urn:lokal:sync:{}:{change_seq}", self.room.room.id)
+        format!(
+            "urn:lokal:sync:{}:{change_seq}:{}",
+            self.room.room.id, self.view
+        )
     }
 
-    /// The change number in one of this calendar's sync tokens; `None` for anything else.
+    /// The change number in one of this calendar's current sync tokens; `None` for anything
+    /// else.
     pub fn parse_sync_token(&self, token: &str) -> Option<i64> {
         let rest = token.strip_prefix("urn:lokal:sync:")?;
+        let (rest, view) = rest.rsplit_once(':')?;
         let (room, seq) = rest.rsplit_once(':')?;
-        if room != self.room.room.id {
+        if room != self.room.room.id || view != self.view {
             return None;
         }
         seq.parse().ok().filter(|s: &i64| *s >= 0)
@@ -216,6 +225,9 @@ fn feed_view(t: crate::store::FeedTokenRecord, url: Option<String>) -> FeedView 
     }
 }
 
+/// The most live private feeds one staff member may have.
+pub const MAX_FEEDS: usize = 50;
+
 /// The stored form of a feed token: its SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
@@ -244,6 +256,22 @@ impl Calendars {
         room_id: &str,
     ) -> Result<FeedView, crate::booking::BookingError> {
         let user_id = staff_id(who)?;
+        let live = self
+            .store
+            .feed_tokens(&user_id)
+            .await?
+            .iter()
+            .filter(|t| t.revoked_at.is_none())
+            .count();
+        if live >= MAX_FEEDS {
+            return Err(crate::booking::BookingError::Invalid {
+                code: "too-many-feeds",
+                field: "room_id",
+                message: format!(
+                    "you have {MAX_FEEDS} private feeds already; revoke one you no longer use"
+                ),
+            });
+        }
         if self.room(room_id).await?.is_none() {
             return Err(crate::booking::BookingError::NotFound {
                 what: "room",

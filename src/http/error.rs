@@ -260,7 +260,8 @@ pub enum DavError {
     /// 403 with a message.
     Forbidden(String),
     NotFound,
-    MethodNotAllowed,
+    /// 405, with the methods the resource does allow.
+    MethodNotAllowed(&'static str),
     BadRequest(String),
     TooLarge,
     Xml(crate::caldav::xml::XmlError),
@@ -325,13 +326,12 @@ impl IntoResponse for DavError {
             DavError::Precondition(xml) => (StatusCode::FORBIDDEN, XML, xml),
             DavError::Forbidden(message) => (StatusCode::FORBIDDEN, TEXT, format!("{message}\n")),
             DavError::NotFound => (StatusCode::NOT_FOUND, TEXT, "no such resource\n".into()),
-            DavError::MethodNotAllowed => {
+            DavError::MethodNotAllowed(allow) => {
                 let mut response =
                     (StatusCode::METHOD_NOT_ALLOWED, "method not allowed here\n").into_response();
-                response.headers_mut().insert(
-                    header::ALLOW,
-                    HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, REPORT"),
-                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
                 return response;
             }
             DavError::BadRequest(message) => {
