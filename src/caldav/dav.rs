@@ -72,6 +72,11 @@ struct Ctx<'a> {
 
 async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Response, DavError> {
     let (parts, body) = req.into_parts();
+    // The whole body first, whatever the answer: answering a client that is still sending
+    // (a PROPFIND before the 401 that asks for a login, a refused PUT) makes hyper close the
+    // connection without `Connection: close`, and a client reusing it gets a reset. Bodies
+    // are bounded, so this costs at most MAX_BODY.
+    let body = read_body(&parts.headers, body).await?;
     if parts.method == Method::OPTIONS {
         return Ok(options());
     }
@@ -92,13 +97,11 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
     match parts.method.as_str() {
         "PROPFIND" => {
             let depth = depth(&parts.headers)?;
-            let body = read_body(&parts.headers, body).await?;
             let request = xml::parse_propfind(&body)?;
             let node = resolve(&ctx, &path, needs_entries(&request)).await?;
             propfind(&ctx, node, &target_href, depth, &request).await
         }
         "REPORT" => {
-            let body = read_body(&parts.headers, body).await?;
             let report = xml::parse_report(&body)?;
             let node = resolve(&ctx, &path, false).await?;
             self::report(&ctx, node, report).await
