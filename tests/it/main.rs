@@ -8,6 +8,7 @@ mod concurrency;
 mod directory;
 mod explain;
 mod holidays;
+mod libdav;
 mod serve;
 mod store;
 mod support;
