@@ -627,7 +627,32 @@ fn new_year(zone: Zone, year: i32) -> Option<DateTime<Utc>> {
     Some(zone.to_utc_or_after_gap(local))
 }
 
+/// VTIMEZONEs already built, by zone and span of years. One depends on nothing else (the zone
+/// data is compiled in), and building one samples its years hour by hour: about 9,000 offset
+/// look-ups a year, which would otherwise be paid again for every object of a report.
+type BuiltZones = std::collections::HashMap<(Zone, i32, i32), Block>;
+
+/// Past this many spans, the cache starts afresh (each entry is a few hundred bytes).
+const MAX_BUILT_ZONES: usize = 512;
+
 fn vtimezone_block(zone: Zone, from_year: i32, to_year: i32) -> Block {
+    static BUILT: std::sync::OnceLock<std::sync::Mutex<BuiltZones>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let key = (zone, from_year, to_year);
+    if let Some(block) = built.lock().ok().and_then(|b| b.get(&key).cloned()) {
+        return block;
+    }
+    let block = build_vtimezone(zone, from_year, to_year);
+    if let Ok(mut b) = built.lock() {
+        if b.len() >= MAX_BUILT_ZONES {
+            b.clear();
+        }
+        b.insert(key, block.clone());
+    }
+    block
+}
+
+fn build_vtimezone(zone: Zone, from_year: i32, to_year: i32) -> Block {
     let (lo, hi) = (from_year.min(to_year), from_year.max(to_year));
     let lo = lo.clamp(1, 9998);
     let hi = hi.clamp(lo, lo + MAX_ZONE_YEARS - 1).min(9998);

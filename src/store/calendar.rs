@@ -6,6 +6,8 @@
 //! its dates still blocks. Change numbers are kept by the `audit_to_change_seq` trigger
 //! (migration 0005): each audit row raises the room's number and stamps the booking with it.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -46,9 +48,9 @@ struct EntryRow {
     change_seq: i64,
 }
 
-const SELECT_ENTRIES: &str = "SELECT b.id, b.room_id, b.requester_id, b.requester_name, b.purpose, \
+const ENTRY_COLUMNS: &str = "b.id, b.room_id, b.requester_id, b.requester_name, b.purpose, \
      b.attendees, b.local_start, b.local_end, b.time_zone, b.recurrence, b.on_conflict, b.status, \
-     b.status_reason, b.hold_until, b.reasons, b.created_at, b.updated_at, b.change_seq FROM bookings b";
+     b.status_reason, b.hold_until, b.reasons, b.created_at, b.updated_at, b.change_seq";
 
 /// The condition that puts booking `b` in its room's calendar.
 const VISIBLE: &str = "b.status IN ('pending', 'approved') AND EXISTS (SELECT 1 FROM occurrences v \
@@ -104,7 +106,7 @@ impl Store {
         room_id: &str,
         ids: Option<&[String]>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
-        let select = SELECT_ENTRIES;
+        let select = format!("SELECT {ENTRY_COLUMNS} FROM bookings b");
         let mut rows: Vec<EntryRow> = Vec::new();
         match ids {
             None => {
@@ -112,17 +114,21 @@ impl Store {
                 rows = on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
             }
             Some(ids) => {
+                let ids: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
                 for chunk in ids.chunks(500) {
-                    let placeholders: Vec<String> =
-                        (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+                    let values: Vec<String> =
+                        (2..chunk.len() + 2).map(|i| format!("(${i})")).collect();
+                    // The ids first, then each booking by its key: CROSS JOIN keeps SQLite from
+                    // leading with `b.room_id = $1`, which walks every booking of the room.
                     let sql = format!(
-                        "{select} WHERE b.room_id = $1 AND b.id IN ({}) AND {VISIBLE} ORDER BY b.id",
-                        placeholders.join(", ")
+                        "SELECT {ENTRY_COLUMNS} FROM (VALUES {}) w CROSS JOIN bookings b \
+                         WHERE b.id = w.column1 AND b.room_id = $1 AND {VISIBLE} ORDER BY b.id",
+                        values.join(", ")
                     );
                     let part: Vec<EntryRow> = on_pool!(self, pool => {
                         let mut q = sqlx::query_as(&sql).bind(room_id);
                         for id in chunk {
-                            q = q.bind(id.clone());
+                            q = q.bind((*id).clone());
                         }
                         q.fetch_all(pool).await?
                     });
@@ -140,13 +146,16 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
-        let select = SELECT_ENTRIES;
         // Bounded on both sides of block_start (no date blocks longer than MAX_BLOCK), so the
-        // occurrence index serves it.
+        // occurrence index serves it. The window's bookings are then read by id: CROSS JOIN
+        // keeps SQLite from leading with `b.room_id = $1` instead, which walks every booking of
+        // the room (PostgreSQL plans it as an inner join).
         let sql = format!(
-            "{select} WHERE b.room_id = $1 AND {VISIBLE} AND b.id IN (SELECT o.booking_id FROM occurrences o \
+            "SELECT {ENTRY_COLUMNS} FROM (SELECT DISTINCT o.booking_id FROM occurrences o \
              WHERE o.room_id = $1 AND o.block_start > $4 AND o.block_start < $3 \
-             AND o.start_at < $3 AND o.end_at > $2 AND o.status IN ('pending', 'approved')) ORDER BY b.id"
+             AND o.start_at < $3 AND o.end_at > $2 AND o.status IN ('pending', 'approved')) w \
+             CROSS JOIN bookings b WHERE b.id = w.booking_id AND b.room_id = $1 AND {VISIBLE} \
+             ORDER BY b.id"
         );
         let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
         let rows: Vec<EntryRow> = on_pool!(self, pool => sqlx::query_as(&sql)
