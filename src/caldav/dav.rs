@@ -39,10 +39,28 @@ pub fn routes() -> Router<AppState> {
         .route("/dav", any(dav))
         .route("/dav/", any(dav))
         .route("/dav/{*rest}", any(dav))
+        .layer(axum::middleware::from_fn(whole_body))
 }
 
+/// Reads the whole (bounded) request body before any answer: one sent while the client is
+/// still sending (a 401 to a PROPFIND without a login, the well-known redirect, a refused PUT)
+/// makes hyper close the connection without `Connection: close`, and a client that reuses it
+/// for its next request (the retry with a login, the redirected PROPFIND) gets a reset.
+async fn whole_body(req: Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match read_body(&parts.headers, body).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 6764 §5 names 301, 303 and 307; 307 keeps the method and the body (a PROPFIND stays
+/// a PROPFIND with its body).
 async fn well_known() -> Redirect {
-    Redirect::permanent("/dav/")
+    Redirect::temporary("/dav/")
 }
 
 async fn root(State(state): State<AppState>, req: Request) -> Response {
@@ -72,10 +90,7 @@ struct Ctx<'a> {
 
 async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Response, DavError> {
     let (parts, body) = req.into_parts();
-    // The whole body first, whatever the answer: answering a client that is still sending
-    // (a PROPFIND before the 401 that asks for a login, a refused PUT) makes hyper close the
-    // connection without `Connection: close`, and a client reusing it gets a reset. Bodies
-    // are bounded, so this costs at most MAX_BODY.
+    // Already read whole by `whole_body`; this only collects it.
     let body = read_body(&parts.headers, body).await?;
     if parts.method == Method::OPTIONS {
         return Ok(options());

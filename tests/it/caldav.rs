@@ -120,7 +120,7 @@ async fn anonymous_requests_get_401_and_residents_get_403() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 308);
+    assert_eq!(r.status().as_u16(), 307);
     assert_eq!(r.headers()["location"], "/dav/");
 }
 

@@ -3,6 +3,7 @@
 mod api;
 mod architecture;
 mod caldav;
+mod caldav_clients;
 mod compose;
 mod concurrency;
 mod directory;
