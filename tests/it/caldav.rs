@@ -371,7 +371,7 @@ async fn the_public_feed_is_busy_only_and_private_feeds_can_be_revoked() {
     for personal in [
         "Kari",
         "50-årsdag",
-        "912",
+        "912 34 567",
         "kari.nordmann",
         "example.no",
         "Resident",
