@@ -898,14 +898,7 @@ async fn get(
             cal, change_seq, ..
         } => {
             // The whole calendar as one iCalendar file, for apps that GET a collection.
-            let bookings: Vec<_> = ctx
-                .cals
-                .store
-                .calendar_entries(&cal.room.room.id, None)
-                .await?
-                .into_iter()
-                .map(|e| e.booking)
-                .collect();
+            let bookings = ctx.cals.bookings(cal).await?;
             // Stamped with the last change, not the clock: the same ETag, the same bytes.
             let stamp = ctx
                 .cals

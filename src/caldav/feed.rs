@@ -99,13 +99,7 @@ async fn feed(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let bookings: Vec<_> = cals
-            .store
-            .calendar_entries(&cal.room.room.id, None)
-            .await?
-            .into_iter()
-            .map(|e| e.booking)
-            .collect();
+        let bookings = cals.bookings(cal).await?;
         // Stamped with the last change, not the clock: the same ETag, the same bytes.
         let body = ical::feed(&bookings, &cal.info(), detail, modified);
         let mut r = (StatusCode::OK, body).into_response();

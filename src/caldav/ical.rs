@@ -85,7 +85,19 @@ pub fn calendar_object(
     detail: &Detail,
     stamp: DateTime<Utc>,
 ) -> Option<String> {
-    let events = booking_events(booking, room, detail, stamp, None)?;
+    object_with(booking, room, detail, stamp, None)
+}
+
+/// A VCALENDAR with the room zone's VTIMEZONE and the booking's events (with `window`, only
+/// the overrides overlapping it).
+fn object_with(
+    booking: &BookingRecord,
+    room: &RoomInfo,
+    detail: &Detail,
+    stamp: DateTime<Utc>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Option<String> {
+    let events = booking_events(booking, room, detail, stamp, window)?;
     let (from, to) = years(std::iter::once(booking), room.zone)?;
     let mut calendar = calendar_block().child(vtimezone_block(room.zone, from, to));
     calendar.children.extend(events);
@@ -102,11 +114,7 @@ pub fn limited_object(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Option<String> {
-    let events = booking_events(booking, room, detail, stamp, Some((from, to)))?;
-    let (first, last) = years(std::iter::once(booking), room.zone)?;
-    let mut calendar = calendar_block().child(vtimezone_block(room.zone, first, last));
-    calendar.children.extend(events);
-    Some(render(&calendar))
+    object_with(booking, room, detail, stamp, Some((from, to)))
 }
 
 /// A whole feed: one VCALENDAR with X-WR-CALNAME (the room's name), one VTIMEZONE and every

@@ -187,6 +187,20 @@ impl Calendars {
             .unwrap_or(0))
     }
 
+    /// Every booking in the calendar, with its dates.
+    pub async fn bookings(
+        &self,
+        cal: &RoomCalendar,
+    ) -> Result<Vec<crate::store::BookingRecord>, StoreError> {
+        Ok(self
+            .store
+            .calendar_entries(&cal.room.room.id, None)
+            .await?
+            .into_iter()
+            .map(|e| e.booking)
+            .collect())
+    }
+
     /// One booking of the calendar, if it is in it.
     pub async fn entry(
         &self,
