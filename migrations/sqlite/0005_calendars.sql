@@ -34,11 +34,13 @@ CREATE TABLE calendar_follows (
 );
 
 -- Private feed URLs: a staff member's room feed with details. Only the token's SHA-256 is kept;
--- a revoked token stays, marked, so it can never come back.
+-- a revoked token stays, marked, so it can never come back. `login` is the owner's directory
+-- login: a feed stops working when its owner leaves the directory.
 CREATE TABLE feed_tokens (
     id              TEXT PRIMARY KEY NOT NULL,
     token_hash      TEXT NOT NULL UNIQUE,
     user_id         TEXT NOT NULL,
+    login           TEXT NOT NULL,
     room_id         TEXT NOT NULL REFERENCES rooms (id),
     created_at      TEXT NOT NULL,
     revoked_at      TEXT

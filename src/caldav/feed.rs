@@ -58,10 +58,15 @@ async fn private_feed(
     let result = async {
         let token = file.strip_suffix(".ics").ok_or(DavError::NotFound)?;
         // An unknown or revoked token is simply not there.
-        let cal = cals
+        let (cal, owner) = cals
             .private_feed_room(token)
             .await?
             .ok_or(DavError::NotFound)?;
+        // A feed stops with its owner's place in the directory. While the directory cannot
+        // be asked, the feed goes on (reads stay up through an outage).
+        if let Ok(None) = state.directory.find_person(&owner).await {
+            return Err(DavError::NotFound);
+        }
         let detail = cal.staff_detail();
         feed(&cals, &cal, &detail, "staff", &headers).await
     }

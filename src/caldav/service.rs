@@ -250,9 +250,12 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
-fn staff_id(who: &crate::identity::Principal) -> Result<String, crate::booking::BookingError> {
+/// A staff member's id (`staff:<directory id>`) and login.
+fn staff_id(
+    who: &crate::identity::Principal,
+) -> Result<(String, String), crate::booking::BookingError> {
     match who {
-        crate::identity::Principal::Staff { .. } => Ok(who.requester_id()),
+        crate::identity::Principal::Staff { login, .. } => Ok((who.requester_id(), login.clone())),
         crate::identity::Principal::Resident { .. } => {
             Err(crate::booking::BookingError::Forbidden(
                 "private calendar feeds are for staff; residents see their bookings in the portal"
@@ -269,7 +272,7 @@ impl Calendars {
         who: &crate::identity::Principal,
         room_id: &str,
     ) -> Result<FeedView, crate::booking::BookingError> {
-        let user_id = staff_id(who)?;
+        let (user_id, login) = staff_id(who)?;
         let live = self
             .store
             .feed_tokens(&user_id)
@@ -303,6 +306,7 @@ impl Calendars {
             id: uuid::Uuid::new_v4().to_string(),
             token_hash: token_hash(&token),
             user_id,
+            login,
             room_id: room_id.to_owned(),
             created_at: self.now(),
             revoked_at: None,
@@ -319,7 +323,7 @@ impl Calendars {
         &self,
         who: &crate::identity::Principal,
     ) -> Result<Vec<FeedView>, crate::booking::BookingError> {
-        let user_id = staff_id(who)?;
+        let (user_id, _) = staff_id(who)?;
         Ok(self
             .store
             .feed_tokens(&user_id)
@@ -335,7 +339,7 @@ impl Calendars {
         who: &crate::identity::Principal,
         id: &str,
     ) -> Result<(), crate::booking::BookingError> {
-        let user_id = staff_id(who)?;
+        let (user_id, _) = staff_id(who)?;
         if self
             .store
             .revoke_feed_token(&user_id, id, self.now())
@@ -350,10 +354,13 @@ impl Calendars {
         }
     }
 
-    /// The room calendar behind a live private feed token.
-    pub async fn private_feed_room(&self, token: &str) -> Result<Option<RoomCalendar>, StoreError> {
+    /// The room calendar behind a live private feed token, and the owner's login.
+    pub async fn private_feed_room(
+        &self,
+        token: &str,
+    ) -> Result<Option<(RoomCalendar, String)>, StoreError> {
         match self.store.live_feed_token(&token_hash(token)).await? {
-            Some(t) => self.room(&t.room_id).await,
+            Some(t) => Ok(self.room(&t.room_id).await?.map(|c| (c, t.login))),
             None => Ok(None),
         }
     }

@@ -36,6 +36,9 @@ pub struct FeedTokenRecord {
     #[serde(skip)]
     pub token_hash: String,
     pub user_id: String,
+    /// The owner's directory login.
+    #[serde(skip)]
+    pub login: String,
     pub room_id: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -61,6 +64,7 @@ type FeedTokenRow = (
     String,
     String,
     String,
+    String,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );
@@ -70,14 +74,15 @@ fn token_from_row(r: FeedTokenRow) -> FeedTokenRecord {
         id: r.0,
         token_hash: r.1,
         user_id: r.2,
-        room_id: r.3,
-        created_at: r.4,
-        revoked_at: r.5,
+        login: r.3,
+        room_id: r.4,
+        created_at: r.5,
+        revoked_at: r.6,
     }
 }
 
 const SELECT_TOKENS: &str =
-    "SELECT id, token_hash, user_id, room_id, created_at, revoked_at FROM feed_tokens";
+    "SELECT id, token_hash, user_id, login, room_id, created_at, revoked_at FROM feed_tokens";
 
 impl Store {
     /// The room's change number: its calendar's ctag and sync token. `None` if no such room.
@@ -252,14 +257,15 @@ impl Store {
         on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             sqlx::query(
-                "INSERT INTO feed_tokens (id, token_hash, user_id, room_id, created_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, NULL)",
+                "INSERT INTO feed_tokens (id, token_hash, user_id, login, room_id, created_at, revoked_at) \
+                 VALUES ($1, $2, $3, $6, $4, $5, NULL)",
             )
             .bind(&token.id)
             .bind(&token.token_hash)
             .bind(&token.user_id)
             .bind(&token.room_id)
             .bind(token.created_at)
+            .bind(&token.login)
             .execute(pool)
             .await?;
         });

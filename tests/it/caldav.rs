@@ -1182,3 +1182,36 @@ async fn an_event_is_found_by_its_uid_or_summary() {
     assert_eq!(status, 403);
     assert!(body.contains("supported-filter"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_feed_stops_when_its_owner_leaves_the_directory() {
+    use lokal::caldav::service::token_hash;
+    let app = TestApp::sqlite().await;
+    let room = app.room("Storsalen").await;
+    let store = &app.state.bookings.store;
+    for (id, login, token) in [
+        ("f-stays", LARS.0, "token-of-someone-still-here"),
+        ("f-left", "per.sluttet", "token-of-someone-who-left"),
+    ] {
+        store
+            .add_feed_token(&lokal::store::FeedTokenRecord {
+                id: id.into(),
+                token_hash: token_hash(token),
+                user_id: format!("staff:{login}"),
+                login: login.into(),
+                room_id: room.clone(),
+                created_at: crate::support::app::test_now(),
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    let status = |token: &'static str| {
+        let url = format!("{}/feeds/private/{token}.ics", app.base);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("token-of-someone-still-here").await, 200);
+    // `per.sluttet` is not in the directory (any more): the feed is gone with them.
+    assert_eq!(status("token-of-someone-who-left").await, 404);
+}
