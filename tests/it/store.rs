@@ -750,7 +750,7 @@ async fn an_abandoned_lone_creation_does_not_keep_the_write_lock() {
         _ = create => panic!("expected to abandon it"),
         _ = decided => {}
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No waiting here: the other process's busy timeout (5 s) is the wait.
     // The process is idle now. Another process (as `lokal sync-directory` would be):
     let other = Store::open(&url).await.unwrap();
     let t0 = std::time::Instant::now();
@@ -774,9 +774,12 @@ async fn a_stream_of_refusals_does_not_hold_up_a_made_booking() {
     let (_dir, _url, store, room) = review_store("review-starve").await;
     let now = at("2027-01-02T00:00:00Z");
     let stop = std::sync::Arc::new(AtomicBool::new(false));
+    // One permit per refusal: the made booking is asked for once the refusals are flowing.
+    let refused = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let mut refusers = Vec::new();
     for _ in 0..6 {
-        let (store, room, stop) = (store.clone(), room.clone(), stop.clone());
+        let (store, room, stop, refused) =
+            (store.clone(), room.clone(), stop.clone(), refused.clone());
         refusers.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let r = store
@@ -788,34 +791,30 @@ async fn a_stream_of_refusals_does_not_hold_up_a_made_booking() {
                     )
                     .await;
                 assert!(matches!(r, Ok(lokal::store::Created::Refused("taken"))));
+                refused.add_permits(1);
             }
         }));
     }
-    {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            stop.store(true, Ordering::SeqCst);
-        });
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(refused.acquire_many(12).await.unwrap());
     let (s, e) = ("2027-03-02T10:00:00Z", "2027-03-02T11:00:00Z");
     let t0 = Instant::now();
-    let made = store
-        .create_booking(key(&room, s, e), now, "resident:r1", |_| {
+    // The refusals go on until it is answered: held up by them, it would never be.
+    let made = tokio::time::timeout(
+        Duration::from_secs(1),
+        store.create_booking(key(&room, s, e), now, "resident:r1", |_| {
             Ok::<_, ()>(new_booking("made", &room, s, e))
-        })
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     let waited = t0.elapsed();
-    assert!(matches!(made, lokal::store::Created::Inserted(_)));
+    stop.store(true, Ordering::SeqCst);
     for r in refusers {
         r.await.unwrap();
     }
-    assert!(
-        waited < Duration::from_secs(1),
-        "the made booking was answered only after {waited:?}, when the refusals stopped"
-    );
+    let made = made.unwrap_or_else(|_| {
+        panic!("the made booking was not answered within {waited:?} while refusals went on")
+    });
+    assert!(matches!(made, Ok(lokal::store::Created::Inserted(_))));
 }
 
 /// The creation that flushes the batch is dropped while the commit (in its own task) runs:
@@ -839,19 +838,23 @@ async fn a_committed_booking_is_never_reported_as_failed() {
         let a_id = format!("a-{k}");
         // A decides slowly, so that B is queued (counted as waiting) when A's writes are in:
         // A then waits for B to commit for both.
+        let (deciding, decided) = tokio::sync::oneshot::channel();
         let a = {
             let (store, room, a_id) = (store.clone(), room.clone(), a_id.clone());
             tokio::spawn(async move {
                 let booking = new_booking(&a_id, &room, &a_s, &a_e);
                 store
                     .create_booking(key(&room, &a_s, &a_e), now, "resident:r1", move |_| {
+                        let _ = deciding.send(());
+                        // A slow decision, holding the writer's turn while B queues.
                         std::thread::sleep(Duration::from_millis(30));
                         Ok::<_, ()>(booking)
                     })
                     .await
             })
         };
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // B is asked for once A holds the writer's turn.
+        decided.await.unwrap();
         // B: its client hangs up after its k-th wait.
         let b_booking = new_booking(&format!("b-{k}"), &room, &b_s, &b_e);
         let mut b = Box::pin(store.create_booking(
@@ -875,7 +878,9 @@ async fn a_committed_booking_is_never_reported_as_failed() {
         .await;
         drop(b);
         let a_out = a.await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A write of our own waits for SQLite's write lock, so any commit still in flight
+        // (B's, in its own task) has ended when it returns.
+        store.expire_holds(now).await.unwrap();
         let stored = store.booking(&a_id).await.unwrap();
         if let (Err(e), Some(_)) = (&a_out, &stored) {
             wrong.push(format!("{a_id}: told {e} but it is committed"));
