@@ -736,7 +736,6 @@ async fn review_store(
 /// lock until some later writer of its own comes along, and another process cannot write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_abandoned_lone_creation_does_not_keep_the_write_lock() {
-    use std::time::Duration;
     let (_dir, url, store, room) = review_store("review-idle").await;
     let now = at("2027-01-02T00:00:00Z");
     let (s, e) = ("2027-03-01T10:00:00Z", "2027-03-01T11:00:00Z");
