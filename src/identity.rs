@@ -23,7 +23,7 @@ use crate::scheduling::{Requester, RequesterKind};
 use crate::store::{ResidentRecord, Store, StoreError};
 
 /// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Principal {
     Resident {
         id: String,

@@ -2,7 +2,8 @@
 //!
 //! - [`scheduling`]: the pure core that decides booking requests;
 //! - [`explain`]: loading a "what if" scenario from files for `lokal explain`;
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line;
+//! - [`web`]: the residents' portal and the clerks' console.
 
 pub mod booking;
 pub mod caldav;
@@ -16,3 +17,4 @@ pub mod identity;
 pub mod scheduling;
 pub mod startup;
 pub mod store;
+pub mod web;

@@ -138,6 +138,14 @@ pub fn spawn_background(state: &AppState, config: &Config) {
                 Ok(n) => tracing::info!(expired = n, "pending requests expired"),
                 Err(e) => tracing::warn!(error = %e, "expiring holds failed"),
             }
+            if let Err(e) = s
+                .bookings
+                .store
+                .delete_expired_sessions(s.bookings.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "removing expired web sessions failed");
+            }
         }
     });
 }

@@ -68,6 +68,10 @@ async fn root(State(state): State<AppState>, req: Request) -> Response {
     if method == "PROPFIND" || method == "OPTIONS" {
         return dav(State(state), req).await;
     }
+    // Everything else on `/` is the portal's start page (GET, HEAD) or not allowed.
+    if method == "GET" || method == "HEAD" {
+        return axum::handler::Handler::call(crate::web::resident::start, req, state).await;
+    }
     crate::http::not_found().await.into_response()
 }
 

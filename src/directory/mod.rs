@@ -52,7 +52,7 @@ pub struct Person {
 }
 
 /// What a person may do, from their groups.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Roles {
     /// Every directory person is staff.
     pub staff: bool,

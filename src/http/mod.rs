@@ -39,10 +39,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(api::routes())
         .merge(crate::caldav::dav::routes())
         .merge(crate::caldav::feed::routes())
+        .merge(crate::web::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .fallback(not_found)
+        .fallback(crate::web::fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

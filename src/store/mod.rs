@@ -20,6 +20,7 @@ pub use booking::{
     status_name,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
+pub use session::SessionRecord;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -117,6 +118,7 @@ macro_rules! on_pool {
 mod booking;
 mod calendar;
 mod group;
+mod session;
 
 type RoomRow = (
     String,
