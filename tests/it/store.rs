@@ -887,3 +887,64 @@ async fn a_committed_booking_is_never_reported_as_failed() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Web sessions: found by their token's hash while live, gone when expired or ended, and
+/// swept by the expiry job.
+async fn web_sessions(store: &Store) {
+    use lokal::store::SessionRecord;
+    let t0 = at("2027-01-04T09:00:00Z");
+    let session = |hash: &str, expires: &str| SessionRecord {
+        token_hash: hash.to_owned(),
+        user_id: "resident:1".into(),
+        principal: r#"{"Resident":{"id":"1","email":"a@b.no","name":"A"}}"#.into(),
+        csrf: format!("csrf-{hash}"),
+        created_at: t0,
+        seen_at: t0,
+        expires_at: at(expires),
+    };
+    store
+        .add_session(&session("h1", "2027-01-05T09:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .add_session(&session("h2", "2027-01-04T10:00:00Z"))
+        .await
+        .unwrap();
+    let found = store.session("h1", t0).await.unwrap().unwrap();
+    assert_eq!(found, session("h1", "2027-01-05T09:00:00Z"));
+    assert_eq!(store.session("nope", t0).await.unwrap(), None);
+    // Expired at its expiry instant, not a second later.
+    let t1 = at("2027-01-04T10:00:00Z");
+    assert_eq!(store.session("h2", t1).await.unwrap(), None);
+    // A touch moves the expiry.
+    store
+        .touch_session("h1", t1, at("2027-01-06T09:00:00Z"))
+        .await
+        .unwrap();
+    let t2 = at("2027-01-05T12:00:00Z");
+    assert_eq!(
+        store.session("h1", t2).await.unwrap().map(|s| s.seen_at),
+        Some(t1)
+    );
+    // The sweep removes only the expired one; logout removes the other.
+    assert_eq!(store.delete_expired_sessions(t2).await.unwrap(), 1);
+    assert!(store.session("h1", t2).await.unwrap().is_some());
+    store.delete_session("h1").await.unwrap();
+    assert_eq!(store.session("h1", t2).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_web_sessions() {
+    let dir = crate::support::app::TempDir::new("sessions");
+    let store = Store::open(&format!("sqlite:{}", dir.0.join("l.db").display()))
+        .await
+        .unwrap();
+    web_sessions(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_web_sessions() {
+    let pg = Postgres::start();
+    let store = Store::open(&pg.url).await.unwrap();
+    web_sessions(&store).await;
+}
