@@ -1,0 +1,449 @@
+//! The portal's accounts, driven as a browser drives them: registering, signing in and out
+//! (residents and directory staff), sessions in the store, CSRF, the failed-login limit,
+//! the language switch, and the cookies' flags.
+
+use std::collections::HashMap;
+
+use crate::support::app::TestApp;
+
+/// A browser without JavaScript: keeps cookies, does not follow redirects.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    headers: Vec<(&'static str, String)>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: HashMap::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut req = req.header("cookie", cookie.join("; "));
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        let response = req.send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let body = response.text().await.unwrap();
+        Page {
+            status,
+            location,
+            set_cookies,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    /// Opens `page`, reads its form token and posts `form` with it to `action`.
+    async fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
+        let shown = self.get(page).await;
+        assert_eq!(shown.status, 200, "{page}: {}", shown.body);
+        let token = csrf_of(&shown.body);
+        let mut fields = vec![("csrf", token.as_str())];
+        fields.extend_from_slice(form);
+        self.post(action, &fields).await
+    }
+}
+
+/// The value of the first `csrf` hidden field.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("no csrf field in {html}"));
+    let rest = &html[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_resident_registers_signs_out_and_signs_in_again() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    let page = b
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "Siri Fjeld"),
+                ("email", "siri@example.no"),
+                ("password", "siri-password-1"),
+                ("password_again", "siri-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/?notice=registered"));
+    let session = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("lokal_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+    assert!(!session.contains("Secure"), "plain HTTP: no Secure flag");
+    let start = b.get("/?notice=registered").await;
+    assert!(
+        start.body.contains("Siri Fjeld"),
+        "signed in: the header names her"
+    );
+    assert!(start.body.contains("Kontoen din er opprettet"));
+
+    // The account works for the API too.
+    let (status, _) = app
+        .get(
+            "/api/v1/bookings?mine=true",
+            Some(("siri@example.no", "siri-password-1")),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Signing out ends the session in the store, not only in the browser.
+    let old_cookie = b.cookies["lokal_session"].clone();
+    let start = b.get("/").await;
+    let out = b.post("/logout", &[("csrf", &csrf_of(&start.body))]).await;
+    assert_eq!(out.status, 303);
+    assert!(!b.cookies.contains_key("lokal_session"));
+    let mut replay = Browser::new(&app);
+    replay
+        .cookies
+        .insert("lokal_session".into(), old_cookie.clone());
+    let page = replay.get("/").await;
+    assert!(
+        !page.body.contains("Siri Fjeld"),
+        "the old cookie opens nothing"
+    );
+
+    // Signing in again: a new session token, and back to the page that asked.
+    let page = b
+        .submit(
+            "/login?next=/halls",
+            "/login",
+            &[
+                ("login", "SIRI@example.no"),
+                ("password", "siri-password-1"),
+                ("next", "/halls"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/halls"));
+    assert_ne!(b.cookies["lokal_session"], old_cookie);
+}
+
+#[tokio::test]
+async fn a_clerk_signs_in_with_the_directory_and_lands_in_the_console() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    let page = b
+        .submit(
+            "/login",
+            "/login",
+            &[("login", "erik.dahl"), ("password", "erik-clerk-2027")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/console"));
+    let session = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("lokal_session="))
+        .unwrap();
+    assert!(
+        session.contains("Max-Age=43200"),
+        "staff sessions last a working day at most: {session}"
+    );
+    let start = b.get("/").await;
+    assert!(start.body.contains("Erik Dahl"));
+    assert!(
+        start.body.contains(r#"href="/console""#),
+        "clerks get the console"
+    );
+
+    // Staff who are not clerks get no console links.
+    let mut ingrid = Browser::new(&app);
+    let page = ingrid
+        .submit(
+            "/login",
+            "/login",
+            &[("login", "ingrid.berg"), ("password", "ingrid-demo-2027")],
+        )
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+    let start = ingrid.get("/").await;
+    assert!(start.body.contains("Ingrid"));
+    assert!(!start.body.contains(r#"href="/console""#));
+}
+
+#[tokio::test]
+async fn forms_without_their_token_or_from_another_site_change_nothing() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    b.get("/register").await;
+    let fields = [
+        ("name", "Ola"),
+        ("email", "ola@example.no"),
+        ("password", "ola-password-1"),
+        ("password_again", "ola-password-1"),
+    ];
+    // No token.
+    let page = b.post("/register", &fields).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("Skjemaet er utløpt"), "{}", page.body);
+    // Another visitor's token.
+    let mut other = Browser::new(&app);
+    let theirs = csrf_of(&other.get("/register").await.body);
+    let mut with_theirs = vec![("csrf", theirs.as_str())];
+    with_theirs.extend_from_slice(&fields);
+    assert_eq!(b.post("/register", &with_theirs).await.status, 403);
+    // The right token, sent from another site's page.
+    let mine = csrf_of(&b.get("/register").await.body);
+    let mut with_mine = vec![("csrf", mine.as_str())];
+    with_mine.extend_from_slice(&fields);
+    b.headers.push(("origin", "https://evil.example".into()));
+    assert_eq!(b.post("/register", &with_mine).await.status, 403);
+    // Nothing was registered.
+    let (status, _) = app
+        .get(
+            "/api/v1/bookings?mine=true",
+            Some(("ola@example.no", "ola-password-1")),
+        )
+        .await;
+    assert_eq!(status, 401);
+    // The same form from this site goes through.
+    b.headers.clear();
+    b.headers.push(("origin", app.base.clone()));
+    assert_eq!(b.post("/register", &with_mine).await.status, 303);
+    // A signed-in visitor's form needs the session's token, not the pre-sign-in cookie's.
+    let out = b.post("/logout", &[("csrf", mine.as_str())]).await;
+    assert_eq!(out.status, 403);
+    assert!(b.cookies.contains_key("lokal_session"));
+    assert!(
+        b.get("/").await.body.contains("Innlogget som Ola"),
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_limited_and_errors_name_their_fields() {
+    let app = TestApp::sqlite().await;
+    app.resident("limit@example.no").await;
+    let mut b = Browser::new(&app);
+    // Empty fields: each named at its field, linked from the summary.
+    let page = b
+        .submit("/login", "/login", &[("login", ""), ("password", "")])
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains(r##"href="#login""##), "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"aria-describedby="login-hint login-error""#)
+    );
+    assert!(page.body.contains(r#"id="password-error""#));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let page = b
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("login", "limit@example.no"),
+                    ("password", "wrong-password"),
+                ],
+            )
+            .await;
+        statuses.push(page.status);
+        if page.status == 429 {
+            assert!(
+                page.body.contains("For mange mislykkede forsøk"),
+                "{}",
+                page.body
+            );
+        }
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // Even the right password waits now.
+    let page = b
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("login", "limit@example.no"),
+                ("password", "limit@example.no-password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 429);
+    // Registering twice, and a password too short: field errors, not a 500.
+    let page = b
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "X"),
+                ("email", "limit@example.no"),
+                ("password", "long-enough-pw"),
+                ("password_again", "long-enough-pw"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 409);
+    assert!(page.body.contains(r#"id="email-error""#));
+    let page = b
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "X"),
+                ("email", "new@example.no"),
+                ("password", "short"),
+                ("password_again", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains(r#"id="password-error""#));
+    // A body that is not a form at all.
+    let token = csrf_of(&b.get("/login").await.body);
+    let req = b
+        .client
+        .post(format!("{}/login", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&login=%ZZ&password"));
+    let page = b.send(req).await;
+    assert!((400..500).contains(&page.status), "{}", page.status);
+}
+
+#[tokio::test]
+async fn the_language_follows_the_switch_then_the_browser() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/login").await;
+    assert!(page.body.contains(r#"<html lang="nb">"#));
+    assert!(page.body.contains("Logg inn"));
+    b.headers.push(("accept-language", "en-GB,en;q=0.9".into()));
+    let page = b.get("/login").await;
+    assert!(page.body.contains(r#"<html lang="en">"#));
+    // The switch remembers the choice and comes back to the page; never to another site.
+    let page = b.get("/lang/nb?next=/login").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location.as_deref(), Some("/login"));
+    let page = b.get("/login").await;
+    assert!(
+        page.body.contains(r#"<html lang="nb">"#),
+        "the cookie wins over the header"
+    );
+    let page = b.get("/lang/en?next=//evil.example/").await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+    let page = b
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("login", "erik.dahl"),
+                ("password", "erik-clerk-2027"),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/console"));
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_cookies_are_secure() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    b.headers.push(("x-forwarded-proto", "https".into()));
+    let page = b.get("/login").await;
+    assert!(page.set_cookies.iter().all(|c| c.contains("; Secure")));
+    let page = b
+        .submit(
+            "/login",
+            "/login",
+            &[("login", "erik.dahl"), ("password", "erik-clerk-2027")],
+        )
+        .await;
+    let session = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("lokal_session="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn pages_carry_their_safety_headers_and_browsers_get_html_errors() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    let response = reqwest::get(format!("{}/", app.base)).await.unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    b.headers.push(("accept", "text/html".into()));
+    let page = b.get("/no/such/page").await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("Fant ikke siden"));
+    // Programs still get problem+json.
+    let (status, body) = app.get("/no/such/page", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "not-found");
+    // CalDAV discovery on `/` is unchanged.
+    let response = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+            format!("{}/", app.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
