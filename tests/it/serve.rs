@@ -69,6 +69,12 @@ fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
     let base = url_of(&mut child);
     let (status, ready) = get(format!("{base}/readyz"), None);
     assert_eq!(status, 200, "{ready}");
+    // The printed URL is the portal, with the demo's halls.
+    let (status, portal) = get(format!("{base}/"), None);
+    assert_eq!(status, 200);
+    let portal = portal.as_str().unwrap_or_default().to_owned();
+    assert!(portal.contains(r#"<html lang="nb">"#), "{portal}");
+    assert!(portal.contains("Storsalen") && portal.contains("Klubbrommet"));
     let (_, rooms) = get(format!("{base}/api/v1/rooms"), None);
     assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
     let kari = Some(("kari.nordmann@example.no", "kari-demo-2027"));
