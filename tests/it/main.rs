@@ -5,6 +5,7 @@ mod architecture;
 mod caldav;
 mod caldav_clients;
 mod compose;
+mod console;
 mod concurrency;
 mod directory;
 mod explain;
