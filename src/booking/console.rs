@@ -215,7 +215,8 @@ impl Bookings {
         for room in rooms {
             let zone = self.rules.zone(room);
             let from = zone.to_utc_or_after_gap(monday.and_time(NaiveTime::MIN));
-            let to = zone.to_utc_or_after_gap((monday + TimeDelta::days(7)).and_time(NaiveTime::MIN));
+            let to =
+                zone.to_utc_or_after_gap((monday + TimeDelta::days(7)).and_time(NaiveTime::MIN));
             let Ok(window) = Interval::new(from, to) else {
                 continue;
             };

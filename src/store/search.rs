@@ -106,7 +106,11 @@ impl Store {
         });
         let emails: Vec<Option<String>> = rows.iter().map(|r| r.email.clone()).collect();
         let bookings = self
-            .attach_occurrences(rows.into_iter().map(|r| booking_from_row(r.booking)).collect())
+            .attach_occurrences(
+                rows.into_iter()
+                    .map(|r| booking_from_row(r.booking))
+                    .collect(),
+            )
             .await?;
         Ok(bookings.into_iter().zip(emails).collect())
     }

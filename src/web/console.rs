@@ -17,8 +17,8 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Weekday};
 use serde::Deserialize;
 
 use super::{
-    FieldErrors, Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form,
-    render, see_other, sign_in_first, unavailable, urlencode,
+    FieldErrors, Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render,
+    see_other, sign_in_first, unavailable, urlencode,
 };
 use crate::booking::console::{Conflict, ConflictKind, RoomWeek, WeekEntry, WeekEntryKind};
 use crate::booking::{BookingError, BookingView, CreateClosure};
@@ -121,10 +121,7 @@ fn status_text(lang: Lang, status: &str) -> String {
 }
 
 fn date_text(lang: Lang, d: NaiveDate) -> String {
-    let day = lang.t(&format!(
-        "console-day-{}",
-        d.weekday().number_from_monday()
-    ));
+    let day = lang.t(&format!("console-day-{}", d.weekday().number_from_monday()));
     match lang {
         Lang::Nb => format!("{day} {}", d.format("%d.%m.%Y")),
         Lang::En => format!("{day} {}", d.format("%Y-%m-%d")),
@@ -144,7 +141,11 @@ fn span_text(lang: Lang, start: NaiveDateTime, end: NaiveDateTime) -> String {
         } else {
             end.format("%H:%M").to_string()
         };
-        format!("{} {}–{end_time}", date_text(lang, start.date()), start.format("%H:%M"))
+        format!(
+            "{} {}–{end_time}",
+            date_text(lang, start.date()),
+            start.format("%H:%M")
+        )
     } else {
         format!("{} – {}", when_text(lang, start), when_text(lang, end))
     }
@@ -593,7 +594,14 @@ async fn detail_page(
             Err(e) => return service_page(v, e),
         }
     }
-    let mut request = card(lang, &booking, &room.room.name, zone, &conflicts, &competing);
+    let mut request = card(
+        lang,
+        &booking,
+        &room.room.name,
+        zone,
+        &conflicts,
+        &competing,
+    );
     let mut errors = FieldErrors::default();
     let (mut cancel_reason, mut cancel_error) = (String::new(), None);
     if r.booking == booking.id {
@@ -763,7 +771,7 @@ struct CalendarPage {
 }
 
 enum Selection {
-    Room(StoredRoom),
+    Room(Box<StoredRoom>),
     Building(String, Vec<StoredRoom>),
     Nothing,
 }
@@ -771,7 +779,7 @@ enum Selection {
 impl Selection {
     fn rooms(&self) -> Vec<StoredRoom> {
         match self {
-            Selection::Room(r) => vec![r.clone()],
+            Selection::Room(r) => vec![(**r).clone()],
             Selection::Building(_, rooms) => rooms.clone(),
             Selection::Nothing => Vec::new(),
         }
@@ -802,7 +810,7 @@ fn select(
     let building = building.map(str::trim).filter(|b| !b.is_empty());
     if let Some(id) = room {
         return match mine.iter().find(|r| r.room.id == id) {
-            Some(r) => Ok(Selection::Room(r.clone())),
+            Some(r) => Ok(Selection::Room(Box::new(r.clone()))),
             None => Err(not_found(v, "console-error-room-unknown").into()),
         };
     }
@@ -820,7 +828,7 @@ fn select(
     }
     Ok(mine
         .first()
-        .map(|r| Selection::Room(r.clone()))
+        .map(|r| Selection::Room(Box::new(r.clone())))
         .unwrap_or(Selection::Nothing))
 }
 
@@ -872,7 +880,9 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
 
 fn grid(lang: Lang, w: &RoomWeek, monday: NaiveDate) -> GridRoom {
     let days: Vec<NaiveDate> = (0..7).map(|i| monday + TimeDelta::days(i)).collect();
-    let hour = |d: NaiveDate, h: u32| d.and_time(NaiveTime::from_hms_opt(h, 0, 0).unwrap_or(NaiveTime::MIN));
+    let hour = |d: NaiveDate, h: u32| {
+        d.and_time(NaiveTime::from_hms_opt(h, 0, 0).unwrap_or(NaiveTime::MIN))
+    };
     let mut rows = Vec::new();
     for h in FIRST_HOUR..END_HOUR {
         let mut cells = Vec::new();
@@ -884,7 +894,11 @@ fn grid(lang: Lang, w: &RoomWeek, monday: NaiveDate) -> GridRoom {
             let mut continues = None;
             for e in w.entries.iter().filter(|e| e.start < to && e.end > from) {
                 let closure = matches!(e.what, WeekEntryKind::Closure { .. });
-                class = if closure && class != "busy" { "closed" } else { "busy" };
+                class = if closure && class != "busy" {
+                    "closed"
+                } else {
+                    "busy"
+                };
                 // An entry is described in the first grid cell of the day it covers.
                 let first = e.start.max(grid_start);
                 if first >= from && first < to {
@@ -971,10 +985,7 @@ fn week_label(lang: Lang, monday: NaiveDate) -> String {
         &[
             ("week", monday.iso_week().week().to_arg()),
             ("from", date_text(lang, monday).to_arg()),
-            (
-                "to",
-                date_text(lang, monday + TimeDelta::days(6)).to_arg(),
-            ),
+            ("to", date_text(lang, monday + TimeDelta::days(6)).to_arg()),
         ],
     )
 }
@@ -1035,7 +1046,10 @@ async fn calendar_page(
         Selection::Building(b, _) => Some(Target {
             field: "building",
             value: b.clone(),
-            label: lang.t_args("console-closure-whole-building", &[("building", b.to_arg())]),
+            label: lang.t_args(
+                "console-closure-whole-building",
+                &[("building", b.to_arg())],
+            ),
         }),
         Selection::Nothing => None,
     };
@@ -1533,13 +1547,21 @@ async fn follow(
     state
         .bookings
         .store
-        .set_follow(&who.requester_id(), &room, follow, state.bookings.clock.now())
+        .set_follow(
+            &who.requester_id(),
+            &room,
+            follow,
+            state.bookings.clock.now(),
+        )
         .await
         .map_err(|e| unavailable(&v, e))?;
     let notice = if follow { "followed" } else { "unfollowed" };
     Ok(see_other(
         &v,
-        &format!("/console/calendars?notice={notice}#room-{}", urlencode(&room)),
+        &format!(
+            "/console/calendars?notice={notice}#room-{}",
+            urlencode(&room)
+        ),
         &[],
     ))
 }

@@ -67,18 +67,19 @@ impl Browser {
     }
 
     async fn read(&self, response: reqwest::Response) -> Page {
-        let mut jar = self.cookies.lock().unwrap();
-        for c in response.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let pair = c.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || c.contains("Max-Age=0") {
-                jar.remove(name);
-            } else {
-                jar.insert(name.to_owned(), value.to_owned());
+        {
+            let mut jar = self.cookies.lock().unwrap();
+            for c in response.headers().get_all("set-cookie") {
+                let c = c.to_str().unwrap();
+                let pair = c.split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                if value.is_empty() || c.contains("Max-Age=0") {
+                    jar.remove(name);
+                } else {
+                    jar.insert(name.to_owned(), value.to_owned());
+                }
             }
         }
-        drop(jar);
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -134,7 +135,13 @@ fn login(l: &(String, String)) -> Option<(&str, &str)> {
 }
 
 /// A resident's request through the API; returns the booking.
-async fn request(app: &TestApp, who: &(String, String), room: &str, start: &str, end: &str) -> Value {
+async fn request(
+    app: &TestApp,
+    who: &(String, String),
+    room: &str,
+    start: &str,
+    end: &str,
+) -> Value {
     let (status, body) = app
         .post(
             "/api/v1/bookings",
@@ -158,10 +165,24 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     let kari = app.resident("kari@example.no").await;
     let ola = app.resident("ola@example.no").await;
     let storsalen = app.room("Storsalen").await;
-    let mine = request(&app, &kari, &storsalen, "2027-01-13T18:00", "2027-01-13T21:00").await;
+    let mine = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-13T18:00",
+        "2027-01-13T21:00",
+    )
+    .await;
     assert_eq!(mine["status"], "pending");
     let id = mine["id"].as_str().unwrap();
-    let other = request(&app, &ola, &storsalen, "2027-01-13T10:00", "2027-01-13T12:00").await;
+    let other = request(
+        &app,
+        &ola,
+        &storsalen,
+        "2027-01-13T10:00",
+        "2027-01-13T12:00",
+    )
+    .await;
     let other_id = other["id"].as_str().unwrap();
     // A closure added after the request overlaps it.
     let (status, _) = app
@@ -184,7 +205,10 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     assert!(card.contains("Resident kari@example.no"), "{card}");
     assert!(card.contains("Korøvelse"));
     assert!(card.contains("Må avgjøres innen"));
-    assert!(card.contains("stengt – Lydsjekk"), "the closure conflict: {card}");
+    assert!(
+        card.contains("stengt – Lydsjekk"),
+        "the closure conflict: {card}"
+    );
     assert!(
         card.contains(&format!(r#"href="/console/bookings/{other_id}""#)),
         "the competing request: {card}"
@@ -200,9 +224,18 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
             &[("csrf", &csrf(&queue.html))],
         )
         .await;
-    assert_eq!((done.status, done.location.as_str()), (303, "/console?notice=approved"));
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (303, "/console?notice=approved")
+    );
     let after = erik.get(&done.location).await;
-    assert!(after.html.contains(r#"role="status"><p>Søknaden er godkjent"#), "{}", after.html);
+    assert!(
+        after
+            .html
+            .contains(r#"role="status"><p>Søknaden er godkjent"#),
+        "{}",
+        after.html
+    );
     assert!(!after.html.contains(&format!(r#"id="request-{id}""#)));
     assert_eq!(status_of(&app, &kari, id).await["status"], "approved");
 
@@ -221,8 +254,14 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     assert_eq!(detail.status, 200);
     let history = &detail.html[detail.html.find("<table class=\"history\"").unwrap()..];
     assert!(history.contains("<caption>"));
-    assert!(history.contains("<td>Erik Dahl (deg)</td><td>Venter</td><td>Godkjent</td>"), "{history}");
-    assert!(history.contains("(søkeren)</td><td>–</td><td>Venter</td>"), "{history}");
+    assert!(
+        history.contains("<td>Erik Dahl (deg)</td><td>Venter</td><td>Godkjent</td>"),
+        "{history}"
+    );
+    assert!(
+        history.contains("(søkeren)</td><td>–</td><td>Venter</td>"),
+        "{history}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,9 +269,23 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
     let app = TestApp::sqlite().await;
     let kari = app.resident("kari@example.no").await;
     let storsalen = app.room("Storsalen").await;
-    let first = request(&app, &kari, &storsalen, "2027-01-13T18:00", "2027-01-13T21:00").await;
+    let first = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-13T18:00",
+        "2027-01-13T21:00",
+    )
+    .await;
     let first = first["id"].as_str().unwrap();
-    let second = request(&app, &kari, &storsalen, "2027-01-14T18:00", "2027-01-14T21:00").await;
+    let second = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-14T18:00",
+        "2027-01-14T21:00",
+    )
+    .await;
     let second = second["id"].as_str().unwrap();
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
     let token = csrf(&erik.get("/console").await.html);
@@ -245,8 +298,18 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
         )
         .await;
     assert_eq!(refused.status, 422);
-    assert!(refused.html.contains(&format!(r##"href="#reason-{first}""##)), "{}", refused.html);
-    assert!(refused.html.contains(&format!(r#"id="reason-{first}-error""#)));
+    assert!(
+        refused
+            .html
+            .contains(&format!(r##"href="#reason-{first}""##)),
+        "{}",
+        refused.html
+    );
+    assert!(
+        refused
+            .html
+            .contains(&format!(r#"id="reason-{first}-error""#))
+    );
     assert_eq!(status_of(&app, &kari, first).await["status"], "pending");
     // "Other" without text is not a reason either.
     let refused = erik
@@ -263,19 +326,32 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
             &[("csrf", &token), ("template", "busy"), ("reason", "")],
         )
         .await;
-    assert_eq!((done.status, done.location.as_str()), (303, "/console?notice=rejected"));
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (303, "/console?notice=rejected")
+    );
     let b = status_of(&app, &kari, first).await;
-    assert_eq!((b["status"].as_str(), b["status_reason"].as_str()), (Some("rejected"), Some("Lokalet er opptatt")));
+    assert_eq!(
+        (b["status"].as_str(), b["status_reason"].as_str()),
+        (Some("rejected"), Some("Lokalet er opptatt"))
+    );
 
     // Free text wins over the template.
     let done = erik
         .post(
             &format!("/console/bookings/{second}/reject"),
-            &[("csrf", &token), ("template", "hours"), ("reason", "Salen pusses opp")],
+            &[
+                ("csrf", &token),
+                ("template", "hours"),
+                ("reason", "Salen pusses opp"),
+            ],
         )
         .await;
     assert_eq!(done.status, 303);
-    assert_eq!(status_of(&app, &kari, second).await["status_reason"], "Salen pusses opp");
+    assert_eq!(
+        status_of(&app, &kari, second).await["status_reason"],
+        "Salen pusses opp"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,12 +359,22 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
     let app = TestApp::sqlite().await;
     let kari = app.resident("kari@example.no").await;
     let storsalen = app.room("Storsalen").await;
-    let b = request(&app, &kari, &storsalen, "2027-01-13T18:00", "2027-01-13T21:00").await;
+    let b = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-13T18:00",
+        "2027-01-13T21:00",
+    )
+    .await;
     let id = b["id"].as_str().unwrap();
 
     let anonymous = Browser::new(&app);
     let page = anonymous.get("/console").await;
-    assert_eq!((page.status, page.location.as_str()), (303, "/login?next=/console"));
+    assert_eq!(
+        (page.status, page.location.as_str()),
+        (303, "/login?next=/console")
+    );
 
     for (who, password) in [INGRID, (kari.0.as_str(), kari.1.as_str())] {
         let browser = Browser::signed_in(&app, who, password).await;
@@ -308,10 +394,16 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
     assert_eq!(queue.status, 200);
     assert!(!queue.html.contains(id));
     assert!(queue.html.contains("Ingen søknader venter"));
-    assert_eq!(astrid.get(&format!("/console/bookings/{id}")).await.status, 404);
+    assert_eq!(
+        astrid.get(&format!("/console/bookings/{id}")).await.status,
+        404
+    );
     let token = csrf(&queue.html);
     let refused = astrid
-        .post(&format!("/console/bookings/{id}/approve"), &[("csrf", &token)])
+        .post(
+            &format!("/console/bookings/{id}/approve"),
+            &[("csrf", &token)],
+        )
         .await;
     assert_eq!(refused.status, 403, "{}", refused.html);
     let refused = astrid
@@ -322,7 +414,10 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
         .await;
     assert_eq!(refused.status, 403);
     let refused = astrid
-        .post(&format!("/console/bookings/{id}/cancel"), &[("csrf", &token), ("reason", "x")])
+        .post(
+            &format!("/console/bookings/{id}/cancel"),
+            &[("csrf", &token), ("reason", "x")],
+        )
         .await;
     assert_eq!(refused.status, 404);
     let found = astrid.get("/console/search?q=kari").await;
@@ -331,10 +426,15 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
 
     // Without the form's token, nothing happens.
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
-    let forged = erik.post(&format!("/console/bookings/{id}/approve"), &[]).await;
+    let forged = erik
+        .post(&format!("/console/bookings/{id}/approve"), &[])
+        .await;
     assert_eq!(forged.status, 403);
     let forged = erik
-        .post(&format!("/console/bookings/{id}/approve"), &[("csrf", "not-the-token")])
+        .post(
+            &format!("/console/bookings/{id}/approve"),
+            &[("csrf", "not-the-token")],
+        )
         .await;
     assert_eq!(forged.status, 403);
     assert_eq!(status_of(&app, &kari, id).await["status"], "pending");
@@ -345,15 +445,29 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     let app = TestApp::sqlite().await;
     let kari = app.resident("kari@example.no").await;
     let storsalen = app.room("Storsalen").await;
-    let hit = request(&app, &kari, &storsalen, "2027-01-20T18:00", "2027-01-20T20:00").await;
+    let hit = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-20T18:00",
+        "2027-01-20T20:00",
+    )
+    .await;
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
     let calendar = erik
         .get(&format!("/console/calendar?room={storsalen}&week=2027-W03"))
         .await;
     assert_eq!(calendar.status, 200, "{}", calendar.html);
     assert!(calendar.html.contains("<caption"));
-    assert!(calendar.html.contains(r#"data-date="2027-01-20" data-hour="18""#));
-    assert!(calendar.html.contains("Resident kari@example.no"), "the pending request is in the week");
+    assert!(
+        calendar
+            .html
+            .contains(r#"data-date="2027-01-20" data-hour="18""#)
+    );
+    assert!(
+        calendar.html.contains("Resident kari@example.no"),
+        "the pending request is in the week"
+    );
     let token = csrf(&calendar.html);
 
     let made = erik
@@ -390,6 +504,18 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     assert!(after.html.contains("Stengt: Vannlekkasje"));
     let _ = hit;
 
+    // A whole building's week stays a light page.
+    let building = erik
+        .get("/console/calendar?building=Kulturhuset&week=2027-W03")
+        .await;
+    assert_eq!(building.status, 200);
+    assert!(building.html.contains("Stengt: Vannlekkasje"));
+    assert!(
+        building.html.len() < 100_000,
+        "{} bytes",
+        building.html.len()
+    );
+
     // Bad input: the form again with linked errors, or a 4xx page; never a 500.
     let bad = erik
         .post(
@@ -411,7 +537,12 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     let bad = erik
         .post(
             "/console/closures",
-            &[("csrf", &token), ("room", &storsalen), ("start_date", "igår"), ("start_time", "25:99")],
+            &[
+                ("csrf", &token),
+                ("room", &storsalen),
+                ("start_date", "igår"),
+                ("start_time", "25:99"),
+            ],
         )
         .await;
     assert_eq!(bad.status, 422);
@@ -451,11 +582,23 @@ async fn search_finds_bookings_by_part_of_the_email_and_by_date_in_the_clerks_ro
     let app = TestApp::sqlite().await;
     let kari = app.resident("kari.nordmann@example.no").await;
     let storsalen = app.room("Storsalen").await;
-    let b = request(&app, &kari, &storsalen, "2027-01-13T18:00", "2027-01-13T21:00").await;
+    let b = request(
+        &app,
+        &kari,
+        &storsalen,
+        "2027-01-13T18:00",
+        "2027-01-13T21:00",
+    )
+    .await;
     let id = b["id"].as_str().unwrap();
     let link = format!(r#"href="/console/bookings/{id}""#);
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
-    for query in ["q=NORDMANN%40EX", "q=nordmann", "date=2027-01-13", &format!("room={storsalen}&date=2027-01-13")] {
+    for query in [
+        "q=NORDMANN%40EX",
+        "q=nordmann",
+        "date=2027-01-13",
+        &format!("room={storsalen}&date=2027-01-13"),
+    ] {
         let page = erik.get(&format!("/console/search?{query}")).await;
         assert_eq!(page.status, 200);
         assert!(page.html.contains(&link), "{query}: {}", page.html);
@@ -504,23 +647,40 @@ async fn following_and_unfollowing_a_room_changes_the_calendar_home() {
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
     let page = erik.get("/console/calendars").await;
     assert_eq!(page.status, 200);
-    assert!(page.html.contains(&format!("/dav/calendars/rooms/{storsalen}/calendar/")));
+    assert!(
+        page.html
+            .contains(&format!("/dav/calendars/rooms/{storsalen}/calendar/"))
+    );
     assert!(page.html.contains(&format!("/feeds/rooms/{storsalen}.ics")));
     assert!(page.html.contains("webcal://"));
     assert!(page.html.contains("/.well-known/caldav"));
     let token = csrf(&page.html);
     let path = format!("/console/calendars/{storsalen}/follow");
-    let done = erik.post(&path, &[("csrf", &token), ("follow", "false")]).await;
+    let done = erik
+        .post(&path, &[("csrf", &token), ("follow", "false")])
+        .await;
     assert_eq!(done.status, 303);
     assert!(!followed(&app).await.contains(&href));
-    let done = erik.post(&path, &[("csrf", &token), ("follow", "true")]).await;
+    let done = erik
+        .post(&path, &[("csrf", &token), ("follow", "true")])
+        .await;
     assert_eq!(done.status, 303);
     assert!(followed(&app).await.contains(&href));
     // No token, or nonsense: nothing changes.
     assert_eq!(erik.post(&path, &[("follow", "false")]).await.status, 403);
-    assert_eq!(erik.post(&path, &[("csrf", &token), ("follow", "maybe")]).await.status, 400);
     assert_eq!(
-        erik.post("/console/calendars/no-such-room/follow", &[("csrf", &token), ("follow", "true")]).await.status,
+        erik.post(&path, &[("csrf", &token), ("follow", "maybe")])
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        erik.post(
+            "/console/calendars/no-such-room/follow",
+            &[("csrf", &token), ("follow", "true")]
+        )
+        .await
+        .status,
         404
     );
     assert!(followed(&app).await.contains(&href));
