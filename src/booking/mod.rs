@@ -3,6 +3,8 @@
 //! Handlers call these and map [`BookingError`] to responses; nothing here knows HTTP. The
 //! rules (policies and closure calendars) are loaded once at start into [`Rules`].
 
+pub mod console;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

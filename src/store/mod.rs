@@ -20,6 +20,7 @@ pub use booking::{
     status_name,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
+pub use search::SearchFilter;
 pub use session::SessionRecord;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -118,6 +119,7 @@ macro_rules! on_pool {
 mod booking;
 mod calendar;
 mod group;
+mod search;
 mod session;
 
 type RoomRow = (

@@ -25,6 +25,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/app.js"),
     ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/console.js"),
+    ),
 ];
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {

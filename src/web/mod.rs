@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod console;
 pub mod i18n;
 pub mod resident;
 pub mod session;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(account::routes())
         .merge(assets::routes())
+        .merge(console::routes())
         .merge(resident::routes())
 }
 

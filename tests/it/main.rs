@@ -6,6 +6,7 @@ mod caldav;
 mod caldav_clients;
 mod compose;
 mod concurrency;
+mod console;
 mod directory;
 mod explain;
 mod holidays;
