@@ -9,6 +9,7 @@
 pub mod account;
 pub mod assets;
 pub mod i18n;
+pub mod reasons;
 pub mod resident;
 pub mod session;
 
