@@ -13,3 +13,4 @@ mod libdav;
 mod serve;
 mod store;
 mod support;
+mod web;
