@@ -243,7 +243,7 @@ pub async fn start(
             selected: q.equipment == *e,
         })
         .collect();
-    equipment.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+    equipment.sort_by_key(|a| a.label.to_lowercase());
     let buildings: Vec<Choice> = all_buildings
         .iter()
         .map(|b| Choice {
