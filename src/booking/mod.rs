@@ -383,6 +383,25 @@ pub struct ClosureView {
     pub affected: Vec<String>,
 }
 
+/// A request checked and ready for its decision.
+struct Prepared<'a> {
+    room: StoredRoom,
+    zone: Zone,
+    policy: &'a Policy,
+    core_request: BookingRequest,
+    core_room: Room,
+    window: Interval,
+    quota_window: Option<Interval>,
+}
+
+/// What a request would come to if it were sent now.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    pub decision: Decision,
+    /// The room's zone, for showing times.
+    pub zone: Zone,
+}
+
 const SERIES_LOAD_MARGIN: TimeDelta = TimeDelta::days(2);
 const SINGLE_LOAD_MARGIN: TimeDelta = TimeDelta::hours(1);
 
@@ -402,22 +421,21 @@ impl Bookings {
         Ok(room)
     }
 
-    /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
-    /// request returns the first booking.
-    pub async fn create(
+    /// Checks a request and works out everything its decision needs, without touching the
+    /// store's bookings: shared by [`Bookings::create`] and [`Bookings::preview`].
+    async fn prepare(
         &self,
-        who: &Principal,
-        request: CreateBooking,
-        idempotency_key: Option<&str>,
-    ) -> Result<CreateResult, BookingError> {
-        let now = self.clock.now();
+        request: &CreateBooking,
+        now: DateTime<Utc>,
+        check_purpose: bool,
+    ) -> Result<Prepared<'_>, BookingError> {
         let room = self.live_room(&request.room_id).await?;
         let zone = self.rules.zone(&room);
         let policy = self.rules.policy(&room)?;
         let start = parse_time(&request.start, zone, "start")?;
         let end = parse_time(&request.end, zone, "end")?;
-        let purpose = request.purpose.trim().to_owned();
-        if purpose.is_empty() || purpose.chars().count() > 500 {
+        let purpose = request.purpose.trim();
+        if check_purpose && (purpose.is_empty() || purpose.chars().count() > 500) {
             return Err(BookingError::Invalid {
                 code: "invalid-purpose",
                 field: "purpose",
@@ -471,15 +489,99 @@ impl Bookings {
             field: "end",
             message: e.to_string(),
         })?;
-
-        let requester = who.requester();
-        let requester_id = who.requester_id();
-        let hash = request_hash(&request);
+        // Quotas count the requester's bookings by week or month around the request.
+        let quota_window = policy.quota.as_ref().map(|_| {
+            let margin = TimeDelta::days(32);
+            Interval::new(
+                window
+                    .start()
+                    .checked_sub_signed(margin)
+                    .unwrap_or(window.start()),
+                window
+                    .end()
+                    .checked_add_signed(margin)
+                    .unwrap_or(window.end()),
+            )
+            .unwrap_or(window)
+        });
         let core_room = Room::new(room.room.id.clone(), zone);
         let core_room = match room.room.capacity {
             Some(c) => core_room.with_capacity(c),
             None => core_room,
         };
+        Ok(Prepared {
+            room,
+            zone,
+            policy,
+            core_request,
+            core_room,
+            window,
+            quota_window,
+        })
+    }
+
+    /// Decides a request as [`Bookings::create`] would now, without writing anything: what
+    /// the requester would get (approved, pending or refused) and why. The purpose is not
+    /// needed for a preview.
+    pub async fn preview(
+        &self,
+        who: &Principal,
+        request: CreateBooking,
+    ) -> Result<Preview, BookingError> {
+        let now = self.clock.now();
+        let p = self.prepare(&request, now, false).await?;
+        let requester_id = who.requester_id();
+        let key = CreateKey {
+            room_id: &p.room.room.id,
+            requester_id: &requester_id,
+            idempotency_key: None,
+            request_hash: "",
+            window: p.window,
+            building: p.room.room.building.as_deref(),
+            quota_window: p.quota_window,
+        };
+        let snapshot = self.store.snapshot(&key, now).await?;
+        let index = BookingIndex::new(snapshot.existing.iter().cloned());
+        let closures = self.rules.closure_set(p.policy, &snapshot.closures);
+        let decision = decide(
+            &p.core_request,
+            &who.requester(),
+            &p.core_room,
+            p.policy,
+            &index,
+            &closures,
+            now,
+        );
+        if let Some(truncation) = &decision.truncated {
+            return Err(too_many_occurrences(p.policy, truncation));
+        }
+        Ok(Preview {
+            decision,
+            zone: p.zone,
+        })
+    }
+
+    /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
+    /// request returns the first booking.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        request: CreateBooking,
+        idempotency_key: Option<&str>,
+    ) -> Result<CreateResult, BookingError> {
+        let now = self.clock.now();
+        let Prepared {
+            room,
+            zone,
+            policy,
+            core_request,
+            core_room,
+            window,
+            quota_window,
+        } = self.prepare(&request, now, true).await?;
+        let requester = who.requester();
+        let requester_id = who.requester_id();
+        let hash = request_hash(&request);
         let rules = &self.rules;
         let booking_id = uuid::Uuid::new_v4().to_string();
         let key = CreateKey {
@@ -489,21 +591,7 @@ impl Bookings {
             request_hash: &hash,
             window,
             building: room.room.building.as_deref(),
-            // Quotas count the requester's bookings by week or month around the request.
-            quota_window: policy.quota.as_ref().map(|_| {
-                let margin = TimeDelta::days(32);
-                Interval::new(
-                    window
-                        .start()
-                        .checked_sub_signed(margin)
-                        .unwrap_or(window.start()),
-                    window
-                        .end()
-                        .checked_add_signed(margin)
-                        .unwrap_or(window.end()),
-                )
-                .unwrap_or(window)
-            }),
+            quota_window,
         };
         let created = self
             .store
@@ -549,6 +637,11 @@ impl Bookings {
     pub async fn get(&self, who: &Principal, id: &str) -> Result<BookingView, BookingError> {
         let booking = self.visible(who, id).await?;
         Ok(BookingView::from_record(booking))
+    }
+
+    /// A booking as stored (for its calendar file), for those who may see it.
+    pub async fn record(&self, who: &Principal, id: &str) -> Result<BookingRecord, BookingError> {
+        self.visible(who, id).await
     }
 
     async fn visible(&self, who: &Principal, id: &str) -> Result<BookingRecord, BookingError> {
@@ -1049,6 +1142,20 @@ fn request_hash(r: &CreateBooking) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn too_many_occurrences(
+    policy: &Policy,
+    truncation: &crate::scheduling::Truncation,
+) -> BookingError {
+    BookingError::Invalid {
+        code: "too-many-occurrences",
+        field: "recurrence",
+        message: format!(
+            "the series has more occurrences than may be decided at once ({}, {truncation:?}); end it sooner with COUNT or UNTIL",
+            policy.max_occurrences
+        ),
+    }
+}
+
 /// Turns the core's decision into a booking to insert, or into the refusal.
 #[allow(clippy::too_many_arguments)]
 fn new_booking(
@@ -1066,14 +1173,7 @@ fn new_booking(
         .map(|r| reason_view(r, zone))
         .collect();
     if let Some(truncation) = &decision.truncated {
-        return Err(BookingError::Invalid {
-            code: "too-many-occurrences",
-            field: "recurrence",
-            message: format!(
-                "the series has more occurrences than may be decided at once ({}, {truncation:?}); end it sooner with COUNT or UNTIL",
-                policy.max_occurrences
-            ),
-        });
+        return Err(too_many_occurrences(policy, truncation));
     }
     let status = match decision.outcome {
         Outcome::Approved => BookingStatus::Approved,

@@ -460,32 +460,7 @@ macro_rules! create_steps {
                     Step::KeyReused
                 };
             }
-            let mut snapshot = Snapshot::default();
-            let mut stale = false;
-            let mut seen = std::collections::HashSet::new();
-            for r in rows {
-                if r.6 == "closure" {
-                    snapshot.closures.push(ClosureRecord {
-                        id: r.0,
-                        room_id: None,
-                        building: None,
-                        start: r.2,
-                        end: r.3,
-                        reason: r.1,
-                        created_by: String::new(),
-                        created_at: r.2,
-                    });
-                } else if r.8 == "pending" && r.7.is_some_and(|h| h <= now) {
-                    // A request whose hold ran out: expired below, and none of its dates
-                    // blocks any more (a series may mix approved and pending dates).
-                    stale = true;
-                } else if seen.insert((r.0.clone(), r.2))
-                    && let Some(b) =
-                        existing_from_row(key.room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
-                {
-                    snapshot.existing.push(b);
-                }
-            }
+            let (snapshot, stale) = snapshot_of(key.room_id, rows, now);
             if stale {
                 expire_in_tx!($conn, Some(key.room_id), now);
             }
@@ -552,6 +527,38 @@ macro_rules! create_steps {
             Step::Inserted(Box::new(new))
         }
     };
+}
+
+/// What a decision sees, from the snapshot query's rows, and whether a pending request whose
+/// hold ran out was among them (none of its dates blocks any more).
+fn snapshot_of(room_id: &str, rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
+    let mut snapshot = Snapshot::default();
+    let mut stale = false;
+    let mut seen = std::collections::HashSet::new();
+    for r in rows {
+        if r.6 == "closure" {
+            snapshot.closures.push(ClosureRecord {
+                id: r.0,
+                room_id: None,
+                building: None,
+                start: r.2,
+                end: r.3,
+                reason: r.1,
+                created_by: String::new(),
+                created_at: r.2,
+            });
+        } else if r.8 == "pending" && r.7.is_some_and(|h| h <= now) {
+            // A request whose hold ran out: expired by the caller, and none of its dates
+            // blocks any more (a series may mix approved and pending dates).
+            stale = true;
+        } else if r.6 != "idem"
+            && seen.insert((r.0.clone(), r.2))
+            && let Some(b) = existing_from_row(room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+        {
+            snapshot.existing.push(b);
+        }
+    }
+    (snapshot, stale)
 }
 
 /// The creation snapshot: `kind` (column 7) is `idem` for an earlier request with the same
@@ -765,6 +772,37 @@ impl Store {
             },
             other => other,
         }
+    }
+
+    /// What a creation with `key` would see now, read without a transaction and without
+    /// writing anything (a stale hold is left for the next write to expire): for previews.
+    pub async fn snapshot(
+        &self,
+        key: &CreateKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot, StoreError> {
+        let (from, to) = (key.window.start(), key.window.end());
+        let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
+        let qwin = key.quota_window.unwrap_or(key.window);
+        let qfrom = qwin
+            .start()
+            .checked_sub_signed(MAX_BLOCK)
+            .unwrap_or(qwin.start());
+        let rows: Vec<SnapshotRow> = on_pool!(self, pool => sqlx::query_as(SNAPSHOT_SQL)
+            .bind(key.room_id)
+            .bind(earliest)
+            .bind(from)
+            .bind(to)
+            .bind(key.requester_id)
+            .bind(qfrom)
+            .bind(qwin.start())
+            .bind(qwin.end())
+            .bind(key.quota_window.is_some())
+            .bind(key.building.unwrap_or_default())
+            .bind(None::<&str>)
+            .fetch_all(pool)
+            .await?);
+        Ok(snapshot_of(key.room_id, rows, now).0)
     }
 
     async fn by_key(

@@ -10,6 +10,7 @@ pub mod account;
 pub mod assets;
 pub mod console;
 pub mod i18n;
+pub mod reasons;
 pub mod resident;
 pub mod session;
 

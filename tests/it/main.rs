@@ -14,4 +14,5 @@ mod libdav;
 mod serve;
 mod store;
 mod support;
+mod web;
 mod web_account;

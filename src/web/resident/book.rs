@@ -1,0 +1,495 @@
+//! The booking form: a check that decides the request without writing anything (the
+//! reasons before submitting), and the submit, guarded by the CSRF token and an idempotency
+//! key so that a double click makes one booking.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{parse_clock, parse_date};
+use crate::booking::{BookingError, CreateBooking, OnConflict, Preview};
+use crate::http::AppState;
+use crate::identity::Principal;
+use crate::scheduling::{Decision, Outcome, Zone};
+use crate::store::StoredRoom;
+use crate::web::reasons::{date, sentence};
+use crate::web::{
+    FieldErrors, Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render,
+    see_other, sign_in_first, unavailable, urlencode,
+};
+
+/// The form's fields, as typed (shown again as typed).
+#[derive(Deserialize, Default, Clone)]
+pub struct BookForm {
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+    /// From the search's links: `from`/`to` prefill `start`/`end`.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    attendees: String,
+    #[serde(default)]
+    repeat_until: String,
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// One reason shown: its code and its sentence.
+pub struct ReasonLine {
+    pub code: String,
+    pub text: String,
+}
+
+/// What the check (or a refused submit) found.
+pub struct CheckResult {
+    /// `approved`, `pending` or `rejected`: the class of the summary.
+    pub outcome: &'static str,
+    pub summary: String,
+    pub reasons: Vec<ReasonLine>,
+    pub skipped: Vec<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "resident/book.html")]
+struct BookPage {
+    page: Page,
+    room_id: String,
+    hall: String,
+    building: String,
+    form: BookForm,
+    errors: FieldErrors,
+    result: Option<CheckResult>,
+}
+
+const MAX_PURPOSE: usize = 500;
+
+/// A usable idempotency key from the form, or a fresh one.
+fn key_or_fresh(k: &str) -> String {
+    let k = k.trim();
+    if !k.is_empty() && k.len() <= 100 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        k.to_owned()
+    } else {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// Checks the fields and turns them into a request. The purpose is needed only to send.
+fn check_fields(
+    lang: Lang,
+    room_id: &str,
+    f: &BookForm,
+    need_purpose: bool,
+) -> Result<CreateBooking, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let day = parse_date(&f.date);
+    if day.is_none() {
+        errors.add("date", lang.t("book-error-date"));
+    }
+    let start = parse_clock(&f.start);
+    if start.is_none() {
+        errors.add("start", lang.t("book-error-time"));
+    }
+    let end = parse_clock(&f.end);
+    if end.is_none() {
+        errors.add("end", lang.t("book-error-time"));
+    }
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        errors.add("end", lang.t("book-error-order"));
+    }
+    let purpose = f.purpose.trim();
+    if purpose.chars().count() > MAX_PURPOSE {
+        errors.add("purpose", lang.t("book-error-purpose-long"));
+    } else if need_purpose && purpose.is_empty() {
+        errors.add("purpose", lang.t("book-error-purpose"));
+    }
+    let attendees = match f.attendees.trim().parse::<u32>() {
+        Ok(n) if (1..=100_000).contains(&n) => Some(n),
+        _ => {
+            errors.add("attendees", lang.t("book-error-attendees"));
+            None
+        }
+    };
+    let until = match f.repeat_until.trim() {
+        "" => None,
+        u => match parse_date(u) {
+            Some(u) if day.is_none_or(|d| u >= d) => Some(u),
+            Some(_) => {
+                errors.add("repeat_until", lang.t("book-error-until-order"));
+                None
+            }
+            None => {
+                errors.add("repeat_until", lang.t("book-error-date"));
+                None
+            }
+        },
+    };
+    let (Some(day), Some(start), Some(end), Some(attendees), true) =
+        (day, start, end, attendees, errors.is_empty())
+    else {
+        return Err(errors);
+    };
+    let at = |t: chrono::NaiveTime| format!("{}T{}", day.format("%Y-%m-%d"), t.format("%H:%M"));
+    Ok(CreateBooking {
+        room_id: room_id.to_owned(),
+        start: at(start),
+        end: at(end),
+        purpose: purpose.to_owned(),
+        attendees,
+        // UNTIL as a local date-time: the last day, to its end, in the room's wall time.
+        recurrence: until.map(|u| format!("FREQ=WEEKLY;UNTIL={}T235959", u.format("%Y%m%d"))),
+        on_conflict: OnConflict::Skip,
+    })
+}
+
+/// The decision in words.
+fn explain(lang: Lang, decision: &Decision, zone: Zone) -> CheckResult {
+    let (outcome, key) = match decision.outcome {
+        Outcome::Approved => ("approved", "check-approved"),
+        Outcome::Pending => ("pending", "check-pending"),
+        Outcome::Rejected | Outcome::Skipped => ("rejected", "check-rejected"),
+    };
+    let mut reasons: Vec<ReasonLine> = Vec::new();
+    for r in decision.all_reasons() {
+        let text = sentence(lang, r, zone);
+        if !reasons.iter().any(|l| l.text == text) {
+            reasons.push(ReasonLine {
+                code: r.code().to_owned(),
+                text,
+            });
+        }
+    }
+    let kept = decision.outcome != Outcome::Rejected;
+    let skipped = decision
+        .occurrences
+        .iter()
+        .filter(|o| kept && matches!(o.outcome, Outcome::Skipped | Outcome::Rejected))
+        .map(|o| date(lang, o.local_start.date()))
+        .collect();
+    CheckResult {
+        outcome,
+        summary: lang.t(key),
+        reasons,
+        skipped,
+    }
+}
+
+/// Loads the room, or answers with the page that says why not.
+async fn load_room(state: &AppState, v: &Visitor, id: &str) -> Result<StoredRoom, PageError> {
+    match state.bookings.store.room(id).await {
+        Ok(Some(r)) if state.bookings.bookable(&r) => Ok(r),
+        Ok(Some(_)) => Err(error_page(
+            v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "book-not-bookable",
+            v.lang.t("hall-closed"),
+        )
+        .into()),
+        Ok(None) => Err(error_page(
+            v,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            v.lang.t("hall-not-found"),
+        )
+        .into()),
+        Err(e) => Err(unavailable(v, e).into()),
+    }
+}
+
+fn show(
+    v: &Visitor,
+    status: StatusCode,
+    room: &StoredRoom,
+    form: BookForm,
+    errors: FieldErrors,
+    result: Option<CheckResult>,
+) -> Response {
+    let page = Page::new(
+        v,
+        "halls",
+        v.lang
+            .t_args("book-title", &[("hall", room.room.name.to_arg())]),
+    );
+    render(
+        v,
+        status,
+        &BookPage {
+            page,
+            room_id: room.room.id.clone(),
+            hall: room.room.name.clone(),
+            building: room.room.building.clone().unwrap_or_default(),
+            form,
+            errors,
+            result,
+        },
+    )
+}
+
+/// A service error as a page, or as the form with the error tied to its field.
+fn refused(v: &Visitor, room: &StoredRoom, mut form: BookForm, e: BookingError) -> Response {
+    let lang = v.lang;
+    let mut errors = FieldErrors::default();
+    match e {
+        BookingError::Invalid { field, code, .. } => {
+            let field = match field {
+                "start" => "start",
+                "purpose" => "purpose",
+                "recurrence" => "repeat_until",
+                _ => "end",
+            };
+            let key = match code {
+                "invalid-purpose" => "book-error-purpose",
+                "too-many-occurrences" => "book-error-too-many",
+                "too-long" => "book-error-too-long",
+                "ambiguous-local-time" => "book-error-ambiguous",
+                "invalid-recurrence" => "reason-invalid-recurrence",
+                _ => "book-error-time",
+            };
+            errors.add(field, lang.t(key));
+            show(
+                v,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                room,
+                form,
+                errors,
+                None,
+            )
+        }
+        BookingError::Refused {
+            code,
+            decision,
+            zone,
+            ..
+        } => {
+            let status = if code == "conflict" {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            errors.add("check-result", lang.t("book-refused"));
+            let result = explain(lang, &decision, zone);
+            show(v, status, room, form, errors, Some(result))
+        }
+        BookingError::Overlap => {
+            errors.add("check-result", lang.t("book-overlap"));
+            show(v, StatusCode::CONFLICT, room, form, errors, None)
+        }
+        BookingError::KeyReused => {
+            form.idempotency_key = uuid::Uuid::new_v4().to_string();
+            errors.add("check-result", lang.t("book-key-reused"));
+            show(
+                v,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                room,
+                form,
+                errors,
+                None,
+            )
+        }
+        BookingError::NotFound { .. } => error_page(
+            v,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            lang.t("hall-not-found"),
+        ),
+        BookingError::RoomRetired(_) => error_page(
+            v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "book-not-bookable",
+            lang.t("hall-retired"),
+        ),
+        BookingError::Forbidden(_) => error_page(
+            v,
+            StatusCode::FORBIDDEN,
+            "book-not-bookable",
+            lang.t("reason-not-allowed"),
+        ),
+        BookingError::WrongStatus { .. } => error_page(
+            v,
+            StatusCode::CONFLICT,
+            "book-not-bookable",
+            lang.t("book-refused"),
+        ),
+        BookingError::Misconfigured(m) => {
+            tracing::error!(error = %m, "a booking form hit a configuration error");
+            error_page(
+                v,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error-unavailable",
+                lang.t("error-unavailable-detail"),
+            )
+        }
+        BookingError::Store(e) => unavailable(v, e),
+    }
+}
+
+fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
+    v.user.as_ref().ok_or_else(|| sign_in_first(v).into())
+}
+
+/// `GET /halls/{id}/book`: the form, prefilled from the link; with `action=check`, the
+/// request decided without writing anything.
+pub async fn form(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(mut f): Query<BookForm>,
+) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    let room = load_room(&state, &v, &id).await?;
+    if f.start.is_empty() {
+        f.start = std::mem::take(&mut f.from);
+    }
+    if f.end.is_empty() {
+        f.end = std::mem::take(&mut f.to);
+    }
+    f.idempotency_key = key_or_fresh(&f.idempotency_key);
+    f.csrf.clear();
+    if f.action != "check" {
+        return Ok(show(
+            &v,
+            StatusCode::OK,
+            &room,
+            f,
+            FieldErrors::default(),
+            None,
+        ));
+    }
+    let request = match check_fields(v.lang, &room.room.id, &f, false) {
+        Ok(r) => r,
+        Err(errors) => {
+            return Ok(show(
+                &v,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &room,
+                f,
+                errors,
+                None,
+            ));
+        }
+    };
+    match state.bookings.preview(who, request).await {
+        Ok(Preview { decision, zone }) => {
+            let result = explain(v.lang, &decision, zone);
+            Ok(show(
+                &v,
+                StatusCode::OK,
+                &room,
+                f,
+                FieldErrors::default(),
+                Some(result),
+            ))
+        }
+        Err(e) => Ok(refused(&v, &room, f, e)),
+    }
+}
+
+/// `POST /halls/{id}/book`: sends the request, then shows it (303).
+pub async fn submit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let mut f: BookForm = parse_form(&v, &body)?;
+    check_csrf(&v, &f.csrf)?;
+    let who = signed_in(&v)?;
+    let room = load_room(&state, &v, &id).await?;
+    f.csrf.clear();
+    f.idempotency_key = key_or_fresh(&f.idempotency_key);
+    let request = match check_fields(v.lang, &room.room.id, &f, true) {
+        Ok(r) => r,
+        Err(errors) => {
+            return Ok(show(
+                &v,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &room,
+                f,
+                errors,
+                None,
+            ));
+        }
+    };
+    match state
+        .bookings
+        .create(who, request, Some(&f.idempotency_key))
+        .await
+    {
+        Ok(created) => Ok(see_other(
+            &v,
+            &format!(
+                "/my/bookings/{}?notice=created",
+                urlencode(&created.booking.id)
+            ),
+            &[],
+        )),
+        Err(e) => Ok(refused(&v, &room, f, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> BookForm {
+        BookForm {
+            date: "2027-01-07".into(),
+            start: "18:00".into(),
+            end: "20:00".into(),
+            purpose: "Korøving".into(),
+            attendees: "40".into(),
+            ..BookForm::default()
+        }
+    }
+
+    #[test]
+    fn a_weekly_repetition_ends_at_the_end_of_its_last_day() {
+        let mut f = form();
+        f.repeat_until = "2027-02-04".into();
+        let r = check_fields(Lang::Nb, "room", &f, true).unwrap();
+        assert_eq!(r.start, "2027-01-07T18:00");
+        assert_eq!(
+            r.recurrence.as_deref(),
+            Some("FREQ=WEEKLY;UNTIL=20270204T235959")
+        );
+        assert!(crate::scheduling::Recurrence::parse(r.recurrence.as_deref().unwrap()).is_ok());
+        assert_eq!(r.on_conflict, OnConflict::Skip);
+    }
+
+    #[test]
+    fn bad_fields_are_tied_to_their_ids() {
+        let mut f = form();
+        f.date = "garbage".into();
+        f.end = "17:00".into();
+        f.attendees = "abc".into();
+        f.purpose = "x".repeat(2000);
+        let e = check_fields(Lang::En, "room", &f, true).unwrap_err();
+        for field in ["date", "end", "attendees", "purpose"] {
+            assert!(e.get(field).is_some(), "{field}: {:?}", e.0);
+        }
+        let mut f = form();
+        f.purpose = String::new();
+        assert!(check_fields(Lang::En, "room", &f, false).is_ok());
+        assert!(
+            check_fields(Lang::En, "room", &f, true)
+                .unwrap_err()
+                .get("purpose")
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! A hall's public page: what it is, and its week of availability, busy-only.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta};
+use serde::Deserialize;
+
+use super::{equipment_label, parse_clock, parse_date};
+use crate::http::AppState;
+use crate::scheduling::Interval;
+use crate::web::reasons::{date, short_date, weekday};
+use crate::web::{Page, ToArg, Visitor, error_page, render, urlencode};
+
+#[derive(Deserialize, Default)]
+pub struct HallQuery {
+    week: Option<String>,
+    date: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// One day's column heading.
+pub struct DayHead {
+    pub weekday: String,
+    pub date: String,
+}
+
+/// One cell: `free`, `busy` or `closed`, and its text.
+pub struct Cell {
+    pub class: &'static str,
+    pub text: String,
+}
+
+/// One row of the week: an hour, and its cell on each day.
+pub struct Row {
+    pub label: String,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "resident/hall.html")]
+struct HallPage {
+    page: Page,
+    name: String,
+    building: Option<String>,
+    floor: Option<String>,
+    capacity: Option<u32>,
+    equipment: Vec<String>,
+    description: Option<String>,
+    /// Why it cannot be booked, when it cannot.
+    unbookable: Option<String>,
+    book_href: String,
+    caption: String,
+    days: Vec<DayHead>,
+    rows: Vec<Row>,
+    prev_href: String,
+    next_href: String,
+}
+
+fn iso_week(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+/// Parses `YYYY-Www` into the week's Monday.
+fn parse_week(s: &str) -> Option<NaiveDate> {
+    let (y, w) = s
+        .trim()
+        .split_once("-W")
+        .or_else(|| s.trim().split_once("-w"))?;
+    let (y, w) = (y.parse::<i32>().ok()?, w.parse::<u32>().ok()?);
+    if !(2000..=2200).contains(&y) {
+        return None;
+    }
+    NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon)
+}
+
+/// `GET /halls/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<HallQuery>,
+) -> Response {
+    let lang = v.lang;
+    let not_found = || {
+        error_page(
+            &v,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            lang.t("hall-not-found"),
+        )
+    };
+    let room = match state.bookings.store.room(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return crate::web::unavailable(&v, e),
+    };
+    let zone = state.bookings.rules.zone(&room);
+    let bad = |key: &str| {
+        error_page(
+            &v,
+            StatusCode::BAD_REQUEST,
+            "error-bad-request",
+            lang.t(key),
+        )
+    };
+    let asked_date = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => match parse_date(d) {
+            Some(d) => Some(d),
+            None => return bad("hall-error-date"),
+        },
+        None => None,
+    };
+    let monday = match q.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        Some(w) => match parse_week(w) {
+            Some(m) => m,
+            None => return bad("hall-error-week"),
+        },
+        None => {
+            let day = asked_date.unwrap_or_else(|| zone.local(state.bookings.clock.now()).date());
+            day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
+        }
+    };
+    let from = q.from.as_deref().and_then(parse_clock);
+    let to = q.to.as_deref().and_then(parse_clock);
+
+    let mut book_href = format!("/halls/{}/book", urlencode(&room.room.id));
+    let mut params = Vec::new();
+    if let Some(d) = asked_date {
+        params.push(format!("date={}", d.format("%Y-%m-%d")));
+    }
+    if let Some(f) = from {
+        params.push(format!(
+            "start={}",
+            urlencode(&f.format("%H:%M").to_string())
+        ));
+    }
+    if let Some(t) = to {
+        params.push(format!("end={}", urlencode(&t.format("%H:%M").to_string())));
+    }
+    if !params.is_empty() {
+        book_href.push('?');
+        book_href.push_str(&params.join("&"));
+    }
+
+    let unbookable = if room.retired_at.is_some() {
+        Some(lang.t("hall-retired"))
+    } else if !state.bookings.bookable(&room) {
+        Some(lang.t("hall-closed"))
+    } else {
+        None
+    };
+
+    let week_days: Vec<NaiveDate> = (0..7).map(|i| monday + TimeDelta::days(i)).collect();
+    let sunday = monday + TimeDelta::days(6);
+    let caption = lang.t_args(
+        "hall-week-caption",
+        &[
+            ("week", monday.iso_week().week().to_arg()),
+            ("from", date(lang, monday).to_arg()),
+            ("to", date(lang, sunday).to_arg()),
+        ],
+    );
+    let days = week_days
+        .iter()
+        .map(|d| DayHead {
+            weekday: weekday(lang, d.weekday()),
+            date: short_date(lang, *d),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    if unbookable.is_none()
+        && let Ok(policy) = state.bookings.rules.policy(&room)
+    {
+        let next_monday = monday + TimeDelta::days(7);
+        let busy = match state
+            .bookings
+            .busy(
+                &room.room.id,
+                &monday.format("%Y-%m-%d").to_string(),
+                &next_monday.format("%Y-%m-%d").to_string(),
+            )
+            .await
+        {
+            Ok(b) => b,
+            Err(crate::booking::BookingError::Store(e)) => return crate::web::unavailable(&v, e),
+            Err(_) => Vec::new(),
+        };
+        let windows: Vec<_> = week_days
+            .iter()
+            .map(|d| policy.opening_hours.windows(d.weekday()).to_vec())
+            .collect();
+        let first = windows.iter().flatten().map(|w| w.start_minute()).min();
+        let last = windows.iter().flatten().map(|w| w.end_minute()).max();
+        if let (Some(first), Some(last)) = (first, last) {
+            for hour in (first / 60)..last.div_ceil(60) {
+                let (a, b) = (hour * 60, hour * 60 + 60);
+                let cells = week_days
+                    .iter()
+                    .zip(&windows)
+                    .map(|(d, ws)| {
+                        let open = ws
+                            .iter()
+                            .any(|w| w.start_minute() < b && a < w.end_minute());
+                        if !open {
+                            return Cell {
+                                class: "closed",
+                                text: lang.t("slot-closed"),
+                            };
+                        }
+                        let start = d.and_time(NaiveTime::MIN) + TimeDelta::minutes(i64::from(a));
+                        let end = start + TimeDelta::hours(1);
+                        let taken = Interval::new(
+                            zone.to_utc_or_after_gap(start),
+                            zone.to_utc_or_after_gap(end),
+                        )
+                        .is_ok_and(|slot| {
+                            busy.iter()
+                                .any(|s| s.start() < slot.end() && slot.start() < s.end())
+                        });
+                        if taken {
+                            Cell {
+                                class: "busy",
+                                text: lang.t("slot-busy"),
+                            }
+                        } else {
+                            Cell {
+                                class: "free",
+                                text: lang.t("slot-free"),
+                            }
+                        }
+                    })
+                    .collect();
+                rows.push(Row {
+                    label: format!("{:02}:00–{:02}:00", hour, (hour + 1) % 24),
+                    cells,
+                });
+            }
+        }
+    }
+    let week_href =
+        |d: NaiveDate| format!("/halls/{}?week={}", urlencode(&room.room.id), iso_week(d));
+    let prev_href = week_href(monday - TimeDelta::days(7));
+    let next_href = week_href(monday + TimeDelta::days(7));
+    let r = room.room;
+    let page = Page::new(&v, "halls", r.name.clone());
+    render(
+        &v,
+        StatusCode::OK,
+        &HallPage {
+            page,
+            equipment: r
+                .equipment
+                .iter()
+                .map(|e| equipment_label(lang, e))
+                .collect(),
+            name: r.name,
+            building: r.building,
+            floor: r.floor,
+            capacity: r.capacity,
+            description: r.description,
+            unbookable,
+            book_href,
+            caption,
+            days,
+            rows,
+            prev_href,
+            next_href,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_are_read_and_written_the_iso_way() {
+        let monday = parse_week("2027-W01").unwrap();
+        assert_eq!(monday, NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+        assert_eq!(iso_week(monday + TimeDelta::days(6)), "2027-W01");
+        assert_eq!(
+            iso_week(NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()),
+            "2026-W53"
+        );
+        assert!(parse_week("2027-W60").is_none());
+        assert!(parse_week("garbage").is_none());
+    }
+}

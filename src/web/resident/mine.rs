@@ -1,0 +1,345 @@
+//! "My bookings": the signed-in person's bookings, one booking's detail with its dates and
+//! reasons, its cancellation, and its calendar file. Someone else's booking is not found.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use crate::booking::{BookingError, BookingView};
+use crate::caldav::ical::{Detail, RoomInfo, calendar_object};
+use crate::http::AppState;
+use crate::identity::Principal;
+use crate::scheduling::Zone;
+use crate::web::reasons::{date, date_time, local_span, stored};
+use crate::web::{
+    Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render, see_other,
+    sign_in_first, unavailable, urlencode,
+};
+
+/// A status in words (`pending` → "Til behandling").
+pub fn status_text(lang: Lang, status: &str) -> String {
+    match status {
+        "pending" | "approved" | "rejected" | "cancelled" | "expired" | "skipped" => {
+            lang.t(&format!("status-{status}"))
+        }
+        other => other.to_owned(),
+    }
+}
+
+/// Why a booking was rejected or cancelled, in words where Lokal wrote it.
+fn status_reason_text(lang: Lang, reason: &str) -> String {
+    match reason {
+        "cancelled by the requester" => lang.t("status-reason-requester"),
+        "no clerk decided before the hold ran out" => lang.t("status-reason-expired"),
+        other => other.to_owned(),
+    }
+}
+
+fn when(lang: Lang, b: &BookingView) -> String {
+    let parse = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok();
+    match (parse(&b.local_start), parse(&b.local_end)) {
+        (Some(s), Some(e)) => local_span(lang, s, e),
+        _ => format!("{}–{}", b.local_start, b.local_end),
+    }
+}
+
+/// A booking in the list.
+pub struct Item {
+    pub id: String,
+    pub hall: String,
+    pub when: String,
+    pub repeats: Option<String>,
+    pub status: String,
+    pub status_text: String,
+    pub status_reason: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "resident/mine.html")]
+struct MinePage {
+    page: Page,
+    items: Vec<Item>,
+}
+
+fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
+    v.user.as_ref().ok_or_else(|| sign_in_first(v).into())
+}
+
+fn not_found(v: &Visitor) -> PageError {
+    error_page(
+        v,
+        StatusCode::NOT_FOUND,
+        "error-not-found",
+        v.lang.t("mine-not-found"),
+    )
+    .into()
+}
+
+fn service_error(v: &Visitor, e: BookingError) -> PageError {
+    match e {
+        BookingError::NotFound { .. } => not_found(v),
+        BookingError::WrongStatus { status, .. } => error_page(
+            v,
+            StatusCode::CONFLICT,
+            "mine-cannot-cancel",
+            v.lang.t_args(
+                "mine-cannot-cancel-detail",
+                &[("status", status_text(v.lang, &status).to_arg())],
+            ),
+        )
+        .into(),
+        BookingError::Forbidden(_) => not_found(v),
+        other => unavailable(v, other).into(),
+    }
+}
+
+async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
+    match state.bookings.store.rooms(true).await {
+        Ok(rooms) => Ok(rooms
+            .into_iter()
+            .map(|r| (r.room.id, r.room.name))
+            .collect()),
+        Err(e) => Err(unavailable(v, e).into()),
+    }
+}
+
+/// `GET /my/bookings`.
+pub async fn list(State(state): State<AppState>, v: Visitor) -> Result<Response, PageError> {
+    let who = signed_in(&v)?;
+    let lang = v.lang;
+    let bookings = state
+        .bookings
+        .mine(who)
+        .await
+        .map_err(|e| service_error(&v, e))?;
+    let names = hall_names(&state, &v).await?;
+    let items = bookings
+        .into_iter()
+        .map(|b| Item {
+            hall: names
+                .get(&b.room_id)
+                .cloned()
+                .unwrap_or_else(|| b.room_id.clone()),
+            when: when(lang, &b),
+            repeats: b.recurrence.as_ref().map(|_| {
+                let kept = b
+                    .occurrences
+                    .iter()
+                    .filter(|o| o.status != "skipped")
+                    .count();
+                lang.t_args("mine-repeats", &[("count", kept.to_arg())])
+            }),
+            status_text: status_text(lang, &b.status),
+            status_reason: b
+                .status_reason
+                .as_deref()
+                .map(|r| status_reason_text(lang, r)),
+            status: b.status,
+            id: b.id,
+        })
+        .collect();
+    let page = Page::new(&v, "mine", lang.t("mine-title"));
+    Ok(render(&v, StatusCode::OK, &MinePage { page, items }))
+}
+
+/// One date of a booking.
+pub struct DateLine {
+    pub when: String,
+    pub status: String,
+    pub status_text: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "resident/booking.html")]
+struct DetailPage {
+    page: Page,
+    notice: Option<String>,
+    id: String,
+    hall: String,
+    room_id: String,
+    when: String,
+    status: String,
+    status_text: String,
+    status_reason: Option<String>,
+    purpose: String,
+    attendees: u32,
+    hold_until: Option<String>,
+    repeat_until: Option<String>,
+    dates: Vec<DateLine>,
+    reasons: Vec<(String, String)>,
+    active: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// `GET /my/bookings/{id}` (and `{id}.ics`, the calendar file).
+pub async fn detail(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    if let Some(id) = id.strip_suffix(".ics") {
+        return ics(&state, &v, id).await;
+    }
+    let who = signed_in(&v)?;
+    let lang = v.lang;
+    let b = state
+        .bookings
+        .get(who, &id)
+        .await
+        .map_err(|e| service_error(&v, e))?;
+    let names = hall_names(&state, &v).await?;
+    let zone = Zone::parse(&b.time_zone).unwrap_or(Zone::UTC);
+    let dates = b
+        .occurrences
+        .iter()
+        .map(|o| DateLine {
+            when: local_span(lang, zone.local(o.start), zone.local(o.end)),
+            status: o.status.clone(),
+            status_text: status_text(lang, &o.status),
+        })
+        .collect();
+    let mut reasons: Vec<(String, String)> = Vec::new();
+    for r in &b.reasons {
+        let text = stored(lang, &r.code, &r.message);
+        if !reasons.iter().any(|(_, t)| *t == text) {
+            reasons.push((r.code.clone(), text));
+        }
+    }
+    let notice = q.notice.as_deref().and_then(|n| match n {
+        "created" | "cancelled" => Some(lang.t(&format!("mine-notice-{n}"))),
+        _ => None,
+    });
+    let repeat_until = b.recurrence.as_deref().and_then(|r| {
+        let until = r.split(';').find_map(|p| p.strip_prefix("UNTIL="))?;
+        chrono::NaiveDate::parse_from_str(until.get(..8)?, "%Y%m%d")
+            .ok()
+            .map(|d| date(lang, d))
+    });
+    let page = Page::new(
+        &v,
+        "mine",
+        names.get(&b.room_id).cloned().unwrap_or_default(),
+    );
+    let active = matches!(b.status.as_str(), "pending" | "approved");
+    Ok(render(
+        &v,
+        StatusCode::OK,
+        &DetailPage {
+            page,
+            notice,
+            hall: names
+                .get(&b.room_id)
+                .cloned()
+                .unwrap_or_else(|| b.room_id.clone()),
+            when: when(lang, &b),
+            status_text: status_text(lang, &b.status),
+            status_reason: b
+                .status_reason
+                .as_deref()
+                .map(|r| status_reason_text(lang, r)),
+            hold_until: b
+                .hold_until
+                .filter(|_| b.status == "pending")
+                .map(|h| date_time(lang, zone.local(h))),
+            repeat_until,
+            dates,
+            reasons,
+            active,
+            purpose: b.purpose,
+            attendees: b.attendees,
+            status: b.status,
+            room_id: b.room_id,
+            id: b.id,
+        },
+    ))
+}
+
+/// `GET /my/bookings/{id}.ics`: the booking as a calendar file to download.
+async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageError> {
+    let who = signed_in(v)?;
+    let record = state
+        .bookings
+        .record(who, id)
+        .await
+        .map_err(|e| service_error(v, e))?;
+    let room = match state.bookings.store.room(&record.room_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(not_found(v)),
+        Err(e) => return Err(unavailable(v, e).into()),
+    };
+    let info = RoomInfo {
+        id: &room.room.id,
+        name: &room.room.name,
+        zone: state.bookings.rules.zone(&room),
+    };
+    // The requester's own booking: the purpose is theirs to see; no organiser line.
+    let detail = Detail::Staff {
+        show_organiser: false,
+    };
+    let Some(body) = calendar_object(&record, &info, &detail, state.bookings.clock.now()) else {
+        return Err(error_page(
+            v,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            v.lang.t("mine-no-calendar"),
+        )
+        .into());
+    };
+    let safe_id: String = record
+        .id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"booking-{safe_id}.ics\""))
+    {
+        h.insert(CONTENT_DISPOSITION, value);
+    }
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /my/bookings/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: CancelForm = parse_form(&v, &body)?;
+    check_csrf(&v, &form.csrf)?;
+    let who = signed_in(&v)?;
+    state
+        .bookings
+        .cancel(who, &id, None)
+        .await
+        .map_err(|e| service_error(&v, e))?;
+    Ok(see_other(
+        &v,
+        &format!("/my/bookings/{}?notice=cancelled", urlencode(&id)),
+        &[],
+    ))
+}
