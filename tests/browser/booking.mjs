@@ -14,10 +14,11 @@ import { readFileSync } from 'node:fs';
 import {
   CLERK, atPath, check, clickThrough, escapeRe, fail, ftlWords, go, login, main, navigating,
   register, see, seeText, setField, submitOf, switchLanguage,
+  unique,
 } from './lib.mjs';
 
-const FIRST = { name: 'Ola Prøvesen', email: 'ola.provesen@example.no', password: 'ola-test-2027-x' };
-const SECOND = { name: 'Kari Konflikt', email: 'kari.konflikt@example.no', password: 'kari-test-2027-x' };
+const FIRST = { name: 'Ola Prøvesen', email: unique('ola.provesen@example.no'), password: 'ola-test-2027-x' };
+const SECOND = { name: 'Kari Konflikt', email: unique('kari.konflikt@example.no'), password: 'kari-test-2027-x' };
 const SLOT = { date: '2027-01-07', start: '18:00', end: '20:00', purpose: 'Bursdagsfest for Ola', attendees: '40' };
 const HALL = 'Storsalen';
 

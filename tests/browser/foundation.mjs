@@ -6,9 +6,10 @@
 import {
   STAFF, atPath, axeCheck, check, checkWeight, clickThrough, describeFocus, fail, focusIsVisible,
   go, login, main, register, see, seeText, setField, submitOf, switchLanguage,
+  unique,
 } from './lib.mjs';
 
-const RESIDENT = { name: 'Solveig Grunnmur', email: 'solveig.grunnmur@example.no', password: 'solveig-test-2027' };
+const RESIDENT = { name: 'Solveig Grunnmur', email: unique('solveig.grunnmur@example.no'), password: 'solveig-test-2027' };
 
 await main({
   // axe-core on every page that exists in the foundation, in Bokmål and English.
@@ -16,8 +17,8 @@ await main({
     run: async (t) => {
       const page = await t.page({ bypassCSP: true });
       for (const lang of ['nb', 'en']) {
-        if (lang === 'en') await switchLanguage(page, 'en');
         await go(page, '/');
+        if (lang === 'en') await switchLanguage(page, 'en');
         await axeCheck(page, `start-${lang}`);
         await go(page, '/login');
         await axeCheck(page, `login-${lang}`);
@@ -73,7 +74,8 @@ await main({
       await clickThrough(page, 'header form[action="/logout"] button', 'the sign-out button');
       await seeText(page, 'header', /Logg inn/, 'the header to offer signing in again');
 
-      await login(page, RESIDENT.email, RESIDENT.password);
+      await login(page, RESIDENT.email, RESIDENT.password, { next: '/' });
+      await atPath(page, /^\/$/, 'the page asked for (next=/) after signing in');
       await seeText(page, 'header', /Solveig/, 'the header to show the resident');
     },
   },
@@ -134,7 +136,7 @@ await main({
       const posts = [
         ['/login', { login: STAFF.login, password: STAFF.password }],
         ['/login', { login: STAFF.login, password: STAFF.password, csrf: 'forged' }],
-        ['/register', { name: 'X', email: 'x@example.no', password: 'xxxxxxxxxxxx', password_again: 'xxxxxxxxxxxx' }],
+        ['/register', { name: 'X', email: unique('x@example.no'), password: 'xxxxxxxxxxxx', password_again: 'xxxxxxxxxxxx' }],
         ['/logout', {}],
       ];
       for (const [path, form] of posts) {

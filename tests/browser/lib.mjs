@@ -24,6 +24,17 @@ export const TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20000);
 const FLOW_TIMEOUT = Number(process.env.FLOW_TIMEOUT_MS || 240000);
 
 /** The seed's clerk of Kulturhuset (Storsalen) and Idrettshallen (Klubbrommet). */
+/**
+ * A tag for this run, to make residents' emails unique so a script can run again against
+ * the same server (`RUN_ID` fixes it).
+ */
+export const RUN = process.env.RUN_ID || Date.now().toString(36);
+
+/** `name@example.no` → `name+RUN@example.no`. */
+export function unique(email) {
+  return email.replace('@', `+${RUN}@`);
+}
+
 export const CLERK = { login: 'erik.dahl', password: 'erik-clerk-2027', name: 'Erik' };
 /** Staff who is not a clerk. */
 export const STAFF = { login: 'ingrid.berg', password: 'ingrid-demo-2027', name: 'Ingrid' };
@@ -139,8 +150,12 @@ export class Run {
     });
     context.setDefaultTimeout(TIMEOUT);
     context.setDefaultNavigationTimeout(TIMEOUT);
+    context.lokalFlow = this.flow;
     this.contexts.push(context);
     const page = await context.newPage();
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) this.lastPage = page;
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error' && /Content[- ]Security[- ]Policy|Refused to/i.test(msg.text())) {
         this.consoleProblems.push(`${page.url()}: ${msg.text()}`);
@@ -164,19 +179,25 @@ export class Run {
     return this.apiContext;
   }
 
-  /** Saves a screenshot of every open page and prints where each page was. */
+  /**
+   * Saves a screenshot of the page that navigated last and of the other pages this flow
+   * opened, and prints where each was and what it said.
+   */
   async captureFailure(name) {
+    const pages = [];
+    if (this.lastPage && !this.lastPage.isClosed()) pages.push(this.lastPage);
+    for (const context of this.contexts.filter((c) => c.lokalFlow === name)) {
+      for (const page of context.pages()) if (!pages.includes(page)) pages.push(page);
+    }
     let n = 0;
-    for (const context of this.contexts) {
-      for (const page of context.pages()) {
-        n += 1;
-        const file = join(ARTIFACTS, `failure-${name}-${n}.png`);
-        try {
-          await page.screenshot({ path: file, fullPage: true, timeout: 10000 });
-          console.log(`     page ${n}: ${page.url()}\n       text: ${await excerpt(page, 400)}\n       screenshot: ${file}`);
-        } catch (e) {
-          console.log(`     page ${n}: ${page.url()} (no screenshot: ${e.message.split('\n')[0]})`);
-        }
+    for (const page of pages) {
+      n += 1;
+      const file = join(ARTIFACTS, `failure-${name}-${n}.png`);
+      try {
+        await page.screenshot({ path: file, fullPage: true, timeout: 10000 });
+        console.log(`     page ${n}: ${page.url()}\n       text: ${await excerpt(page, 400)}\n       screenshot: ${file}`);
+      } catch (e) {
+        console.log(`     page ${n}: ${page.url()} (no screenshot: ${e.message.split('\n')[0]})`);
       }
     }
     await this.closeContexts();
