@@ -63,7 +63,9 @@ fn target_dir() -> PathBuf {
 fn npm_packages() {
     let _guard = NPM.lock().unwrap_or_else(|p| p.into_inner());
     let dir = repo().join("tests/browser");
-    if dir.join("node_modules/playwright-core").is_dir() && dir.join("node_modules/axe-core").is_dir() {
+    if dir.join("node_modules/playwright-core").is_dir()
+        && dir.join("node_modules/axe-core").is_dir()
+    {
         return;
     }
     let out = Command::new("npm")
@@ -81,9 +83,9 @@ fn npm_packages() {
     );
 }
 
-/// Runs `node tests/browser/<script>` against `base`; returns the artifacts folder. Fails
-/// with the script's output unless it exits 0.
-fn run_script(script: &str, base: &str) -> PathBuf {
+/// Runs `node tests/browser/<script>` against `base`; returns the artifacts folder, or the
+/// script's whole output when it did not exit 0.
+fn run_script(script: &str, base: &str) -> Result<PathBuf, String> {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the browser tests need Debian's chromium. Run the test command \
@@ -107,7 +109,9 @@ fn run_script(script: &str, base: &str) -> PathBuf {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot run node ({e}): run the test command `scripts/test`, which installs Node")
+            panic!(
+                "cannot run node ({e}): run the test command `scripts/test`, which installs Node"
+            )
         });
     let pid = child.id();
     let mut stdout = child.stdout.take().unwrap();
@@ -135,11 +139,17 @@ fn run_script(script: &str, base: &str) -> PathBuf {
         "node tests/browser/{script} (LOKAL_URL={base}, ARTIFACTS={})\n--- output\n{out}--- errors\n{err}",
         artifacts.display()
     );
-    assert!(!timed_out, "stopped after {SCRIPT_LIMIT:?}: {report}");
-    let status = status.unwrap();
-    assert!(status.success(), "{status}: {report}");
-    println!("{report}");
-    artifacts
+    if timed_out {
+        return Err(format!("stopped after {SCRIPT_LIMIT:?}: {report}"));
+    }
+    match status {
+        Ok(status) if status.success() => {
+            println!("{report}");
+            Ok(artifacts)
+        }
+        Ok(status) => Err(format!("{status}: {report}")),
+        Err(e) => Err(format!("waiting for node failed ({e}): {report}")),
+    }
 }
 
 /// Runs a script in a blocking thread, so the server in this process keeps serving.
@@ -148,6 +158,7 @@ async fn browse(script: &'static str, lokal: &Lokal) -> PathBuf {
     tokio::task::spawn_blocking(move || run_script(script, &base))
         .await
         .unwrap()
+        .unwrap_or_else(|report| panic!("{report}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
