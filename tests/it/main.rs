@@ -2,6 +2,7 @@
 
 mod api;
 mod architecture;
+mod browser;
 mod caldav;
 mod caldav_clients;
 mod compose;
