@@ -370,36 +370,41 @@ pub async fn form(
             None,
         ));
     }
+    Ok(check(&state, &v, who, &room, f).await)
+}
+
+/// The request decided without writing anything, shown with the form.
+async fn check(
+    state: &AppState,
+    v: &Visitor,
+    who: &Principal,
+    room: &StoredRoom,
+    f: BookForm,
+) -> Response {
     let request = match check_fields(v.lang, &room.room.id, &f, false) {
         Ok(r) => r,
         Err(errors) => {
-            return Ok(show(
-                &v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &room,
-                f,
-                errors,
-                None,
-            ));
+            return show(v, StatusCode::UNPROCESSABLE_ENTITY, room, f, errors, None);
         }
     };
     match state.bookings.preview(who, request).await {
         Ok(Preview { decision, zone }) => {
             let result = explain(v.lang, &decision, zone);
-            Ok(show(
-                &v,
+            show(
+                v,
                 StatusCode::OK,
-                &room,
+                room,
                 f,
                 FieldErrors::default(),
                 Some(result),
-            ))
+            )
         }
-        Err(e) => Ok(refused(&v, &room, f, e)),
+        Err(e) => refused(v, room, f, e),
     }
 }
 
-/// `POST /halls/{id}/book`: sends the request, then shows it (303).
+/// `POST /halls/{id}/book`: sends the request, then shows it (303); with `action=check`, only
+/// checks it.
 pub async fn submit(
     State(state): State<AppState>,
     v: Visitor,
@@ -412,6 +417,11 @@ pub async fn submit(
     let room = load_room(&state, &v, &id).await?;
     f.csrf.clear();
     f.idempotency_key = key_or_fresh(&f.idempotency_key);
+    // The form's "check" button posts too (so the form token never lands in an address):
+    // it decides without writing and shows the form again.
+    if f.action == "check" {
+        return Ok(check(&state, &v, who, &room, f).await);
+    }
     let request = match check_fields(v.lang, &room.room.id, &f, true) {
         Ok(r) => r,
         Err(errors) => {
