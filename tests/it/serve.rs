@@ -75,6 +75,21 @@ fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
     let portal = portal.as_str().unwrap_or_default().to_owned();
     assert!(portal.contains(r#"<html lang="nb">"#), "{portal}");
     assert!(portal.contains("Storsalen") && portal.contains("Klubbrommet"));
+    // The demo logins work on the portal: Kari sees her two requests, Erik the pending one.
+    let kari_page = portal_page(
+        &base,
+        "kari.nordmann@example.no",
+        "kari-demo-2027",
+        "/my/bookings",
+    );
+    assert_eq!(
+        kari_page.matches("class=\"status status-").count(),
+        2,
+        "{kari_page}"
+    );
+    assert!(kari_page.contains("status-approved") && kari_page.contains("status-pending"));
+    let queue = portal_page(&base, "erik.dahl", "erik-clerk-2027", "/console");
+    assert!(queue.contains("<article class=\"request"), "{queue}");
     let (_, rooms) = get(format!("{base}/api/v1/rooms"), None);
     assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
     let kari = Some(("kari.nordmann@example.no", "kari-demo-2027"));
@@ -97,4 +112,46 @@ fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
     let (_, again) = get(format!("{base}/api/v1/bookings?mine=true"), kari);
     assert_eq!(again["bookings"], mine["bookings"]);
     stop(child);
+}
+
+/// Signs in on the portal's form as a browser would and returns the HTML of `page`.
+fn portal_page(base: &str, login: &str, password: &str, page: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookie_of = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|c| c.to_str().ok())
+                .find(|c| c.starts_with(&format!("{name}=")))
+                .and_then(|c| c.split(';').next())
+                .map(str::to_owned)
+        };
+        let form = client.get(format!("{base}/login")).send().await.unwrap();
+        let csrf_cookie = cookie_of(&form, "lokal_csrf").unwrap();
+        let html = form.text().await.unwrap();
+        let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+        let token = &html[at..at + html[at..].find('"').unwrap()];
+        let signed_in = client
+            .post(format!("{base}/login"))
+            .header("cookie", &csrf_cookie)
+            .form(&[("csrf", token), ("login", login), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 303, "{login} signs in");
+        let session = cookie_of(&signed_in, "lokal_session").unwrap();
+        let answer = client
+            .get(format!("{base}{page}"))
+            .header("cookie", session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    })
 }
