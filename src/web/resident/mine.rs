@@ -15,6 +15,7 @@ use crate::booking::{BookingError, BookingView};
 use crate::caldav::ical::{Detail, RoomInfo, calendar_object};
 use crate::http::AppState;
 use crate::identity::Principal;
+use crate::store::BookingRecord;
 use crate::scheduling::Zone;
 use crate::web::reasons::{date, date_time, local_span, stored};
 use crate::web::{
@@ -97,6 +98,26 @@ fn service_error(v: &Visitor, e: BookingError) -> PageError {
         BookingError::Forbidden(_) => not_found(v),
         other => unavailable(v, other).into(),
     }
+}
+
+/// The signed-in person's own booking. Anybody else's is not found here, even for a clerk of
+/// its hall or an administrator (who may see it in the console, where cancelling needs a
+/// reason for the requester).
+async fn own(
+    state: &AppState,
+    v: &Visitor,
+    who: &Principal,
+    id: &str,
+) -> Result<BookingRecord, PageError> {
+    let record = state
+        .bookings
+        .record(who, id)
+        .await
+        .map_err(|e| service_error(v, e))?;
+    if record.requester_id != who.requester_id() {
+        return Err(not_found(v));
+    }
+    Ok(record)
 }
 
 async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
@@ -193,11 +214,7 @@ pub async fn detail(
     }
     let who = signed_in(&v)?;
     let lang = v.lang;
-    let b = state
-        .bookings
-        .get(who, &id)
-        .await
-        .map_err(|e| service_error(&v, e))?;
+    let b = BookingView::from_record(own(&state, &v, who, &id).await?);
     let names = hall_names(&state, &v).await?;
     let zone = Zone::parse(&b.time_zone).unwrap_or(Zone::UTC);
     let dates = b
@@ -268,11 +285,7 @@ pub async fn detail(
 /// `GET /my/bookings/{id}.ics`: the booking as a calendar file to download.
 async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageError> {
     let who = signed_in(v)?;
-    let record = state
-        .bookings
-        .record(who, id)
-        .await
-        .map_err(|e| service_error(v, e))?;
+    let record = own(state, v, who, id).await?;
     let room = match state.bookings.store.room(&record.room_id).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err(not_found(v)),
@@ -332,6 +345,7 @@ pub async fn cancel(
     let form: CancelForm = parse_form(&v, &body)?;
     check_csrf(&v, &form.csrf)?;
     let who = signed_in(&v)?;
+    own(&state, &v, who, &id).await?;
     state
         .bookings
         .cancel(who, &id, None)
