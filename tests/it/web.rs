@@ -588,7 +588,10 @@ async fn my_bookings_are_only_the_requesters_even_for_the_clerk_of_the_hall() {
     let detail = erik.get(&format!("/my/bookings/{id}")).await;
     assert_eq!(detail.status, 404);
     assert!(!detail.body.contains("Hemmelig bursdagsfest"));
-    assert_eq!(erik.get(&format!("/my/bookings/{id}.ics")).await.status, 404);
+    assert_eq!(
+        erik.get(&format!("/my/bookings/{id}.ics")).await.status,
+        404
+    );
     let csrf = hidden(&erik.get("/my/bookings").await.body, "csrf");
     let cancel = erik
         .post(&format!("/my/bookings/{id}/cancel"), &[("csrf", &csrf)])
@@ -602,5 +605,8 @@ async fn my_bookings_are_only_the_requesters_even_for_the_clerk_of_the_hall() {
         "still pending"
     );
     // The console still shows it to him.
-    assert_eq!(erik.get(&format!("/console/bookings/{id}")).await.status, 200);
+    assert_eq!(
+        erik.get(&format!("/console/bookings/{id}")).await.status,
+        200
+    );
 }

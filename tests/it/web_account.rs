@@ -447,3 +447,33 @@ async fn pages_carry_their_safety_headers_and_browsers_get_html_errors() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn an_address_that_does_not_fit_is_a_page_in_the_visitors_language() {
+    let app = TestApp::sqlite().await;
+    let hall = app.room("Storsalen").await;
+    let mut b = Browser::new(&app);
+    b.submit(
+        "/login",
+        "/login",
+        &[("login", "erik.dahl"), ("password", "erik-clerk-2027")],
+    )
+    .await;
+    for path in [
+        "/?date=2027-01-13&date=2027-01-14".to_owned(),
+        format!("/halls/{hall}?week=2027-W02&week=2027-W03"),
+        "/halls/%FF".to_owned(),
+        "/my/bookings/%FF".to_owned(),
+        "/console?notice=closed&affected=many".to_owned(),
+        "/console/bookings/%FF".to_owned(),
+        "/console/calendar?affected=-1".to_owned(),
+    ] {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+        assert!(page.body.contains("<h1"), "{path}: a page, {}", page.body);
+        assert!(page.body.contains("Ugyldig adresse"), "{path}: {}", page.body);
+    }
+    let page = b.post("/console/bookings/%FF/approve", &[]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Ugyldig adresse"), "{}", page.body);
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,12 +15,12 @@ use crate::booking::{BookingError, BookingView};
 use crate::caldav::ical::{Detail, RoomInfo, calendar_object};
 use crate::http::AppState;
 use crate::identity::Principal;
-use crate::store::BookingRecord;
 use crate::scheduling::Zone;
+use crate::store::BookingRecord;
 use crate::web::reasons::{date, date_time, local_span, stored};
 use crate::web::{
-    Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render, see_other,
-    sign_in_first, unavailable, urlencode,
+    Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf, error_page, parse_form,
+    render, see_other, sign_in_first, unavailable, urlencode,
 };
 
 /// A status in words (`pending` → "Til behandling").
@@ -206,8 +206,8 @@ pub struct NoticeQuery {
 pub async fn detail(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PagePath(id): PagePath<String>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     if let Some(id) = id.strip_suffix(".ics") {
         return ics(&state, &v, id).await;
@@ -339,7 +339,7 @@ struct CancelForm {
 pub async fn cancel(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form: CancelForm = parse_form(&v, &body)?;
