@@ -172,8 +172,15 @@ fn page_headers(v: &Visitor, h: &mut HeaderMap) {
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    // Pages depend on the signed-in person and the language.
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    // Pages depend on the signed-in person and the language. A signed-in person's pages
+    // name them (and often their bookings): none is stored, so that on a shared computer
+    // the back button after signing out shows nothing of theirs.
+    let cache = if v.user.is_some() {
+        "private, no-store"
+    } else {
+        "private, no-cache"
+    };
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
     h.insert(
         "content-security-policy",

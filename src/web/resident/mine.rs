@@ -325,7 +325,7 @@ async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageEr
     {
         h.insert(CONTENT_DISPOSITION, value);
     }
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)
 }
 
