@@ -122,7 +122,11 @@ fn origin_matches(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let forwarded_host = text("x-forwarded-host").and_then(|v| v.split(',').next());
     let forwarded = text("forwarded").and_then(|v| {
         v.split(',').next()?.split(';').find_map(|pair| {

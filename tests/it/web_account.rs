@@ -478,7 +478,11 @@ async fn an_address_that_does_not_fit_is_a_page_in_the_visitors_language() {
         let page = b.get(&path).await;
         assert_eq!(page.status, 400, "{path}: {}", page.body);
         assert!(page.body.contains("<h1"), "{path}: a page, {}", page.body);
-        assert!(page.body.contains("Ugyldig adresse"), "{path}: {}", page.body);
+        assert!(
+            page.body.contains("Ugyldig adresse"),
+            "{path}: {}",
+            page.body
+        );
     }
     let page = b.post("/console/bookings/%FF/approve", &[]).await;
     assert_eq!(page.status, 400);
