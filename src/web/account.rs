@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::session::{LANG_COOKIE, set_cookie};
 use super::{
-    FieldErrors, Lang, Page, ToArg, Visitor, check_csrf, parse_form, render, safe_next, see_other,
+    FieldErrors, Lang, Page, PagePath, PageQuery, ToArg, Visitor, check_csrf, parse_form, render,
+    safe_next, see_other,
 };
 use crate::http::AppState;
 use crate::identity::{IdentityError, Principal, RegistrationError, register_resident};
@@ -61,7 +62,7 @@ fn login_form(
     )
 }
 
-async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(v: Visitor, PageQuery(q): PageQuery<NextQuery>) -> Response {
     let next = safe_next(q.next.as_deref()).unwrap_or_default();
     login_form(
         &v,
@@ -190,7 +191,7 @@ struct RegisterPage {
     errors: FieldErrors,
 }
 
-async fn register_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
+async fn register_page(v: Visitor, PageQuery(q): PageQuery<NextQuery>) -> Response {
     let page = Page::new(&v, "register", v.lang.t("register-title"));
     render(
         &v,
@@ -307,8 +308,8 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
 /// Sets the language cookie and goes back to the page. A GET, so the switch is a plain link.
 async fn switch_language(
     v: Visitor,
-    Path(code): Path<String>,
-    Query(q): Query<NextQuery>,
+    PagePath(code): PagePath<String>,
+    PageQuery(q): PageQuery<NextQuery>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
     let cookie = set_cookie(LANG_COOKIE, lang.code(), Some(60 * 60 * 24 * 365), v.secure);

@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,8 +17,8 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Weekday};
 use serde::Deserialize;
 
 use super::{
-    FieldErrors, Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render,
-    see_other, sign_in_first, unavailable, urlencode,
+    FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
+    error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,
 };
 use crate::booking::console::{Conflict, ConflictKind, RoomWeek, WeekEntry, WeekEntryKind};
 use crate::booking::{BookingError, BookingView, CreateClosure};
@@ -381,7 +381,7 @@ async fn queue_page(state: &AppState, v: &Visitor, notice: Option<String>, r: Re
 async fn queue(
     State(state): State<AppState>,
     v: Visitor,
-    Query(q): Query<NoticeQuery>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     clerk(&v)?;
     let notice = notice_text(v.lang, &q);
@@ -438,7 +438,7 @@ fn refusal_of(lang: Lang, id: &str, e: &BookingError) -> Refusal {
 async fn approve(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
@@ -457,7 +457,7 @@ async fn approve(
 async fn reject(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
@@ -494,7 +494,7 @@ async fn reject(
 async fn cancel(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
@@ -679,8 +679,8 @@ async fn detail_page(
 async fn detail(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PagePath(id): PagePath<String>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     clerk(&v)?;
     let notice = notice_text(v.lang, &q);
@@ -1103,7 +1103,7 @@ fn this_week(state: &AppState, mine: &[StoredRoom]) -> NaiveDate {
 async fn calendar(
     State(state): State<AppState>,
     v: Visitor,
-    Query(q): Query<CalendarQuery>,
+    PageQuery(q): PageQuery<CalendarQuery>,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
     let mine = state
@@ -1308,7 +1308,7 @@ struct SearchPage {
 async fn search(
     State(state): State<AppState>,
     v: Visitor,
-    Query(query): Query<SearchQuery>,
+    PageQuery(query): PageQuery<SearchQuery>,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
     let lang = v.lang;
@@ -1458,7 +1458,7 @@ async fn calendar_links(
     State(state): State<AppState>,
     v: Visitor,
     headers: HeaderMap,
-    Query(q): Query<NoticeQuery>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let who = staff(&v)?;
     let Principal::Staff { login, .. } = who else {
@@ -1519,7 +1519,7 @@ struct FollowForm {
 async fn follow(
     State(state): State<AppState>,
     v: Visitor,
-    Path(room): Path<String>,
+    PagePath(room): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let who = staff(&v)?;

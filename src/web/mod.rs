@@ -15,7 +15,9 @@ pub mod resident;
 pub mod session;
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
@@ -170,8 +172,15 @@ fn page_headers(v: &Visitor, h: &mut HeaderMap) {
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    // Pages depend on the signed-in person and the language.
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    // Pages depend on the signed-in person and the language. A signed-in person's pages
+    // name them (and often their bookings): none is stored, so that on a shared computer
+    // the back button after signing out shows nothing of theirs.
+    let cache = if v.user.is_some() {
+        "private, no-store"
+    } else {
+        "private, no-cache"
+    };
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
     h.insert(
         "content-security-policy",
@@ -257,6 +266,51 @@ pub fn parse_form<T: DeserializeOwned>(v: &Visitor, body: &[u8]) -> Result<T, Pa
             ),
         ))
     })
+}
+
+/// A query string read into `T`; one that does not fit (a field given twice, a number that is
+/// not one) is a 400 page in the visitor's language, not a line of plain text.
+pub struct PageQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(PageQuery(q)),
+            Err(e) => Err(bad_address(parts, state, e.body_text()).await),
+        }
+    }
+}
+
+/// A path parameter read into `T`; one that does not fit (bytes that are not UTF-8) is a
+/// 400 page, as for [`PageQuery`].
+pub struct PagePath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for PagePath<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(p)) => Ok(PagePath(p)),
+            Err(e) => Err(bad_address(parts, state, e.body_text()).await),
+        }
+    }
+}
+
+async fn bad_address(parts: &mut Parts, state: &AppState, detail: String) -> PageError {
+    let v = match Visitor::from_request_parts(parts, state).await {
+        Ok(v) => v,
+        Err(never) => match never {},
+    };
+    error_page(
+        &v,
+        StatusCode::BAD_REQUEST,
+        "error-bad-request",
+        v.lang
+            .t_args("error-bad-address", &[("detail", detail.to_arg())]),
+    )
+    .into()
 }
 
 /// Refuses a form without this visitor's CSRF token (or sent from another site).

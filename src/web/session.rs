@@ -109,20 +109,38 @@ fn behind_tls(headers: &HeaderMap) -> bool {
 
 /// Whether an `Origin` header, if present, names the host the request was sent to. Browsers
 /// send Origin with every cross-site POST: a mismatch is a forged form even if a token leaked.
+/// Behind reverse proxies the browser's host is the `Host` passed on, or the first one a
+/// proxy lists in `X-Forwarded-Host` or `Forwarded: host=` (later ones are proxies' own).
 fn origin_matches(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(HOST))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin
+    let Some(origin_host) = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
-        .unwrap_or("");
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+        .filter(|h| !h.is_empty())
+    else {
+        return false;
+    };
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let forwarded_host = text("x-forwarded-host").and_then(|v| v.split(',').next());
+    let forwarded = text("forwarded").and_then(|v| {
+        v.split(',').next()?.split(';').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("host")
+                .then(|| v.trim().trim_matches('"'))
+        })
+    });
+    [text(HOST.as_str()), forwarded_host, forwarded]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .any(|host| !host.is_empty() && host.eq_ignore_ascii_case(origin_host))
 }
 
 fn language(headers: &HeaderMap) -> Lang {
@@ -312,6 +330,43 @@ mod tests {
         assert!(origin_matches(&none));
         let null = headers(&[("host", "lokal.example"), ("origin", "null")]);
         assert!(!origin_matches(&null));
+    }
+
+    #[test]
+    fn behind_proxies_the_origin_is_matched_with_the_host_the_browser_used() {
+        // A chain of proxies lists hosts; the first is the one the browser asked for.
+        let chain = headers(&[
+            ("host", "10.0.0.5:8080"),
+            ("x-forwarded-host", "lokal.example, lb.internal"),
+            ("origin", "https://lokal.example"),
+        ]);
+        assert!(origin_matches(&chain));
+        let forwarded = headers(&[
+            ("host", "10.0.0.5:8080"),
+            ("forwarded", "for=1.2.3.4;host=lokal.example;proto=https"),
+            ("origin", "https://lokal.example"),
+        ]);
+        assert!(origin_matches(&forwarded));
+        // A proxy that passes Host on and names itself in X-Forwarded-Host.
+        let passed_on = headers(&[
+            ("host", "lokal.example"),
+            ("x-forwarded-host", "proxy.internal"),
+            ("origin", "https://lokal.example"),
+        ]);
+        assert!(origin_matches(&passed_on));
+        // Another site stays another site.
+        let evil = headers(&[
+            ("host", "10.0.0.5:8080"),
+            ("x-forwarded-host", "lokal.example, lb.internal"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(!origin_matches(&evil));
+        let listed_second = headers(&[
+            ("host", "10.0.0.5:8080"),
+            ("x-forwarded-host", "lokal.example, evil.example"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(!origin_matches(&listed_second));
     }
 
     #[test]

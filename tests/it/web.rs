@@ -559,3 +559,54 @@ async fn a_weekly_repetition_skips_the_date_that_is_taken() {
             .contains("<li data-code=\"conflict\">Noen datoer kolliderte")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_bookings_are_only_the_requesters_even_for_the_clerk_of_the_hall() {
+    let app = TestApp::sqlite().await;
+    let storsalen = app.room("Storsalen").await;
+    let mut kari = Browser::new(&app);
+    kari.register("Kari Nordmann", "kari@example.no").await;
+    let sent = kari.book(&storsalen, &EVENING).await;
+    let id = booking_id(&sent.location.unwrap());
+
+    // Erik decides for Storsalen: the console is his place for Kari's request, not her pages
+    // (there, a cancellation needs a reason for Kari).
+    let mut erik = Browser::new(&app);
+    let form = erik.get("/login").await;
+    let signed_in = erik
+        .post(
+            "/login",
+            &[
+                ("csrf", &hidden(&form.body, "csrf")),
+                ("login", "erik.dahl"),
+                ("password", "erik-clerk-2027"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let detail = erik.get(&format!("/my/bookings/{id}")).await;
+    assert_eq!(detail.status, 404);
+    assert!(!detail.body.contains("Hemmelig bursdagsfest"));
+    assert_eq!(
+        erik.get(&format!("/my/bookings/{id}.ics")).await.status,
+        404
+    );
+    let csrf = hidden(&erik.get("/my/bookings").await.body, "csrf");
+    let cancel = erik
+        .post(&format!("/my/bookings/{id}/cancel"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(cancel.status, 404);
+    let still = kari.get(&format!("/my/bookings/{id}")).await;
+    assert!(
+        still
+            .body
+            .contains("status status-pending\" id=\"booking-status\""),
+        "still pending"
+    );
+    // The console still shows it to him.
+    assert_eq!(
+        erik.get(&format!("/console/bookings/{id}")).await.status,
+        200
+    );
+}

@@ -18,6 +18,7 @@ struct Page {
     status: u16,
     location: Option<String>,
     set_cookies: Vec<String>,
+    cache_control: String,
     body: String,
 }
 
@@ -65,11 +66,17 @@ impl Browser {
                 self.cookies.insert(k.to_owned(), v.to_owned());
             }
         }
+        let cache_control = response
+            .headers()
+            .get("cache-control")
+            .map(|c| c.to_str().unwrap().to_owned())
+            .unwrap_or_default();
         let body = response.text().await.unwrap();
         Page {
             status,
             location,
             set_cookies,
+            cache_control,
             body,
         }
     }
@@ -446,4 +453,67 @@ async fn pages_carry_their_safety_headers_and_browsers_get_html_errors() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn an_address_that_does_not_fit_is_a_page_in_the_visitors_language() {
+    let app = TestApp::sqlite().await;
+    let hall = app.room("Storsalen").await;
+    let mut b = Browser::new(&app);
+    b.submit(
+        "/login",
+        "/login",
+        &[("login", "erik.dahl"), ("password", "erik-clerk-2027")],
+    )
+    .await;
+    for path in [
+        "/?date=2027-01-13&date=2027-01-14".to_owned(),
+        format!("/halls/{hall}?week=2027-W02&week=2027-W03"),
+        "/halls/%FF".to_owned(),
+        "/my/bookings/%FF".to_owned(),
+        "/console?notice=closed&affected=many".to_owned(),
+        "/console/bookings/%FF".to_owned(),
+        "/console/calendar?affected=-1".to_owned(),
+    ] {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+        assert!(page.body.contains("<h1"), "{path}: a page, {}", page.body);
+        assert!(
+            page.body.contains("Ugyldig adresse"),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let page = b.post("/console/bookings/%FF/approve", &[]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Ugyldig adresse"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn pages_for_a_signed_in_person_are_not_stored_by_the_browser() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::new(&app);
+    // A public page for a visitor: private, checked again before reuse.
+    let start = b.get("/").await;
+    assert_eq!(start.cache_control, "private, no-cache");
+    let done = b
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "Kari Nordmann"),
+                ("email", "kari@example.no"),
+                ("password", "kari-password-1"),
+                ("password_again", "kari-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // Signed in, pages name the person: nothing is kept on a shared computer, so the back
+    // button after signing out shows nothing of theirs.
+    for path in ["/my/bookings", "/", "/my/bookings/no-such-booking"] {
+        let page = b.get(path).await;
+        assert!(page.body.contains("Kari Nordmann"), "{path}");
+        assert_eq!(page.cache_control, "private, no-store", "{path}");
+    }
 }

@@ -3,7 +3,7 @@
 //! key so that a double click makes one booking.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -16,8 +16,8 @@ use crate::scheduling::{Decision, Outcome, Zone};
 use crate::store::StoredRoom;
 use crate::web::reasons::{date, sentence};
 use crate::web::{
-    FieldErrors, Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render,
-    see_other, sign_in_first, unavailable, urlencode,
+    FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
+    error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,
 };
 
 /// The form's fields, as typed (shown again as typed).
@@ -347,8 +347,8 @@ fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
 pub async fn form(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
-    Query(mut f): Query<BookForm>,
+    PagePath(id): PagePath<String>,
+    PageQuery(mut f): PageQuery<BookForm>,
 ) -> Result<Response, PageError> {
     let who = signed_in(&v)?;
     let room = load_room(&state, &v, &id).await?;
@@ -408,7 +408,7 @@ async fn check(
 pub async fn submit(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let mut f: BookForm = parse_form(&v, &body)?;

@@ -1,6 +1,6 @@
 //! A hall's public page: what it is, and its week of availability, busy-only.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta};
@@ -10,7 +10,7 @@ use super::{equipment_label, parse_clock, parse_date};
 use crate::http::AppState;
 use crate::scheduling::Interval;
 use crate::web::reasons::{date, short_date, weekday};
-use crate::web::{Page, ToArg, Visitor, error_page, render, urlencode};
+use crate::web::{Page, PagePath, PageQuery, ToArg, Visitor, error_page, render, urlencode};
 
 #[derive(Deserialize, Default)]
 pub struct HallQuery {
@@ -80,8 +80,8 @@ fn parse_week(s: &str) -> Option<NaiveDate> {
 pub async fn show(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
-    Query(q): Query<HallQuery>,
+    PagePath(id): PagePath<String>,
+    PageQuery(q): PageQuery<HallQuery>,
 ) -> Response {
     let lang = v.lang;
     let not_found = || {

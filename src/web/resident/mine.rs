@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,10 +16,11 @@ use crate::caldav::ical::{Detail, RoomInfo, calendar_object};
 use crate::http::AppState;
 use crate::identity::Principal;
 use crate::scheduling::Zone;
+use crate::store::BookingRecord;
 use crate::web::reasons::{date, date_time, local_span, stored};
 use crate::web::{
-    Lang, Page, PageError, ToArg, Visitor, check_csrf, error_page, parse_form, render, see_other,
-    sign_in_first, unavailable, urlencode,
+    Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf, error_page, parse_form,
+    render, see_other, sign_in_first, unavailable, urlencode,
 };
 
 /// A status in words (`pending` → "Til behandling").
@@ -97,6 +98,26 @@ fn service_error(v: &Visitor, e: BookingError) -> PageError {
         BookingError::Forbidden(_) => not_found(v),
         other => unavailable(v, other).into(),
     }
+}
+
+/// The signed-in person's own booking. Anybody else's is not found here, even for a clerk of
+/// its hall or an administrator (who may see it in the console, where cancelling needs a
+/// reason for the requester).
+async fn own(
+    state: &AppState,
+    v: &Visitor,
+    who: &Principal,
+    id: &str,
+) -> Result<BookingRecord, PageError> {
+    let record = state
+        .bookings
+        .record(who, id)
+        .await
+        .map_err(|e| service_error(v, e))?;
+    if record.requester_id != who.requester_id() {
+        return Err(not_found(v));
+    }
+    Ok(record)
 }
 
 async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
@@ -185,19 +206,15 @@ pub struct NoticeQuery {
 pub async fn detail(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    PagePath(id): PagePath<String>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     if let Some(id) = id.strip_suffix(".ics") {
         return ics(&state, &v, id).await;
     }
     let who = signed_in(&v)?;
     let lang = v.lang;
-    let b = state
-        .bookings
-        .get(who, &id)
-        .await
-        .map_err(|e| service_error(&v, e))?;
+    let b = BookingView::from_record(own(&state, &v, who, &id).await?);
     let names = hall_names(&state, &v).await?;
     let zone = Zone::parse(&b.time_zone).unwrap_or(Zone::UTC);
     let dates = b
@@ -268,11 +285,7 @@ pub async fn detail(
 /// `GET /my/bookings/{id}.ics`: the booking as a calendar file to download.
 async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageError> {
     let who = signed_in(v)?;
-    let record = state
-        .bookings
-        .record(who, id)
-        .await
-        .map_err(|e| service_error(v, e))?;
+    let record = own(state, v, who, id).await?;
     let room = match state.bookings.store.room(&record.room_id).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err(not_found(v)),
@@ -312,7 +325,7 @@ async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageEr
     {
         h.insert(CONTENT_DISPOSITION, value);
     }
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)
 }
 
@@ -326,12 +339,13 @@ struct CancelForm {
 pub async fn cancel(
     State(state): State<AppState>,
     v: Visitor,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form: CancelForm = parse_form(&v, &body)?;
     check_csrf(&v, &form.csrf)?;
     let who = signed_in(&v)?;
+    own(&state, &v, who, &id).await?;
     state
         .bookings
         .cancel(who, &id, None)

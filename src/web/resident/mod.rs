@@ -12,14 +12,14 @@ pub mod mine;
 use std::collections::BTreeSet;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
-use super::{FieldErrors, Lang, Page, Visitor, render, urlencode};
+use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
 use crate::http::AppState;
 use crate::store::StoredRoom;
 
@@ -217,7 +217,7 @@ fn open_for(
 pub async fn start(
     State(state): State<AppState>,
     v: Visitor,
-    Query(q): Query<StartQuery>,
+    PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
     let rooms: Vec<StoredRoom> = match state.bookings.store.rooms(false).await {
         Ok(r) => r

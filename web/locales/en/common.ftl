@@ -49,6 +49,7 @@ error-csrf = The form has expired
 error-csrf-detail = The form could not be sent because its security token is missing or has expired. Go back, reload the page and try again.
 error-bad-form = The form could not be read
 error-bad-form-detail = The form's content was invalid ({ $detail }).
+error-bad-address = The address is not valid ({ $detail }). Check the link, or go back and try again.
 error-unavailable = The service does not answer
 error-unavailable-detail = Lokal cannot reach its database or directory right now. Nothing was saved. Please try again shortly.
 error-forbidden = No access

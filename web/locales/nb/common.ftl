@@ -49,6 +49,7 @@ error-csrf = Skjemaet er utløpt
 error-csrf-detail = Skjemaet kunne ikke sendes fordi sikkerhetsnøkkelen mangler eller er utløpt. Gå tilbake, last inn siden på nytt og prøv igjen.
 error-bad-form = Skjemaet kunne ikke leses
 error-bad-form-detail = Innholdet i skjemaet var ugyldig ({ $detail }).
+error-bad-address = Adressen er ugyldig ({ $detail }). Sjekk lenken, eller gå tilbake og prøv igjen.
 error-unavailable = Tjenesten svarer ikke
 error-unavailable-detail = Lokal får ikke kontakt med databasen eller katalogen akkurat nå. Ingenting er lagret. Prøv igjen om litt.
 error-forbidden = Ingen tilgang
