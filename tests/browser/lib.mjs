@@ -504,6 +504,35 @@ export async function checkWeight(t, path, { limit = 100 * 1024, as } = {}) {
   console.log(`     weight ${path}: ${(total / 1024).toFixed(1)} KB (${parts.join(', ')})`);
 }
 
+/**
+ * The weight of the page as it is (e.g. the answer to a POST, which cannot be loaded again):
+ * its document, decoded, plus every stylesheet, script and image it refers to, fetched again.
+ * Fails at 100 KB or more.
+ */
+export async function checkWeightHere(page, name, { limit = 100 * 1024 } = {}) {
+  const doc = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return nav ? nav.decodedBodySize : 0;
+  });
+  if (!doc) await fail(page, `the browser to report the size of ${name}'s document`);
+  const urls = await page.evaluate(() => [
+    ...new Set(
+      [...document.querySelectorAll('link[rel~="stylesheet"][href], link[rel~="icon"][href], script[src], img[src]')]
+        .map((el) => el.href || el.src),
+    ),
+  ]);
+  let total = doc;
+  const parts = [`document ${(doc / 1024).toFixed(1)} KB`];
+  for (const url of urls) {
+    const r = await page.request.get(url);
+    const size = (await r.body()).length;
+    total += size;
+    parts.push(`${new URL(url).pathname} ${(size / 1024).toFixed(1)} KB`);
+  }
+  check(total < limit, `${name} weighs ${(total / 1024).toFixed(1)} KB, more than ${limit / 1024} KB: ${parts.join(', ')}`);
+  console.log(`     weight ${name}: ${(total / 1024).toFixed(1)} KB (${parts.join(', ')})`);
+}
+
 /** A full-page screenshot into the artifacts folder. */
 export async function screenshot(page, name) {
   const file = join(ARTIFACTS, `${name}.png`);
