@@ -582,16 +582,32 @@ export async function focusIsVisible(page) {
   }
 }
 
-/** Presses Tab (only Tab) until `selector` has focus; checks the focus is visible there. */
+/**
+ * Presses Tab (only Tab) until `selector` has focus. Every element the focus passes on the
+ * way, and the one reached, must show a visible focus indicator.
+ */
 export async function tabTo(page, selector, what, { max = 120, backwards = false } = {}) {
   const stops = [];
   for (let i = 0; i < max; i += 1) {
     await page.keyboard.press(backwards ? 'Shift+Tab' : 'Tab');
-    const hit = await page.evaluate((sel) => document.activeElement && document.activeElement.matches(sel), selector);
-    if (hit) {
+    const here = await page.evaluate((sel) => {
+      const el = document.activeElement;
+      return {
+        hit: !!el && el.matches(sel) && el.matches(':focus'),
+        body: !el || el === document.body,
+        // Chromium's own button inside a date field (the calendar picker): the field is the
+        // active element but does not match :focus, and the page's CSS cannot reach it.
+        picker: !!el && /^(date|time|datetime-local|month|week)$/.test(el.type) && !el.matches(':focus'),
+      };
+    }, selector);
+    if (here.picker) {
+      // A known gap (reported, WCAG 2.4.7): the picker button draws no focus ring. Noted, not failed.
+      console.log(`     note: Tab stops on the calendar picker of ${await describeFocus(page)}, which shows no focus ring`);
+    } else if (!here.body) {
+      // Focus leaving the document (past the last element) comes back round; that stop shows nothing.
       await focusIsVisible(page);
-      return;
     }
+    if (here.hit) return;
     stops.push(await describeFocus(page));
   }
   await fail(page, `to reach ${what} (${selector}) with ${backwards ? 'Shift+Tab' : 'Tab'}`, `tab stops: ${stops.join(' → ')}`);
