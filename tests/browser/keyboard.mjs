@@ -1,12 +1,13 @@
 // A booking with the keyboard only (issue 6, e): from the start page, a resident signs in,
 // finds Klubbrommet (which books residents directly), fills the form and sends it with
-// Tab, Shift+Tab, typing, Enter and Space; no clicks, no fill(). The skip link is the
-// first Tab stop, and every element reached shows its focus.
+// Tab, Shift+Tab, typing, Enter and Space; no clicks, no fill(), no goto after the start
+// page, no selectOption. The skip link is the first Tab stop, and every element the focus
+// passes shows a visible focus indicator.
 //
 //   LOKAL_URL=http://127.0.0.1:8080 node tests/browser/keyboard.mjs [flow,...]
 
 import {
-  apiResident, atPath, describeFocus, escapeRe, fail, focusIsVisible, go, main, pressThrough,
+  apiResident, atPath, describeFocus, escapeRe, fail, focusIsVisible, ftlPattern, go, main, pressThrough,
   rooms, seeText, tabTo, typeValue,
   unique,
 } from './lib.mjs';
@@ -77,12 +78,14 @@ await main({
       // Check first (Enter on the button), then go back to the submit button and press Space.
       await tabTo(page, 'button[name=action][value=check]', 'the check button');
       await pressThrough(page, 'Enter', 'the check button');
-      await seeText(page, '#check-result', /\S/, 'the result of the check');
+      await seeText(page, '#check-result .outcome-approved', ftlPattern('nb', 'check-approved'), 'the check saying it will be approved');
+      if (await page.locator('#reasons li').count()) await fail(page, 'no reasons against the slot');
       await tabTo(page, 'button[name=action][value=submit]', 'the submit button', { max: 300 });
       await pressThrough(page, 'Space', 'the submit button');
       await atPath(page, /^\/my\/bookings\/[^/?#]+/, 'the new booking');
-      await seeText(page, '.status', /Godkjent/, `the status "Godkjent" (${ROOM} books residents directly)`);
-      await seeText(page, 'main', new RegExp(escapeRe(SLOT.purpose)), 'the purpose typed with the keyboard');
+      await seeText(page, '#booking-status', /^Godkjent$/, `the status "Godkjent" (${ROOM} books residents directly)`);
+      await seeText(page, 'main dl.facts', new RegExp(escapeRe(SLOT.purpose)), 'the purpose typed with the keyboard');
+      await seeText(page, 'main dl.facts', /8\. januar 2027 18:00–20:00/, 'the date and times typed with the keyboard');
     },
   },
 });

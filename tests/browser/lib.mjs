@@ -23,7 +23,6 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20000);
 const FLOW_TIMEOUT = Number(process.env.FLOW_TIMEOUT_MS || 240000);
 
-/** The seed's clerk of Kulturhuset (Storsalen) and Idrettshallen (Klubbrommet). */
 /**
  * A tag for this run, to make residents' emails unique so a script can run again against
  * the same server (`RUN_ID` fixes it).
@@ -35,6 +34,7 @@ export function unique(email) {
   return email.replace('@', `+${RUN}@`);
 }
 
+/** The seed's clerk of Kulturhuset (Storsalen) and Idrettshallen (Klubbrommet). */
 export const CLERK = { login: 'erik.dahl', password: 'erik-clerk-2027', name: 'Erik' };
 /** Staff who is not a clerk. */
 export const STAFF = { login: 'ingrid.berg', password: 'ingrid-demo-2027', name: 'Ingrid' };
@@ -137,9 +137,10 @@ export class Run {
 
   /**
    * A new page in a fresh browser context (own cookies). Options: width, height, bypassCSP
-   * (needed to inject axe-core: the pages allow only their own scripts).
+   * (needed to inject axe-core: the pages allow only their own scripts), storageState (the
+   * cookies of another context: the same person, signed in, in the same language).
    */
-  async page({ width = 1280, height = 900, bypassCSP = false } = {}) {
+  async page({ width = 1280, height = 900, bypassCSP = false, storageState } = {}) {
     const context = await this.browser.newContext({
       baseURL: BASE,
       locale: 'nb-NO',
@@ -147,6 +148,7 @@ export class Run {
       viewport: { width, height },
       bypassCSP,
       acceptDownloads: true,
+      storageState,
     });
     context.setDefaultTimeout(TIMEOUT);
     context.setDefaultNavigationTimeout(TIMEOUT);
@@ -250,17 +252,32 @@ export async function see(page, selector, what) {
   return loc;
 }
 
-/** Waits until the element's text matches `pattern`; returns the text. */
+/**
+ * An element's visible text as a person reads it: whitespace squeezed, and without the
+ * Unicode isolation marks Fluent puts around the values it fills in.
+ */
+export function squeeze(text) {
+  return (text || '').replace(/[\u2068\u2069]/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/** Waits until the element's text matches `pattern` (no polling sleeps); returns the text. */
 export async function seeText(page, selector, pattern, what) {
   const loc = await see(page, selector, what);
-  const deadline = Date.now() + TIMEOUT;
-  let text = '';
-  for (;;) {
-    text = (await loc.innerText().catch(() => '')).replace(/\s+/g, ' ').trim();
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) await fail(page, `${what} to read ${pattern}`, JSON.stringify(text));
-    await page.waitForTimeout(100);
+  const read = async () => squeeze(await loc.innerText({ timeout: 2000 }).catch(() => ''));
+  try {
+    const handle = await loc.elementHandle({ timeout: TIMEOUT });
+    await page.waitForFunction(
+      ([el, source, flags]) => {
+        const text = (el.innerText || '').replace(/[\u2068\u2069]/g, '').replace(/\s+/g, ' ').trim();
+        return new RegExp(source, flags).test(text);
+      },
+      [handle, pattern.source, pattern.flags],
+      { timeout: TIMEOUT },
+    );
+  } catch {
+    await fail(page, `${what} to read ${pattern}`, JSON.stringify(await read()));
   }
+  return read();
 }
 
 /** Fails if the page has an element matching `selector`. */
@@ -401,27 +418,26 @@ export async function switchLanguage(page, code) {
 }
 
 /**
- * The fixed words of Fluent messages whose key matches `keyRe`, in `lang` (from
- * web/locales/LANG/*.ftl): the text between placeables, for checking which language a
- * page speaks. Empty when no such message exists yet.
+ * The one-line Fluent message `key` of `lang` (from web/locales/LANG/*.ftl) as a pattern for
+ * the text a page shows: the message's own words exactly, each `{ $variable }` standing for
+ * some text. `values` pins variables to a pattern of their own (e.g. `{ spans: /17:30–20:30/ }`).
+ * Fails when the message is missing or is not a single line.
  */
-export function ftlWords(lang, keyRe) {
+export function ftlPattern(lang, key, values = {}) {
   const dir = join(REPO, 'web/locales', lang);
-  if (!existsSync(dir)) return [];
-  const words = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ftl'))) {
     const lines = readFileSync(join(dir, file), 'utf8').split('\n');
-    let inMessage = false;
-    for (const line of lines) {
-      const m = line.match(/^([a-zA-Z][\w-]*)\s*=\s*(.*)$/);
-      if (m) inMessage = keyRe.test(m[1]);
-      else if (!/^\s/.test(line)) inMessage = false;
-      if (!inMessage) continue;
-      const text = (m ? m[2] : line).replace(/\{[^}]*\}?/g, ' ').replace(/\[[^\]]*\]|\*/g, ' ');
-      words.push(...text.split(/[\s.,:;!?()«»"'–-]+/).filter((w) => w.length >= 4));
-    }
+    const i = lines.findIndex((l) => l.startsWith(`${key} =`));
+    if (i < 0) continue;
+    const message = lines[i].slice(key.length + 2).trim();
+    if (!message || /^\s/.test(lines[i + 1] || '')) throw new Error(`${lang} ${key} is not a one-line message`);
+    const parts = message.split(/\{\s*\$([\w-]+)\s*\}/);
+    const source = parts
+      .map((part, n) => (n % 2 === 0 ? escapeRe(part) : values[part] ? `(?:${values[part].source})` : '.+?'))
+      .join('');
+    return new RegExp(`^${source}$`);
   }
-  return [...new Set(words)];
+  throw new Error(`no message ${key} in web/locales/${lang}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -457,11 +473,12 @@ export async function axeCheck(page, name) {
 
 /**
  * Loads `path` in a fresh context (nothing cached) and fails if the page's responses
- * (document, CSS, JS, images, fonts) weigh 100 KB or more, decoded.
+ * (document, CSS, JS, images, fonts) weigh 100 KB or more, decoded. `as`: a page whose
+ * cookies the fresh context takes (to weigh a signed-in page, in that page's language).
  */
-export async function checkWeight(t, path, { limit = 100 * 1024, setup } = {}) {
-  const page = await t.page();
-  if (setup) await setup(page);
+export async function checkWeight(t, path, { limit = 100 * 1024, as } = {}) {
+  const storageState = as ? await as.context().storageState() : undefined;
+  const page = await t.page({ storageState });
   const responses = [];
   page.on('response', (r) => responses.push(r));
   await go(page, path);
@@ -479,9 +496,41 @@ export async function checkWeight(t, path, { limit = 100 * 1024, setup } = {}) {
     total += size;
     parts.push(`${new URL(r.url()).pathname} ${(size / 1024).toFixed(1)} KB`);
   }
+  const landed = new URL(page.url()).pathname + new URL(page.url()).search;
   await page.context().close();
+  // A signed-out context would weigh the sign-in page instead.
+  check(landed === path, `weighing ${path} landed on ${landed}`);
   check(total < limit, `${path} weighs ${(total / 1024).toFixed(1)} KB, more than ${limit / 1024} KB: ${parts.join(', ')}`);
   console.log(`     weight ${path}: ${(total / 1024).toFixed(1)} KB (${parts.join(', ')})`);
+}
+
+/**
+ * The weight of the page as it is (e.g. the answer to a POST, which cannot be loaded again):
+ * its document, decoded, plus every stylesheet, script and image it refers to, fetched again.
+ * Fails at 100 KB or more.
+ */
+export async function checkWeightHere(page, name, { limit = 100 * 1024 } = {}) {
+  const doc = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return nav ? nav.decodedBodySize : 0;
+  });
+  if (!doc) await fail(page, `the browser to report the size of ${name}'s document`);
+  const urls = await page.evaluate(() => [
+    ...new Set(
+      [...document.querySelectorAll('link[rel~="stylesheet"][href], link[rel~="icon"][href], script[src], img[src]')]
+        .map((el) => el.href || el.src),
+    ),
+  ]);
+  let total = doc;
+  const parts = [`document ${(doc / 1024).toFixed(1)} KB`];
+  for (const url of urls) {
+    const r = await page.request.get(url);
+    const size = (await r.body()).length;
+    total += size;
+    parts.push(`${new URL(url).pathname} ${(size / 1024).toFixed(1)} KB`);
+  }
+  check(total < limit, `${name} weighs ${(total / 1024).toFixed(1)} KB, more than ${limit / 1024} KB: ${parts.join(', ')}`);
+  console.log(`     weight ${name}: ${(total / 1024).toFixed(1)} KB (${parts.join(', ')})`);
 }
 
 /** A full-page screenshot into the artifacts folder. */
@@ -507,28 +556,58 @@ export async function describeFocus(page) {
   });
 }
 
-/** Fails unless the focused element draws a focus indicator (an outline that is not none). */
+/**
+ * Fails unless the focused element draws a focus indicator: an outline (or box shadow) of
+ * some width in a colour that is not transparent, on an element that is on screen.
+ */
 export async function focusIsVisible(page) {
   const style = await page.evaluate(() => {
-    const s = getComputedStyle(document.activeElement);
-    return { style: s.outlineStyle, width: s.outlineWidth, shadow: s.boxShadow };
+    const el = document.activeElement;
+    const s = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    return {
+      style: s.outlineStyle,
+      width: s.outlineWidth,
+      color: s.outlineColor,
+      shadow: s.boxShadow,
+      size: r.width > 0 && r.height > 0,
+    };
   });
-  const visible = (style.style !== 'none' && style.width !== '0px') || (style.shadow && style.shadow !== 'none');
+  const transparent = (c) => /^transparent$|rgba\([^)]*,\s*0\)$/.test(c);
+  const outline = style.style !== 'none' && parseFloat(style.width) >= 1 && !transparent(style.color);
+  const shadow = style.shadow && style.shadow !== 'none';
+  const visible = style.size && (outline || shadow);
   if (!visible) {
     await fail(page, `a visible focus indicator on ${await describeFocus(page)}`, JSON.stringify(style));
   }
 }
 
-/** Presses Tab (only Tab) until `selector` has focus; checks the focus is visible there. */
+/**
+ * Presses Tab (only Tab) until `selector` has focus. Every element the focus passes on the
+ * way, and the one reached, must show a visible focus indicator.
+ */
 export async function tabTo(page, selector, what, { max = 120, backwards = false } = {}) {
   const stops = [];
   for (let i = 0; i < max; i += 1) {
     await page.keyboard.press(backwards ? 'Shift+Tab' : 'Tab');
-    const hit = await page.evaluate((sel) => document.activeElement && document.activeElement.matches(sel), selector);
-    if (hit) {
+    const here = await page.evaluate((sel) => {
+      const el = document.activeElement;
+      return {
+        hit: !!el && el.matches(sel) && el.matches(':focus'),
+        body: !el || el === document.body,
+        // Chromium's own button inside a date field (the calendar picker): the field is the
+        // active element but does not match :focus, and the page's CSS cannot reach it.
+        picker: !!el && /^(date|time|datetime-local|month|week)$/.test(el.type) && !el.matches(':focus'),
+      };
+    }, selector);
+    if (here.picker) {
+      // A known gap (reported, WCAG 2.4.7): the picker button draws no focus ring. Noted, not failed.
+      console.log(`     note: Tab stops on the calendar picker of ${await describeFocus(page)}, which shows no focus ring`);
+    } else if (!here.body) {
+      // Focus leaving the document (past the last element) comes back round; that stop shows nothing.
       await focusIsVisible(page);
-      return;
     }
+    if (here.hit) return;
     stops.push(await describeFocus(page));
   }
   await fail(page, `to reach ${what} (${selector}) with ${backwards ? 'Shift+Tab' : 'Tab'}`, `tab stops: ${stops.join(' → ')}`);

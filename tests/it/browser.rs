@@ -69,7 +69,14 @@ fn npm_packages() {
         return;
     }
     let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .args([
+            "ci",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
         .arg(&dir)
         .output()
         .unwrap_or_else(|e| {
@@ -194,11 +201,29 @@ async fn screenshots_of_the_start_page_and_the_queue_on_mobile_and_desktop() {
         let bytes = std::fs::read(&file)
             .unwrap_or_else(|e| panic!("the screenshot {} is missing: {e}", file.display()));
         assert!(
-            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.get(12..16) == Some(b"IHDR"),
             "{} is not a PNG",
             file.display()
         );
-        println!("screenshot: {}", file.display());
+        // The IHDR chunk: width and height, big-endian, at bytes 16..24.
+        let size = |at: usize| {
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        let (width, height) = (size(16), size(20));
+        let want: u32 = name
+            .rsplit('-')
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(width, want, "{} is {width} px wide", file.display());
+        // Full page: at least the window's height (844 px on the phone, 800 px on the desktop).
+        let window = if want < 600 { 844 } else { 800 };
+        assert!(
+            height >= window,
+            "{} is {height} px high, less than the window",
+            file.display()
+        );
+        println!("screenshot: {} ({width}×{height})", file.display());
     }
 }
 
