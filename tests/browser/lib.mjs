@@ -595,15 +595,11 @@ export async function tabTo(page, selector, what, { max = 120, backwards = false
       return {
         hit: !!el && el.matches(sel) && el.matches(':focus'),
         body: !el || el === document.body,
-        // Chromium's own button inside a date field (the calendar picker): the field is the
-        // active element but does not match :focus, and the page's CSS cannot reach it.
-        picker: !!el && /^(date|time|datetime-local|month|week)$/.test(el.type) && !el.matches(':focus'),
       };
     }, selector);
-    if (here.picker) {
-      // A known gap (reported, WCAG 2.4.7): the picker button draws no focus ring. Noted, not failed.
-      console.log(`     note: Tab stops on the calendar picker of ${await describeFocus(page)}, which shows no focus ring`);
-    } else if (!here.body) {
+    // On Chromium's own picker button inside a date or time field, the field is the active
+    // element (matching :focus-within, not :focus): its ring must show then too.
+    if (!here.body) {
       // Focus leaving the document (past the last element) comes back round; that stop shows nothing.
       await focusIsVisible(page);
     }
