@@ -579,7 +579,17 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_bookings_by_part_of_the_email_and_by_date_in_the_clerks_rooms_only() {
-    let app = TestApp::sqlite().await;
+    search_suite(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn search_finds_the_same_on_postgres() {
+    let pg = crate::support::postgres::Postgres::start();
+    search_suite(TestApp::start(crate::support::app::test_config(&pg.url)).await).await;
+}
+
+/// The console's search, on the store `app` runs on.
+async fn search_suite(app: TestApp) {
     let kari = app.resident("kari.nordmann@example.no").await;
     let storsalen = app.room("Storsalen").await;
     let b = request(

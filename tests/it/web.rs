@@ -262,7 +262,17 @@ async fn the_search_finds_free_halls_big_enough_and_public_pages_never_say_who_b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_writes_nothing_and_explains_a_conflict_in_both_languages() {
-    let app = TestApp::sqlite().await;
+    check_suite(TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_reads_the_same_snapshot_on_postgres() {
+    let pg = crate::support::postgres::Postgres::start();
+    check_suite(TestApp::start(crate::support::app::test_config(&pg.url)).await).await;
+}
+
+/// The booking form's check, on the store `app` runs on.
+async fn check_suite(app: TestApp) {
     let storsalen = app.room("Storsalen").await;
     let kari = app.resident("kari@example.no").await;
     let (status, body) = app
@@ -356,7 +366,17 @@ async fn the_check_writes_nothing_and_explains_a_conflict_in_both_languages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_sent_twice_with_one_key_makes_one_pending_booking() {
-    let app = TestApp::sqlite().await;
+    one_key_suite(TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_makes_one_booking_on_postgres() {
+    let pg = crate::support::postgres::Postgres::start();
+    one_key_suite(TestApp::start(crate::support::app::test_config(&pg.url)).await).await;
+}
+
+/// Two posts of one booking form, on the store `app` runs on.
+async fn one_key_suite(app: TestApp) {
     let storsalen = app.room("Storsalen").await;
     let mut kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
