@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
-use super::{ApprovalItem, BookingError, BookingView, Bookings};
+use super::{ApprovalItem, BookingError, BookingView, Bookings, Overlap};
 use crate::identity::Principal;
 use crate::scheduling::{ClosureSource, Interval, Zone};
 use crate::store::{BookingRecord, SearchFilter, StoredRoom};
@@ -87,6 +87,24 @@ pub struct SearchResult {
 /// The most search results shown.
 pub const SEARCH_CAP: usize = 200;
 
+/// An overlap in the room's local time: a booking by its own time, a closure by its span.
+fn conflict(o: &Overlap, zone: Zone) -> Conflict {
+    match o {
+        Overlap::Booking { id, span, .. } => Conflict {
+            kind: ConflictKind::Booking { id: id.clone() },
+            start: zone.local(span.start()),
+            end: zone.local(span.end()),
+        },
+        Overlap::Closure { label, interval } => Conflict {
+            kind: ConflictKind::Closure {
+                label: label.clone(),
+            },
+            start: zone.local(interval.start()),
+            end: zone.local(interval.end()),
+        },
+    }
+}
+
 fn may_decide(who: &Principal, room: &StoredRoom) -> bool {
     who.is_admin()
         || room
@@ -140,68 +158,16 @@ impl Bookings {
 
     /// The clerk's queue ([`Bookings::approvals`]) with each conflict in parts.
     pub async fn queue(&self, who: &Principal) -> Result<Vec<QueueItem>, BookingError> {
-        let items = self.approvals(who).await?;
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let Some(room) = self.store.room(&item.booking.room_id).await? else {
-                continue;
-            };
-            let zone = self.rules.zone(&room);
-            let conflicts = self.conflicts_of(&item.booking.id, &room, zone).await?;
-            out.push(QueueItem {
-                item,
-                zone,
-                conflicts,
-            });
-        }
-        Ok(out)
-    }
-
-    /// What overlaps a booking's pending dates (buffers included): the same question as the
-    /// queue's `conflicts`, answered in parts.
-    async fn conflicts_of(
-        &self,
-        id: &str,
-        room: &StoredRoom,
-        zone: Zone,
-    ) -> Result<Vec<Conflict>, BookingError> {
-        let Some(b) = self.store.booking(id).await? else {
-            return Ok(Vec::new());
-        };
-        let policy = self.rules.policy(room)?;
-        let mut out = Vec::new();
-        for o in b.occurrences.iter().filter(|o| o.status == "pending") {
-            let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
-                continue;
-            };
-            for other in self
-                .store
-                .blocking_overlaps(&b.room_id, &blocked, &b.id)
-                .await?
-            {
-                out.push(Conflict {
-                    kind: ConflictKind::Booking { id: other.id },
-                    start: zone.local(other.span.start()),
-                    end: zone.local(other.span.end()),
-                });
-            }
-            let blocks = self
-                .store
-                .closures_for(&b.room_id, room.room.building.as_deref(), &blocked)
-                .await?;
-            for c in self
-                .rules
-                .closure_set(policy, &blocks)
-                .resolve(zone, &blocked)
-            {
-                out.push(Conflict {
-                    kind: ConflictKind::Closure { label: c.label },
-                    start: zone.local(c.interval.start()),
-                    end: zone.local(c.interval.end()),
-                });
-            }
-        }
-        Ok(out)
+        Ok(self
+            .pending_for(who)
+            .await?
+            .into_iter()
+            .map(|p| QueueItem {
+                conflicts: p.overlaps.iter().map(|o| conflict(o, p.zone)).collect(),
+                item: p.item,
+                zone: p.zone,
+            })
+            .collect())
     }
 
     /// The week from local Monday `monday` of each room: bookings that hold their slot and

@@ -359,6 +359,26 @@ pub struct ApprovalItem {
     pub conflicts: Vec<ReasonView>,
 }
 
+/// Something that overlaps a pending request now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// A booking that holds its slot: its own time and the time it blocks with its buffers.
+    Booking {
+        id: String,
+        span: Interval,
+        blocked: Interval,
+    },
+    /// A closure: a clerk's block or a holiday calendar's event.
+    Closure { label: String, interval: Interval },
+}
+
+/// A pending request with what overlaps it, in its room's zone.
+pub(crate) struct Pending {
+    pub item: ApprovalItem,
+    pub zone: Zone,
+    pub overlaps: Vec<Overlap>,
+}
+
 /// A clerk's closure.
 #[derive(Clone, Debug)]
 pub struct CreateClosure {
@@ -814,6 +834,39 @@ impl Bookings {
     /// The pending requests the clerk may decide, oldest first, with what competes and
     /// conflicts with each.
     pub async fn approvals(&self, who: &Principal) -> Result<Vec<ApprovalItem>, BookingError> {
+        Ok(self
+            .pending_for(who)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let conflicts = p
+                    .overlaps
+                    .iter()
+                    .map(|o| match o {
+                        Overlap::Booking { id, blocked, .. } => ReasonView {
+                            code: "conflict".into(),
+                            message: format!(
+                                "overlaps booking {id} ({})",
+                                span_text(blocked, p.zone)
+                            ),
+                        },
+                        Overlap::Closure { label, interval } => ReasonView {
+                            code: "closure".into(),
+                            message: format!("{label} ({})", span_text(interval, p.zone)),
+                        },
+                    })
+                    .collect();
+                ApprovalItem {
+                    conflicts,
+                    ..p.item
+                }
+            })
+            .collect())
+    }
+
+    /// The pending requests the clerk may decide, oldest first, each with what overlaps it
+    /// now; the API's queue and the console's are both made from this.
+    pub(crate) async fn pending_for(&self, who: &Principal) -> Result<Vec<Pending>, BookingError> {
         if !who.is_clerk() {
             return Err(BookingError::Forbidden(
                 "the approval queue is for clerks".into(),
@@ -861,50 +914,63 @@ impl Bookings {
                 .cloned()
                 .map(BookingView::from_record)
                 .collect();
-            let policy = self.rules.policy(room)?;
-            let mut conflicts = Vec::new();
-            for o in b.occurrences.iter().filter(|o| o.status == "pending") {
-                let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
-                    continue;
-                };
-                for other in self
-                    .store
-                    .blocking_overlaps(&b.room_id, &blocked, &b.id)
-                    .await?
-                {
-                    conflicts.push(ReasonView {
-                        code: "conflict".into(),
-                        message: format!(
-                            "overlaps booking {} ({})",
-                            other.id,
-                            span_text(&other.blocked, zone)
-                        ),
-                    });
-                }
-                let blocks = self
-                    .store
-                    .closures_for(&b.room_id, room.room.building.as_deref(), &blocked)
-                    .await?;
-                for c in self
-                    .rules
-                    .closure_set(policy, &blocks)
-                    .resolve(zone, &blocked)
-                {
-                    conflicts.push(ReasonView {
-                        code: "closure".into(),
-                        message: format!("{} ({})", c.label, span_text(&c.interval, zone)),
-                    });
-                }
-            }
-            items.push(ApprovalItem {
-                booking: BookingView::from_record(b.clone()),
-                room_name: room.room.name.clone(),
-                building: room.room.building.clone(),
-                competing,
-                conflicts,
+            let overlaps = self.overlaps(b, room, zone).await?;
+            items.push(Pending {
+                item: ApprovalItem {
+                    booking: BookingView::from_record(b.clone()),
+                    room_name: room.room.name.clone(),
+                    building: room.room.building.clone(),
+                    competing,
+                    conflicts: Vec::new(),
+                },
+                zone,
+                overlaps,
             });
         }
         Ok(items)
+    }
+
+    /// What overlaps a booking's pending dates now, buffers included: bookings that hold
+    /// their slot and closures (clerks' blocks and holiday calendars).
+    pub(crate) async fn overlaps(
+        &self,
+        b: &BookingRecord,
+        room: &StoredRoom,
+        zone: Zone,
+    ) -> Result<Vec<Overlap>, BookingError> {
+        let policy = self.rules.policy(room)?;
+        let mut out = Vec::new();
+        for o in b.occurrences.iter().filter(|o| o.status == "pending") {
+            let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
+                continue;
+            };
+            for other in self
+                .store
+                .blocking_overlaps(&b.room_id, &blocked, &b.id)
+                .await?
+            {
+                out.push(Overlap::Booking {
+                    id: other.id,
+                    span: other.span,
+                    blocked: other.blocked,
+                });
+            }
+            let blocks = self
+                .store
+                .closures_for(&b.room_id, room.room.building.as_deref(), &blocked)
+                .await?;
+            for c in self
+                .rules
+                .closure_set(policy, &blocks)
+                .resolve(zone, &blocked)
+            {
+                out.push(Overlap::Closure {
+                    label: c.label,
+                    interval: c.interval,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Closes a room, or every room of a building, for a while. Only clerks of the rooms
