@@ -236,6 +236,20 @@ async fn the_search_finds_free_halls_big_enough_and_public_pages_never_say_who_b
     assert!(week.contains("<td class=\"free\">Ledig</td>"));
     assert!(week.contains("<td class=\"closed\">Stengt</td>"));
     assert!(hall.body.contains("Forrige uke") && hall.body.contains("Neste uke"));
+    // This week (now is Monday 10:00 in Oslo): the hours gone say so, not "free".
+    let this_week = visitor.get(&format!("/halls/{storsalen}")).await;
+    let week = element(&this_week.body, "week-caption", "table");
+    let first_row = &week[week.find("08:00").unwrap()..week.find("09:00–").unwrap()];
+    assert!(
+        first_row.starts_with("08:00") && first_row.contains("<td class=\"closed\">Passert</td>"),
+        "{first_row}"
+    );
+    let later = &week[week.find("10:00–").unwrap()..week.find("11:00–").unwrap()];
+    assert!(later.contains("<td class=\"free\">Ledig</td>"), "{later}");
+    assert!(
+        !week[week.find("11:00–").unwrap()..].contains("Passert"),
+        "{week}"
+    );
     let again = visitor
         .get("/?date=2027-01-13&from=18:00&to=20:00&people=40")
         .await;

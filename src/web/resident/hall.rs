@@ -175,6 +175,7 @@ pub async fn show(
         && let Ok(policy) = state.bookings.rules.policy(&room)
     {
         let next_monday = monday + TimeDelta::days(7);
+        let now = state.bookings.clock.now();
         let busy = match state
             .bookings
             .busy(
@@ -212,6 +213,12 @@ pub async fn show(
                         }
                         let start = d.and_time(NaiveTime::MIN) + TimeDelta::minutes(i64::from(a));
                         let end = start + TimeDelta::hours(1);
+                        if zone.to_utc_or_after_gap(end) <= now {
+                            return Cell {
+                                class: "closed",
+                                text: lang.t("slot-past"),
+                            };
+                        }
                         let taken = Interval::new(
                             zone.to_utc_or_after_gap(start),
                             zone.to_utc_or_after_gap(end),

@@ -61,6 +61,7 @@ hall-no-hours = The hall has no opening hours this week.
 slot-free = Free
 slot-busy = Busy
 slot-closed = Closed
+slot-past = Past
 book-title = Request { $hall }
 book-see-week = See free times
 book-date = Date

@@ -61,6 +61,7 @@ hall-no-hours = Lokalet har ingen åpningstid denne uken.
 slot-free = Ledig
 slot-busy = Opptatt
 slot-closed = Stengt
+slot-past = Passert
 book-title = Søk om å booke { $hall }
 book-see-week = Se ledige tider
 book-date = Dato
