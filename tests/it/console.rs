@@ -2,133 +2,14 @@
 //! the CSRF token read out of each form, forms posted urlencoded, redirects looked at rather
 //! than followed.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
+use crate::support::browser::{Browser, element, hidden};
 
 const ERIK: (&str, &str) = ("erik.dahl", "erik-clerk-2027"); // clerk: Kulturhuset, Idrettshallen
 const ASTRID: (&str, &str) = ("astrid.moen", "astrid-clerk-2027"); // clerk: Rådhuset, Fjordvik skole
 const INGRID: (&str, &str) = ("ingrid.berg", "ingrid-demo-2027"); // staff, not a clerk
-
-/// A browser: a cookie jar and no automatic redirects.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    cookies: Mutex<BTreeMap<String, String>>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    html: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            base: app.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Signs in through the login form.
-    async fn signed_in(app: &TestApp, login: &str, password: &str) -> Browser {
-        let b = Browser::new(app);
-        let form = b.get("/login").await;
-        let page = b
-            .post(
-                "/login",
-                &[
-                    ("csrf", &csrf(&form.html)),
-                    ("login", login),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(page.status, 303, "signing in as {login}: {}", page.html);
-        b
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn read(&self, response: reqwest::Response) -> Page {
-        {
-            let mut jar = self.cookies.lock().unwrap();
-            for c in response.headers().get_all("set-cookie") {
-                let c = c.to_str().unwrap();
-                let pair = c.split(';').next().unwrap();
-                let (name, value) = pair.split_once('=').unwrap();
-                if value.is_empty() || c.contains("Max-Age=0") {
-                    jar.remove(name);
-                } else {
-                    jar.insert(name.to_owned(), value.to_owned());
-                }
-            }
-        }
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        Page {
-            status,
-            location,
-            html: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("accept", "text/html")
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.read(response).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("accept", "text/html")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", self.cookie_header())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read(response).await
-    }
-}
-
-/// The CSRF token of the first form in the page.
-fn csrf(html: &str) -> String {
-    let at = html
-        .find(r#"name="csrf" value=""#)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"));
-    let rest = &html[at + r#"name="csrf" value=""#.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 fn login(l: &(String, String)) -> Option<(&str, &str)> {
     Some((l.0.as_str(), l.1.as_str()))
@@ -196,10 +77,8 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
 
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
     let queue = erik.get("/console").await;
-    assert_eq!(queue.status, 200, "{}", queue.html);
-    let card_at = queue.html.find(&format!(r#"id="request-{id}""#)).unwrap();
-    let card = &queue.html[card_at..];
-    let card = &card[..card.find("</article>").unwrap()];
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    let card = element(&queue.body, &format!("request-{id}"), "article");
     assert!(card.contains(&format!(r#"aria-labelledby="request-{id}-title""#)));
     assert!(card.contains("Storsalen"), "{card}");
     assert!(card.contains("Resident kari@example.no"), "{card}");
@@ -221,38 +100,38 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     let done = erik
         .post(
             &format!("/console/bookings/{id}/approve"),
-            &[("csrf", &csrf(&queue.html))],
+            &[("csrf", &hidden(&queue.body, "csrf"))],
         )
         .await;
     assert_eq!(
-        (done.status, done.location.as_str()),
-        (303, "/console?notice=approved")
+        (done.status, done.location.as_deref()),
+        (303, Some("/console?notice=approved"))
     );
-    let after = erik.get(&done.location).await;
+    let after = erik.get(done.location.as_deref().unwrap()).await;
     assert!(
         after
-            .html
+            .body
             .contains(r#"role="status"><p>Søknaden er godkjent"#),
         "{}",
-        after.html
+        after.body
     );
-    assert!(!after.html.contains(&format!(r#"id="request-{id}""#)));
+    assert!(!after.body.contains(&format!(r#"id="request-{id}""#)));
     assert_eq!(status_of(&app, &kari, id).await["status"], "approved");
 
     // Deciding it again is refused with a message, not an error page.
     let again = erik
         .post(
             &format!("/console/bookings/{id}/approve"),
-            &[("csrf", &csrf(&queue.html))],
+            &[("csrf", &hidden(&queue.body, "csrf"))],
         )
         .await;
     assert_eq!(again.status, 409);
-    assert!(again.html.contains("allerede avgjort"), "{}", again.html);
+    assert!(again.body.contains("allerede avgjort"), "{}", again.body);
 
     // The detail shows the audit trail: pending → approved, by the clerk.
     let detail = erik.get(&format!("/console/bookings/{id}")).await;
     assert_eq!(detail.status, 200);
-    let history = &detail.html[detail.html.find("<table class=\"history\"").unwrap()..];
+    let history = &detail.body[detail.body.find("<table class=\"history\"").unwrap()..];
     assert!(history.contains("<caption>"));
     assert!(
         history.contains("<td>Erik Dahl (deg)</td><td>Venter</td><td>Godkjent</td>"),
@@ -288,7 +167,7 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
     .await;
     let second = second["id"].as_str().unwrap();
     let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
-    let token = csrf(&erik.get("/console").await.html);
+    let token = hidden(&erik.get("/console").await.body, "csrf");
 
     // Neither: the queue again, with the error linked to that request's reason field.
     let refused = erik
@@ -300,14 +179,14 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
     assert_eq!(refused.status, 422);
     assert!(
         refused
-            .html
+            .body
             .contains(&format!(r##"href="#reason-{first}""##)),
         "{}",
-        refused.html
+        refused.body
     );
     assert!(
         refused
-            .html
+            .body
             .contains(&format!(r#"id="reason-{first}-error""#))
     );
     assert_eq!(status_of(&app, &kari, first).await["status"], "pending");
@@ -327,8 +206,8 @@ async fn a_rejection_takes_a_template_or_free_text_and_needs_one_of_them() {
         )
         .await;
     assert_eq!(
-        (done.status, done.location.as_str()),
-        (303, "/console?notice=rejected")
+        (done.status, done.location.as_deref()),
+        (303, Some("/console?notice=rejected"))
     );
     let b = status_of(&app, &kari, first).await;
     assert_eq!(
@@ -372,8 +251,8 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
     let anonymous = Browser::new(&app);
     let page = anonymous.get("/console").await;
     assert_eq!(
-        (page.status, page.location.as_str()),
-        (303, "/login?next=/console")
+        (page.status, page.location.as_deref()),
+        (303, Some("/login?next=/console"))
     );
 
     for (who, password) in [INGRID, (kari.0.as_str(), kari.1.as_str())] {
@@ -392,20 +271,20 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
     let astrid = Browser::signed_in(&app, ASTRID.0, ASTRID.1).await;
     let queue = astrid.get("/console").await;
     assert_eq!(queue.status, 200);
-    assert!(!queue.html.contains(id));
-    assert!(queue.html.contains("Ingen søknader venter"));
+    assert!(!queue.body.contains(id));
+    assert!(queue.body.contains("Ingen søknader venter"));
     assert_eq!(
         astrid.get(&format!("/console/bookings/{id}")).await.status,
         404
     );
-    let token = csrf(&queue.html);
+    let token = hidden(&queue.body, "csrf");
     let refused = astrid
         .post(
             &format!("/console/bookings/{id}/approve"),
             &[("csrf", &token)],
         )
         .await;
-    assert_eq!(refused.status, 403, "{}", refused.html);
+    assert_eq!(refused.status, 403, "{}", refused.body);
     let refused = astrid
         .post(
             &format!("/console/bookings/{id}/reject"),
@@ -421,7 +300,7 @@ async fn only_clerks_of_the_room_see_and_decide_and_forms_need_their_token() {
         .await;
     assert_eq!(refused.status, 404);
     let found = astrid.get("/console/search?q=kari").await;
-    assert!(!found.html.contains(id));
+    assert!(!found.body.contains(id));
     assert_eq!(status_of(&app, &kari, id).await["status"], "pending");
 
     // Without the form's token, nothing happens.
@@ -457,18 +336,18 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     let calendar = erik
         .get(&format!("/console/calendar?room={storsalen}&week=2027-W03"))
         .await;
-    assert_eq!(calendar.status, 200, "{}", calendar.html);
-    assert!(calendar.html.contains("<caption"));
+    assert_eq!(calendar.status, 200, "{}", calendar.body);
+    assert!(calendar.body.contains("<caption"));
     assert!(
         calendar
-            .html
+            .body
             .contains(r#"data-date="2027-01-20" data-hour="18""#)
     );
     assert!(
-        calendar.html.contains("Resident kari@example.no"),
+        calendar.body.contains("Resident kari@example.no"),
         "the pending request is in the week"
     );
-    let token = csrf(&calendar.html);
+    let token = hidden(&calendar.body, "csrf");
 
     let made = erik
         .post(
@@ -484,10 +363,13 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
             ],
         )
         .await;
-    assert_eq!(made.status, 303, "{}", made.html);
+    assert_eq!(made.status, 303, "{}", made.body);
     assert_eq!(
-        made.location,
-        format!("/console/calendar?room={storsalen}&week=2027-W03&notice=closed&affected=1")
+        made.location.as_deref(),
+        Some(
+            format!("/console/calendar?room={storsalen}&week=2027-W03&notice=closed&affected=1")
+                .as_str()
+        )
     );
     let (_, busy) = app
         .get(
@@ -499,9 +381,9 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
         busy["busy"],
         json!([{"start": "2027-01-20T16:00:00Z", "end": "2027-01-20T22:00:00Z"}])
     );
-    let after = erik.get(&made.location).await;
-    assert!(after.html.contains("Én booking berøres"), "{}", after.html);
-    assert!(after.html.contains("Stengt: Vannlekkasje"));
+    let after = erik.get(made.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Én booking berøres"), "{}", after.body);
+    assert!(after.body.contains("Stengt: Vannlekkasje"));
     let _ = hit;
 
     // A whole building's week stays a light page.
@@ -509,11 +391,11 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
         .get("/console/calendar?building=Kulturhuset&week=2027-W03")
         .await;
     assert_eq!(building.status, 200);
-    assert!(building.html.contains("Stengt: Vannlekkasje"));
+    assert!(building.body.contains("Stengt: Vannlekkasje"));
     assert!(
-        building.html.len() < 100_000,
+        building.body.len() < 100_000,
         "{} bytes",
-        building.html.len()
+        building.body.len()
     );
 
     // Bad input: the form again with linked errors, or a 4xx page; never a 500.
@@ -532,8 +414,8 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
         )
         .await;
     assert_eq!(bad.status, 422);
-    assert!(bad.html.contains(r##"href="#end_time""##));
-    assert!(bad.html.contains(r#"id="reason-error""#));
+    assert!(bad.body.contains(r##"href="#end_time""##));
+    assert!(bad.body.contains(r#"id="reason-error""#));
     let bad = erik
         .post(
             "/console/closures",
@@ -559,7 +441,7 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     }
     // Another building's clerk cannot close this room.
     let astrid = Browser::signed_in(&app, ASTRID.0, ASTRID.1).await;
-    let token = csrf(&astrid.get("/console/calendar").await.html);
+    let token = hidden(&astrid.get("/console/calendar").await.body, "csrf");
     let refused = astrid
         .post(
             "/console/closures",
@@ -611,16 +493,16 @@ async fn search_suite(app: TestApp) {
     ] {
         let page = erik.get(&format!("/console/search?{query}")).await;
         assert_eq!(page.status, 200);
-        assert!(page.html.contains(&link), "{query}: {}", page.html);
+        assert!(page.body.contains(&link), "{query}: {}", page.body);
     }
     for query in ["q=ola", "date=2027-01-14", "q=%25", "q=_"] {
         let page = erik.get(&format!("/console/search?{query}")).await;
-        assert!(!page.html.contains(&link), "{query}");
-        assert!(page.html.contains("Fant ingen bookinger"), "{query}");
+        assert!(!page.body.contains(&link), "{query}");
+        assert!(page.body.contains("Fant ingen bookinger"), "{query}");
     }
     let astrid = Browser::signed_in(&app, ASTRID.0, ASTRID.1).await;
     let page = astrid.get("/console/search?q=nordmann").await;
-    assert!(!page.html.contains(&link));
+    assert!(!page.body.contains(&link));
 }
 
 /// The hrefs in a PROPFIND answer.
@@ -658,13 +540,13 @@ async fn following_and_unfollowing_a_room_changes_the_calendar_home() {
     let page = erik.get("/console/calendars").await;
     assert_eq!(page.status, 200);
     assert!(
-        page.html
+        page.body
             .contains(&format!("/dav/calendars/rooms/{storsalen}/calendar/"))
     );
-    assert!(page.html.contains(&format!("/feeds/rooms/{storsalen}.ics")));
-    assert!(page.html.contains("webcal://"));
-    assert!(page.html.contains("/.well-known/caldav"));
-    let token = csrf(&page.html);
+    assert!(page.body.contains(&format!("/feeds/rooms/{storsalen}.ics")));
+    assert!(page.body.contains("webcal://"));
+    assert!(page.body.contains("/.well-known/caldav"));
+    let token = hidden(&page.body, "csrf");
     let path = format!("/console/calendars/{storsalen}/follow");
     let done = erik
         .post(&path, &[("csrf", &token), ("follow", "false")])

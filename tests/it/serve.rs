@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use crate::support::app::TempDir;
+use crate::support::browser::Browser;
 use crate::support::slapd::repo;
 
 #[test]
@@ -118,40 +119,10 @@ fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
 fn portal_page(base: &str, login: &str, password: &str, page: &str) -> String {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let cookie_of = |r: &reqwest::Response, name: &str| {
-            r.headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|c| c.to_str().ok())
-                .find(|c| c.starts_with(&format!("{name}=")))
-                .and_then(|c| c.split(';').next())
-                .map(str::to_owned)
-        };
-        let form = client.get(format!("{base}/login")).send().await.unwrap();
-        let csrf_cookie = cookie_of(&form, "lokal_csrf").unwrap();
-        let html = form.text().await.unwrap();
-        let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-        let token = &html[at..at + html[at..].find('"').unwrap()];
-        let signed_in = client
-            .post(format!("{base}/login"))
-            .header("cookie", &csrf_cookie)
-            .form(&[("csrf", token), ("login", login), ("password", password)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(signed_in.status(), 303, "{login} signs in");
-        let session = cookie_of(&signed_in, "lokal_session").unwrap();
-        let answer = client
-            .get(format!("{base}{page}"))
-            .header("cookie", session)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        answer.text().await.unwrap()
+        let browser = Browser::at(base);
+        browser.sign_in(login, password).await;
+        let answer = browser.get(page).await;
+        assert_eq!(answer.status, 200);
+        answer.body
     })
 }

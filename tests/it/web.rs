@@ -2,172 +2,30 @@
 //! read its hidden fields out of the HTML, POST it url-encoded, follow the redirect, carry
 //! the cookies.
 
-use std::collections::BTreeMap;
-
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use crate::support::app::TestApp;
+use crate::support::browser::{Answer, Browser, PASSWORD, element, hidden};
 
-/// A browser: its own cookies, no automatic redirects (the tests look at each 303).
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookies: BTreeMap<String, String>,
-}
-
-/// A response, read.
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    content_type: String,
-    disposition: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn english(mut self) -> Browser {
-        self.cookies.insert("lokal_lang".into(), "en".into());
-        self
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn read(&mut self, response: reqwest::Response) -> Answer {
-        for c in response.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let pair = c.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let header = |h| {
-            response
-                .headers()
-                .get(h)
-                .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
-        };
-        Answer {
-            status: response.status().as_u16(),
-            location: header(LOCATION),
-            content_type: header(CONTENT_TYPE).unwrap_or_default(),
-            disposition: header(CONTENT_DISPOSITION).unwrap_or_default(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Answer {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        self.read(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read(response).await
-    }
-
-    /// Registers through the form; signed in afterwards.
-    async fn register(&mut self, name: &str, email: &str) {
-        let page = self.get("/register").await;
-        assert_eq!(page.status, 200);
-        let csrf = hidden(&page.body, "csrf");
-        let password = PASSWORD;
-        let done = self
-            .post(
-                "/register",
-                &[
-                    ("csrf", &csrf),
-                    ("next", ""),
-                    ("name", name),
-                    ("email", email),
-                    ("password", password),
-                    ("password_again", password),
-                ],
-            )
-            .await;
-        assert_eq!(done.status, 303, "{}", done.body);
-        assert!(self.cookies.contains_key("lokal_session"));
-    }
-
-    /// Fills in the booking form of `room` and sends it; returns the answer to the POST.
-    async fn book(&mut self, room: &str, fields: &[(&str, &str)]) -> Answer {
-        let form = self.get(&format!("/halls/{room}/book")).await;
-        assert_eq!(form.status, 200, "{}", form.body);
-        let csrf = hidden(&form.body, "csrf");
-        let key = hidden(&form.body, "idempotency_key");
-        let mut all: Vec<(&str, &str)> = vec![
-            ("csrf", &csrf),
-            ("idempotency_key", &key),
-            ("action", "submit"),
-        ];
-        all.extend_from_slice(fields);
-        self.post(&format!("/halls/{room}/book"), &all).await
-    }
-}
-
-/// The value of a hidden input.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-/// The inside of the element with this id (up to its closing tag `</tag>`).
-fn element<'a>(html: &'a str, id: &str, tag: &str) -> &'a str {
-    let start = html
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in {html}"));
-    let end = html[start..].find(&format!("</{tag}>")).unwrap() + start;
-    &html[start..end]
+/// Fills in the booking form of `room` and sends it; returns the answer to the POST.
+async fn book(b: &Browser, room: &str, fields: &[(&str, &str)]) -> Answer {
+    let form = b.get(&format!("/halls/{room}/book")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = hidden(&form.body, "csrf");
+    let key = hidden(&form.body, "idempotency_key");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("idempotency_key", &key),
+        ("action", "submit"),
+    ];
+    all.extend_from_slice(fields);
+    b.post(&format!("/halls/{room}/book"), &all).await
 }
 
 fn booking_id(location: &str) -> String {
     let rest = location.strip_prefix("/my/bookings/").unwrap();
     rest.split('?').next().unwrap().to_owned()
 }
-
-/// The password of residents registered through the form.
-const PASSWORD: &str = "a-long-password-2027";
 
 fn web_login(email: &str) -> (String, String) {
     (email.to_owned(), PASSWORD.to_owned())
@@ -196,7 +54,7 @@ async fn count(app: &TestApp, login: &(String, String)) -> usize {
 async fn the_search_finds_free_halls_big_enough_and_public_pages_never_say_who_booked() {
     let app = TestApp::sqlite().await;
     let storsalen = app.room("Storsalen").await;
-    let mut visitor = Browser::new(&app);
+    let visitor = Browser::new(&app);
 
     // What is free Thursday 18–20 for 40 people?
     let search = "/?date=2027-01-07&from=18:00&to=20:00&people=40";
@@ -220,10 +78,10 @@ async fn the_search_finds_free_halls_big_enough_and_public_pages_never_say_who_b
     assert!(staged.body.contains(">Storsalen<") && !staged.body.contains(">Lillesalen<"));
 
     // Kari asks for Storsalen on Wednesday the 13th.
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Hemmeligsen", "kari.hemmeligsen@example.no")
         .await;
-    let sent = kari.book(&storsalen, &EVENING).await;
+    let sent = book(&kari, &storsalen, &EVENING).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
 
     // The hall's week shows the evening busy, in words, and nothing about Kari.
@@ -300,7 +158,7 @@ async fn check_suite(app: TestApp) {
     assert_eq!(status, 201, "{body}");
     let kari_booking = body["id"].as_str().unwrap().to_owned();
 
-    let mut ola = Browser::new(&app);
+    let ola = Browser::new(&app);
     ola.register("Ola Nordmann", "ola@example.no").await;
     let ola_login = app.resident("ola.api@example.no").await;
     let before = count(&app, &kari).await;
@@ -321,9 +179,11 @@ async fn check_suite(app: TestApp) {
     );
     assert!(!nb.body.contains(&kari_booking) && !nb.body.contains("Kari"));
 
-    let mut ola_en = Browser::new(&app).english();
-    ola_en.cookies.extend(ola.cookies.clone());
-    ola_en.cookies.insert("lokal_lang".into(), "en".into());
+    let ola_en = Browser::new(&app);
+    for (name, value) in ola.cookies() {
+        ola_en.set_cookie(&name, &value);
+    }
+    ola_en.set_cookie("lokal_lang", "en");
     let en = ola_en.get(&check).await;
     let result = element(&en.body, "check-result", "section");
     assert!(result.contains("The request would be refused"), "{result}");
@@ -392,7 +252,7 @@ async fn one_key_makes_one_booking_on_postgres() {
 /// Two posts of one booking form, on the store `app` runs on.
 async fn one_key_suite(app: TestApp) {
     let storsalen = app.room("Storsalen").await;
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
     let form = kari.get(&format!("/halls/{storsalen}/book")).await;
     let csrf = hidden(&form.body, "csrf");
@@ -439,7 +299,7 @@ async fn one_key_suite(app: TestApp) {
 async fn a_form_without_its_token_or_with_bad_fields_writes_nothing() {
     let app = TestApp::sqlite().await;
     let storsalen = app.room("Storsalen").await;
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
     let path = format!("/halls/{storsalen}/book");
     let mut fields: Vec<(&str, &str)> = vec![("idempotency_key", "k1"), ("action", "submit")];
@@ -458,7 +318,7 @@ async fn a_form_without_its_token_or_with_bad_fields_writes_nothing() {
             .iter()
             .map(|&(k, v)| (k, if k == field { value } else { v }))
             .collect();
-        let answer = kari.book(&storsalen, &fields).await;
+        let answer = book(&kari, &storsalen, &fields).await;
         assert_eq!(answer.status, 422, "{field}: {}", answer.body);
         assert!(
             answer.body.contains(&format!("id=\"{field}-error\"")),
@@ -482,13 +342,13 @@ async fn a_form_without_its_token_or_with_bad_fields_writes_nothing() {
 async fn only_the_requester_sees_cancels_and_downloads_a_booking() {
     let app = TestApp::sqlite().await;
     let storsalen = app.room("Storsalen").await;
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
-    let sent = kari.book(&storsalen, &EVENING).await;
+    let sent = book(&kari, &storsalen, &EVENING).await;
     let location = sent.location.unwrap();
     let id = booking_id(&location);
 
-    let mut ola = Browser::new(&app);
+    let ola = Browser::new(&app);
     ola.register("Ola Nordmann", "ola@example.no").await;
     assert_eq!(ola.get(&format!("/my/bookings/{id}")).await.status, 404);
     assert_eq!(ola.get(&format!("/my/bookings/{id}.ics")).await.status, 404);
@@ -559,7 +419,7 @@ async fn a_weekly_repetition_skips_the_date_that_is_taken() {
         .await;
     assert_eq!(status, 201, "{body}");
 
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
     let check = kari
         .get(&format!(
@@ -580,7 +440,7 @@ async fn a_weekly_repetition_skips_the_date_that_is_taken() {
         ("purpose", "Korøving"),
         ("attendees", "40"),
     ]);
-    let sent = kari.book(&storsalen, &fields).await;
+    let sent = book(&kari, &storsalen, &fields).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     let detail = kari.get(sent.location.as_deref().unwrap()).await;
     let dates = element(&detail.body, "dates", "table");
@@ -598,27 +458,14 @@ async fn a_weekly_repetition_skips_the_date_that_is_taken() {
 async fn my_bookings_are_only_the_requesters_even_for_the_clerk_of_the_hall() {
     let app = TestApp::sqlite().await;
     let storsalen = app.room("Storsalen").await;
-    let mut kari = Browser::new(&app);
+    let kari = Browser::new(&app);
     kari.register("Kari Nordmann", "kari@example.no").await;
-    let sent = kari.book(&storsalen, &EVENING).await;
+    let sent = book(&kari, &storsalen, &EVENING).await;
     let id = booking_id(&sent.location.unwrap());
 
     // Erik decides for Storsalen: the console is his place for Kari's request, not her pages
     // (there, a cancellation needs a reason for Kari).
-    let mut erik = Browser::new(&app);
-    let form = erik.get("/login").await;
-    let signed_in = erik
-        .post(
-            "/login",
-            &[
-                ("csrf", &hidden(&form.body, "csrf")),
-                ("login", "erik.dahl"),
-                ("password", "erik-clerk-2027"),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let erik = Browser::signed_in(&app, "erik.dahl", "erik-clerk-2027").await;
     let detail = erik.get(&format!("/my/bookings/{id}")).await;
     assert_eq!(detail.status, 404);
     assert!(!detail.body.contains("Hemmelig bursdagsfest"));

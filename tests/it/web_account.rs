@@ -2,119 +2,13 @@
 //! (residents and directory staff), sessions in the store, CSRF, the failed-login limit,
 //! the language switch, and the cookies' flags.
 
-use std::collections::HashMap;
-
 use crate::support::app::TestApp;
-
-/// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-    headers: Vec<(&'static str, String)>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookies: Vec<String>,
-    cache_control: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-            cookies: HashMap::new(),
-            headers: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let mut req = req.header("cookie", cookie.join("; "));
-        for (k, v) in &self.headers {
-            req = req.header(*k, v);
-        }
-        let response = req.send().await.unwrap();
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let set_cookies: Vec<String> = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|c| c.to_str().unwrap().to_owned())
-            .collect();
-        for c in &set_cookies {
-            let pair = c.split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let cache_control = response
-            .headers()
-            .get("cache-control")
-            .map(|c| c.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let body = response.text().await.unwrap();
-        Page {
-            status,
-            location,
-            set_cookies,
-            cache_control,
-            body,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.client.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.client.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-
-    /// Opens `page`, reads its form token and posts `form` with it to `action`.
-    async fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
-        let shown = self.get(page).await;
-        assert_eq!(shown.status, 200, "{page}: {}", shown.body);
-        let token = csrf_of(&shown.body);
-        let mut fields = vec![("csrf", token.as_str())];
-        fields.extend_from_slice(form);
-        self.post(action, &fields).await
-    }
-}
-
-/// The value of the first `csrf` hidden field.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find(r#"name="csrf" value=""#)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"));
-    let rest = &html[at + r#"name="csrf" value=""#.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
+use crate::support::browser::{Browser, hidden};
 
 #[tokio::test]
 async fn a_resident_registers_signs_out_and_signs_in_again() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     let page = b
         .submit(
             "/register",
@@ -153,15 +47,15 @@ async fn a_resident_registers_signs_out_and_signs_in_again() {
     assert_eq!(status, 200);
 
     // Signing out ends the session in the store, not only in the browser.
-    let old_cookie = b.cookies["lokal_session"].clone();
+    let old_cookie = b.cookie("lokal_session").unwrap();
     let start = b.get("/").await;
-    let out = b.post("/logout", &[("csrf", &csrf_of(&start.body))]).await;
+    let out = b
+        .post("/logout", &[("csrf", &hidden(&start.body, "csrf"))])
+        .await;
     assert_eq!(out.status, 303);
-    assert!(!b.cookies.contains_key("lokal_session"));
-    let mut replay = Browser::new(&app);
-    replay
-        .cookies
-        .insert("lokal_session".into(), old_cookie.clone());
+    assert!(b.cookie("lokal_session").is_none());
+    let replay = Browser::new(&app);
+    replay.set_cookie("lokal_session", &old_cookie);
     let page = replay.get("/").await;
     assert!(
         !page.body.contains("Siri Fjeld"),
@@ -182,13 +76,13 @@ async fn a_resident_registers_signs_out_and_signs_in_again() {
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(page.location.as_deref(), Some("/halls"));
-    assert_ne!(b.cookies["lokal_session"], old_cookie);
+    assert_ne!(b.cookie("lokal_session").unwrap(), old_cookie);
 }
 
 #[tokio::test]
 async fn a_clerk_signs_in_with_the_directory_and_lands_in_the_console() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     let page = b
         .submit(
             "/login",
@@ -215,7 +109,7 @@ async fn a_clerk_signs_in_with_the_directory_and_lands_in_the_console() {
     );
 
     // Staff who are not clerks get no console links.
-    let mut ingrid = Browser::new(&app);
+    let ingrid = Browser::new(&app);
     let page = ingrid
         .submit(
             "/login",
@@ -232,7 +126,7 @@ async fn a_clerk_signs_in_with_the_directory_and_lands_in_the_console() {
 #[tokio::test]
 async fn forms_without_their_token_or_from_another_site_change_nothing() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     b.get("/register").await;
     let fields = [
         ("name", "Ola"),
@@ -245,16 +139,16 @@ async fn forms_without_their_token_or_from_another_site_change_nothing() {
     assert_eq!(page.status, 403);
     assert!(page.body.contains("Skjemaet er utløpt"), "{}", page.body);
     // Another visitor's token.
-    let mut other = Browser::new(&app);
-    let theirs = csrf_of(&other.get("/register").await.body);
+    let other = Browser::new(&app);
+    let theirs = hidden(&other.get("/register").await.body, "csrf");
     let mut with_theirs = vec![("csrf", theirs.as_str())];
     with_theirs.extend_from_slice(&fields);
     assert_eq!(b.post("/register", &with_theirs).await.status, 403);
     // The right token, sent from another site's page.
-    let mine = csrf_of(&b.get("/register").await.body);
+    let mine = hidden(&b.get("/register").await.body, "csrf");
     let mut with_mine = vec![("csrf", mine.as_str())];
     with_mine.extend_from_slice(&fields);
-    b.headers.push(("origin", "https://evil.example".into()));
+    b.header("origin", "https://evil.example");
     assert_eq!(b.post("/register", &with_mine).await.status, 403);
     // Nothing was registered.
     let (status, _) = app
@@ -265,13 +159,13 @@ async fn forms_without_their_token_or_from_another_site_change_nothing() {
         .await;
     assert_eq!(status, 401);
     // The same form from this site goes through.
-    b.headers.clear();
-    b.headers.push(("origin", app.base.clone()));
+    b.clear_headers();
+    b.header("origin", &app.base);
     assert_eq!(b.post("/register", &with_mine).await.status, 303);
     // A signed-in visitor's form needs the session's token, not the pre-sign-in cookie's.
     let out = b.post("/logout", &[("csrf", mine.as_str())]).await;
     assert_eq!(out.status, 403);
-    assert!(b.cookies.contains_key("lokal_session"));
+    assert!(b.cookie("lokal_session").is_some());
     assert!(
         b.get("/").await.body.contains("Innlogget som Ola"),
         "still signed in"
@@ -282,7 +176,7 @@ async fn forms_without_their_token_or_from_another_site_change_nothing() {
 async fn wrong_passwords_are_limited_and_errors_name_their_fields() {
     let app = TestApp::sqlite().await;
     app.resident("limit@example.no").await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     // Empty fields: each named at its field, linked from the summary.
     let page = b
         .submit("/login", "/login", &[("login", ""), ("password", "")])
@@ -358,10 +252,9 @@ async fn wrong_passwords_are_limited_and_errors_name_their_fields() {
     assert_eq!(page.status, 422);
     assert!(page.body.contains(r#"id="password-error""#));
     // A body that is not a form at all.
-    let token = csrf_of(&b.get("/login").await.body);
+    let token = hidden(&b.get("/login").await.body, "csrf");
     let req = b
-        .client
-        .post(format!("{}/login", b.base))
+        .request(reqwest::Method::POST, "/login")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("csrf={token}&login=%ZZ&password"));
     let page = b.send(req).await;
@@ -371,11 +264,11 @@ async fn wrong_passwords_are_limited_and_errors_name_their_fields() {
 #[tokio::test]
 async fn the_language_follows_the_switch_then_the_browser() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     let page = b.get("/login").await;
     assert!(page.body.contains(r#"<html lang="nb">"#));
     assert!(page.body.contains("Logg inn"));
-    b.headers.push(("accept-language", "en-GB,en;q=0.9".into()));
+    b.header("accept-language", "en-GB,en;q=0.9");
     let page = b.get("/login").await;
     assert!(page.body.contains(r#"<html lang="en">"#));
     // The switch remembers the choice and comes back to the page; never to another site.
@@ -406,8 +299,8 @@ async fn the_language_follows_the_switch_then_the_browser() {
 #[tokio::test]
 async fn behind_a_tls_proxy_cookies_are_secure() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
-    b.headers.push(("x-forwarded-proto", "https".into()));
+    let b = Browser::new(&app);
+    b.header("x-forwarded-proto", "https");
     let page = b.get("/login").await;
     assert!(page.set_cookies.iter().all(|c| c.contains("; Secure")));
     let page = b
@@ -428,14 +321,14 @@ async fn behind_a_tls_proxy_cookies_are_secure() {
 #[tokio::test]
 async fn pages_carry_their_safety_headers_and_browsers_get_html_errors() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     let response = reqwest::get(format!("{}/", app.base)).await.unwrap();
     let csp = response.headers()["content-security-policy"]
         .to_str()
         .unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    b.headers.push(("accept", "text/html".into()));
+    b.header("accept", "text/html");
     let page = b.get("/no/such/page").await;
     assert_eq!(page.status, 404);
     assert!(page.body.contains("Fant ikke siden"));
@@ -459,7 +352,7 @@ async fn pages_carry_their_safety_headers_and_browsers_get_html_errors() {
 async fn an_address_that_does_not_fit_is_a_page_in_the_visitors_language() {
     let app = TestApp::sqlite().await;
     let hall = app.room("Storsalen").await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     b.submit(
         "/login",
         "/login",
@@ -492,7 +385,7 @@ async fn an_address_that_does_not_fit_is_a_page_in_the_visitors_language() {
 #[tokio::test]
 async fn pages_for_a_signed_in_person_are_not_stored_by_the_browser() {
     let app = TestApp::sqlite().await;
-    let mut b = Browser::new(&app);
+    let b = Browser::new(&app);
     // A public page for a visitor: private, checked again before reuse.
     let start = b.get("/").await;
     assert_eq!(start.cache_control, "private, no-cache");
