@@ -1136,7 +1136,8 @@ impl Bookings {
     }
 
     /// The live, bookable rooms with at least `capacity` seats that are free for the whole
-    /// window.
+    /// window: nothing busy within the room's setup and teardown buffers of it, so that a
+    /// booking of the window would not clash.
     pub async fn free_rooms(
         &self,
         from: &str,
@@ -1156,7 +1157,19 @@ impl Bookings {
             }
             let zone = self.rules.zone(&room);
             let window = self.window(from, to, zone)?;
-            if self.busy_in(&room, zone, &window).await?.is_empty() {
+            // A booking in the window would block it widened by its own buffers, and what is
+            // there already blocks with its buffers too: free means no busy time within both
+            // buffers of the window.
+            let pad = policy.setup.delta() + policy.teardown.delta();
+            let wide = Interval::new(
+                window
+                    .start()
+                    .checked_sub_signed(pad)
+                    .unwrap_or(window.start()),
+                window.end().checked_add_signed(pad).unwrap_or(window.end()),
+            )
+            .unwrap_or(window);
+            if self.busy_in(&room, zone, &wide).await?.is_empty() {
                 free.push(room);
             }
         }

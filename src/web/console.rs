@@ -647,7 +647,10 @@ async fn detail_page(
                 .map(|s| status_text(lang, s))
                 .unwrap_or_else(|| "–".into()),
             to: status_text(lang, &h.to),
-            reason: h.reason.unwrap_or_default(),
+            reason: h
+                .reason
+                .map(|r| crate::web::resident::mine::status_reason_text(lang, &r))
+                .unwrap_or_default(),
         })
         .collect();
     let page = Page::new(
@@ -665,7 +668,10 @@ async fn detail_page(
             errors,
             pending: booking.status == "pending",
             cancellable: matches!(booking.status.as_str(), "pending" | "approved"),
-            status_reason: booking.status_reason.clone(),
+            status_reason: booking
+                .status_reason
+                .as_deref()
+                .map(|r| crate::web::resident::mine::status_reason_text(lang, r)),
             created: when_text(lang, zone.local(booking.created_at)),
             request,
             history,
@@ -1002,6 +1008,16 @@ async fn calendar_page(
     form: ClosureFields,
 ) -> Response {
     let lang = v.lang;
+    let whole_building = match sel {
+        Selection::Building(b, _) => match state.bookings.store.rooms(false).await {
+            Ok(all) => all
+                .iter()
+                .filter(|r| r.room.building.as_deref() == Some(b.as_str()))
+                .all(|r| mine.iter().any(|m| m.room.id == r.room.id)),
+            Err(e) => return crate::web::unavailable(v, e),
+        },
+        _ => false,
+    };
     let weeks = match state.bookings.week(&sel.rooms(), monday).await {
         Ok(w) => w,
         Err(e) => return service_page(v, e),
@@ -1043,7 +1059,9 @@ async fn calendar_page(
             value: r.room.id.clone(),
             label: r.room.name.clone(),
         }),
-        Selection::Building(b, _) => Some(Target {
+        // A building is closed as a whole only by a clerk of every room in it (the service
+        // refuses anyone else), so only they are offered the form.
+        Selection::Building(b, _) if whole_building => Some(Target {
             field: "building",
             value: b.clone(),
             label: lang.t_args(
@@ -1051,6 +1069,7 @@ async fn calendar_page(
                 &[("building", b.to_arg())],
             ),
         }),
+        Selection::Building(..) => None,
         Selection::Nothing => None,
     };
     let base = format!("/console/calendar?{}", sel.query());

@@ -134,11 +134,11 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     let history = &detail.body[detail.body.find("<table class=\"history\"").unwrap()..];
     assert!(history.contains("<caption>"));
     assert!(
-        history.contains("<td>Erik Dahl (deg)</td><td>Venter</td><td>Godkjent</td>"),
+        history.contains("<td>Erik Dahl (deg)</td><td>Til behandling</td><td>Godkjent</td>"),
         "{history}"
     );
     assert!(
-        history.contains("(søkeren)</td><td>–</td><td>Venter</td>"),
+        history.contains("(søkeren)</td><td>–</td><td>Til behandling</td>"),
         "{history}"
     );
 }

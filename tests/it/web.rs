@@ -96,22 +96,40 @@ async fn the_search_finds_free_halls_big_enough_and_public_pages_never_say_who_b
     assert!(hall.body.contains("Forrige uke") && hall.body.contains("Neste uke"));
     // This week (now is Monday 10:00 in Oslo): the hours gone say so, not "free".
     let this_week = visitor.get(&format!("/halls/{storsalen}")).await;
-    let week = element(&this_week.body, "week-caption", "table");
-    let first_row = &week[week.find("08:00").unwrap()..week.find("09:00–").unwrap()];
+    let now_week = element(&this_week.body, "week-caption", "table");
+    let first_row = &now_week[now_week.find("08:00").unwrap()..now_week.find("09:00–").unwrap()];
     assert!(
         first_row.starts_with("08:00") && first_row.contains("<td class=\"closed\">Passert</td>"),
         "{first_row}"
     );
-    let later = &week[week.find("10:00–").unwrap()..week.find("11:00–").unwrap()];
+    let later = &now_week[now_week.find("10:00–").unwrap()..now_week.find("11:00–").unwrap()];
     assert!(later.contains("<td class=\"free\">Ledig</td>"), "{later}");
     assert!(
-        !week[week.find("11:00–").unwrap()..].contains("Passert"),
-        "{week}"
+        !now_week[now_week.find("11:00–").unwrap()..].contains("Passert"),
+        "{now_week}"
     );
     let again = visitor
         .get("/?date=2027-01-13&from=18:00&to=20:00&people=40")
         .await;
     assert!(!again.body.contains(">Storsalen<"), "taken, so not free");
+    // Free means bookable: the hour after the evening is taken by its teardown and a new
+    // booking's setup (30 min each), the one after that is free; the week shows the same.
+    let after = visitor
+        .get("/?date=2027-01-13&from=20:00&to=21:00&people=40")
+        .await;
+    assert!(
+        !after.body.contains(">Storsalen<"),
+        "clashes with the buffers"
+    );
+    let later = visitor
+        .get("/?date=2027-01-13&from=21:00&to=22:00&people=40")
+        .await;
+    assert!(later.body.contains(">Storsalen<"), "free after the buffers");
+    assert_eq!(
+        week.matches("<td class=\"busy\">").count(),
+        4,
+        "17:00 to 21:00 on Wednesday: {week}"
+    );
     for page in [&found, &hall, &again, &visitor.get("/").await] {
         assert!(!page.body.contains("Hemmelig"), "{}", page.body);
         assert!(!page.body.contains("kari.hemmeligsen"));

@@ -103,12 +103,20 @@ fn check_fields(
     if start.is_none() {
         errors.add("start", lang.t("book-error-time"));
     }
-    let end = parse_clock(&f.end);
+    // An end at midnight (00:00, or 24:00 typed by hand) is the end of the day: halls that
+    // close at 24:00 can be booked to closing time.
+    let end_at_midnight = matches!(f.end.trim(), "00:00" | "24:00" | "00:00:00" | "24:00:00");
+    let end = if end_at_midnight {
+        Some(chrono::NaiveTime::MIN)
+    } else {
+        parse_clock(&f.end)
+    };
     if end.is_none() {
         errors.add("end", lang.t("book-error-time"));
     }
     if let (Some(s), Some(e)) = (start, end)
         && e <= s
+        && !end_at_midnight
     {
         errors.add("end", lang.t("book-error-order"));
     }
@@ -144,11 +152,18 @@ fn check_fields(
     else {
         return Err(errors);
     };
-    let at = |t: chrono::NaiveTime| format!("{}T{}", day.format("%Y-%m-%d"), t.format("%H:%M"));
+    let at = |d: chrono::NaiveDate, t: chrono::NaiveTime| {
+        format!("{}T{}", d.format("%Y-%m-%d"), t.format("%H:%M"))
+    };
+    let end_day = if end_at_midnight {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
     Ok(CreateBooking {
         room_id: room_id.to_owned(),
-        start: at(start),
-        end: at(end),
+        start: at(day, start),
+        end: at(end_day, end),
         purpose: purpose.to_owned(),
         attendees,
         // UNTIL as a local date-time: the last day, to its end, in the room's wall time.
@@ -479,6 +494,28 @@ mod tests {
         );
         assert!(crate::scheduling::Recurrence::parse(r.recurrence.as_deref().unwrap()).is_ok());
         assert_eq!(r.on_conflict, OnConflict::Skip);
+    }
+
+    #[test]
+    fn an_end_at_midnight_is_the_end_of_the_day() {
+        for midnight in ["00:00", "24:00"] {
+            let mut f = form();
+            f.start = "22:00".into();
+            f.end = midnight.into();
+            let r = check_fields(Lang::Nb, "room", &f, true).unwrap();
+            assert_eq!(
+                (r.start.as_str(), r.end.as_str()),
+                ("2027-01-07T22:00", "2027-01-08T00:00")
+            );
+        }
+        let mut f = form();
+        f.end = "25:00".into();
+        assert!(
+            check_fields(Lang::Nb, "room", &f, true)
+                .unwrap_err()
+                .get("end")
+                .is_some()
+        );
     }
 
     #[test]

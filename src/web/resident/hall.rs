@@ -176,6 +176,7 @@ pub async fn show(
     {
         let next_monday = monday + TimeDelta::days(7);
         let now = state.bookings.clock.now();
+        let pad = policy.setup.delta() + policy.teardown.delta();
         let busy = match state
             .bookings
             .busy(
@@ -219,9 +220,11 @@ pub async fn show(
                                 text: lang.t("slot-past"),
                             };
                         }
+                        // Busy when a booking of this hour would clash: what is there blocks
+                        // with its buffers, and so would the new booking.
                         let taken = Interval::new(
-                            zone.to_utc_or_after_gap(start),
-                            zone.to_utc_or_after_gap(end),
+                            zone.to_utc_or_after_gap(start) - pad,
+                            zone.to_utc_or_after_gap(end) + pad,
                         )
                         .is_ok_and(|slot| {
                             busy.iter()

@@ -34,7 +34,7 @@ pub fn status_text(lang: Lang, status: &str) -> String {
 }
 
 /// Why a booking was rejected or cancelled, in words where Lokal wrote it.
-fn status_reason_text(lang: Lang, reason: &str) -> String {
+pub(crate) fn status_reason_text(lang: Lang, reason: &str) -> String {
     match reason {
         "cancelled by the requester" => lang.t("status-reason-requester"),
         "no clerk decided before the hold ran out" => lang.t("status-reason-expired"),
