@@ -22,6 +22,9 @@ pub struct Config {
     pub store: StoreConfig,
     pub scheduling: SchedulingConfig,
     pub auth: AuthConfig,
+    /// Email and webhooks about bookings (docs/notifications.md).
+    #[serde(default)]
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// `lokal serve`.
@@ -38,6 +41,10 @@ pub struct ServerConfig {
     pub expiry_interval_secs: u64,
     /// `text` or `json` (one JSON object per line, for log collectors).
     pub log_format: LogFormat,
+    /// The address people reach Lokal at, for links in mails and webhooks (e.g.
+    /// `https://booking.kommune.no`); empty means `http://localhost:<port of listen>`.
+    #[serde(default)]
+    pub public_url: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +180,7 @@ impl Default for Config {
                 max_body_bytes: 64 * 1024,
                 expiry_interval_secs: 60,
                 log_format: LogFormat::Text,
+                public_url: String::new(),
             },
             scheduling: SchedulingConfig {
                 policies: "seed/policies.toml".into(),
@@ -185,6 +193,7 @@ impl Default for Config {
                 failure_window_secs: 900,
                 credential_cache_secs: 300,
             },
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -262,6 +271,15 @@ impl Config {
         if self.auth.max_failures == 0 {
             return Err(ConfigError("auth.max_failures must be at least 1".into()));
         }
+        self.notify.validate().map_err(ConfigError)?;
+        if !(self.server.public_url.is_empty()
+            || self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError(
+                "server.public_url must start with http:// or https://".into(),
+            ));
+        }
         if crate::scheduling::Zone::parse(&self.scheduling.default_time_zone).is_err() {
             return Err(ConfigError(format!(
                 "scheduling.default_time_zone {:?} is not an IANA time zone",
@@ -269,6 +287,22 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+impl ServerConfig {
+    /// The public base URL without a trailing slash: `public_url`, or
+    /// `http://localhost:<port>` from `listen`.
+    pub fn public_base(&self) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_owned();
+        }
+        let port = self
+            .listen
+            .rsplit_once(':')
+            .map(|(_, p)| p)
+            .unwrap_or("8080");
+        format!("http://localhost:{port}")
     }
 }
 

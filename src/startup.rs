@@ -115,8 +115,15 @@ pub async fn sync_rooms(state: &AppState) -> bool {
     }
 }
 
-/// Runs the directory sync and the hold expiry every so often, until the runtime stops.
+/// Runs the directory sync and the hold expiry every so often, and the notification worker,
+/// until the runtime stops.
 pub fn spawn_background(state: &AppState, config: &Config) {
+    match crate::notify::start(state, &config.notify, &config.server.public_base()) {
+        // Runs until the runtime stops; deliveries in flight are sent again after a restart.
+        Ok(Some(_worker)) => tracing::info!("notification worker started"),
+        Ok(None) => tracing::info!("notifications are off (notify.enabled = false)"),
+        Err(e) => tracing::error!(error = %e, "the notification worker could not start"),
+    }
     let every = Duration::from_secs(config.directory.sync_interval_secs);
     let s = state.clone();
     tokio::spawn(async move {

@@ -123,6 +123,28 @@ impl Directory for FileDirectory {
         Ok(Roles::from_groups(&self.mapping, groups))
     }
 
+    async fn group_members(&self, group_dn: &str) -> Result<Vec<Person>, DirectoryError> {
+        let people = self.under_base(&self.mapping.people);
+        Ok(match &self.mapping.member_groups {
+            GroupsFrom::Member { attribute } => {
+                let members: Vec<String> = self
+                    .under_base(&self.mapping.groups)
+                    .filter(|g| dn::same(&g.dn, group_dn))
+                    .flat_map(|g| g.texts(attribute))
+                    .map(|m| dn::normalize(&m))
+                    .collect();
+                people
+                    .filter(|p| members.contains(&dn::normalize(&p.dn)))
+                    .map(|p| self.mapping.person(p))
+                    .collect()
+            }
+            GroupsFrom::MemberOf { attribute } => people
+                .filter(|p| p.texts(attribute).iter().any(|g| dn::same(g, group_dn)))
+                .map(|p| self.mapping.person(p))
+                .collect(),
+        })
+    }
+
     async fn health(&self) -> Result<(), DirectoryError> {
         // Like a base search on a server: the base entry must exist.
         if self

@@ -410,6 +410,54 @@ impl Directory for LdapDirectory {
         .await
     }
 
+    async fn group_members(&self, group_dn: &str) -> Result<Vec<Person>, DirectoryError> {
+        self.deadline(async {
+            let entries = match &self.mapping.member_groups {
+                GroupsFrom::Member { attribute } => {
+                    let member_dns: Vec<String> = self
+                        .search(group_dn, Scope::Base, "(objectClass=*)", vec![attribute.clone()])
+                        .await?
+                        .iter()
+                        .flat_map(|e| e.texts(attribute))
+                        .collect();
+                    let mut found = Vec::new();
+                    for member in member_dns {
+                        // A member that is not a person (a nested group) or is gone is skipped.
+                        if let Ok(mut e) = self
+                            .search(
+                                &member,
+                                Scope::Base,
+                                &self.mapping.people.to_filter(),
+                                self.mapping.person_attributes(),
+                            )
+                            .await
+                        {
+                            found.append(&mut e);
+                        }
+                    }
+                    found
+                }
+                GroupsFrom::MemberOf { attribute } => {
+                    let filter = format!(
+                        "(&{}({}={}))",
+                        self.mapping.people.to_filter(),
+                        attribute,
+                        dn::escape_filter_value(group_dn)
+                    );
+                    self.search(
+                        &self.mapping.base_dn,
+                        Scope::Subtree,
+                        &filter,
+                        self.mapping.person_attributes(),
+                    )
+                    .await?
+                }
+            };
+            Ok(entries.iter().map(|e| self.mapping.person(e)).collect())
+        })
+        .await
+    }
+
     async fn health(&self) -> Result<(), DirectoryError> {
         self.deadline(async {
             let found = self

@@ -117,6 +117,12 @@ pub trait Directory: Send + Sync {
     async fn roles(&self, person: &Person) -> Result<Roles, DirectoryError>;
     /// Whether the directory answers.
     async fn health(&self) -> Result<(), DirectoryError>;
+    /// The people in the group named by `group_dn` (direct members only), for telling a
+    /// room's clerks about new requests. Backends that cannot list members find nobody.
+    async fn group_members(&self, group_dn: &str) -> Result<Vec<Person>, DirectoryError> {
+        let _ = group_dn;
+        Ok(Vec::new())
+    }
 }
 
 /// Connection settings for `ldap://` and `ldaps://` URLs.

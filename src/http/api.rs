@@ -202,6 +202,9 @@ pub struct RegisterResident {
     /// 10 to 1024 characters; stored as an argon2id hash.
     pub password: String,
     pub name: String,
+    /// The language of the resident's mails: `nb` (the default) or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -219,6 +222,14 @@ async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterResident>,
 ) -> Result<(StatusCode, Json<ResidentView>), ApiError> {
+    let lang = match body.language.as_deref() {
+        None => crate::web::i18n::Lang::Nb,
+        Some(code) => crate::web::i18n::Lang::parse(code).ok_or_else(|| {
+            ApiError::from(crate::identity::RegistrationError::Invalid(
+                "language must be nb or en".into(),
+            ))
+        })?,
+    };
     let r = crate::identity::register_resident(
         &state.bookings.store,
         &body.email,
@@ -227,6 +238,14 @@ async fn register(
         state.bookings.clock.now(),
     )
     .await?;
+    if lang != crate::web::i18n::Lang::Nb {
+        state
+            .bookings
+            .store
+            .set_resident_lang(&r.id, lang.code())
+            .await
+            .map_err(ApiError::from)?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(ResidentView {

@@ -20,6 +20,7 @@ pub use booking::{
     status_name,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
+pub use outbox::{DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact};
 pub use search::SearchFilter;
 pub use session::SessionRecord;
 
@@ -119,6 +120,7 @@ macro_rules! on_pool {
 mod booking;
 mod calendar;
 mod group;
+mod outbox;
 mod search;
 mod session;
 

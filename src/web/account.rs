@@ -288,6 +288,15 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
             }
             Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
         };
+    // Mails to the resident are written in the language they registered in.
+    if let Err(e) = state
+        .bookings
+        .store
+        .set_resident_lang(&record.id, v.lang.code())
+        .await
+    {
+        return super::unavailable(&v, e);
+    }
     let principal = Principal::Resident {
         id: record.id,
         email: record.email,
@@ -307,11 +316,18 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
 
 /// Sets the language cookie and goes back to the page. A GET, so the switch is a plain link.
 async fn switch_language(
+    State(state): State<AppState>,
     v: Visitor,
     PagePath(code): PagePath<String>,
     PageQuery(q): PageQuery<NextQuery>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
+    // A signed-in resident's mails follow the language they switch to.
+    if let Some(Principal::Resident { id, .. }) = &v.user
+        && let Err(e) = state.bookings.store.set_resident_lang(id, lang.code()).await
+    {
+        tracing::warn!(error = %e, "storing a resident's language failed");
+    }
     let cookie = set_cookie(LANG_COOKIE, lang.code(), Some(60 * 60 * 24 * 365), v.secure);
     let to = safe_next(q.next.as_deref()).unwrap_or_else(|| "/".to_owned());
     see_other(&v, &to, &[cookie])

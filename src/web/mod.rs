@@ -10,6 +10,7 @@ pub mod account;
 pub mod assets;
 pub mod console;
 pub mod i18n;
+pub mod notifications;
 pub mod reasons;
 pub mod resident;
 pub mod session;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(assets::routes())
         .merge(console::routes())
+        .merge(notifications::routes())
         .merge(resident::routes())
 }
 

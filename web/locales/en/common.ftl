@@ -7,6 +7,7 @@ nav-queue = Request queue
 nav-calendar = Calendar
 nav-search = Search
 nav-calendar-links = Calendar links
+nav-notifications = Notifications
 switch-language = Norsk
 signed-in-as = Signed in as { $name }
 sign-in = Sign in

@@ -7,6 +7,7 @@ nav-queue = Søknadskø
 nav-calendar = Kalender
 nav-search = Søk
 nav-calendar-links = Kalenderlenker
+nav-notifications = Varsler
 switch-language = English
 signed-in-as = Innlogget som { $name }
 sign-in = Logg inn

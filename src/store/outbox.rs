@@ -1,0 +1,424 @@
+//! Notification deliveries (migration 0007): the outbox fanned out into one delivery per
+//! destination, and the leases, retries and dead letters of sending them.
+//!
+//! Invariants, on both backends:
+//! - an outbox row is fanned out exactly once: its deliveries are inserted in the same
+//!   transaction that stamps `outbox.delivered_at` (which means "fanned out", not "received"),
+//!   and only if it was still unstamped; a second instance racing for the same row inserts
+//!   nothing (and `message_id` is unique besides);
+//! - a delivery is claimed by taking a lease (`locked_until`) with one conditional update, so
+//!   several instances on one PostgreSQL never send the same delivery at the same time while
+//!   the lease runs (`FOR UPDATE SKIP LOCKED` keeps them from waiting on each other); a lease
+//!   that runs out (the instance died) makes the delivery due again, so nothing is lost;
+//! - a delivery is marked delivered only after the receiver accepted it (at least once);
+//! - a clerk's digest collects new requests while it is pending and has never been claimed;
+//!   once claimed it takes no more items.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Pool, Store, StoreError};
+
+/// One row of the outbox, not yet fanned out.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    /// `booking.<to status>`.
+    pub kind: String,
+    pub booking_id: Option<String>,
+    /// JSON: `{booking_id, from, to, actor, reason}`.
+    pub payload: String,
+}
+
+/// One destination of an outbox event, decided by the notifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub booking_id: Option<String>,
+    pub room_id: Option<String>,
+    /// `booking.requested`, `booking.approved`, …
+    pub event: String,
+    /// `email` or `webhook`.
+    pub channel: String,
+    pub target: String,
+    pub lang: String,
+    pub message_id: String,
+    /// A webhook's body, fixed now so that every attempt sends the same bytes.
+    pub body: Option<String>,
+}
+
+/// A new request for a clerk's digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestEntry {
+    /// The clerk's address.
+    pub target: String,
+    pub lang: String,
+    pub booking_id: String,
+    /// When a new digest for this clerk is sent (the collecting window's end).
+    pub due: DateTime<Utc>,
+    /// The message id of a new digest.
+    pub message_id: String,
+}
+
+/// A delivery as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub outbox_id: Option<i64>,
+    pub booking_id: Option<String>,
+    pub room_id: Option<String>,
+    pub event: String,
+    pub channel: String,
+    pub target: String,
+    pub lang: String,
+    pub message_id: String,
+    pub body: Option<String>,
+    /// A digest's booking ids, as JSON.
+    pub items: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryRecord {
+    /// A digest's booking ids.
+    pub fn digest_items(&self) -> Vec<String> {
+        serde_json::from_str(&self.items).unwrap_or_default()
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, outbox_id, booking_id, room_id, event, channel, target, lang, \
+     message_id, body, items, status, attempts, next_attempt_at, locked_until, last_error, \
+     created_at, delivered_at";
+
+/// A resident's address, name and language, for their mails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResidentContact {
+    pub email: String,
+    pub name: String,
+    pub lang: String,
+}
+
+macro_rules! begin_write {
+    ($self:ident, $pool:ident) => {
+        match &$self.pool {
+            Pool::Sqlite(_) => $pool.begin_with("BEGIN IMMEDIATE").await?,
+            Pool::Postgres(_) => $pool.begin().await?,
+        }
+    };
+}
+
+impl Store {
+    /// Outbox rows not fanned out yet, oldest first.
+    pub async fn unfanned(&self, limit: i64) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, created_at, kind, booking_id, payload FROM outbox \
+             WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows)
+    }
+
+    /// Fans one outbox row out: inserts its deliveries, adds its digest entries, and stamps
+    /// the row, in one transaction. `false` (and nothing written) when the row was fanned out
+    /// already, by another instance.
+    pub async fn fan_out(
+        &self,
+        outbox_id: i64,
+        deliveries: &[NewDelivery],
+        digests: &[DigestEntry],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            // First, so that on PostgreSQL a racing instance waits here and then finds the row
+            // stamped.
+            let stamped = sqlx::query(
+                "UPDATE outbox SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
+            )
+            .bind(now)
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if stamped != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for d in deliveries {
+                sqlx::query(
+                    "INSERT INTO deliveries (outbox_id, booking_id, room_id, event, channel, target, lang, \
+                     message_id, body, status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10) \
+                     ON CONFLICT (message_id) DO NOTHING",
+                )
+                .bind(outbox_id)
+                .bind(&d.booking_id)
+                .bind(&d.room_id)
+                .bind(&d.event)
+                .bind(&d.channel)
+                .bind(&d.target)
+                .bind(&d.lang)
+                .bind(&d.message_id)
+                .bind(&d.body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for e in digests {
+                // An open digest: pending, and never claimed (a claimed one is being sent).
+                let open: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT id, items FROM deliveries WHERE channel = 'digest' AND target = $1 \
+                     AND status = 'pending' AND locked_until IS NULL ORDER BY id LIMIT 1",
+                )
+                .bind(&e.target)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match open {
+                    Some((id, items)) => {
+                        let mut list: Vec<String> = serde_json::from_str(&items).unwrap_or_default();
+                        if !list.contains(&e.booking_id) {
+                            list.push(e.booking_id.clone());
+                        }
+                        let items = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+                        // Guarded again: a claim between the read and this update wins.
+                        let added = sqlx::query(
+                            "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL",
+                        )
+                        .bind(&items)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if added == 1 {
+                            continue;
+                        }
+                    }
+                    None => {}
+                }
+                let items = serde_json::to_string(&[&e.booking_id]).unwrap_or_else(|_| "[]".into());
+                sqlx::query(
+                    "INSERT INTO deliveries (outbox_id, booking_id, room_id, event, channel, target, lang, \
+                     message_id, body, items, status, attempts, next_attempt_at, created_at) \
+                     VALUES (NULL, NULL, NULL, 'digest', 'digest', $1, $2, $3, NULL, $4, 'pending', 0, $5, $6) \
+                     ON CONFLICT (message_id) DO NOTHING",
+                )
+                .bind(&e.target)
+                .bind(&e.lang)
+                .bind(&e.message_id)
+                .bind(&items)
+                .bind(e.due)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`: each comes back with its attempt
+    /// counted and leased to the caller until `now + lease`.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let until = now.checked_add_signed(lease).unwrap_or(now);
+        let rows: Vec<DeliveryRecord> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                // One writer at a time on SQLite: the select and the update cannot interleave
+                // with another claim.
+                let _turn = self.write_turn().await;
+                sqlx::query_as(&format!(
+                    "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' \
+                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+                     ORDER BY next_attempt_at, id LIMIT $3) \
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))
+                .bind(until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' \
+                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+                     ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))
+                .bind(until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        let mut rows = rows;
+        rows.sort_by_key(|d| (d.next_attempt_at, d.id));
+        Ok(rows)
+    }
+
+    /// The receiver accepted the delivery.
+    pub async fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            sqlx::query(
+                "UPDATE deliveries SET status = 'delivered', delivered_at = $1, locked_until = NULL, \
+                 last_error = NULL WHERE id = $2 AND status = 'pending'",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The attempt failed: due again at `retry_at`, or dead when `None`.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        // Errors can quote a receiver's body: keep the stored text short.
+        let error: String = error.chars().take(500).collect();
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            match retry_at {
+                Some(at) => sqlx::query(
+                    "UPDATE deliveries SET next_attempt_at = $1, locked_until = NULL, last_error = $2 \
+                     WHERE id = $3 AND status = 'pending'",
+                )
+                .bind(at)
+                .bind(&error)
+                .bind(id)
+                .execute(pool)
+                .await?,
+                None => sqlx::query(
+                    "UPDATE deliveries SET status = 'dead', locked_until = NULL, last_error = $1 \
+                     WHERE id = $2 AND status = 'pending'",
+                )
+                .bind(&error)
+                .bind(id)
+                .execute(pool)
+                .await?,
+            };
+        });
+        Ok(())
+    }
+
+    /// Deliveries the clerks of these rooms should see: dead ones, and pending ones that
+    /// have failed at least once. Newest first.
+    pub async fn troubled_deliveries(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        if room_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=room_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE room_id IN ({}) \
+             AND (status = 'dead' OR (status = 'pending' AND last_error IS NOT NULL)) \
+             ORDER BY created_at DESC, id DESC LIMIT 500",
+            marks.join(", ")
+        );
+        let rows = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for id in room_ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows)
+    }
+
+    /// One delivery.
+    pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
+        let row = on_pool!(self, pool => sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row)
+    }
+
+    /// Every delivery of a booking, oldest first.
+    pub async fn deliveries_of(&self, booking_id: &str) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = on_pool!(self, pool => sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE booking_id = $1 ORDER BY id"
+        ))
+        .bind(booking_id)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows)
+    }
+
+    /// Every delivery on a channel, oldest first (for operators and tests).
+    pub async fn deliveries_on(&self, channel: &str) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = on_pool!(self, pool => sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE channel = $1 ORDER BY id"
+        ))
+        .bind(channel)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows)
+    }
+
+    /// A clerk's retry of a dead or failing delivery: pending, due at `now`, with a fresh
+    /// round of attempts. `false` when it was not dead or failing.
+    pub async fn retry_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            sqlx::query(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+                 locked_until = NULL WHERE id = $2 \
+                 AND (status = 'dead' OR (status = 'pending' AND last_error IS NOT NULL))",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// A resident's address, name and language, by id (without the `resident:` prefix).
+    pub async fn resident_contact(&self, id: &str) -> Result<Option<ResidentContact>, StoreError> {
+        let row: Option<(String, String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT email, name, lang FROM residents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|(email, name, lang)| ResidentContact { email, name, lang }))
+    }
+
+    /// Sets the language a resident's mails are written in (`nb` or `en`).
+    pub async fn set_resident_lang(&self, id: &str, lang: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            sqlx::query("UPDATE residents SET lang = $1 WHERE id = $2")
+                .bind(lang)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

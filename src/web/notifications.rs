@@ -1,0 +1,211 @@
+//! The console's notification page: deliveries about the clerk's rooms that failed (dead
+//! letters, and pending ones that failed at least once), with a button to try again.
+//!
+//! A clerk sees only deliveries about the rooms they decide for (the rule of
+//! `Bookings::clerk_rooms`); an email delivery's address is shown only to them. Retrying
+//! makes the delivery pending and due now, with a fresh round of attempts.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{
+    Page, PageError, PagePath, PageQuery, Visitor, check_csrf, error_page, parse_form, render,
+    see_other, sign_in_first, unavailable,
+};
+use crate::http::AppState;
+use crate::identity::Principal;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/notifications", get(list))
+        .route("/console/notifications/{id}/retry", post(retry))
+}
+
+fn clerk(v: &Visitor) -> Result<&Principal, PageError> {
+    match &v.user {
+        None => Err(sign_in_first(v).into()),
+        Some(p) if p.is_clerk() => Ok(p),
+        Some(_) => Err(error_page(
+            v,
+            StatusCode::FORBIDDEN,
+            "error-forbidden",
+            v.lang.t("error-forbidden-detail"),
+        )
+        .into()),
+    }
+}
+
+struct Row {
+    id: i64,
+    event: String,
+    booking_id: String,
+    room: String,
+    channel: String,
+    target: String,
+    status: String,
+    attempts: i64,
+    last_error: String,
+    next_attempt: String,
+    dead: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "console/notifications.html")]
+struct NotificationsPage {
+    page: Page,
+    notice: Option<String>,
+    problem: Option<String>,
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    v: Visitor,
+    PageQuery(q): PageQuery<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let who = clerk(&v)?;
+    let rooms = state
+        .bookings
+        .clerk_rooms(who)
+        .await
+        .map_err(|e| unavailable(&v, e))?;
+    let ids: Vec<String> = rooms.iter().map(|r| r.room.id.clone()).collect();
+    let deliveries = state
+        .bookings
+        .store
+        .troubled_deliveries(&ids)
+        .await
+        .map_err(|e| unavailable(&v, e))?;
+    let lang = v.lang;
+    let rows = deliveries
+        .into_iter()
+        .map(|d| {
+            let room = rooms
+                .iter()
+                .find(|r| Some(&r.room.id) == d.room_id.as_ref())
+                .map(|r| r.room.name.clone())
+                .unwrap_or_default();
+            let dead = d.status == "dead";
+            Row {
+                id: d.id,
+                event: event_text(lang, &d.event),
+                booking_id: d.booking_id.clone().unwrap_or_default(),
+                room,
+                channel: lang.t(&format!("console-notify-channel-{}", d.channel)),
+                // Listed only for the clerks of the room, who may see the requester's address.
+                target: d.target.clone(),
+                status: lang.t(if dead {
+                    "console-notify-status-dead"
+                } else {
+                    "console-notify-status-retrying"
+                }),
+                attempts: d.attempts,
+                last_error: d.last_error.clone().unwrap_or_default(),
+                next_attempt: if dead {
+                    String::new()
+                } else {
+                    d.next_attempt_at
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string()
+                },
+                dead,
+            }
+        })
+        .collect();
+    let notice = match q.notice.as_deref() {
+        Some("retried") => Some(lang.t("console-notify-notice-retried")),
+        _ => None,
+    };
+    let page = Page::new(&v, "notifications", lang.t("console-notify-title"));
+    Ok(render(
+        &v,
+        StatusCode::OK,
+        &NotificationsPage {
+            page,
+            notice,
+            problem: None,
+            rows,
+        },
+    ))
+}
+
+fn event_text(lang: super::Lang, event: &str) -> String {
+    match event {
+        "booking.requested" | "booking.approved" | "booking.rejected" | "booking.cancelled"
+        | "booking.expired" | "digest" => {
+            lang.t(&format!("console-notify-event-{}", event.trim_start_matches("booking.")))
+        }
+        other => other.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    v: Visitor,
+    PagePath(id): PagePath<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let who = clerk(&v)?;
+    let form: RetryForm = parse_form(&v, &body)?;
+    check_csrf(&v, &form.csrf)?;
+    let not_found = || {
+        error_page(
+            &v,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            v.lang.t("error-not-found-detail"),
+        )
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(not_found().into());
+    };
+    let store = &state.bookings.store;
+    let delivery = store
+        .delivery(id)
+        .await
+        .map_err(|e| unavailable(&v, e))?
+        .ok_or_else(not_found)?;
+    let rooms = state
+        .bookings
+        .clerk_rooms(who)
+        .await
+        .map_err(|e| unavailable(&v, e))?;
+    // Someone else's room: not found, as elsewhere in the console.
+    if !rooms
+        .iter()
+        .any(|r| Some(&r.room.id) == delivery.room_id.as_ref())
+    {
+        return Err(not_found().into());
+    }
+    let retried = store
+        .retry_delivery(id, state.bookings.clock.now())
+        .await
+        .map_err(|e| unavailable(&v, e))?;
+    if !retried {
+        return Err(error_page(
+            &v,
+            StatusCode::CONFLICT,
+            "console-problem-title",
+            v.lang.t("console-notify-not-retryable"),
+        )
+        .into());
+    }
+    tracing::info!(delivery = id, clerk = %who.requester_id(), "a clerk retried a notification");
+    Ok(see_other(&v, "/console/notifications?notice=retried", &[]))
+}
