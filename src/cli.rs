@@ -113,6 +113,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("# directory.bind_password is set but not shown: put it here, or use");
                 println!("# bind_password_file or LOKAL_DIRECTORY__BIND_PASSWORD.");
             }
+            let mut hidden_secrets = false;
+            for hook in &mut config.notify.webhooks {
+                hidden_secrets |= !hook.secret.is_empty();
+                hook.secret.clear();
+            }
+            if hidden_secrets {
+                println!("# notify.webhooks secrets are set but not shown: put them back, or use");
+                println!("# secret_file.");
+            }
             print!(
                 "{}",
                 toml::to_string_pretty(&config).context("writing the configuration as TOML")?

@@ -17,6 +17,8 @@ pub struct Metrics {
     directory_up: AtomicBool,
     rooms: AtomicU64,
     syncs_failed: AtomicU64,
+    /// (channel, outcome: delivered | retried | dead) → count.
+    notifications: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Metrics {
@@ -48,6 +50,16 @@ impl Metrics {
 
     pub fn sync_failed(&self) {
         self.syncs_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One notification attempt's outcome: `delivered`, `retried` or `dead`.
+    pub fn notification(&self, channel: &str, outcome: &str) {
+        *self
+            .notifications
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((channel.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
     }
 
     pub fn render(&self) -> String {
@@ -108,6 +120,20 @@ impl Metrics {
             "# HELP lokal_directory_sync_failures_total Directory syncs that failed.\n# TYPE lokal_directory_sync_failures_total counter\nlokal_directory_sync_failures_total {}",
             self.syncs_failed.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP lokal_notifications_total Notification attempts, by channel and outcome (delivered, retried, dead).\n# TYPE lokal_notifications_total counter\n");
+        for ((channel, outcome), n) in self
+            .notifications
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "lokal_notifications_total{{channel=\"{}\",outcome=\"{}\"}} {n}",
+                label(channel),
+                label(outcome)
+            );
+        }
         out
     }
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Notify;
@@ -188,6 +188,7 @@ pub struct Notifier {
     host: String,
     http: reqwest::Client,
     mailer: mail::Mailer,
+    metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 /// A running worker: wake it after a change, stop it at shutdown.
@@ -242,6 +243,7 @@ impl Notifier {
             host,
             http,
             mailer,
+            metrics: state.metrics.clone(),
         })
     }
 
@@ -437,6 +439,7 @@ impl Notifier {
             Ok(()) => {
                 tracing::info!(delivery = d.id, channel = %d.channel, event = %d.event, "notification delivered");
                 self.store.mark_delivered(d.id, now).await?;
+                self.metrics.notification(&d.channel, "delivered");
             }
             Err(f) => {
                 let attempts = u32::try_from(d.attempts).unwrap_or(u32::MAX);
@@ -465,6 +468,10 @@ impl Notifier {
                     }
                 }
                 self.store.mark_failed(d.id, &f.message, retry_at).await?;
+                self.metrics.notification(
+                    &d.channel,
+                    if retry_at.is_some() { "retried" } else { "dead" },
+                );
             }
         }
         Ok(())
@@ -663,11 +670,6 @@ pub fn start(
         return Ok(None);
     }
     Ok(Some(Notifier::new(state, config, public_url)?.spawn()))
-}
-
-/// When a delivery is next tried, for display.
-pub fn describe_due(d: &DeliveryRecord, now: DateTime<Utc>) -> Option<TimeDelta> {
-    (d.status == "pending").then(|| d.next_attempt_at - now)
 }
 
 #[cfg(test)]

@@ -180,27 +180,24 @@ impl Store {
                 .bind(&e.target)
                 .fetch_optional(&mut *tx)
                 .await?;
-                match open {
-                    Some((id, items)) => {
-                        let mut list: Vec<String> = serde_json::from_str(&items).unwrap_or_default();
-                        if !list.contains(&e.booking_id) {
-                            list.push(e.booking_id.clone());
-                        }
-                        let items = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
-                        // Guarded again: a claim between the read and this update wins.
-                        let added = sqlx::query(
-                            "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL",
-                        )
-                        .bind(&items)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if added == 1 {
-                            continue;
-                        }
+                if let Some((id, items)) = open {
+                    let mut list: Vec<String> = serde_json::from_str(&items).unwrap_or_default();
+                    if !list.contains(&e.booking_id) {
+                        list.push(e.booking_id.clone());
                     }
-                    None => {}
+                    let items = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+                    // Guarded again: a claim between the read and this update wins.
+                    let added = sqlx::query(
+                        "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL",
+                    )
+                    .bind(&items)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if added == 1 {
+                        continue;
+                    }
                 }
                 let items = serde_json::to_string(&[&e.booking_id]).unwrap_or_else(|_| "[]".into());
                 sqlx::query(

@@ -274,6 +274,18 @@ async fn an_approval_arrives_once_after_two_failures_signed_and_with_the_same_id
     // The resident's address never leaves in a webhook.
     assert!(got.iter().all(|r| !r.body.contains("kari@example.no")));
 
+    // Counted for Prometheus: two retries of each event, then both delivered.
+    let (_, metrics) = app.get("/metrics", None).await;
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(
+        metrics.contains("lokal_notifications_total{channel=\"webhook\",outcome=\"delivered\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lokal_notifications_total{channel=\"webhook\",outcome=\"retried\"} 4"),
+        "{metrics}"
+    );
+
     // The store agrees: both delivered, the approval after three attempts.
     let deliveries = app.state.bookings.store.deliveries_of(&id).await.unwrap();
     assert_eq!(deliveries.len(), 2);
@@ -481,4 +493,89 @@ async fn a_webhook_for_one_building_gets_only_its_events_and_teams_gets_a_card()
             && a["url"] == "https://booking.fjordvik.example/console"),
         "{actions:?}"
     );
+}
+
+/// The store's half of the guarantees, on one backend: an outbox row is fanned out once; a
+/// claimed delivery is leased to one claimer (even when eight race for it) until it is
+/// recorded or its lease runs out (a crashed sender), and a dead one comes back only by a
+/// retry.
+async fn fan_out_once_and_lease_to_one(url: &str) {
+    use lokal::store::NewDelivery;
+    let app = TestApp::start(test_config(url)).await;
+    let kari = app.resident("kari@example.no").await;
+    let booking = request_storsalen(&app, &kari, 13).await;
+    let store = app.state.bookings.store.clone();
+    let now = crate::support::app::test_now();
+
+    let events = store.unfanned(10).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].kind, "booking.pending");
+    let delivery = NewDelivery {
+        booking_id: Some(booking.clone()),
+        room_id: None,
+        event: "booking.requested".into(),
+        channel: "webhook".into(),
+        target: "x".into(),
+        lang: "nb".into(),
+        message_id: format!("{}.webhook.x@test", events[0].id),
+        body: Some("{}".into()),
+    };
+    let outbox = events[0].id;
+    assert!(store.fan_out(outbox, &[delivery.clone()], &[], now).await.unwrap());
+    assert!(!store.fan_out(outbox, &[delivery], &[], now).await.unwrap());
+    assert!(store.unfanned(10).await.unwrap().is_empty());
+    assert_eq!(store.deliveries_of(&booking).await.unwrap().len(), 1);
+
+    // Eight claimers race: one wins.
+    let lease = TimeDelta::seconds(60);
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        racing.spawn(async move { s.claim_due(now, lease, 10).await.unwrap().len() });
+    }
+    let mut won = 0;
+    while let Some(n) = racing.join_next().await {
+        won += n.unwrap();
+    }
+    assert_eq!(won, 1);
+    assert!(store.claim_due(now, lease, 10).await.unwrap().is_empty());
+    // The winner "crashed": after the lease it is due again, its attempt counted.
+    let again = store
+        .claim_due(now + TimeDelta::seconds(61), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    let id = again[0].id;
+
+    store.mark_failed(id, "HTTP 500", None).await.unwrap();
+    let later = now + TimeDelta::hours(5);
+    assert!(store.claim_due(later, lease, 10).await.unwrap().is_empty());
+    assert!(store.retry_delivery(id, later).await.unwrap());
+    let retried = store.claim_due(later, lease, 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    store.mark_delivered(id, later).await.unwrap();
+    assert!(
+        store
+            .claim_due(later + TimeDelta::hours(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.retry_delivery(id, later).await.unwrap());
+    assert_eq!(store.delivery(id).await.unwrap().unwrap().status, "delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_fans_out_once_and_leases_a_delivery_to_one_sender() {
+    let dir = TempDir::new("notify");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    fan_out_once_and_lease_to_one(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fans_out_once_and_leases_a_delivery_to_one_sender() {
+    let pg = Postgres::start();
+    fan_out_once_and_lease_to_one(&pg.url).await;
 }
