@@ -14,6 +14,7 @@ pub mod directory;
 pub mod explain;
 pub mod http;
 pub mod identity;
+pub mod notify;
 pub mod scheduling;
 pub mod startup;
 pub mod store;

@@ -1,0 +1,3 @@
+//! Notifications.
+
+pub mod mail;
