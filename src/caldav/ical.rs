@@ -588,6 +588,101 @@ fn booking_events(
     Some(events)
 }
 
+/// The iTIP method (RFC 5546 §1.4) of a scheduling message Lokal sends by e-mail (iMIP,
+/// RFC 6047) to a booking's requester.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItipMethod {
+    /// An approved booking for the requester's calendar (RFC 5546 §3.2.2).
+    Request,
+    /// The whole booking is gone (RFC 5546 §3.2.5).
+    Cancel,
+}
+
+impl ItipMethod {
+    /// The `METHOD` value, also the `method` parameter of the MIME type (RFC 6047 §2.4).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItipMethod::Request => "REQUEST",
+            ItipMethod::Cancel => "CANCEL",
+        }
+    }
+}
+
+/// The iTIP parts of a scheduling message: who organises (Lokal's sender address), who
+/// attends (the requester), and the SEQUENCE (RFC 5545 §3.8.7.4), which the caller derives so
+/// that a CANCEL is always higher than the REQUEST before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Itip<'a> {
+    pub method: ItipMethod,
+    pub sequence: i64,
+    pub organiser_email: &'a str,
+    pub organiser_name: &'a str,
+    pub attendee_email: &'a str,
+    pub attendee_name: &'a str,
+}
+
+/// A booking as an iTIP message (RFC 5546) for an iMIP mail: the VCALENDAR of
+/// [`calendar_object`] with `METHOD`, and each VEVENT with SEQUENCE, ORGANIZER and the requester
+/// as ATTENDEE (`PARTSTAT=ACCEPTED;RSVP=FALSE`: the room is theirs, nothing to answer).
+///
+/// A REQUEST is the booking's blocking dates exactly as its CalDAV object shows them (series
+/// rule, EXDATEs, RDATEs, overrides); `None` when it blocks nothing. A CANCEL is the master
+/// VEVENT alone, without RECURRENCE-ID so that it removes every instance (RFC 5546 §3.2.5),
+/// with `STATUS:CANCELLED`; it is written from the dates the booking blocked before it was
+/// cancelled (its `cancelled` dates count as blocking), `None` when it never had any.
+pub fn itip_object(
+    booking: &BookingRecord,
+    room: &RoomInfo,
+    detail: &Detail,
+    stamp: DateTime<Utc>,
+    itip: &Itip,
+) -> Option<String> {
+    let cancel = itip.method == ItipMethod::Cancel;
+    let mut events = if cancel {
+        let mut before = booking.clone();
+        before.status = "approved".to_owned();
+        for o in &mut before.occurrences {
+            if o.status == "cancelled" {
+                o.status = "approved".to_owned();
+            }
+        }
+        let mut events = booking_events(&before, room, detail, stamp, None)?;
+        events.truncate(1);
+        events
+    } else {
+        booking_events(booking, room, detail, stamp, None)?
+    };
+    for event in &mut events {
+        if cancel {
+            event.properties.retain(|p| p.key() != "STATUS");
+            event.properties.push(EventStatus::Cancelled.into());
+        }
+        event
+            .properties
+            .push(Property::new("SEQUENCE", itip.sequence.max(0).to_string()));
+        event.properties.push(
+            Property::new("ORGANIZER", format!("mailto:{}", itip.organiser_email))
+                .add_parameter("CN", &param_text(itip.organiser_name))
+                .done(),
+        );
+        event.properties.push(
+            Property::new("ATTENDEE", format!("mailto:{}", itip.attendee_email))
+                .add_parameter("CN", &param_text(itip.attendee_name))
+                .add_parameter("CUTYPE", "INDIVIDUAL")
+                .add_parameter("ROLE", "REQ-PARTICIPANT")
+                .add_parameter("PARTSTAT", "ACCEPTED")
+                .add_parameter("RSVP", "FALSE")
+                .done(),
+        );
+    }
+    let (from, to) = years(std::iter::once(booking), room.zone)?;
+    let mut calendar = calendar_block()
+        .prop(("METHOD", itip.method.as_str()))
+        .child(vtimezone_block(room.zone, from, to));
+    calendar.children.extend(events);
+    Some(render(&calendar))
+}
+
 /// An offset of a zone at some instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ZoneOffset {

@@ -19,7 +19,6 @@
 
 pub mod webhook;
 
-#[path = "mail_stub.rs"]
 pub mod mail;
 
 use std::sync::Arc;
@@ -533,7 +532,7 @@ impl Notifier {
                 .unwrap_or_else(|| booking.requester_name.clone()),
             None => booking.requester_name.clone(),
         };
-        let booking_url = format!("{}/bookings/{}", self.public_url, booking.id);
+        let booking_url = format!("{}/my/bookings/{}", self.public_url, booking.id);
         let message = mail::booking_mail(
             &self.config.mail,
             &mail::BookingMail {
@@ -586,11 +585,7 @@ impl Notifier {
                 .map_err(Failure::transient)?
                 .map(|r| r.room.name)
                 .unwrap_or_default();
-            let when = format!(
-                "{} – {}",
-                booking.local_start.replace('T', " "),
-                booking.local_end.replace('T', " ")
-            );
+            let when = mail::when_text(Lang::parse(&d.lang).unwrap_or_default(), &booking);
             items.push(mail::DigestItem {
                 booking_id: booking.id.clone(),
                 room_name,

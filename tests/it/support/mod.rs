@@ -5,3 +5,4 @@ pub mod browser;
 pub mod postgres;
 pub mod python;
 pub mod slapd;
+pub mod smtp;

@@ -1,0 +1,42 @@
+# E-post til innbyggere og saksbehandlere (src/notify/mail.rs). Ren tekst: ingen markering.
+mail-greeting = Hei { $name },
+mail-received-subject = Forespørsel mottatt: { $room }
+mail-received-body = Vi har mottatt forespørselen din om å leie { $room }. En saksbehandler ser på den, og du får en ny e-post når den er avgjort.
+mail-approved-subject = Godkjent: { $room }
+mail-approved-body = Bookingen din av { $room } er godkjent.
+mail-approved-calendar = Kalenderinvitasjonen i denne e-posten (invite.ics) legger bookingen inn i kalenderen din.
+mail-rejected-subject = Avslått: { $room }
+mail-rejected-body = Forespørselen din om å leie { $room } er dessverre avslått.
+mail-cancelled-subject = Avlyst: { $room }
+mail-cancelled-body = Bookingen din av { $room } er avlyst.
+mail-cancelled-calendar = Har du lagt bookingen inn i kalenderen din, fjerner vedlegget i denne e-posten den igjen.
+mail-expired-subject = Ikke behandlet i tide: { $room }
+mail-expired-body = Forespørselen din om å leie { $room } ble ikke behandlet før fristen gikk ut, så lokalet er ikke lenger holdt av for deg. Du kan sende en ny forespørsel.
+mail-reason = Begrunnelse: { $reason }
+mail-label-room = Lokale
+mail-label-building = Bygg
+mail-label-purpose = Formål
+mail-label-when = Tid
+mail-label-dates = Datoer ({ $count })
+mail-label-zone = Tidene er lokal tid ({ $zone }).
+mail-date-skipped = ikke med
+mail-date-cancelled = avlyst
+mail-date-rejected = avslått
+mail-date-pending = til behandling
+mail-date-expired = utløpt
+mail-more-dates = … og { $count ->
+    [one] én dato til
+   *[other] { $count } datoer til
+  }
+mail-link = Se bookingen: { $url }
+mail-footer = Denne e-posten er sendt automatisk fra Lokal.
+mail-digest-subject = { $count ->
+    [one] Én ny forespørsel
+   *[other] { $count } nye forespørsler
+  }
+mail-digest-intro = { $count ->
+    [one] Denne forespørselen venter på behandling:
+   *[other] Disse forespørslene venter på behandling:
+  }
+mail-digest-item = { $room }, { $when }: { $name } – { $purpose }
+mail-digest-link = Åpne køen: { $url }
