@@ -1305,7 +1305,7 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_key() {
-        let smtp = |f: fn(&mut SmtpConfig)| {
+        let smtp = |f: &dyn Fn(&mut SmtpConfig)| {
             let mut cfg = MailConfig {
                 transport: MailTransport::Smtp,
                 ..MailConfig::default()
@@ -1318,33 +1318,40 @@ mod tests {
             Err(MailError::Config { key, .. }) => key,
             other => panic!("{other:?}"),
         };
-        assert_eq!(key(&smtp(|s| s.host = " ".into())), "mail.smtp.host");
-        assert_eq!(key(&smtp(|s| s.port = 0)), "mail.smtp.port");
-        assert_eq!(key(&smtp(|s| s.timeout_secs = 0)), "mail.smtp.timeout_secs");
+        assert_eq!(key(&smtp(&|s| s.host = " ".into())), "mail.smtp.host");
+        assert_eq!(key(&smtp(&|s| s.port = 0)), "mail.smtp.port");
         assert_eq!(
-            key(&smtp(|s| s.username = Some("lokal".into()))),
+            key(&smtp(&|s| s.timeout_secs = 0)),
+            "mail.smtp.timeout_secs"
+        );
+        assert_eq!(
+            key(&smtp(&|s| s.username = Some("lokal".into()))),
             "mail.smtp.password"
         );
         assert_eq!(
-            key(&smtp(|s| s.password = Some("x".into()))),
+            key(&smtp(&|s| s.password = Some("x".into()))),
             "mail.smtp.username"
         );
         assert_eq!(
-            key(&smtp(|s| {
+            key(&smtp(&|s| {
                 s.username = Some("lokal".into());
                 s.password_file = Some("/nonexistent/lokal-smtp-password".into());
             })),
             "mail.smtp.password_file"
         );
-        let mut bad_from = MailConfig::default();
-        bad_from.from = "nobody".into();
+        let bad_from = MailConfig {
+            from: "nobody".into(),
+            ..MailConfig::default()
+        };
         assert_eq!(key(&bad_from), "mail.from");
-        let mut bad_reply = MailConfig::default();
-        bad_reply.reply_to = Some("x@".into());
+        let bad_reply = MailConfig {
+            reply_to: Some("x@".into()),
+            ..MailConfig::default()
+        };
         assert_eq!(key(&bad_reply), "mail.reply_to");
         // Every transport with good settings starts; the password is never printed.
         for tls in [SmtpTls::Starttls, SmtpTls::Tls, SmtpTls::None] {
-            let cfg = smtp(move |s| {
+            let cfg = smtp(&move |s| {
                 s.tls = tls;
                 s.username = Some("lokal".into());
                 s.password = Some("hemmelig".into());

@@ -7,7 +7,6 @@
 //! that) and the process is killed and reaped.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
@@ -96,10 +95,6 @@ impl SmtpSink {
         config.smtp.tls = SmtpTls::None;
         config.smtp.timeout_secs = 10;
         config
-    }
-
-    pub fn folder(&self) -> PathBuf {
-        self.folder.0.clone()
     }
 
     /// The messages received so far, in the order received.
