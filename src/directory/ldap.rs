@@ -415,7 +415,12 @@ impl Directory for LdapDirectory {
             let entries = match &self.mapping.member_groups {
                 GroupsFrom::Member { attribute } => {
                     let member_dns: Vec<String> = self
-                        .search(group_dn, Scope::Base, "(objectClass=*)", vec![attribute.clone()])
+                        .search(
+                            group_dn,
+                            Scope::Base,
+                            "(objectClass=*)",
+                            vec![attribute.clone()],
+                        )
                         .await?
                         .iter()
                         .flat_map(|e| e.texts(attribute))

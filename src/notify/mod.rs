@@ -469,7 +469,11 @@ impl Notifier {
                 self.store.mark_failed(d.id, &f.message, retry_at).await?;
                 self.metrics.notification(
                     &d.channel,
-                    if retry_at.is_some() { "retried" } else { "dead" },
+                    if retry_at.is_some() {
+                        "retried"
+                    } else {
+                        "dead"
+                    },
                 );
             }
         }
@@ -643,7 +647,10 @@ impl Failure {
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = match host.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => host,
@@ -710,7 +717,10 @@ mod tests {
 
     #[test]
     fn the_message_id_host_comes_from_the_public_url() {
-        assert_eq!(host_of("https://lokal.kommune.no:8443/x"), "lokal.kommune.no");
+        assert_eq!(
+            host_of("https://lokal.kommune.no:8443/x"),
+            "lokal.kommune.no"
+        );
         assert_eq!(host_of("http://localhost:8080"), "localhost");
         assert_eq!(host_of(""), "lokal.invalid");
     }

@@ -95,7 +95,12 @@ impl WebhookConfig {
         match secret.strip_prefix("whsec_") {
             Some(b64) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| format!("webhook {}: the whsec_ secret is not base64: {e}", self.name)),
+                .map_err(|e| {
+                    format!(
+                        "webhook {}: the whsec_ secret is not base64: {e}",
+                        self.name
+                    )
+                }),
             None => Ok(secret.into_bytes()),
         }
     }

@@ -324,7 +324,11 @@ async fn switch_language(
     let lang = Lang::parse(&code).unwrap_or_default();
     // A signed-in resident's mails follow the language they switch to.
     if let Some(Principal::Resident { id, .. }) = &v.user
-        && let Err(e) = state.bookings.store.set_resident_lang(id, lang.code()).await
+        && let Err(e) = state
+            .bookings
+            .store
+            .set_resident_lang(id, lang.code())
+            .await
     {
         tracing::warn!(error = %e, "storing a resident's language failed");
     }

@@ -142,9 +142,10 @@ async fn list(
 fn event_text(lang: super::Lang, event: &str) -> String {
     match event {
         "booking.requested" | "booking.approved" | "booking.rejected" | "booking.cancelled"
-        | "booking.expired" | "digest" => {
-            lang.t(&format!("console-notify-event-{}", event.trim_start_matches("booking.")))
-        }
+        | "booking.expired" | "digest" => lang.t(&format!(
+            "console-notify-event-{}",
+            event.trim_start_matches("booking.")
+        )),
         other => other.to_owned(),
     }
 }

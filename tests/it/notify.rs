@@ -192,6 +192,23 @@ async fn until(app: &TestApp, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Registers Kari Nordmann (a name without her address in it, unlike `TestApp::resident`).
+async fn kari(app: &TestApp) -> (String, String) {
+    let login = (
+        "kari@example.no".to_owned(),
+        "kari-password-2027".to_owned(),
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/residents",
+            None,
+            json!({"email": login.0, "password": login.1, "name": "Kari Nordmann"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    login
+}
+
 fn basic(l: &(String, String)) -> Option<(&str, &str)> {
     Some((l.0.as_str(), l.1.as_str()))
 }
@@ -223,7 +240,7 @@ async fn an_approval_arrives_once_after_two_failures_signed_and_with_the_same_id
     );
     let app = TestApp::start(config.clone()).await;
     let worker = start_worker(&app, &config);
-    let kari = app.resident("kari@example.no").await;
+    let kari = kari(&app).await;
     let id = request_storsalen(&app, &kari, 13).await;
     let (status, body) = app
         .post(
@@ -269,6 +286,7 @@ async fn an_approval_arrives_once_after_two_failures_signed_and_with_the_same_id
         event["booking"]["links"]["console"],
         format!("https://booking.fjordvik.example/console/bookings/{id}")
     );
+    assert_eq!(event["booking"]["requester_name"], "Kari Nordmann");
     let requested = &receiver.accepted_of_type("booking.requested")[0];
     assert_eq!(requested["booking"]["status"], "pending");
     // The resident's address never leaves in a webhook.
@@ -312,7 +330,7 @@ async fn undelivered_events_survive_a_restart(url: &str) {
     // retry; the second is made while the worker is stopped and stays in the outbox.
     let app = TestApp::start(config.clone()).await;
     let worker = start_worker(&app, &config);
-    let kari = app.resident("kari@example.no").await;
+    let kari = kari(&app).await;
     let first = request_storsalen(&app, &kari, 13).await;
     let store = app.state.bookings.store.clone();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -373,7 +391,7 @@ async fn a_dead_letter_shows_in_the_console_and_a_retry_delivers_it() {
     config.notify.max_attempts = 2;
     let app = TestApp::start(config.clone()).await;
     let worker = start_worker(&app, &config);
-    let kari = app.resident("kari@example.no").await;
+    let kari = kari(&app).await;
     let id = request_storsalen(&app, &kari, 13).await;
     let store = app.state.bookings.store.clone();
     let mut dead = None;
@@ -453,12 +471,17 @@ async fn a_webhook_for_one_building_gets_only_its_events_and_teams_gets_a_card()
                 &["Kulturhuset"],
                 WebhookFormat::Teams,
             ),
-            hook("raadhuset", &raadhus.url, &["Rådhuset"], WebhookFormat::Json),
+            hook(
+                "raadhuset",
+                &raadhus.url,
+                &["Rådhuset"],
+                WebhookFormat::Json,
+            ),
         ],
     );
     let app = TestApp::start(config.clone()).await;
     let worker = start_worker(&app, &config);
-    let kari = app.resident("kari@example.no").await;
+    let kari = kari(&app).await;
     let id = request_storsalen(&app, &kari, 13).await;
     until(&app, "the Teams card", || !kultur.accepted().is_empty()).await;
     worker.stop().await;
@@ -502,7 +525,7 @@ async fn a_webhook_for_one_building_gets_only_its_events_and_teams_gets_a_card()
 async fn fan_out_once_and_lease_to_one(url: &str) {
     use lokal::store::NewDelivery;
     let app = TestApp::start(test_config(url)).await;
-    let kari = app.resident("kari@example.no").await;
+    let kari = kari(&app).await;
     let booking = request_storsalen(&app, &kari, 13).await;
     let store = app.state.bookings.store.clone();
     let now = crate::support::app::test_now();
@@ -521,7 +544,12 @@ async fn fan_out_once_and_lease_to_one(url: &str) {
         body: Some("{}".into()),
     };
     let outbox = events[0].id;
-    assert!(store.fan_out(outbox, &[delivery.clone()], &[], now).await.unwrap());
+    assert!(
+        store
+            .fan_out(outbox, std::slice::from_ref(&delivery), &[], now)
+            .await
+            .unwrap()
+    );
     assert!(!store.fan_out(outbox, &[delivery], &[], now).await.unwrap());
     assert!(store.unfanned(10).await.unwrap().is_empty());
     assert_eq!(store.deliveries_of(&booking).await.unwrap().len(), 1);
@@ -564,7 +592,10 @@ async fn fan_out_once_and_lease_to_one(url: &str) {
             .is_empty()
     );
     assert!(!store.retry_delivery(id, later).await.unwrap());
-    assert_eq!(store.delivery(id).await.unwrap().unwrap().status, "delivered");
+    assert_eq!(
+        store.delivery(id).await.unwrap().unwrap().status,
+        "delivered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

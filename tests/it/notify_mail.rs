@@ -108,10 +108,7 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
     let got = sink.wait_for(5, Duration::from_secs(20)).await;
     worker.stop().await;
 
-    let karis: Vec<&Received> = got
-        .iter()
-        .filter(|m| to(m) == "kari@example.no")
-        .collect();
+    let karis: Vec<&Received> = got.iter().filter(|m| to(m) == "kari@example.no").collect();
     assert_eq!(karis.len(), 4, "{got:?}");
     // Each mail has its own Message-ID, the one stored with its delivery.
     let mut message_ids: Vec<String> = karis
