@@ -11,6 +11,7 @@ use lokal::notify::Notifier;
 use serde_json::json;
 
 use crate::support::app::{TempDir, TestApp, test_config};
+use crate::support::browser::Browser;
 use crate::support::smtp::{Received, SmtpSink};
 
 const ERIK: (&str, &str) = ("erik.dahl", "erik-clerk-2027"); // clerk: Kulturhuset
@@ -110,6 +111,18 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
 
     let karis: Vec<&Received> = got.iter().filter(|m| to(m) == "kari@example.no").collect();
     assert_eq!(karis.len(), 4, "{got:?}");
+    // In English, the language she registered in.
+    let mut subjects: Vec<String> = karis.iter().map(|m| m.header("Subject").unwrap()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "Approved: Storsalen",
+            "Cancelled: Storsalen",
+            "Request received: Storsalen",
+            "Request received: Storsalen"
+        ]
+    );
     // Each mail has its own Message-ID, the one stored with its delivery.
     let mut message_ids: Vec<String> = karis
         .iter()
@@ -138,4 +151,41 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
     assert!(methods.contains(&"CANCEL".to_owned()), "{methods:?}");
     // No second digest: both requests are decided.
     assert_eq!(got.iter().filter(|m| to(m) == ERIK_MAIL).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_residents_mail_language_follows_the_portal_they_registered_in_and_switch_to() {
+    let app = TestApp::sqlite().await;
+    let store = app.state.bookings.store.clone();
+    let lang_of = async |email: &str| {
+        let r = store.resident_by_email(email).await.unwrap().unwrap();
+        store.resident_contact(&r.id).await.unwrap().unwrap().lang
+    };
+    // Registered through the English portal: English mail.
+    let ola = Browser::new(&app);
+    ola.set_cookie("lokal_lang", "en");
+    ola.register("Ola Nordmann", "ola@example.no").await;
+    assert_eq!(lang_of("ola@example.no").await, "en");
+    // Switching to Norwegian while signed in switches the mail too.
+    let switched = ola.get("/lang/nb").await;
+    assert_eq!(switched.status, 303);
+    assert_eq!(lang_of("ola@example.no").await, "nb");
+    // Through the API: nb by default; a language that is not nb or en is refused.
+    app.resident("per@example.no").await;
+    assert_eq!(lang_of("per@example.no").await, "nb");
+    let (status, problem) = app
+        .post(
+            "/api/v1/residents",
+            None,
+            json!({"email": "liv@example.no", "password": "liv-password-2027", "name": "Liv", "language": "sv"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        store
+            .resident_by_email("liv@example.no")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
