@@ -293,6 +293,12 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "demo data could not be created"),
         }
     }
+    // A notification setting that cannot work (a mail folder that cannot be made, an SMTP
+    // host missing) stops the start, rather than leaving every notification waiting unseen.
+    if config.notify.enabled {
+        crate::notify::Notifier::new(&state, &config.notify, &config.server.public_base())
+            .context("starting notifications")?;
+    }
     spawn_background(&state, &config);
     let addr = listen.unwrap_or_else(|| config.server.listen.clone());
     let listener = TcpListener::bind(&addr)

@@ -150,6 +150,9 @@ async function consolePages(t, page, lang) {
   await go(page, '/console/calendars');
   await see(page, 'main a[href*="/feeds/"], main input[value*="/feeds/"], main code', 'the calendar links');
   await audit(t, page, `calendar-links-${lang}`);
+  await go(page, '/console/notifications');
+  await see(page, 'table.notifications tbody tr form[action$="/retry"]', 'a dead letter with its retry button');
+  await audit(t, page, `notifications-${lang}`);
 }
 
 await main({

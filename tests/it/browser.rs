@@ -37,7 +37,26 @@ async fn start_lokal() -> Lokal {
     let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
     config.directory.url = slapd.url.clone();
     config.directory.bind_password = "lokal-service-secret".into();
-    let app = TestApp::start(config).await;
+    // A webhook nobody answers, given up after one attempt: the console's notifications page
+    // then has dead letters for axe to look at.
+    config.notify.poll_interval_secs = 0.1;
+    config.notify.max_attempts = 1;
+    config.notify.mail_residents = false;
+    config.notify.mail_clerks = false;
+    config.notify.webhooks = vec![lokal::notify::WebhookConfig {
+        name: "nobody-home".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "browser-test-secret".into(),
+        secret_file: None,
+        buildings: vec![],
+        events: vec![],
+        format: lokal::notify::WebhookFormat::Json,
+    }];
+    let app = TestApp::start(config.clone()).await;
+    // Runs until the test's runtime ends.
+    let _worker = lokal::notify::Notifier::new(&app.state, &config.notify, &app.base)
+        .unwrap()
+        .spawn();
     Lokal {
         app,
         _slapd: slapd,
