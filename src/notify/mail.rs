@@ -668,19 +668,19 @@ pub fn booking_mail(cfg: &MailConfig, m: &BookingMail) -> Result<lettre::Message
     body.push(format!(
         "{}: {}",
         lang.t("mail-label-room"),
-        body_text(m.room_name)
+        header_text(m.room_name)
     ));
     if let Some(building) = m.building.filter(|b| !b.trim().is_empty()) {
         body.push(format!(
             "{}: {}",
             lang.t("mail-label-building"),
-            body_text(building)
+            header_text(building)
         ));
     }
     body.push(format!(
         "{}: {}",
         lang.t("mail-label-purpose"),
-        body_text(&m.booking.purpose).replace('\n', " ")
+        header_text(&m.booking.purpose)
     ));
     body.extend(when_lines(lang, m.booking, zone));
     body.push(lang.t_args("mail-label-zone", &[("zone", text(zone.name()))]));
@@ -1214,10 +1214,13 @@ mod tests {
         );
         assert_eq!(parsed.headers.get_all_values("To").len(), 1);
         let raw = String::from_utf8_lossy(&sent.0);
+        let (head, _) = raw.split_once("\r\n\r\n").unwrap();
         assert!(
-            !raw.contains("\nBcc:") && !raw.contains("\r\nX-Injected"),
+            !head.contains("\nBcc:") && !head.contains("\nX-Injected"),
             "{raw}"
         );
+        // In the body, a name stays on its line.
+        assert!(sent.text().contains("Lokale: Storsalen X-Injected: yes\n"));
     }
 
     #[test]
@@ -1413,6 +1416,20 @@ mod tests {
         );
         assert_eq!(sent.calendar().unwrap().0, "REQUEST");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_log_transport_sends_nothing_and_succeeds() {
+        let cfg = MailConfig {
+            transport: MailTransport::Log,
+            ..config()
+        };
+        let b = single("pending");
+        Mailer::new(&cfg)
+            .unwrap()
+            .send(booking_mail(&cfg, &mail(BookingMailKind::Received, Lang::En, &b)).unwrap())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
