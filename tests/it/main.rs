@@ -12,6 +12,7 @@ mod directory;
 mod explain;
 mod holidays;
 mod libdav;
+mod scheduling;
 mod serve;
 mod store;
 mod support;
