@@ -180,8 +180,14 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
             };
             own(&ctx, &path)?;
             let me = organiser(&ctx, &parts.headers);
-            match schedule::delete(cals, &state.bookings, &me, name, &conditions(&parts.headers))
-                .await
+            match schedule::delete(
+                cals,
+                &state.bookings,
+                &me,
+                name,
+                &conditions(&parts.headers),
+            )
+            .await
             {
                 Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
                 Err(e) => write_error(e),
@@ -311,7 +317,11 @@ fn write_error(e: WriteError) -> Result<Response, DavError> {
 }
 
 /// POST to the schedule outbox (RFC 6638 §5): free-busy requests for rooms.
-async fn outbox_post(_cals: &Calendars, _ctx: &Ctx<'_>, _body: &[u8]) -> Result<Response, DavError> {
+async fn outbox_post(
+    _cals: &Calendars,
+    _ctx: &Ctx<'_>,
+    _body: &[u8],
+) -> Result<Response, DavError> {
     Ok((
         StatusCode::NOT_IMPLEMENTED,
         "free-busy requests through the outbox are not available yet\n",
@@ -1190,7 +1200,13 @@ async fn staff_report(
                     continue;
                 }
                 let n = staff_node(ctx, object_path(&o.name), o, needs_entries(&props)).await?;
-                responses.push(respond(&n, n.href(), &props, &ctx.viewer, &CalendarData::Full));
+                responses.push(respond(
+                    &n,
+                    n.href(),
+                    &props,
+                    &ctx.viewer,
+                    &CalendarData::Full,
+                ));
             }
             if let Some(limit) = limit.map(|l| l as usize)
                 && responses.len() > limit
@@ -1218,8 +1234,8 @@ async fn staff_report(
                 };
                 match (name, found) {
                     (Some(name), Some(o)) => {
-                        let n = staff_node(ctx, object_path(&name), o, needs_entries(&props))
-                            .await?;
+                        let n =
+                            staff_node(ctx, object_path(&name), o, needs_entries(&props)).await?;
                         responses.push(respond(
                             &n,
                             n.href(),
@@ -1348,10 +1364,9 @@ fn staff_matches(o: &crate::store::StaffObject, wanted: &EventFilter) -> bool {
         super::object::When::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
     };
     let (start, end) = (instant(times.start), instant(times.end));
-    let recurring = root
-        .children
-        .iter()
-        .any(|c| c.prop("RRULE").is_some() || c.prop("RDATE").is_some() || c.prop("RECURRENCE-ID").is_some());
+    let recurring = root.children.iter().any(|c| {
+        c.prop("RRULE").is_some() || c.prop("RDATE").is_some() || c.prop("RECURRENCE-ID").is_some()
+    });
     if recurring {
         return start < to;
     }

@@ -38,7 +38,10 @@ impl Prop {
 
     /// Sets (or replaces) a parameter; quoted when its value needs it (RFC 5545 §3.2).
     pub fn set_param(&mut self, name: &str, value: &str) {
-        let clean: String = value.chars().filter(|c| *c != '"' && !c.is_control()).collect();
+        let clean: String = value
+            .chars()
+            .filter(|c| *c != '"' && !c.is_control())
+            .collect();
         let raw = if clean.contains([':', ';', ',']) {
             format!("\"{clean}\"")
         } else {
@@ -195,8 +198,9 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
     let mut stack: Vec<Component> = Vec::new();
     let mut root: Option<Component> = None;
     for (n, line) in lines.iter().enumerate() {
-        let prop = content_line(line)
-            .ok_or_else(|| invalid_data(format!("line {} is not a content line: {line:.60}", n + 1)))?;
+        let prop = content_line(line).ok_or_else(|| {
+            invalid_data(format!("line {} is not a content line: {line:.60}", n + 1))
+        })?;
         if root.is_some() {
             return Err(invalid_data("there is content after END:VCALENDAR"));
         }
@@ -255,11 +259,7 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
 fn content_line(line: &str) -> Option<Prop> {
     let name_end = line.find([';', ':'])?;
     let name = &line[..name_end];
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return None;
     }
     let mut params = Vec::new();
@@ -267,11 +267,7 @@ fn content_line(line: &str) -> Option<Prop> {
     while let Some(after) = rest.strip_prefix(';') {
         let eq = after.find('=')?;
         let pname = &after[..eq];
-        if pname.is_empty()
-            || !pname
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        if pname.is_empty() || !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return None;
         }
         let mut i = eq + 1;
@@ -401,7 +397,10 @@ pub fn check(text: &str) -> Result<Object, Invalid> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
     Utc,
-    Zone { tzid: String, tz: chrono_tz::Tz },
+    Zone {
+        tzid: String,
+        tz: chrono_tz::Tz,
+    },
     /// VALUE=DATE: whole days in the room's zone.
     Date,
 }
@@ -658,10 +657,7 @@ mod tests {
     fn times_are_read_in_their_zones_and_floating_ones_are_refused() {
         let c = parse(EVENT).unwrap();
         let t = event_times(&c.children[0]).unwrap();
-        assert_eq!(
-            t.start,
-            When::At("2027-01-11T09:00:00Z".parse().unwrap())
-        );
+        assert_eq!(t.start, When::At("2027-01-11T09:00:00Z".parse().unwrap()));
         let floating = EVENT.replace(";TZID=Europe/Oslo:20270111T100000", ":20270111T100000");
         let c = parse(&floating).unwrap();
         assert!(event_times(&c.children[0]).is_err());

@@ -240,9 +240,7 @@ impl Node {
                 SCHEDULE_CALENDAR_TRANSP,
             ]),
             Node::Inbox(_) => names.push(SCHEDULE_DEFAULT_CALENDAR_URL),
-            Node::StaffObject { .. } => {
-                names.extend([PropName::GETETAG, PropName::GETCONTENTTYPE])
-            }
+            Node::StaffObject { .. } => names.extend([PropName::GETETAG, PropName::GETCONTENTTYPE]),
             Node::Calendar { .. } => names.extend([
                 PropName::CALENDAR_DESCRIPTION,
                 PropName::SUPPORTED_CALENDAR_COMPONENT_SET,
@@ -372,10 +370,9 @@ impl Node {
                 }
             }
             // Answered by `staff_prop`.
-            Node::Meetings { .. }
-            | Node::Inbox(_)
-            | Node::Outbox(_)
-            | Node::StaffObject { .. } => None,
+            Node::Meetings { .. } | Node::Inbox(_) | Node::Outbox(_) | Node::StaffObject { .. } => {
+                None
+            }
             Node::Object {
                 cal,
                 change_seq,
@@ -442,8 +439,7 @@ impl Node {
                     Some(PropValue::Text("Lokal: møter".into()))
                 } else if *name == PropName::CALENDAR_DESCRIPTION {
                     Some(PropValue::Text(
-                        "Invite rooms to events here: Lokal books them and answers for them"
-                            .into(),
+                        "Invite rooms to events here: Lokal books them and answers for them".into(),
                     ))
                 } else if *name == PropName::SUPPORTED_CALENDAR_COMPONENT_SET {
                     Some(PropValue::SupportedComponents(vec!["VEVENT".into()]))
@@ -499,7 +495,9 @@ impl Node {
                         }),
                     ]))
                 } else if *name == PropName::DISPLAYNAME {
-                    Some(PropValue::Text(if inbox { "Inbox" } else { "Outbox" }.into()))
+                    Some(PropValue::Text(
+                        if inbox { "Inbox" } else { "Outbox" }.into(),
+                    ))
                 } else if *name == SCHEDULE_DEFAULT_CALENDAR_URL && inbox {
                     Some(PropValue::Href(Path::Meetings(login.clone()).href()))
                 } else {

@@ -55,8 +55,7 @@ impl Organiser<'_> {
         let a = address.trim();
         self.addresses.iter().any(|mine| {
             mine.eq_ignore_ascii_case(a)
-                || a.to_ascii_lowercase()
-                    .ends_with(&mine.to_ascii_lowercase())
+                || a.to_ascii_lowercase().ends_with(&mine.to_ascii_lowercase())
                     && mine.starts_with('/')
         })
     }
@@ -233,7 +232,10 @@ enum Kind {
 }
 
 /// The room an attendee address names: `urn:uuid:<room id>` or a room principal's URL.
-async fn room_by_address(cals: &Calendars, address: &str) -> Result<Option<RoomCalendar>, StoreError> {
+async fn room_by_address(
+    cals: &Calendars,
+    address: &str,
+) -> Result<Option<RoomCalendar>, StoreError> {
     let a = address.trim();
     let id = if let Some(prefix) = a.get(..9)
         && prefix.eq_ignore_ascii_case("urn:uuid:")
@@ -334,7 +336,7 @@ async fn book(
     address: &str,
     people: u32,
     print: &str,
-    previous: Option<&str>,
+    previous: &str,
 ) -> Result<RoomLink, WriteError> {
     let mut answer = Answer {
         address: address.to_owned(),
@@ -354,16 +356,16 @@ async fn book(
     {
         {
             let request = request_for(master, times, room, people);
-            // A retry of the same write replays the same booking (the key names who, what
-            // event, which room, which times, and which booking it replaces).
+            // A retry of the same write replays the same booking: the key names who, what
+            // event, which room, which times, and the state of the object it changes (so
+            // moving back to earlier times books anew rather than replaying a booking that
+            // was cancelled since).
             let key = format!(
                 "caldav:{}",
                 hex(&Sha256::digest(
                     format!(
                         "{}\n{uid}\n{}\n{print}\n{}",
-                        me.login,
-                        room.room.room.id,
-                        previous.unwrap_or("")
+                        me.login, room.room.room.id, previous
                     )
                     .as_bytes()
                 ))
@@ -388,12 +390,11 @@ async fn book(
                     for o in &created.booking.occurrences {
                         if o.status == "skipped" {
                             let local = room.zone.local(o.start);
-                            let sentence = words.get(&local).cloned().unwrap_or_else(|| {
-                                match me.lang {
+                            let sentence =
+                                words.get(&local).cloned().unwrap_or_else(|| match me.lang {
                                     Lang::Nb => "Rommet er ikke ledig denne dagen.".into(),
                                     Lang::En => "The room is not free on this date.".into(),
-                                }
-                            });
+                                });
                             answer.skipped.push((o.start, sentence));
                         }
                     }
@@ -436,7 +437,11 @@ async fn book(
     })
 }
 
-fn sentences(lang: Lang, reasons: &[crate::scheduling::Reason], zone: crate::scheduling::Zone) -> String {
+fn sentences(
+    lang: Lang,
+    reasons: &[crate::scheduling::Reason],
+    zone: crate::scheduling::Zone,
+) -> String {
     let mut out: Vec<String> = Vec::new();
     for r in reasons {
         let s = crate::web::reasons::sentence(lang, r, zone);
@@ -542,15 +547,19 @@ pub async fn put(
         return Err(caldav(
             403,
             "no-uid-conflict",
-            format!("another event in this calendar ({other}.ics) already has UID {}", obj.uid),
+            format!(
+                "another event in this calendar ({other}.ics) already has UID {}",
+                obj.uid
+            ),
         ));
     }
     strip_answers(&mut obj.root);
-    let stored_text = if obj.root == object::parse(text).map_err(|e| caldav(400, e.precondition, e.message))? {
-        text.to_owned()
-    } else {
-        obj.root.to_text()
-    };
+    let stored_text =
+        if obj.root == object::parse(text).map_err(|e| caldav(400, e.precondition, e.message))? {
+            text.to_owned()
+        } else {
+            obj.root.to_text()
+        };
 
     // Who is invited.
     let mut rooms: Vec<(String, RoomCalendar)> = Vec::new();
@@ -559,7 +568,10 @@ pub async fn put(
         for a in master.props("ATTENDEE") {
             match kind(cals, me, a).await? {
                 Kind::Room(room) => {
-                    if !rooms.iter().any(|(_, r)| r.room.room.id == room.room.room.id) {
+                    if !rooms
+                        .iter()
+                        .any(|(_, r)| r.room.room.id == room.room.room.id)
+                    {
                         rooms.push((a.value.trim().to_owned(), *room));
                     }
                 }
@@ -588,7 +600,10 @@ pub async fn put(
                     "an event that invites a room needs an ORGANIZER: your own address",
                 ));
             };
-            if organisers.iter().any(|o| o.value.trim() != first.value.trim()) {
+            if organisers
+                .iter()
+                .any(|o| o.value.trim() != first.value.trim())
+            {
                 return Err(caldav(
                     403,
                     "same-organizer-in-all-components",
@@ -640,13 +655,21 @@ pub async fn put(
                 &obj.uid,
                 master,
                 times.ok_or_else(|| {
-                    caldav(403, "valid-calendar-object-resource", "the event has no times")
+                    caldav(
+                        403,
+                        "valid-calendar-object-resource",
+                        "the event has no times",
+                    )
                 })?,
                 room,
                 address,
                 people,
                 &print,
-                old.and_then(|l| l.booking_id.as_deref()),
+                &format!(
+                    "{}:{}",
+                    current.as_ref().map_or(0, |c| c.change_seq),
+                    old.and_then(|l| l.booking_id.as_deref()).unwrap_or("")
+                ),
             )
             .await?;
             replies.push(link.clone());
@@ -658,8 +681,13 @@ pub async fn put(
         if !links.iter().any(|l| l.room_id == old.room_id)
             && let Some(id) = &old.booking_id
         {
-            cancel_quietly(bookings, me, id, "removed from the meeting in the organiser's calendar")
-                .await?;
+            cancel_quietly(
+                bookings,
+                me,
+                id,
+                "removed from the meeting in the organiser's calendar",
+            )
+            .await?;
         }
     }
     let now = cals.now();
@@ -718,7 +746,10 @@ pub async fn delete(
             cancel_quietly(bookings, me, id, "the meeting was deleted in the calendar").await?;
         }
     }
-    if store.delete_staff_object(me.login, name, cals.now()).await? {
+    if store
+        .delete_staff_object(me.login, name, cals.now())
+        .await?
+    {
         Ok(())
     } else {
         Err(WriteError::NotFound)
@@ -786,7 +817,8 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
     // Dates skipped without words kept (a series booked another way) still decline.
     for o in &b.occurrences {
         if o.status == "skipped" && !out.skipped.iter().any(|(s, _)| *s == o.start) {
-            out.skipped.push((o.start, "the room is not free on this date".into()));
+            out.skipped
+                .push((o.start, "the room is not free on this date".into()));
         }
     }
     out
@@ -794,7 +826,11 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
 
 /// The organiser's copy as served: the stored object with each room's answer now
 /// (RFC 6638 §3.2.2: the server updates the organiser's copy with the attendees' replies).
-pub async fn render(cals: &Calendars, owner: &str, stored: &StaffObject) -> Result<String, StoreError> {
+pub async fn render(
+    cals: &Calendars,
+    owner: &str,
+    stored: &StaffObject,
+) -> Result<String, StoreError> {
     let links = cals.store.staff_links(owner, &stored.name).await?;
     let Ok(mut root) = object::parse(&stored.body) else {
         return Ok(stored.body.clone());
@@ -885,7 +921,9 @@ fn annotate(root: &mut Component, answers: &[Now]) {
             let agent = a.param("SCHEDULE-AGENT").unwrap_or_default();
             if agent.eq_ignore_ascii_case("CLIENT")
                 || agent.eq_ignore_ascii_case("NONE")
-                || organiser.as_deref().is_some_and(|o| same_address(o, &a.value))
+                || organiser
+                    .as_deref()
+                    .is_some_and(|o| same_address(o, &a.value))
             {
                 continue;
             }
@@ -943,14 +981,33 @@ fn annotate(root: &mut Component, answers: &[Now]) {
             _ => n.zone,
         };
         let mut o = master.clone();
-        for name in ["RRULE", "RDATE", "EXDATE", "DTSTART", "DTEND", "DURATION", "REQUEST-STATUS"] {
+        for name in [
+            "RRULE",
+            "RDATE",
+            "EXDATE",
+            "DTSTART",
+            "DTEND",
+            "DURATION",
+            "REQUEST-STATUS",
+        ] {
             o.remove(name);
         }
-        o.props.retain(|p| !(p.name == "COMMENT" && p.param(MARK).is_some()));
-        o.props.push(object::written("RECURRENCE-ID", start, &times.frame, day_zone));
-        o.props.push(object::written("DTSTART", start, &times.frame, day_zone));
         o.props
-            .push(object::written("DTEND", start + length, &times.frame, day_zone));
+            .retain(|p| !(p.name == "COMMENT" && p.param(MARK).is_some()));
+        o.props.push(object::written(
+            "RECURRENCE-ID",
+            start,
+            &times.frame,
+            day_zone,
+        ));
+        o.props
+            .push(object::written("DTSTART", start, &times.frame, day_zone));
+        o.props.push(object::written(
+            "DTEND",
+            start + length,
+            &times.frame,
+            day_zone,
+        ));
         o.props.push(Prop::new("X-LOKAL-OVERRIDE", "1"));
         for a in o.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
             if same_address(&a.value, &n.address) {
@@ -980,15 +1037,25 @@ async fn reply_message(
         children: Vec::new(),
     };
     if let Some(master) = obj.master() {
-        for name in ["UID", "DTSTART", "DTEND", "DURATION", "RRULE", "ORGANIZER", "SUMMARY", "SEQUENCE"] {
+        for name in [
+            "UID",
+            "DTSTART",
+            "DTEND",
+            "DURATION",
+            "RRULE",
+            "ORGANIZER",
+            "SUMMARY",
+            "SEQUENCE",
+        ] {
             if let Some(p) = master.prop(name) {
                 event.props.push(p.clone());
             }
         }
     }
-    event
-        .props
-        .push(Prop::new("DTSTAMP", now.format("%Y%m%dT%H%M%SZ").to_string()));
+    event.props.push(Prop::new(
+        "DTSTAMP",
+        now.format("%Y%m%dT%H%M%SZ").to_string(),
+    ));
     let mut attendee = Prop::new("ATTENDEE", n.address.clone());
     attendee.set_param("CUTYPE", "ROOM");
     attendee.set_param("CN", &n.room_name);
@@ -1041,10 +1108,7 @@ mod tests {
         let n = Now {
             partstat: "ACCEPTED",
             declined: None,
-            skipped: vec![(
-                "2027-01-18T09:00:00Z".parse().unwrap(),
-                "busy".into(),
-            )],
+            skipped: vec![("2027-01-18T09:00:00Z".parse().unwrap(), "busy".into())],
             zone: chrono_tz::Europe::Oslo,
             address: "urn:uuid:r1".into(),
             room_name: "Room".into(),
@@ -1052,14 +1116,23 @@ mod tests {
         annotate(&mut root, &[n]);
         let served = root.to_text();
         assert!(served.contains("PARTSTAT=ACCEPTED"), "{served}");
-        assert!(served.contains("RECURRENCE-ID:20270118T090000Z"), "{served}");
-        assert!(served.contains("SCHEDULE-STATUS=5.3:mailto:p@q"), "{served}");
+        assert!(
+            served.contains("RECURRENCE-ID:20270118T090000Z"),
+            "{served}"
+        );
+        assert!(
+            served.contains("SCHEDULE-STATUS=5.3:mailto:p@q"),
+            "{served}"
+        );
         assert!(served.contains("REQUEST-STATUS:4.0"), "{served}");
         let mut back = object::parse(&served).unwrap();
         strip_answers(&mut back);
         assert_eq!(back.children.len(), 1);
         // Only the answer parameters differ from what was sent.
-        assert_eq!(back.children[0].props.len(), original.children[0].props.len());
+        assert_eq!(
+            back.children[0].props.len(),
+            original.children[0].props.len()
+        );
     }
 
     #[test]
@@ -1072,7 +1145,10 @@ mod tests {
             skipped: Vec::new(),
         };
         let now: DateTime<Utc> = "2027-01-04T09:00:00Z".parse().unwrap();
-        assert_eq!(answer_now(&link(answer.clone(), Some("b")), None, now).partstat, "DECLINED");
+        assert_eq!(
+            answer_now(&link(answer.clone(), Some("b")), None, now).partstat,
+            "DECLINED"
+        );
         let refused = Answer {
             refused: Some(Refusal {
                 code: "conflict".into(),

@@ -101,7 +101,10 @@ async fn a_staff_calendar_is_discoverable_and_writable_and_advertises_scheduling
     let (status, headers, _) = dav(&app, "OPTIONS", "/dav/", LARS, &[], "").await;
     assert_eq!(status, 200);
     let dav_header = headers["dav"].to_str().unwrap();
-    assert!(dav_header.contains("calendar-auto-schedule"), "{dav_header}");
+    assert!(
+        dav_header.contains("calendar-auto-schedule"),
+        "{dav_header}"
+    );
 
     let propfind = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
       <d:prop><c:schedule-inbox-URL/><c:schedule-outbox-URL/><c:calendar-user-address-set/></d:prop></d:propfind>"#;
@@ -115,8 +118,14 @@ async fn a_staff_calendar_is_discoverable_and_writable_and_advertises_scheduling
     )
     .await;
     assert_eq!(status, 207, "{body}");
-    assert!(body.contains("/dav/calendars/users/lars.haugen/inbox/"), "{body}");
-    assert!(body.contains("/dav/calendars/users/lars.haugen/outbox/"), "{body}");
+    assert!(
+        body.contains("/dav/calendars/users/lars.haugen/inbox/"),
+        "{body}"
+    );
+    assert!(
+        body.contains("/dav/calendars/users/lars.haugen/outbox/"),
+        "{body}"
+    );
     assert!(body.contains(LARS_MAIL), "{body}");
 
     let home = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
@@ -132,14 +141,27 @@ async fn a_staff_calendar_is_discoverable_and_writable_and_advertises_scheduling
     )
     .await;
     assert_eq!(status, 207, "{body}");
-    assert!(body.contains("/dav/calendars/users/lars.haugen/meetings/"), "{body}");
+    assert!(
+        body.contains("/dav/calendars/users/lars.haugen/meetings/"),
+        "{body}"
+    );
     assert!(body.contains("schedule-inbox"), "{body}");
-    assert!(body.contains("<d:write/>") || body.contains(":write/>"), "{body}");
+    assert!(
+        body.contains("<d:write/>") || body.contains(":write/>"),
+        "{body}"
+    );
     assert!(body.contains("opaque"), "{body}");
 
     // Someone else's calendar is not theirs to write.
     let room = app.room("Formannskapssalen").await;
-    let ics = event("x@t", "X", "20270105T100000", "20270105T110000", &[&room], "");
+    let ics = event(
+        "x@t",
+        "X",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "",
+    );
     let (status, _, _) = dav(
         &app,
         "PUT",
@@ -158,7 +180,14 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     let (app, _slapd, _dir) = app().await;
     let room = app.room("Formannskapssalen").await;
     let href = format!("{}plan.ics", meetings("lars.haugen"));
-    let ics = event("plan@t", "Plan", "20270105T100000", "20270105T110000", &[&room], "");
+    let ics = event(
+        "plan@t",
+        "Plan",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "",
+    );
 
     // If-None-Match: * creates once; a second create is refused (412).
     let (status, headers, body) =
@@ -171,7 +200,11 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
 
     let (status, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
     assert_eq!(status, 200);
-    assert_eq!(room_partstat(&body, &room).as_deref(), Some("ACCEPTED"), "{body}");
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let booked = in_room(&bookings_of(&app, LARS).await, &room)
         .into_iter()
@@ -233,7 +266,11 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &busy).await;
     assert_eq!(status, 204);
     let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
-    assert_eq!(room_partstat(&body, &room).as_deref(), Some("DECLINED"), "{body}");
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("DECLINED"),
+        "{body}"
+    );
     let unfolded = body.replace("\r\n ", "");
     assert!(unfolded.contains("REQUEST-STATUS:4.0;"), "{body}");
     assert!(unfolded.contains("COMMENT;X-LOKAL=1:"), "{body}");
@@ -245,7 +282,11 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
     assert_eq!(status, 204);
     let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
-    assert_eq!(room_partstat(&body, &room).as_deref(), Some("ACCEPTED"), "{body}");
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[("If-Match", "\"s1\"")], "").await;
     assert_eq!(status, 412);
@@ -280,12 +321,39 @@ async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
     let (app, _slapd, _dir) = app().await;
     let room = app.room("Formannskapssalen").await;
     let base = meetings("lars.haugen");
-    let good = event("bad@t", "B", "20270105T100000", "20270105T110000", &[&room], "");
+    let good = event(
+        "bad@t",
+        "B",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "",
+    );
     let cases: Vec<(&str, String, u16, &str)> = vec![
-        ("malformed", "this is not iCalendar".into(), 400, "valid-calendar-data"),
-        ("unclosed", good.replace("END:VCALENDAR\r\n", ""), 400, "valid-calendar-data"),
-        ("no-uid", good.replace("UID:bad@t\r\n", ""), 403, "valid-calendar-object-resource"),
-        ("todo", good.replace("VEVENT", "VTODO"), 403, "supported-calendar-component"),
+        (
+            "malformed",
+            "this is not iCalendar".into(),
+            400,
+            "valid-calendar-data",
+        ),
+        (
+            "unclosed",
+            good.replace("END:VCALENDAR\r\n", ""),
+            400,
+            "valid-calendar-data",
+        ),
+        (
+            "no-uid",
+            good.replace("UID:bad@t\r\n", ""),
+            403,
+            "valid-calendar-object-resource",
+        ),
+        (
+            "todo",
+            good.replace("VEVENT", "VTODO"),
+            403,
+            "supported-calendar-component",
+        ),
         (
             "oversized",
             good.replace("SUMMARY:B", &format!("SUMMARY:{}", "x".repeat(300_000))),
@@ -294,7 +362,10 @@ async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
         ),
         (
             "not-organiser",
-            good.replace(&format!("ORGANIZER;CN=Lars Haugen:{LARS_MAIL}"), "ORGANIZER:mailto:someone@else.no"),
+            good.replace(
+                &format!("ORGANIZER;CN=Lars Haugen:{LARS_MAIL}"),
+                "ORGANIZER:mailto:someone@else.no",
+            ),
             403,
             "valid-organizer",
         ),
@@ -307,11 +378,17 @@ async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
     // A floating time or an unknown zone cannot book a room: 403 with the reason.
     let floating = good.replace("DTSTART;TZID=Europe/Oslo:", "DTSTART:");
     let unknown = good.replace("TZID=Europe/Oslo", "TZID=Mars/Olympus");
-    for (name, body, why) in [("floating", floating, "floating"), ("unknown", unknown, "Mars/Olympus")] {
+    for (name, body, why) in [
+        ("floating", floating, "floating"),
+        ("unknown", unknown, "Mars/Olympus"),
+    ] {
         let href = format!("{base}{name}.ics");
         let (got, _, text) = dav(&app, "PUT", &href, LARS, &[], &body).await;
         assert_eq!(got, 403, "{name}: {text}");
-        assert!(text.contains("valid-calendar-object-resource") && text.contains(why), "{name}: {text}");
+        assert!(
+            text.contains("valid-calendar-object-resource") && text.contains(why),
+            "{name}: {text}"
+        );
     }
     assert!(bookings_of(&app, LARS).await.is_empty());
     // A "room" that is no room here, and a person: kept, with a schedule status each.
@@ -326,9 +403,19 @@ async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
     assert_eq!(got, 201, "{text}");
     let (_, _, served) = dav(&app, "GET", &href, LARS, &[], "").await;
     let served = served.replace("\r\n ", "");
-    assert!(served.contains("SCHEDULE-STATUS=3.7:mailto:broom-cupboard@example.no"), "{served}");
-    assert!(served.contains("SCHEDULE-STATUS=5.3:mailto:kari@example.no"), "{served}");
-    assert_eq!(room_partstat(&served, &room).as_deref(), Some("ACCEPTED"), "{served}");
+    assert!(
+        served.contains("SCHEDULE-STATUS=3.7:mailto:broom-cupboard@example.no"),
+        "{served}"
+    );
+    assert!(
+        served.contains("SCHEDULE-STATUS=5.3:mailto:kari@example.no"),
+        "{served}"
+    );
+    assert_eq!(
+        room_partstat(&served, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{served}"
+    );
     // The same UID at another URL.
     let (got, _, text) = dav(&app, "PUT", &format!("{base}odd2.ics"), LARS, &[], &odd).await;
     assert_eq!(got, 403, "{text}");
@@ -455,9 +542,39 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
     }
     let dir = TempDir::new("scheduling-ics");
     let files: Vec<PathBuf> = [
-        ("free", event("free@t", "Fritt", "20270105T100000", "20270105T110000", &[&free], "")),
-        ("busy", event("busy@t", "Opptatt", "20270105T100000", "20270105T110000", &[&busy], "")),
-        ("hall", event("hall@t", "Konsert", "20270112T180000", "20270112T200000", &[&hall], "")),
+        (
+            "free",
+            event(
+                "free@t",
+                "Fritt",
+                "20270105T100000",
+                "20270105T110000",
+                &[&free],
+                "",
+            ),
+        ),
+        (
+            "busy",
+            event(
+                "busy@t",
+                "Opptatt",
+                "20270105T100000",
+                "20270105T110000",
+                &[&busy],
+                "",
+            ),
+        ),
+        (
+            "hall",
+            event(
+                "hall@t",
+                "Konsert",
+                "20270112T180000",
+                "20270112T200000",
+                &[&hall],
+                "",
+            ),
+        ),
         (
             "series",
             event(
@@ -484,12 +601,27 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
     assert_eq!(saved["busy@t"]["master"][urn(&busy)], "DECLINED", "{saved}");
     let reason = saved["busy@t"]["request_status"].to_string();
     assert!(reason.contains("4.0"), "{saved}");
-    assert!(!saved["busy@t"]["comment"].as_array().unwrap().is_empty(), "{saved}");
-    assert_eq!(saved["hall@t"]["master"][urn(&hall)], "TENTATIVE", "{saved}");
-    assert_eq!(saved["series@t"]["master"][urn(&series_room)], "ACCEPTED", "{saved}");
+    assert!(
+        !saved["busy@t"]["comment"].as_array().unwrap().is_empty(),
+        "{saved}"
+    );
+    assert_eq!(
+        saved["hall@t"]["master"][urn(&hall)],
+        "TENTATIVE",
+        "{saved}"
+    );
+    assert_eq!(
+        saved["series@t"]["master"][urn(&series_room)],
+        "ACCEPTED",
+        "{saved}"
+    );
     let overrides = saved["series@t"]["overrides"].as_object().unwrap();
     assert_eq!(overrides.len(), 1, "{saved}");
-    assert_eq!(overrides["2027-01-12"][urn(&series_room)], "DECLINED", "{saved}");
+    assert_eq!(
+        overrides["2027-01-12"][urn(&series_room)],
+        "DECLINED",
+        "{saved}"
+    );
     assert!(saved["inbox"].as_u64().unwrap() >= 4, "{saved}");
 
     // The series is one booking with the busy date skipped, the others approved.
@@ -510,7 +642,11 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
     assert_eq!(pending[0]["status"], "pending");
     let id = pending[0]["id"].as_str().unwrap();
     let (status, body) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 
