@@ -658,3 +658,99 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
     assert!(changed.contains("hall"), "{read}");
     assert!(!changed.contains("free"), "only what changed: {read}");
 }
+
+/// On PostgreSQL too: a hall request made by invitation is TENTATIVE, and when the clerk
+/// approves, the organiser's copy reads ACCEPTED with a new ETag that sync-collection reports
+/// (the trigger of migration 0008 in PL/pgSQL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerks_decision_reaches_the_organisers_copy_on_postgres() {
+    let pg = crate::support::postgres::Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    let hall = app.room("Storsalen").await;
+    let href = format!("{}konsert.ics", meetings("lars.haugen"));
+    let ics = event(
+        "konsert@t",
+        "Konsert",
+        "20270112T180000",
+        "20270112T200000",
+        &[&hall],
+        "",
+    );
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &hall).as_deref(),
+        Some("TENTATIVE"),
+        "{body}"
+    );
+    let before = headers["etag"].to_str().unwrap().to_owned();
+
+    let sync = |token: &str| {
+        format!(
+            r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (status, _, listing) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(""),
+    )
+    .await;
+    assert_eq!(status, 207, "{listing}");
+    let token = listing
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .unwrap()
+        .to_owned();
+
+    let all = bookings_of(&app, LARS).await;
+    let id = in_room(&all, &hall)[0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &hall).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+    assert_ne!(headers["etag"].to_str().unwrap(), before);
+    let (status, _, changes) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(&token),
+    )
+    .await;
+    assert_eq!(status, 207, "{changes}");
+    assert!(changes.contains("konsert.ics"), "{changes}");
+
+    // Deleting the event cancels the booking; the deletion syncs as a 404.
+    let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[], "").await;
+    assert_eq!(status, 204);
+    let all = bookings_of(&app, LARS).await;
+    assert_eq!(in_room(&all, &hall)[0]["status"], "cancelled");
+    let (_, _, changes) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(&token),
+    )
+    .await;
+    assert!(changes.contains("404"), "{changes}");
+}
