@@ -3,6 +3,7 @@
 
 pub mod dav;
 pub mod feed;
+pub mod freebusy;
 pub mod ical;
 pub mod resource;
 pub mod service;
