@@ -246,8 +246,8 @@ pub fn freebusy_reply(
     reply: FreeBusyReply<'_>,
 ) -> String {
     let parties = [
-        Property::new("ORGANIZER", &clean_text(reply.organizer)).done(),
-        Property::new("ATTENDEE", &clean_text(reply.attendee))
+        Property::new("ORGANIZER", clean_text(reply.organizer)).done(),
+        Property::new("ATTENDEE", clean_text(reply.attendee))
             .add_parameter("CN", &param_text(reply.attendee_name))
             .add_parameter("CUTYPE", "ROOM")
             .done(),

@@ -141,11 +141,14 @@ fn answers(xml: &str) -> Vec<Answer> {
 
 /// `(FBTYPE, period)` of every FREEBUSY line of a reply, and its METHOD, UID, ORGANIZER and
 /// ATTENDEE, read with the icalendar crate's parser.
-fn reply(data: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// Name and value pairs.
+type Pairs = Vec<(String, String)>;
+
+fn reply(data: &str) -> (Pairs, Pairs) {
     use icalendar::parser::{read_calendar, unfold};
     let unfolded = unfold(data);
     let cal = read_calendar(&unfolded).unwrap();
-    let mut head: Vec<(String, String)> = cal
+    let mut head: Pairs = cal
         .properties
         .iter()
         .map(|p| (p.name.as_str().to_owned(), p.val.as_str().to_owned()))
