@@ -22,6 +22,7 @@ pub use booking::{
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 pub use search::SearchFilter;
 pub use session::SessionRecord;
+pub use staff::{InboxItem, RoomLink, StaffChange, StaffObject};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -121,6 +122,7 @@ mod calendar;
 mod group;
 mod search;
 mod session;
+mod staff;
 
 type RoomRow = (
     String,

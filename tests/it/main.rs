@@ -13,6 +13,7 @@ mod explain;
 mod freebusy;
 mod holidays;
 mod libdav;
+mod scheduling;
 mod serve;
 mod store;
 mod support;
