@@ -1039,15 +1039,7 @@ async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, D
                     "free-busy-query needs a time-range with start and end".into(),
                 ));
             };
-            let mut periods = Vec::new();
-            for entry in ctx
-                .cals
-                .store
-                .calendar_entries_between(&cal.room.room.id, from, to)
-                .await?
-            {
-                periods.extend(ical::busy_periods(&entry.booking, from, to));
-            }
+            let periods = ctx.cals.busy_periods(cal, from, to).await?;
             let body = ical::freebusy(&periods, from, to, ctx.cals.now());
             let mut response = (StatusCode::OK, body).into_response();
             response.headers_mut().insert(

@@ -4,6 +4,7 @@
 
 pub mod dav;
 pub mod feed;
+pub mod freebusy;
 pub mod ical;
 pub mod object;
 pub mod resource;

@@ -323,6 +323,10 @@ impl Node {
             }
             Node::RoomPrincipal(cal) => {
                 let id = cal.room.room.id.clone();
+                if *name == PropName::CALENDAR_USER_ADDRESS_SET {
+                    // `mailto:` its directory address first (what apps invite), then urn:uuid.
+                    return Some(PropValue::Hrefs(cal.addresses()));
+                }
                 principal_prop(
                     name,
                     &Path::RoomPrincipal(id.clone()),

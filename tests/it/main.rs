@@ -10,6 +10,7 @@ mod concurrency;
 mod console;
 mod directory;
 mod explain;
+mod freebusy;
 mod holidays;
 mod libdav;
 mod scheduling;
