@@ -317,16 +317,13 @@ fn write_error(e: WriteError) -> Result<Response, DavError> {
 }
 
 /// POST to the schedule outbox (RFC 6638 §5): free-busy requests for rooms.
-async fn outbox_post(
-    _cals: &Calendars,
-    _ctx: &Ctx<'_>,
-    _body: &[u8],
-) -> Result<Response, DavError> {
-    Ok((
-        StatusCode::NOT_IMPLEMENTED,
-        "free-busy requests through the outbox are not available yet\n",
-    )
-        .into_response())
+/// The ORGANIZER must be one of the caller's addresses (those the principal lists).
+async fn outbox_post(cals: &Calendars, ctx: &Ctx<'_>, body: &[u8]) -> Result<Response, DavError> {
+    let login = &ctx.viewer.login;
+    let mut addresses: Vec<String> = ctx.email.iter().map(|e| format!("mailto:{e}")).collect();
+    addresses.push(format!("urn:lokal:staff:{login}"));
+    addresses.push(Path::UserPrincipal(login.clone()).href());
+    super::freebusy::outbox_post_as(cals, &ctx.principal, Some(&addresses), body).await
 }
 
 fn options() -> Response {

@@ -14,6 +14,7 @@ mod freebusy;
 mod holidays;
 mod libdav;
 mod scheduling;
+mod scheduling_race;
 mod serve;
 mod store;
 mod support;
