@@ -249,11 +249,18 @@ async fn email_of(state: &AppState, login: &str) -> Option<String> {
     }
 }
 
-fn organiser<'a>(ctx: &'a Ctx<'_>, headers: &HeaderMap) -> Organiser<'a> {
+/// The caller's calendar-user addresses (RFC 6638 §2.4.1), as their principal lists them.
+fn my_addresses(ctx: &Ctx<'_>) -> Vec<String> {
     let login = &ctx.viewer.login;
     let mut addresses: Vec<String> = ctx.email.iter().map(|e| format!("mailto:{e}")).collect();
     addresses.push(format!("urn:lokal:staff:{login}"));
     addresses.push(Path::UserPrincipal(login.clone()).href());
+    addresses
+}
+
+fn organiser<'a>(ctx: &'a Ctx<'_>, headers: &HeaderMap) -> Organiser<'a> {
+    let login = &ctx.viewer.login;
+    let addresses = my_addresses(ctx);
     // Answers are worded in Bokmål unless the client prefers English.
     let lang = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -316,14 +323,10 @@ fn write_error(e: WriteError) -> Result<Response, DavError> {
     }
 }
 
-/// POST to the schedule outbox (RFC 6638 §5): free-busy requests for rooms.
-/// The ORGANIZER must be one of the caller's addresses (those the principal lists).
+/// POST to the schedule outbox (RFC 6638 §5): free-busy requests for rooms, answered by
+/// `freebusy`; the ORGANIZER must be one of the caller's addresses.
 async fn outbox_post(cals: &Calendars, ctx: &Ctx<'_>, body: &[u8]) -> Result<Response, DavError> {
-    let login = &ctx.viewer.login;
-    let mut addresses: Vec<String> = ctx.email.iter().map(|e| format!("mailto:{e}")).collect();
-    addresses.push(format!("urn:lokal:staff:{login}"));
-    addresses.push(Path::UserPrincipal(login.clone()).href());
-    super::freebusy::outbox_post_as(cals, &ctx.principal, Some(&addresses), body).await
+    super::freebusy::outbox_post_as(cals, &ctx.principal, Some(&my_addresses(ctx)), body).await
 }
 
 fn options() -> Response {

@@ -231,17 +231,18 @@ enum Kind {
     Person,
 }
 
-/// The room an attendee address names: `urn:uuid:<room id>` or a room principal's URL.
+/// The bookable room an attendee address names: `mailto:` the room's directory address or
+/// `urn:uuid:<room id>` ([`Calendars::room_by_address`]), or a room principal's URL (which
+/// some apps put in ATTENDEE when the room was picked from the server's principals).
 async fn room_by_address(
     cals: &Calendars,
     address: &str,
 ) -> Result<Option<RoomCalendar>, StoreError> {
+    if let Some(room) = cals.room_by_address(address).await? {
+        return Ok(Some(room));
+    }
     let a = address.trim();
-    let id = if let Some(prefix) = a.get(..9)
-        && prefix.eq_ignore_ascii_case("urn:uuid:")
-    {
-        a.get(9..).map(str::to_owned)
-    } else {
+    let id = {
         a.split("/dav/principals/rooms/")
             .nth(1)
             .map(|rest| rest.trim_end_matches('/').to_owned())

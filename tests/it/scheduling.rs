@@ -59,8 +59,14 @@ async fn dav(
 fn event(uid: &str, summary: &str, start: &str, end: &str, rooms: &[&str], extra: &str) -> String {
     let mut attendees = String::new();
     for r in rooms {
+        // A room id, or a whole address (`mailto:...`).
+        let address = if r.contains(':') {
+            (*r).to_owned()
+        } else {
+            format!("urn:uuid:{r}")
+        };
         attendees.push_str(&format!(
-            "ATTENDEE;CUTYPE=ROOM;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:urn:uuid:{r}\r\n"
+            "ATTENDEE;CUTYPE=ROOM;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:{address}\r\n"
         ));
     }
     format!(
@@ -524,6 +530,8 @@ fn run_flows(app: &TestApp, mode: &str, token: &str, files: &[PathBuf]) -> Value
 async fn python_caldav_invites_rooms_and_sees_their_answers() {
     let (app, _slapd, _dir) = app().await;
     let free = app.room("Formannskapssalen").await;
+    // Invited by its directory address, as apps do (the others by urn:uuid).
+    let free_mail = "mailto:formannskapssalen@rom.fjordvik.kommune.no";
     let busy = app.room("Møterom 1").await;
     let hall = app.room("Storsalen").await;
     let series_room = app.room("Møterom 2").await;
@@ -549,7 +557,7 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
                 "Fritt",
                 "20270105T100000",
                 "20270105T110000",
-                &[&free],
+                &[free_mail],
                 "",
             ),
         ),
@@ -597,7 +605,8 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
 
     let saved = run_flows(&app, "save", "", &files);
     let urn = |r: &str| format!("urn:uuid:{r}");
-    assert_eq!(saved["free@t"]["master"][urn(&free)], "ACCEPTED", "{saved}");
+    assert_eq!(saved["free@t"]["master"][free_mail], "ACCEPTED", "{saved}");
+    assert_eq!(in_room(&bookings_of(&app, LARS).await, &free).len(), 1);
     assert_eq!(saved["busy@t"]["master"][urn(&busy)], "DECLINED", "{saved}");
     let reason = saved["busy@t"]["request_status"].to_string();
     assert!(reason.contains("4.0"), "{saved}");
@@ -657,4 +666,159 @@ async fn python_caldav_invites_rooms_and_sees_their_answers() {
     let changed = read["changed"].to_string();
     assert!(changed.contains("hall"), "{read}");
     assert!(!changed.contains("free"), "only what changed: {read}");
+}
+
+/// On PostgreSQL too: a hall request made by invitation is TENTATIVE, and when the clerk
+/// approves, the organiser's copy reads ACCEPTED with a new ETag that sync-collection reports
+/// (the trigger of migration 0008 in PL/pgSQL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerks_decision_reaches_the_organisers_copy_on_postgres() {
+    let pg = crate::support::postgres::Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    let hall = app.room("Storsalen").await;
+    let href = format!("{}konsert.ics", meetings("lars.haugen"));
+    let ics = event(
+        "konsert@t",
+        "Konsert",
+        "20270112T180000",
+        "20270112T200000",
+        &[&hall],
+        "",
+    );
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &hall).as_deref(),
+        Some("TENTATIVE"),
+        "{body}"
+    );
+    let before = headers["etag"].to_str().unwrap().to_owned();
+
+    let sync = |token: &str| {
+        format!(
+            r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (status, _, listing) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(""),
+    )
+    .await;
+    assert_eq!(status, 207, "{listing}");
+    let token = listing
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .unwrap()
+        .to_owned();
+
+    let all = bookings_of(&app, LARS).await;
+    let id = in_room(&all, &hall)[0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &hall).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+    assert_ne!(headers["etag"].to_str().unwrap(), before);
+    let (status, _, changes) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(&token),
+    )
+    .await;
+    assert_eq!(status, 207, "{changes}");
+    assert!(changes.contains("konsert.ics"), "{changes}");
+
+    // Deleting the event cancels the booking; the deletion syncs as a 404.
+    let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[], "").await;
+    assert_eq!(status, 204);
+    let all = bookings_of(&app, LARS).await;
+    assert_eq!(in_room(&all, &hall)[0]["status"], "cancelled");
+    let (_, _, changes) = dav(
+        &app,
+        "REPORT",
+        &meetings("lars.haugen"),
+        LARS,
+        &[],
+        &sync(&token),
+    )
+    .await;
+    assert!(changes.contains("404"), "{changes}");
+}
+
+/// Free-busy for rooms through the schedule outbox, over HTTP (RFC 6638 §5): what an app asks
+/// before it invites a room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_busy_through_the_outbox_answers_for_rooms() {
+    let (app, _slapd, _dir) = app().await;
+    let room = app.room("Formannskapssalen").await;
+    let ics = event(
+        "fb@t",
+        "Opptatt",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "",
+    );
+    let (status, _, _) = dav(
+        &app,
+        "PUT",
+        &format!("{}fb.ics", meetings("lars.haugen")),
+        LARS,
+        &[],
+        &ics,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let request = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\n\
+         UID:fb-q@t\r\nDTSTAMP:20270104T090000Z\r\nDTSTART:20270105T000000Z\r\nDTEND:20270106T000000Z\r\n\
+         ORGANIZER:{LARS_MAIL}\r\nATTENDEE:mailto:formannskapssalen@rom.fjordvik.kommune.no\r\n\
+         END:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+    );
+    let outbox = "/dav/calendars/users/lars.haugen/outbox/";
+    let (status, _, body) = dav(
+        &app,
+        "POST",
+        outbox,
+        LARS,
+        &[("Content-Type", "text/calendar")],
+        &request,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("FREEBUSY"), "{body}");
+    assert!(
+        body.contains("20270105T090000Z"),
+        "the booking made by invitation is busy: {body}"
+    );
+    // Another staff member's outbox is not theirs.
+    let (status, _, _) = dav(
+        &app,
+        "POST",
+        "/dav/calendars/users/ingrid.berg/outbox/",
+        LARS,
+        &[("Content-Type", "text/calendar")],
+        &request,
+    )
+    .await;
+    assert_eq!(status, 403);
 }
