@@ -210,6 +210,14 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         ));
     }
     let unfolded = unfold(text);
+    // The parser recurses once per nesting level: a body of thousands of nested BEGIN lines
+    // would overflow the stack (an abort, not a panic), so nesting is bounded first.
+    if nesting(&unfolded) > MAX_NESTING {
+        return Err(Refusal::data(format!(
+            "components are nested more than {MAX_NESTING} deep; a free-busy request is a \
+             VCALENDAR holding one VFREEBUSY"
+        )));
+    }
     // The parser is a third party's; a panic on hostile input must not take the request
     // down with a 500 (the input is a plain string, so nothing is left half-changed).
     let parsed = std::panic::catch_unwind(|| read_components(&unfolded))
@@ -323,6 +331,28 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         start,
         end,
     })
+}
+
+/// How deep components may nest (VCALENDAR > VTIMEZONE > STANDARD is 3).
+const MAX_NESTING: usize = 8;
+
+/// The deepest BEGIN nesting of an unfolded body (unbalanced END lines count as nothing;
+/// the parser refuses those).
+fn nesting(unfolded: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for line in unfolded.lines() {
+        let head = line.get(..6).unwrap_or(line);
+        if head.eq_ignore_ascii_case("BEGIN:") {
+            depth += 1;
+            deepest = deepest.max(depth);
+        } else if line
+            .get(..4)
+            .is_some_and(|h| h.eq_ignore_ascii_case("END:"))
+        {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    deepest
 }
 
 /// The value of a VCALENDAR property that may appear once.
@@ -518,6 +548,13 @@ mod tests {
         }
         let r = parse_request(&[0xff, 0xfe, 0x00]).unwrap_err();
         assert_eq!(r.precondition, "valid-calendar-data");
+        // Thousands of nested components: refused before the (recursive) parser sees them.
+        let deep = request(GOOD).replace(
+            "BEGIN:VFREEBUSY",
+            &format!("{}BEGIN:VFREEBUSY", "BEGIN:X-A\r\n".repeat(100_000)),
+        );
+        let r = refused(&deep);
+        assert!(r.message.contains("nested"), "{r:?}");
     }
 
     #[test]

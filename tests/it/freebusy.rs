@@ -346,3 +346,164 @@ async fn bad_free_busy_requests_get_a_dav_error_and_book_nothing() {
     let (_, list) = app.get("/api/v1/bookings?mine=true", Some(LARS)).await;
     assert_eq!(list["bookings"].as_array().map(Vec::len), Some(0), "{list}");
 }
+
+/// Storsalen busy (approved) 10–12 and tentatively (pending) 14–16 on 12 January, Oslo time.
+async fn busy_storsalen(app: &TestApp) {
+    let storsalen = app.room("Storsalen").await;
+    book(
+        app,
+        INGRID,
+        &storsalen,
+        json!({"start": "2027-01-12T10:00", "end": "2027-01-12T12:00", "purpose": "Korøving", "attendees": 30}),
+        "approved",
+    )
+    .await;
+    book(
+        app,
+        LARS,
+        &storsalen,
+        json!({"start": "2027-01-12T14:00", "end": "2027-01-12T16:00", "purpose": "Kurs", "attendees": 10}),
+        "pending",
+    )
+    .await;
+}
+
+async fn post(app: &TestApp, path: &str, who: (&str, &str), body: &str) -> (u16, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .basic_auth(who.0, Some(who.1))
+        .header("Content-Type", "text/calendar; charset=utf-8")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The outbox over HTTP: the owner's POST gets the schedule-response; someone else's outbox,
+/// another organiser and garbage are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_outbox_answers_free_busy_requests_over_http() {
+    let app = TestApp::sqlite().await;
+    busy_storsalen(&app).await;
+    let outbox = "/dav/calendars/users/lars.haugen/outbox/";
+    let window = ("20270111T230000Z", "20270118T230000Z");
+    let mine = request(
+        "mailto:lars.haugen@fjordvik.kommune.no",
+        &[STORSALEN, "mailto:ingrid.berg@fjordvik.kommune.no"],
+        window.0,
+        window.1,
+    );
+    let (status, xml) = post(&app, outbox, LARS, &mine).await;
+    assert_eq!(status, 200, "{xml}");
+    let got = answers(&xml);
+    assert_eq!(got.len(), 2, "{xml}");
+    assert_eq!(got[0].status, "2.0;Success");
+    assert_eq!(
+        reply(got[0].data.as_deref().unwrap()).0,
+        [
+            (
+                "BUSY".to_owned(),
+                "20270112T090000Z/20270112T110000Z".to_owned()
+            ),
+            (
+                "BUSY-TENTATIVE".to_owned(),
+                "20270112T130000Z/20270112T150000Z".to_owned()
+            ),
+        ]
+    );
+    assert!(got[1].status.starts_with("3.7;"), "{:?}", got[1]);
+
+    // Ingrid cannot post to Lars's outbox; Lars cannot send as Ingrid; garbage is a 400.
+    let (status, body) = post(&app, outbox, INGRID, &mine).await;
+    assert_eq!(status, 403, "{body}");
+    let as_ingrid = request(
+        "mailto:ingrid.berg@fjordvik.kommune.no",
+        &[STORSALEN],
+        window.0,
+        window.1,
+    );
+    let (status, body) = post(&app, outbox, LARS, &as_ingrid).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("organizer-allowed"), "{body}");
+    let (status, body) = post(&app, outbox, LARS, "BEGIN:VCALENDAR\r\ngarbage").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("valid-calendar-data"), "{body}");
+}
+
+/// What the free-busy script does: python caldav's RFC 6638 call for the busy time of the
+/// addresses on its command line; prints one JSON line with each recipient's FREEBUSY lines
+/// and the errors as python caldav reports them.
+const FREEBUSY_SCRIPT: &str = r#"
+import json, sys
+from datetime import datetime, timezone
+import caldav
+
+base, user, password = sys.argv[1:4]
+client = caldav.DAVClient(url=base + "/dav/", username=user, password=password, timeout=60)
+answers = client.principal().freebusy_request(
+    datetime(2027, 1, 11, 23, 0, tzinfo=timezone.utc),
+    datetime(2027, 1, 18, 23, 0, tzinfo=timezone.utc),
+    sys.argv[4:],
+)
+errors = answers.pop("errors", {})
+result = {"errors": {k: str(v) for k, v in errors.items()}, "busy": {}}
+for recipient, fb in answers.items():
+    text = fb.data.replace("\r\n ", "").replace("\n ", "")
+    result["busy"][recipient] = [l.strip() for l in text.splitlines() if l.startswith("FREEBUSY")]
+print(json.dumps(result), flush=True)
+"#;
+
+/// Python caldav (3.6.0, as in caldav_clients.rs) asks for a room's busy time through its
+/// free-busy API and gets the room's BUSY and BUSY-TENTATIVE periods; a person gets an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_caldav_gets_a_rooms_busy_time_through_the_outbox() {
+    let app = TestApp::sqlite().await;
+    busy_storsalen(&app).await;
+    let python = crate::support::python::venv(&["caldav==3.6.0"]);
+    let dir = crate::support::app::TempDir::new("freebusy-py");
+    let script = dir.0.join("freebusy.py");
+    std::fs::write(&script, FREEBUSY_SCRIPT).unwrap();
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(&script)
+            .args([base.as_str(), LARS.0, LARS.1, STORSALEN])
+            .arg("mailto:ingrid.berg@fjordvik.kommune.no")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the caldav script failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    let lines: Vec<&str> = result["busy"][STORSALEN]
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{result}");
+    assert!(
+        lines[0].contains("FBTYPE=BUSY:")
+            && lines[0].ends_with("20270112T090000Z/20270112T110000Z"),
+        "{result}"
+    );
+    assert!(
+        lines[1].contains("FBTYPE=BUSY-TENTATIVE")
+            && lines[1].ends_with("20270112T130000Z/20270112T150000Z"),
+        "{result}"
+    );
+    let error = result["errors"]["mailto:ingrid.berg@fjordvik.kommune.no"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{result}"));
+    assert!(error.starts_with("3.7"), "{result}");
+}

@@ -14,6 +14,8 @@ mod freebusy;
 mod holidays;
 mod libdav;
 mod scheduling;
+mod scheduling_input;
+mod scheduling_race;
 mod serve;
 mod store;
 mod support;
