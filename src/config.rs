@@ -141,6 +141,8 @@ pub struct MappingOverrides {
     pub floor: Option<String>,
     pub time_zone: Option<String>,
     pub description: Option<String>,
+    /// The room's e-mail address (`mail` in both presets; empty turns it off).
+    pub room_email: Option<String>,
     pub member_groups: Option<GroupsFrom>,
 }
 
@@ -337,7 +339,8 @@ impl DirectoryConfig {
             resource_type,
             floor,
             time_zone,
-            description
+            description,
+            room_email
         );
         m.clerk_groups = self.clerk_groups.clone();
         m.admin_groups = self.admin_groups.clone();

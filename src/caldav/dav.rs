@@ -1,5 +1,7 @@
-//! The CalDAV methods (RFC 4918, RFC 4791, RFC 6578) on the resources of `resource`:
-//! OPTIONS, PROPFIND, REPORT, GET and HEAD. Every write method gets 403 with the privilege it
+//! The CalDAV methods (RFC 4918, RFC 4791, RFC 6578, RFC 6638) on the resources of
+//! `resource`: OPTIONS, PROPFIND, REPORT, GET and HEAD everywhere; PUT and DELETE in a staff
+//! member's own calendar (where inviting a room books it, see `schedule`), DELETE in their
+//! schedule inbox, POST to their outbox. Every other write gets 403 with the privilege it
 //! lacks: room calendars change only through booking.
 //!
 //! Every request but OPTIONS needs a staff login (HTTP Basic against the directory, through
@@ -16,6 +18,7 @@ use chrono::{DateTime, TimeZone as _, Utc};
 
 use super::ical;
 use super::resource::{Node, Path, Viewer};
+use super::schedule::{self, Conditions, Organiser, WriteError};
 use super::service::{Calendars, RoomCalendar};
 use super::xml::{
     self, CalendarData, CompFilter, PropName, PropRequest, PropStat, PropValue, Report,
@@ -90,6 +93,9 @@ struct Ctx<'a> {
     /// `staff:<id>`, the key of the viewer's follow settings.
     user_id: String,
     name: String,
+    principal: Principal,
+    /// The directory email, looked up only for requests that need it.
+    email: Option<String>,
 }
 
 async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Response, DavError> {
@@ -99,7 +105,7 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
     if parts.method == Method::OPTIONS {
         return Ok(options());
     }
-    let ctx = authenticate(state, cals, &parts).await?;
+    let mut ctx = authenticate(state, cals, &parts).await?;
     let raw_path = parts.uri.path();
     let decoded = xml::decode_href(raw_path).ok_or(DavError::NotFound)?;
     let path = if decoded == "/" {
@@ -107,6 +113,13 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
     } else {
         Path::parse(&decoded).ok_or(DavError::NotFound)?
     };
+    // Principals name their mailto: address, and scheduling checks the ORGANIZER by it.
+    if matches!(
+        (&path, parts.method.as_str()),
+        (Path::UserPrincipal(_) | Path::Principals, _) | (_, "PUT" | "DELETE" | "POST")
+    ) {
+        ctx.email = email_of(state, &ctx.viewer.login).await;
+    }
     // The href the answer names for the target: the one asked for (`/` stays `/`).
     let target_href = if decoded == "/" {
         "/".to_owned()
@@ -129,6 +142,76 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
             let node = resolve(&ctx, &path, true).await?;
             get(&ctx, node, &parts.headers, parts.method == Method::HEAD).await
         }
+        "PUT" if is_staff_object(&path) => {
+            let Path::Object(_, name) = &path else {
+                return Err(DavError::NotFound);
+            };
+            own(&ctx, &path)?;
+            let me = organiser(&ctx, &parts.headers);
+            let written = schedule::put(
+                cals,
+                &state.bookings,
+                &me,
+                name,
+                &body,
+                &conditions(&parts.headers),
+            )
+            .await;
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => return write_error(e),
+            };
+            let status = if written.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            let mut response = status.into_response();
+            if let Some(etag) = written.etag
+                && let Ok(v) = HeaderValue::from_str(&etag)
+            {
+                response.headers_mut().insert(header::ETAG, v);
+            }
+            Ok(response)
+        }
+        "DELETE" if is_staff_object(&path) => {
+            let Path::Object(_, name) = &path else {
+                return Err(DavError::NotFound);
+            };
+            own(&ctx, &path)?;
+            let me = organiser(&ctx, &parts.headers);
+            match schedule::delete(
+                cals,
+                &state.bookings,
+                &me,
+                name,
+                &conditions(&parts.headers),
+            )
+            .await
+            {
+                Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+                Err(e) => write_error(e),
+            }
+        }
+        "DELETE" if matches!(&path, Path::Object(c, _) if matches!(**c, Path::Inbox(_))) => {
+            let Path::Object(_, name) = &path else {
+                return Err(DavError::NotFound);
+            };
+            own(&ctx, &path)?;
+            if cals
+                .store
+                .delete_inbox_item(&ctx.viewer.login, name)
+                .await?
+            {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(DavError::NotFound)
+            }
+        }
+        "POST" if matches!(path, Path::Outbox(_)) => {
+            own(&ctx, &path)?;
+            outbox_post(cals, &ctx, &body).await
+        }
         // Writes: RFC 3744 §7.1.1 says which privilege is missing.
         "PUT" | "DELETE" | "MOVE" | "COPY" | "PROPPATCH" | "MKCALENDAR" | "MKCOL" | "POST"
         | "LOCK" | "UNLOCK" | "ACL" => Err(refuse_write(&ctx, &path, parts.method.as_str()).await),
@@ -138,14 +221,126 @@ async fn handle(state: &AppState, cals: &Calendars, req: Request) -> Result<Resp
     }
 }
 
+/// An object of a staff member's own calendar.
+fn is_staff_object(path: &Path) -> bool {
+    matches!(path, Path::Object(c, _) if matches!(**c, Path::Meetings(_)))
+}
+
+/// A user's resources are theirs alone.
+fn own(ctx: &Ctx<'_>, path: &Path) -> Result<(), DavError> {
+    match path.user() {
+        Some(login) if login == ctx.viewer.login => Ok(()),
+        _ => Err(DavError::Precondition(xml::need_privileges(
+            &path.href(),
+            &PropName::WRITE_CONTENT,
+        ))),
+    }
+}
+
+/// The directory email of a login, if the directory has one.
+async fn email_of(state: &AppState, login: &str) -> Option<String> {
+    match state.directory.find_person(login).await {
+        Ok(Some(p)) => p.email.filter(|e| !e.trim().is_empty()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the directory did not give the email of {login}");
+            None
+        }
+    }
+}
+
+/// The caller's calendar-user addresses (RFC 6638 §2.4.1), as their principal lists them.
+fn my_addresses(ctx: &Ctx<'_>) -> Vec<String> {
+    let login = &ctx.viewer.login;
+    let mut addresses: Vec<String> = ctx.email.iter().map(|e| format!("mailto:{e}")).collect();
+    addresses.push(format!("urn:lokal:staff:{login}"));
+    addresses.push(Path::UserPrincipal(login.clone()).href());
+    addresses
+}
+
+fn organiser<'a>(ctx: &'a Ctx<'_>, headers: &HeaderMap) -> Organiser<'a> {
+    let login = &ctx.viewer.login;
+    let addresses = my_addresses(ctx);
+    // Answers are worded in Bokmål unless the client prefers English.
+    let lang = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::web::i18n::Lang::from_accept_language)
+        .unwrap_or_default();
+    Organiser {
+        principal: &ctx.principal,
+        login,
+        addresses,
+        lang,
+    }
+}
+
+fn conditions(headers: &HeaderMap) -> Conditions {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Conditions {
+        if_match: text(header::IF_MATCH),
+        if_none_match: text(header::IF_NONE_MATCH),
+    }
+}
+
+/// A failed precondition as a DAV error body with its status (RFC 4791 §1.3: the
+/// precondition element inside `DAV:error`, and a sentence for people).
+fn write_error(e: WriteError) -> Result<Response, DavError> {
+    match e {
+        WriteError::NotFound => Err(DavError::NotFound),
+        WriteError::Store(e) => Err(e.into()),
+        WriteError::Precondition {
+            status,
+            caldav,
+            element,
+            message,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let mut response = if caldav {
+                (
+                    status,
+                    xml::error(&PropName::caldav(element), Some(&message)),
+                )
+                    .into_response()
+            } else {
+                (status, format!("{message}\n")).into_response()
+            };
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(if caldav {
+                    "application/xml; charset=utf-8"
+                } else {
+                    "text/plain; charset=utf-8"
+                }),
+            );
+            Ok(response)
+        }
+    }
+}
+
+/// POST to the schedule outbox (RFC 6638 §5): free-busy requests for rooms, answered by
+/// `freebusy`; the ORGANIZER must be one of the caller's addresses.
+async fn outbox_post(cals: &Calendars, ctx: &Ctx<'_>, body: &[u8]) -> Result<Response, DavError> {
+    super::freebusy::outbox_post_as(cals, &ctx.principal, Some(&my_addresses(ctx)), body).await
+}
+
 fn options() -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     // RFC 4791 §5.1: calendar-access; class 3 for RFC 4918.
-    headers.insert("DAV", HeaderValue::from_static("1, 3, calendar-access"));
+    // RFC 6638 §2: calendar-auto-schedule, the server schedules implicitly.
+    headers.insert(
+        "DAV",
+        HeaderValue::from_static("1, 3, calendar-access, calendar-auto-schedule"),
+    );
     headers.insert(
         header::ALLOW,
-        HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, REPORT"),
+        HeaderValue::from_static("OPTIONS, GET, HEAD, PROPFIND, REPORT, PUT, DELETE, POST"),
     );
     response
 }
@@ -160,14 +355,27 @@ async fn authenticate<'a>(
     match state.identity.authenticate(&login, &password).await? {
         principal @ Principal::Staff { .. } => {
             let user_id = principal.requester_id();
-            let Principal::Staff { login, name, .. } = principal else {
+            let Principal::Staff {
+                login,
+                name,
+                id: principal_id,
+                roles,
+            } = principal
+            else {
                 return Err(DavError::Forbidden("CalDAV is for staff".into()));
             };
             Ok(Ctx {
                 cals,
+                principal: Principal::Staff {
+                    id: principal_id,
+                    login: login.clone(),
+                    name: name.clone(),
+                    roles,
+                },
                 viewer: Viewer { login },
                 user_id,
                 name,
+                email: None,
             })
         }
         Principal::Resident { .. } => Err(DavError::Forbidden(
@@ -230,7 +438,32 @@ async fn resolve(ctx: &Ctx<'_>, path: &Path, with_entry: bool) -> Result<Node, D
         Path::UserPrincipal(login) => Node::UserPrincipal {
             login: login.clone(),
             name: ctx.name.clone(),
+            email: ctx.email.clone(),
         },
+        Path::Meetings(login) => Node::Meetings {
+            login: login.clone(),
+            change_seq: ctx.cals.store.staff_change_seq(login).await?,
+        },
+        Path::Inbox(login) => Node::Inbox(login.clone()),
+        Path::Outbox(login) => Node::Outbox(login.clone()),
+        Path::Object(collection, name) if matches!(**collection, Path::Meetings(_)) => {
+            let object = ctx
+                .cals
+                .store
+                .staff_object(&ctx.viewer.login, name)
+                .await?
+                .ok_or(DavError::NotFound)?;
+            staff_node(ctx, path.clone(), object, with_entry).await?
+        }
+        Path::Object(collection, name) if matches!(**collection, Path::Inbox(_)) => ctx
+            .cals
+            .store
+            .inbox_items(&ctx.viewer.login)
+            .await?
+            .into_iter()
+            .find(|i| i.name == *name)
+            .map(|i| inbox_node(path.clone(), i))
+            .ok_or(DavError::NotFound)?,
         Path::RoomPrincipal(id) => Node::RoomPrincipal(Box::new(room(id.clone()).await?)),
         Path::UserHome(login) => Node::UserHome(login.clone()),
         Path::RoomHome(id) => Node::RoomHome(Box::new(room(id.clone()).await?)),
@@ -289,6 +522,7 @@ async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<
             Node::UserPrincipal {
                 login: ctx.viewer.login.clone(),
                 name: ctx.name.clone(),
+                email: ctx.email.clone(),
             },
             Node::Collection(Path::RoomPrincipals),
         ],
@@ -300,8 +534,34 @@ async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<
             .map(|c| Node::RoomPrincipal(Box::new(c)))
             .collect(),
         Node::Collection(Path::Calendars) => vec![Node::UserHome(ctx.viewer.login.clone())],
+        Node::Meetings { login, .. } => {
+            let mut objects = Vec::new();
+            for o in ctx.cals.store.staff_objects(login).await? {
+                let path = Path::Object(Box::new(Path::Meetings(login.clone())), o.name.clone());
+                objects.push(staff_node(ctx, path, o, with_entries).await?);
+            }
+            objects
+        }
+        Node::Inbox(login) => ctx
+            .cals
+            .store
+            .inbox_items(login)
+            .await?
+            .into_iter()
+            .map(|i| {
+                let path = Path::Object(Box::new(Path::Inbox(login.clone())), i.name.clone());
+                inbox_node(path, i)
+            })
+            .collect(),
         Node::UserHome(login) => {
-            let mut calendars = Vec::new();
+            let mut calendars = vec![
+                Node::Meetings {
+                    login: login.clone(),
+                    change_seq: ctx.cals.store.staff_change_seq(login).await?,
+                },
+                Node::Inbox(login.clone()),
+                Node::Outbox(login.clone()),
+            ];
             for cal in ctx.cals.followed(&ctx.user_id).await? {
                 let change_seq = ctx.cals.change_seq(&cal).await?;
                 calendars.push(Node::Calendar {
@@ -348,6 +608,36 @@ async fn children(ctx: &Ctx<'_>, node: &Node, with_entries: bool) -> Result<Vec<
         }
         _ => Vec::new(),
     })
+}
+
+/// A staff object as a node; rendered (with the rooms' answers) when its data is needed.
+async fn staff_node(
+    ctx: &Ctx<'_>,
+    path: Path,
+    object: crate::store::StaffObject,
+    with_data: bool,
+) -> Result<Node, DavError> {
+    let data = if with_data {
+        Some(schedule::render(ctx.cals, &ctx.viewer.login, &object).await?)
+    } else {
+        None
+    };
+    Ok(Node::StaffObject {
+        path,
+        etag: schedule::etag(object.change_seq),
+        data,
+    })
+}
+
+fn inbox_node(path: Path, item: crate::store::InboxItem) -> Node {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(item.body.as_bytes());
+    let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Node::StaffObject {
+        path,
+        etag: format!("\"i{tag}\""),
+        data: Some(item.body),
+    }
 }
 
 fn object_node(calendar: &Path, cal: &RoomCalendar, entry: CalendarEntry) -> Node {
@@ -621,6 +911,9 @@ fn event_filter(filter: &CompFilter) -> Result<Option<EventFilter>, DavError> {
 }
 
 async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, DavError> {
+    if let Node::Meetings { login, change_seq } = &node {
+        return staff_report(ctx, login, *change_seq, report).await;
+    }
     match report {
         Report::CalendarQuery {
             props,
@@ -746,15 +1039,7 @@ async fn report(ctx: &Ctx<'_>, node: Node, report: Report) -> Result<Response, D
                     "free-busy-query needs a time-range with start and end".into(),
                 ));
             };
-            let mut periods = Vec::new();
-            for entry in ctx
-                .cals
-                .store
-                .calendar_entries_between(&cal.room.room.id, from, to)
-                .await?
-            {
-                periods.extend(ical::busy_periods(&entry.booking, from, to));
-            }
+            let periods = ctx.cals.busy_periods(cal, from, to).await?;
             let body = ical::freebusy(&periods, from, to, ctx.cals.now());
             let mut response = (StatusCode::OK, body).into_response();
             response.headers_mut().insert(
@@ -881,6 +1166,206 @@ async fn sync_collection(
     Ok(multistatus(&responses, Some(&cal.sync_token(new_token))))
 }
 
+/// REPORTs on a staff member's own calendar: calendar-query (by time range and UID/SUMMARY
+/// text), calendar-multiget, and sync-collection with deletions as 404 (RFC 6578 §3.5).
+async fn staff_report(
+    ctx: &Ctx<'_>,
+    login: &str,
+    current: i64,
+    report: Report,
+) -> Result<Response, DavError> {
+    let collection = Path::Meetings(login.to_owned());
+    let object_path = |name: &str| Path::Object(Box::new(collection.clone()), name.to_owned());
+    match report {
+        Report::CalendarQuery {
+            props,
+            data: _,
+            filter,
+            limit,
+        } => {
+            let Some(wanted) = event_filter(&filter)? else {
+                return Ok(multistatus(&[], None));
+            };
+            let mut responses = Vec::new();
+            for o in ctx.cals.store.staff_objects(login).await? {
+                if !staff_matches(&o, &wanted) {
+                    continue;
+                }
+                let n = staff_node(ctx, object_path(&o.name), o, needs_entries(&props)).await?;
+                responses.push(respond(
+                    &n,
+                    n.href(),
+                    &props,
+                    &ctx.viewer,
+                    &CalendarData::Full,
+                ));
+            }
+            if let Some(limit) = limit.map(|l| l as usize)
+                && responses.len() > limit
+            {
+                responses.truncate(limit);
+                responses.push(xml::Response {
+                    href: collection.href(),
+                    body: ResponseBody::Status(507),
+                });
+            }
+            Ok(multistatus(&responses, None))
+        }
+        Report::Multiget { props, hrefs, .. } => {
+            let mut responses = Vec::new();
+            for href in hrefs {
+                let name = xml::decode_href(&href)
+                    .and_then(|p| Path::parse(&p))
+                    .and_then(|p| match p {
+                        Path::Object(c, name) if *c == collection => Some(name),
+                        _ => None,
+                    });
+                let found = match &name {
+                    Some(name) => ctx.cals.store.staff_object(login, name).await?,
+                    None => None,
+                };
+                match (name, found) {
+                    (Some(name), Some(o)) => {
+                        let n =
+                            staff_node(ctx, object_path(&name), o, needs_entries(&props)).await?;
+                        responses.push(respond(
+                            &n,
+                            n.href(),
+                            &props,
+                            &ctx.viewer,
+                            &CalendarData::Full,
+                        ));
+                    }
+                    _ => responses.push(xml::Response {
+                        href: xml::decode_href(&href).unwrap_or(href),
+                        body: ResponseBody::Status(404),
+                    }),
+                }
+            }
+            Ok(multistatus(&responses, None))
+        }
+        Report::SyncCollection {
+            token,
+            limit,
+            props,
+            ..
+        } => {
+            let since = match token.as_deref().map(str::trim) {
+                None | Some("") => 0,
+                Some(t) => schedule::parse_sync_token(login, t)
+                    .filter(|s| *s <= current)
+                    .ok_or_else(|| {
+                        DavError::Precondition(xml::error(
+                            &PropName::VALID_SYNC_TOKEN,
+                            Some("this sync token is not one of this calendar's; sync again without a token"),
+                        ))
+                    })?,
+            };
+            let mut changes = ctx.cals.store.staff_changes(login, since).await?;
+            if since == 0 {
+                // A first sync lists what is there, not what was deleted.
+                changes.retain(|c| c.live);
+            }
+            let mut new_token = current;
+            let mut truncated = false;
+            if let Some(limit) = limit.map(|l| l as usize)
+                && changes.len() > limit
+            {
+                // Every change has its own number, so the cut can fall anywhere.
+                changes.truncate(limit.max(1));
+                new_token = changes.last().map(|c| c.change_seq).unwrap_or(current);
+                truncated = true;
+            }
+            let mut responses = Vec::new();
+            for c in changes {
+                let path = object_path(&c.name);
+                let object = if c.live {
+                    ctx.cals.store.staff_object(login, &c.name).await?
+                } else {
+                    None
+                };
+                match object {
+                    Some(o) => {
+                        let n = staff_node(ctx, path, o, needs_entries(&props)).await?;
+                        responses.push(respond(
+                            &n,
+                            n.href(),
+                            &props,
+                            &ctx.viewer,
+                            &CalendarData::Full,
+                        ));
+                    }
+                    None => responses.push(xml::Response {
+                        href: path.href(),
+                        body: ResponseBody::Status(404),
+                    }),
+                }
+            }
+            if truncated {
+                responses.push(xml::Response {
+                    href: collection.href(),
+                    body: ResponseBody::Status(507),
+                });
+            }
+            Ok(multistatus(
+                &responses,
+                Some(&schedule::sync_token(login, new_token)),
+            ))
+        }
+        Report::FreeBusyQuery { .. } => Err(not_a_calendar("free-busy-query")),
+    }
+}
+
+/// Whether a staff object passes a calendar-query's tests: UID/SUMMARY text, and a time
+/// range against its first occurrence (a recurring event matches any window after its start,
+/// a conservative answer: clients filter expanded occurrences themselves).
+fn staff_matches(o: &crate::store::StaffObject, wanted: &EventFilter) -> bool {
+    let Ok(root) = super::object::parse(&o.body) else {
+        return false;
+    };
+    let Some(master) = root
+        .children
+        .iter()
+        .find(|c| c.name == "VEVENT" && c.prop("RECURRENCE-ID").is_none())
+        .or_else(|| root.children.iter().find(|c| c.name == "VEVENT"))
+    else {
+        return false;
+    };
+    let texts_ok = wanted.texts.iter().all(|(prop, m)| {
+        let value = master.value(prop).unwrap_or_default();
+        let found = match m.collation {
+            xml::Collation::Octet => value.contains(&m.text),
+            xml::Collation::AsciiCasemap => value
+                .to_ascii_lowercase()
+                .contains(&m.text.to_ascii_lowercase()),
+        };
+        found != m.negate
+    });
+    if !texts_ok {
+        return false;
+    }
+    let Some((from, to)) = wanted.window else {
+        return true;
+    };
+    let Ok(times) = super::object::event_times(master) else {
+        // Floating or unknown zones: let the client decide.
+        return true;
+    };
+    let instant = |w: super::object::When| match w {
+        super::object::When::At(t) => t,
+        super::object::When::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+    };
+    let (start, end) = (instant(times.start), instant(times.end));
+    let recurring = root.children.iter().any(|c| {
+        c.prop("RRULE").is_some() || c.prop("RDATE").is_some() || c.prop("RECURRENCE-ID").is_some()
+    });
+    if recurring {
+        return start < to;
+    }
+    // RFC 4791 §9.9: a zero-length event matches at its instant.
+    start < to && (end > from || (end == start && start >= from))
+}
+
 async fn get(
     ctx: &Ctx<'_>,
     node: Node,
@@ -913,6 +1398,11 @@ async fn get(
             let body = ical::feed(&bookings, &cal.info(), &cal.staff_detail(), stamp);
             (body, format!("\"{}\"", cal.ctag(*change_seq)), Some(stamp))
         }
+        Node::StaffObject {
+            etag,
+            data: Some(data),
+            ..
+        } => (data.clone(), etag.clone(), None),
         Node::Root => {
             let text = "Lokal CalDAV: add this server's address to your calendar app and log in with your directory account.\n";
             return Ok((StatusCode::OK, text).into_response());

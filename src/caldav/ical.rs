@@ -220,6 +220,55 @@ pub fn freebusy(
     to: DateTime<Utc>,
     stamp: DateTime<Utc>,
 ) -> String {
+    let uid = format!("freebusy-{}-{}@lokal", utc_text(from), utc_text(to));
+    render(&calendar_block().child(vfreebusy(periods, from, to, stamp, &uid, &[])))
+}
+
+/// Who a free-busy reply is between (RFC 5546 §3.3.2): the request's UID, its ORGANIZER, and
+/// the one ATTENDEE (the room) whose busy time the reply carries.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeBusyReply<'a> {
+    pub uid: &'a str,
+    pub organizer: &'a str,
+    pub attendee: &'a str,
+    /// The attendee's display name (`CN`).
+    pub attendee_name: &'a str,
+}
+
+/// The iTIP reply to a VFREEBUSY request (RFC 5546 §3.3.2, RFC 6638 §5): a VCALENDAR with
+/// `METHOD:REPLY` and one VFREEBUSY with the request's UID, ORGANIZER and the room as ATTENDEE,
+/// and the busy periods as [`freebusy`] writes them.
+pub fn freebusy_reply(
+    periods: &[(DateTime<Utc>, DateTime<Utc>, bool)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    stamp: DateTime<Utc>,
+    reply: FreeBusyReply<'_>,
+) -> String {
+    let parties = [
+        Property::new("ORGANIZER", clean_text(reply.organizer)).done(),
+        Property::new("ATTENDEE", clean_text(reply.attendee))
+            .add_parameter("CN", &param_text(reply.attendee_name))
+            .add_parameter("CUTYPE", "ROOM")
+            .done(),
+    ];
+    render(
+        &calendar_block()
+            .prop(("METHOD", "REPLY"))
+            .child(vfreebusy(periods, from, to, stamp, reply.uid, &parties)),
+    )
+}
+
+/// One VFREEBUSY: DTSTAMP, DTSTART, DTEND, UID, `extra` properties, then a FREEBUSY per
+/// period (see [`freebusy`]).
+fn vfreebusy(
+    periods: &[(DateTime<Utc>, DateTime<Utc>, bool)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    stamp: DateTime<Utc>,
+    uid: &str,
+    extra: &[Property],
+) -> Block {
     let clipped = |tentative: bool| -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         periods
             .iter()
@@ -240,10 +289,10 @@ pub fn freebusy(
         .prop(DatePerhapsTime::from(stamp).to_property("DTSTAMP"))
         .prop(DatePerhapsTime::from(from).to_property("DTSTART"))
         .prop(DatePerhapsTime::from(to).to_property("DTEND"))
-        .prop((
-            "UID",
-            format!("freebusy-{}-{}@lokal", utc_text(from), utc_text(to)).as_str(),
-        ));
+        .prop(("UID", clean_text(uid).as_str()));
+    for property in extra {
+        vfreebusy = vfreebusy.prop(property.clone());
+    }
     for (s, e, kind) in all {
         vfreebusy = vfreebusy.prop(
             Property::new("FREEBUSY", format!("{}/{}", utc_text(s), utc_text(e)))
@@ -251,7 +300,7 @@ pub fn freebusy(
                 .done(),
         );
     }
-    render(&calendar_block().child(vfreebusy))
+    vfreebusy
 }
 
 type Span = (DateTime<Utc>, DateTime<Utc>);

@@ -8,6 +8,9 @@
 //! /dav/principals/rooms/<room id>/             a room: calendar-user-type ROOM (RFC 6638 §2.4.2)
 //! /dav/calendars/users/<login>/                a staff member's calendar home: the rooms they follow
 //! /dav/calendars/users/<login>/<room id>/      a followed room's calendar
+//! /dav/calendars/users/<login>/meetings/       the staff member's own, writable calendar
+//! /dav/calendars/users/<login>/inbox/          their schedule inbox (RFC 6638 §2.2)
+//! /dav/calendars/users/<login>/outbox/         their schedule outbox (RFC 6638 §2.1)
 //! /dav/calendars/rooms/<room id>/              a room's calendar home
 //! /dav/calendars/rooms/<room id>/calendar/     the room's calendar, at a stable direct URL
 //! <calendar>/<booking id>.ics                  one booking (a calendar object resource)
@@ -30,6 +33,10 @@ pub enum Path {
     Calendars,
     UserHome(String),
     UserCalendar(String, String),
+    /// A staff member's writable calendar. Its name can never be a room id (a UUID).
+    Meetings(String),
+    Inbox(String),
+    Outbox(String),
     RoomHome(String),
     RoomCalendar(String),
     Object(Box<Path>, String),
@@ -52,6 +59,15 @@ impl Path {
             ["principals", "rooms", id] => Path::RoomPrincipal(own(id)),
             ["calendars"] => Path::Calendars,
             ["calendars", "users", login] => Path::UserHome(own(login)),
+            ["calendars", "users", login, "meetings"] => Path::Meetings(own(login)),
+            ["calendars", "users", login, "inbox"] => Path::Inbox(own(login)),
+            ["calendars", "users", login, "outbox"] => Path::Outbox(own(login)),
+            ["calendars", "users", login, "meetings", object] => {
+                Path::Object(Box::new(Path::Meetings(own(login))), object_id(object)?)
+            }
+            ["calendars", "users", login, "inbox", object] => {
+                Path::Object(Box::new(Path::Inbox(own(login))), object_id(object)?)
+            }
             ["calendars", "users", login, room] => Path::UserCalendar(own(login), own(room)),
             ["calendars", "users", login, room, object] => Path::Object(
                 Box::new(Path::UserCalendar(own(login), own(room))),
@@ -77,6 +93,9 @@ impl Path {
             Path::Calendars => "/dav/calendars/".into(),
             Path::UserHome(login) => format!("/dav/calendars/users/{login}/"),
             Path::UserCalendar(login, room) => format!("/dav/calendars/users/{login}/{room}/"),
+            Path::Meetings(login) => format!("/dav/calendars/users/{login}/meetings/"),
+            Path::Inbox(login) => format!("/dav/calendars/users/{login}/inbox/"),
+            Path::Outbox(login) => format!("/dav/calendars/users/{login}/outbox/"),
             Path::RoomHome(id) => format!("/dav/calendars/rooms/{id}/"),
             Path::RoomCalendar(id) => format!("/dav/calendars/rooms/{id}/calendar/"),
             Path::Object(calendar, id) => format!("{}{id}.ics", calendar.href()),
@@ -86,9 +105,12 @@ impl Path {
     /// The login in a user's path, if any.
     pub fn user(&self) -> Option<&str> {
         match self {
-            Path::UserPrincipal(login) | Path::UserHome(login) | Path::UserCalendar(login, _) => {
-                Some(login)
-            }
+            Path::UserPrincipal(login)
+            | Path::UserHome(login)
+            | Path::UserCalendar(login, _)
+            | Path::Meetings(login)
+            | Path::Inbox(login)
+            | Path::Outbox(login) => Some(login),
             Path::Object(calendar, _) => calendar.user(),
             _ => None,
         }
@@ -107,6 +129,8 @@ pub enum Node {
     UserPrincipal {
         login: String,
         name: String,
+        /// Their directory email, when it was looked up (calendar-user-address-set).
+        email: Option<String>,
     },
     RoomPrincipal(Box<RoomCalendar>),
     UserHome(String),
@@ -123,6 +147,21 @@ pub enum Node {
         change_seq: i64,
         /// Loaded when the body is needed (calendar-data).
         entry: Option<Box<CalendarEntry>>,
+    },
+    /// A staff member's writable calendar.
+    Meetings {
+        login: String,
+        change_seq: i64,
+    },
+    Inbox(String),
+    Outbox(String),
+    /// An object of a staff calendar (the organiser's copy, with the rooms' answers) or a
+    /// message of a schedule inbox.
+    StaffObject {
+        path: Path,
+        etag: String,
+        /// Rendered when the body is needed (calendar-data).
+        data: Option<String>,
     },
 }
 
@@ -152,9 +191,13 @@ impl Node {
     pub fn href(&self) -> String {
         match self {
             Node::Root => Path::Root.href(),
-            Node::Collection(path) | Node::Calendar { path, .. } | Node::Object { path, .. } => {
-                path.href()
-            }
+            Node::Collection(path)
+            | Node::Calendar { path, .. }
+            | Node::Object { path, .. }
+            | Node::StaffObject { path, .. } => path.href(),
+            Node::Meetings { login, .. } => Path::Meetings(login.clone()).href(),
+            Node::Inbox(login) => Path::Inbox(login.clone()).href(),
+            Node::Outbox(login) => Path::Outbox(login.clone()).href(),
             Node::UserPrincipal { login, .. } => Path::UserPrincipal(login.clone()).href(),
             Node::RoomPrincipal(cal) => Path::RoomPrincipal(cal.room.room.id.clone()).href(),
             Node::UserHome(login) => Path::UserHome(login.clone()).href(),
@@ -172,12 +215,32 @@ impl Node {
             PropName::CURRENT_USER_PRIVILEGE_SET,
         ];
         match self {
-            Node::UserPrincipal { .. } | Node::RoomPrincipal(_) => names.extend([
+            Node::UserPrincipal { .. } => names.extend([
+                PropName::PRINCIPAL_URL,
+                PropName::CALENDAR_HOME_SET,
+                PropName::CALENDAR_USER_ADDRESS_SET,
+                calendar_user_type(),
+                SCHEDULE_INBOX_URL,
+                SCHEDULE_OUTBOX_URL,
+            ]),
+            Node::RoomPrincipal(_) => names.extend([
                 PropName::PRINCIPAL_URL,
                 PropName::CALENDAR_HOME_SET,
                 PropName::CALENDAR_USER_ADDRESS_SET,
                 calendar_user_type(),
             ]),
+            Node::Meetings { .. } => names.extend([
+                PropName::CALENDAR_DESCRIPTION,
+                PropName::SUPPORTED_CALENDAR_COMPONENT_SET,
+                PropName::SUPPORTED_REPORT_SET,
+                PropName::GETCTAG,
+                PropName::SYNC_TOKEN,
+                PropName::OWNER,
+                PropName::MAX_RESOURCE_SIZE,
+                SCHEDULE_CALENDAR_TRANSP,
+            ]),
+            Node::Inbox(_) => names.push(SCHEDULE_DEFAULT_CALENDAR_URL),
+            Node::StaffObject { .. } => names.extend([PropName::GETETAG, PropName::GETCONTENTTYPE]),
             Node::Calendar { .. } => names.extend([
                 PropName::CALENDAR_DESCRIPTION,
                 PropName::SUPPORTED_CALENDAR_COMPONENT_SET,
@@ -205,6 +268,9 @@ impl Node {
         if *name == PropName::CURRENT_USER_PRINCIPAL {
             return Some(PropValue::Href(viewer.principal()));
         }
+        if let Some(value) = self.staff_prop(name) {
+            return value;
+        }
         if *name == PropName::CURRENT_USER_PRIVILEGE_SET {
             // Read-only for everybody (RFC 3744 §5.4): apps then show the calendars as
             // read-only. Writes to rooms come through booking, not PUT.
@@ -231,15 +297,36 @@ impl Node {
             Node::UserPrincipal {
                 login,
                 name: display,
-            } => principal_prop(name, &Path::UserPrincipal(login.clone()), display, || {
-                (
-                    Path::UserHome(login.clone()).href(),
-                    format!("urn:lokal:staff:{login}"),
-                    "INDIVIDUAL",
-                )
-            }),
+                email,
+            } => {
+                if *name == PropName::CALENDAR_USER_ADDRESS_SET {
+                    // The mailto: address first: clients take the first as the ORGANIZER.
+                    let mut set: Vec<String> =
+                        email.iter().map(|e| format!("mailto:{e}")).collect();
+                    set.push(format!("urn:lokal:staff:{login}"));
+                    set.push(Path::UserPrincipal(login.clone()).href());
+                    return Some(PropValue::Hrefs(set));
+                }
+                if *name == SCHEDULE_INBOX_URL {
+                    return Some(PropValue::Href(Path::Inbox(login.clone()).href()));
+                }
+                if *name == SCHEDULE_OUTBOX_URL {
+                    return Some(PropValue::Href(Path::Outbox(login.clone()).href()));
+                }
+                principal_prop(name, &Path::UserPrincipal(login.clone()), display, || {
+                    (
+                        Path::UserHome(login.clone()).href(),
+                        format!("urn:lokal:staff:{login}"),
+                        "INDIVIDUAL",
+                    )
+                })
+            }
             Node::RoomPrincipal(cal) => {
                 let id = cal.room.room.id.clone();
+                if *name == PropName::CALENDAR_USER_ADDRESS_SET {
+                    // `mailto:` its directory address first (what apps invite), then urn:uuid.
+                    return Some(PropValue::Hrefs(cal.addresses()));
+                }
                 principal_prop(
                     name,
                     &Path::RoomPrincipal(id.clone()),
@@ -286,6 +373,10 @@ impl Node {
                     None
                 }
             }
+            // Answered by `staff_prop`.
+            Node::Meetings { .. } | Node::Inbox(_) | Node::Outbox(_) | Node::StaffObject { .. } => {
+                None
+            }
             Node::Object {
                 cal,
                 change_seq,
@@ -316,6 +407,131 @@ impl Node {
                 }
             }
         }
+    }
+}
+
+/// RFC 6638 §2.2.1, §2.1.1, §9.2, §9.1.
+pub const SCHEDULE_INBOX_URL: PropName = PropName::caldav("schedule-inbox-URL");
+pub const SCHEDULE_OUTBOX_URL: PropName = PropName::caldav("schedule-outbox-URL");
+pub const SCHEDULE_DEFAULT_CALENDAR_URL: PropName =
+    PropName::caldav("schedule-default-calendar-URL");
+pub const SCHEDULE_CALENDAR_TRANSP: PropName = PropName::caldav("schedule-calendar-transp");
+
+impl Node {
+    /// The properties of the staff member's own resources (calendar, inbox, outbox and
+    /// their members): `Some(answer)` for those resources, `None` for every other.
+    fn staff_prop(&self, name: &PropName) -> Option<Option<PropValue>> {
+        let privileges = |p: Vec<PropName>| Some(PropValue::Privileges(p));
+        Some(match self {
+            Node::Meetings { login, change_seq } => {
+                if *name == PropName::CURRENT_USER_PRIVILEGE_SET {
+                    privileges(vec![
+                        PropName::READ,
+                        PropName::WRITE,
+                        PropName::WRITE_CONTENT,
+                        PropName::BIND,
+                        PropName::UNBIND,
+                        PropName::READ_CURRENT_USER_PRIVILEGE_SET,
+                        PropName::READ_FREE_BUSY,
+                    ])
+                } else if *name == PropName::RESOURCETYPE {
+                    Some(PropValue::ResourceType(vec![
+                        PropName::COLLECTION,
+                        PropName::CALENDAR,
+                    ]))
+                } else if *name == PropName::DISPLAYNAME {
+                    Some(PropValue::Text("Lokal: møter".into()))
+                } else if *name == PropName::CALENDAR_DESCRIPTION {
+                    Some(PropValue::Text(
+                        "Invite rooms to events here: Lokal books them and answers for them".into(),
+                    ))
+                } else if *name == PropName::SUPPORTED_CALENDAR_COMPONENT_SET {
+                    Some(PropValue::SupportedComponents(vec!["VEVENT".into()]))
+                } else if *name == PropName::SUPPORTED_REPORT_SET {
+                    Some(PropValue::SupportedReports(vec![
+                        PropName::CALENDAR_QUERY,
+                        PropName::CALENDAR_MULTIGET,
+                        PropName::SYNC_COLLECTION,
+                    ]))
+                } else if *name == PropName::GETCTAG {
+                    Some(PropValue::Text(format!("s{change_seq}")))
+                } else if *name == PropName::SYNC_TOKEN {
+                    Some(PropValue::Text(super::schedule::sync_token(
+                        login,
+                        *change_seq,
+                    )))
+                } else if *name == PropName::OWNER {
+                    Some(PropValue::Href(Path::UserPrincipal(login.clone()).href()))
+                } else if *name == PropName::MAX_RESOURCE_SIZE {
+                    Some(PropValue::Text(
+                        super::schedule::MAX_RESOURCE_SIZE.to_string(),
+                    ))
+                } else if *name == SCHEDULE_CALENDAR_TRANSP {
+                    // Events here make the organiser busy (RFC 6638 §9.1).
+                    Some(PropValue::ResourceType(vec![PropName::caldav("opaque")]))
+                } else {
+                    None
+                }
+            }
+            Node::Inbox(login) | Node::Outbox(login) => {
+                let inbox = matches!(self, Node::Inbox(_));
+                if *name == PropName::CURRENT_USER_PRIVILEGE_SET {
+                    privileges(if inbox {
+                        vec![
+                            PropName::READ,
+                            PropName::UNBIND,
+                            PropName::READ_CURRENT_USER_PRIVILEGE_SET,
+                        ]
+                    } else {
+                        vec![
+                            PropName::READ,
+                            PropName::caldav("schedule-send"),
+                            PropName::READ_CURRENT_USER_PRIVILEGE_SET,
+                        ]
+                    })
+                } else if *name == PropName::RESOURCETYPE {
+                    Some(PropValue::ResourceType(vec![
+                        PropName::COLLECTION,
+                        PropName::caldav(if inbox {
+                            "schedule-inbox"
+                        } else {
+                            "schedule-outbox"
+                        }),
+                    ]))
+                } else if *name == PropName::DISPLAYNAME {
+                    Some(PropValue::Text(
+                        if inbox { "Inbox" } else { "Outbox" }.into(),
+                    ))
+                } else if *name == SCHEDULE_DEFAULT_CALENDAR_URL && inbox {
+                    Some(PropValue::Href(Path::Meetings(login.clone()).href()))
+                } else {
+                    None
+                }
+            }
+            Node::StaffObject { etag, data, .. } => {
+                if *name == PropName::CURRENT_USER_PRIVILEGE_SET {
+                    privileges(vec![
+                        PropName::READ,
+                        PropName::WRITE,
+                        PropName::WRITE_CONTENT,
+                        PropName::READ_CURRENT_USER_PRIVILEGE_SET,
+                    ])
+                } else if *name == PropName::RESOURCETYPE {
+                    Some(PropValue::ResourceType(Vec::new()))
+                } else if *name == PropName::GETETAG {
+                    Some(PropValue::Text(etag.clone()))
+                } else if *name == PropName::GETCONTENTTYPE {
+                    Some(PropValue::Text(
+                        "text/calendar; charset=utf-8; component=vevent".into(),
+                    ))
+                } else if *name == PropName::CALENDAR_DATA {
+                    data.clone().map(PropValue::CData)
+                } else {
+                    None
+                }
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -362,6 +578,11 @@ mod tests {
             Path::UserCalendar("astrid.moen".into(), "r1".into()),
             Path::RoomHome("r1".into()),
             Path::RoomCalendar("r1".into()),
+            Path::Meetings("a".into()),
+            Path::Inbox("a".into()),
+            Path::Outbox("a".into()),
+            Path::Object(Box::new(Path::Meetings("a".into())), "e1".into()),
+            Path::Object(Box::new(Path::Inbox("a".into())), "m1".into()),
             Path::Object(Box::new(Path::RoomCalendar("r1".into())), "b1".into()),
             Path::Object(
                 Box::new(Path::UserCalendar("a".into(), "r1".into())),

@@ -216,6 +216,107 @@ impl Calendars {
     }
 }
 
+/// Rooms as calendar users (RFC 6638 §2.4.1): their addresses, and the room an address names.
+impl RoomCalendar {
+    /// The room's calendar-user addresses, preferred first: `mailto:` its directory e-mail
+    /// address where it has one, then `urn:uuid:<room id>` (always).
+    pub fn addresses(&self) -> Vec<String> {
+        let room = &self.room.room;
+        room.email
+            .iter()
+            .map(|m| format!("mailto:{m}"))
+            .chain(std::iter::once(format!("urn:uuid:{}", room.id)))
+            .collect()
+    }
+
+    /// The address an invitation or a free-busy reply names the room by.
+    pub fn address(&self) -> String {
+        self.addresses().remove(0)
+    }
+}
+
+/// What a calendar-user address names, parsed: `mailto:` (the scheme and the address compared
+/// without regard to case) or `urn:uuid:` (a room id). Anything else names no room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Address {
+    Mail(String),
+    Uuid(String),
+}
+
+fn parse_address(addr: &str) -> Option<Address> {
+    let addr = addr.trim();
+    let after = |prefix: &str| {
+        addr.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .and_then(|_| addr.get(prefix.len()..))
+            .map(str::trim)
+            .filter(|rest| !rest.is_empty())
+    };
+    if let Some(mail) = after("mailto:") {
+        // Some clients percent-encode `@` (`mailto:a%40b`); RFC 6068 allows it.
+        let mail = mail.replace("%40", "@");
+        return Some(Address::Mail(mail.to_lowercase()));
+    }
+    after("urn:uuid:").map(|id| Address::Uuid(id.to_ascii_lowercase()))
+}
+
+impl Calendars {
+    /// The bookable room a calendar-user address names (an invitation's ATTENDEE, a free-busy
+    /// request's recipient): `mailto:<the room's mail>` without regard to case, or
+    /// `urn:uuid:<room id>`. `None` for any other address, a retired or unbookable room, and
+    /// an address that two live rooms share (a directory error: it is logged, never guessed).
+    pub async fn room_by_address(&self, addr: &str) -> Result<Option<RoomCalendar>, StoreError> {
+        let Some(wanted) = parse_address(addr) else {
+            return Ok(None);
+        };
+        if let Address::Uuid(id) = &wanted {
+            return Ok(self.room(id).await?.filter(|c| c.bookable));
+        }
+        let Address::Mail(mail) = wanted else {
+            return Ok(None);
+        };
+        let mut found: Vec<RoomCalendar> = self
+            .rooms()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.room
+                    .room
+                    .email
+                    .as_deref()
+                    .is_some_and(|m| m.to_lowercase() == mail)
+            })
+            .collect();
+        if found.len() > 1 {
+            let ids: Vec<&str> = found.iter().map(|c| c.room.room.id.as_str()).collect();
+            tracing::warn!(address = %mail, rooms = ?ids, "two rooms share one e-mail address; invitations to it match neither");
+            return Ok(None);
+        }
+        Ok(found.pop().filter(|c| c.bookable))
+    }
+
+    /// The busy periods (UTC) of a room's blocking bookings overlapping `[from, to)`:
+    /// `(start, end, tentative)`, as [`ical::freebusy`](super::ical::freebusy) takes them. One
+    /// source for the free-busy-query REPORT (RFC 4791 §7.10) and the schedule outbox's
+    /// VFREEBUSY requests (RFC 6638 §5).
+    pub async fn busy_periods(
+        &self,
+        cal: &RoomCalendar,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>, bool)>, StoreError> {
+        let mut periods = Vec::new();
+        for entry in self
+            .store
+            .calendar_entries_between(&cal.room.room.id, from, to)
+            .await?
+        {
+            periods.extend(super::ical::busy_periods(&entry.booking, from, to));
+        }
+        Ok(periods)
+    }
+}
+
 /// A private feed as its owner sees it. The token itself is shown once, when it is made.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FeedView {

@@ -1334,6 +1334,38 @@ pub fn error(precondition: &PropName, description: Option<&str>) -> String {
     out.finish()
 }
 
+/// One recipient's answer in a `CALDAV:schedule-response` (RFC 6638 §10.2–§10.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleItem {
+    /// The recipient's calendar-user address, as the request named it.
+    pub recipient: String,
+    /// An iTIP REQUEST-STATUS (RFC 5546 §3.6), e.g. `2.0;Success`; a failure says why in its
+    /// third part (`3.7;Invalid calendar user;<why>`).
+    pub request_status: String,
+    /// The iCalendar reply (a VFREEBUSY with `METHOD:REPLY`), when there is one.
+    pub calendar_data: Option<String>,
+}
+
+/// Writes a `CALDAV:schedule-response` body (RFC 6638 §10.2): one `response` per recipient
+/// with `recipient/href`, `request-status`, and `calendar-data` where there is one. No
+/// `DAV:responsedescription` (which §10.3 allows): python caldav 3.6 refuses a response with
+/// any other child, so the reason travels in the request-status's third part.
+pub fn schedule_response(items: &[ScheduleItem]) -> String {
+    let mut out = Out::new(&PropName::caldav("schedule-response"));
+    for item in items {
+        out.open(&PropName::caldav("response"));
+        out.open(&PropName::caldav("recipient"));
+        out.text(&D_HREF, &encode_href(&item.recipient));
+        out.close();
+        out.text(&PropName::caldav("request-status"), &item.request_status);
+        if let Some(data) = &item.calendar_data {
+            out.text(&PropName::CALENDAR_DATA, data);
+        }
+        out.close();
+    }
+    out.finish()
+}
+
 /// Writes the `<d:need-privileges>` error of RFC 3744 §7.1.1: `href` (decoded) lacks
 /// `privilege`.
 pub fn need_privileges(href: &str, privilege: &PropName) -> String {

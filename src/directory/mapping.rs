@@ -189,6 +189,8 @@ pub struct Mapping {
     pub floor: Option<String>,
     pub time_zone: Option<String>,
     pub description: Option<String>,
+    /// The room's e-mail address, its calendar-user address for scheduling (RFC 6638).
+    pub room_email: Option<String>,
     pub member_groups: GroupsFrom,
     /// Members of these groups are clerks.
     pub clerk_groups: Vec<String>,
@@ -229,6 +231,7 @@ impl Mapping {
             floor: Some("lokalFloor".into()),
             time_zone: Some("lokalTimeZone".into()),
             description: Some("description".into()),
+            room_email: Some("mail".into()),
             member_groups: GroupsFrom::Member {
                 attribute: "member".into(),
             },
@@ -258,6 +261,7 @@ impl Mapping {
             floor: None,
             time_zone: None,
             description: Some("description".into()),
+            room_email: Some("mail".into()),
             member_groups: GroupsFrom::MemberOf {
                 attribute: "memberOf".into(),
             },
@@ -315,6 +319,7 @@ impl Mapping {
                 &self.floor,
                 &self.time_zone,
                 &self.description,
+                &self.room_email,
             ]
             .into_iter()
             .flatten()
@@ -387,6 +392,7 @@ impl Mapping {
             floor: opt(&self.floor),
             time_zone: opt(&self.time_zone),
             description: opt(&self.description),
+            email: opt(&self.room_email).and_then(|m| room_address(&m)),
         }
     }
 
@@ -403,6 +409,29 @@ impl Mapping {
             email: entry.text(&self.email),
         }
     }
+}
+
+/// A room's e-mail address as its calendar-user address uses it: trimmed, a `mailto:` or
+/// Exchange `SMTP:` prefix dropped, and only if it looks like an address (`local@domain`, no
+/// spaces); anything else is left out, as a malformed capacity is.
+fn room_address(value: &str) -> Option<String> {
+    let v = value.trim();
+    let v = ["mailto:", "smtp:"]
+        .iter()
+        .find_map(|p| {
+            v.get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| &v[p.len()..])
+        })
+        .unwrap_or(v);
+    let (local, domain) = v.split_once('@')?;
+    let plausible = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    plausible.then(|| v.to_owned())
 }
 
 /// Renders a 16-byte GUID as Windows does: the first three fields little-endian.
@@ -503,5 +532,43 @@ mod tests {
         assert_eq!(r.building.as_deref(), Some("Idrettshallen"));
         assert_eq!(r.name, "Gymsal A+B, (delbar)");
         assert_eq!(r.capacity, None);
+        assert_eq!(r.email, None);
+    }
+
+    #[test]
+    fn a_rooms_mail_is_its_address_when_it_looks_like_one() {
+        let room = |mail: &str| {
+            let mut e = Entry::new("cn=Storsalen,ou=Kulturhuset,dc=x");
+            e.add("mail", mail.as_bytes().to_vec());
+            Mapping::openldap("dc=x").room(&e).email
+        };
+        assert_eq!(
+            room(" storsalen@rom.x.no "),
+            Some("storsalen@rom.x.no".into())
+        );
+        assert_eq!(
+            room("MAILTO:Storsalen@Rom.x.no"),
+            Some("Storsalen@Rom.x.no".into())
+        );
+        assert_eq!(
+            room("SMTP:storsalen@rom.x.no"),
+            Some("storsalen@rom.x.no".into())
+        );
+        for bad in [
+            "storsalen",
+            "@rom.x.no",
+            "storsalen@",
+            "a b@x.no",
+            "a@b@c",
+            "<a@b.no>",
+        ] {
+            assert_eq!(room(bad), None, "{bad:?}");
+        }
+        let mut e = Entry::new("cn=Storsalen,dc=x");
+        e.add("mail", b"storsalen@rom.x.no".to_vec());
+        let mut m = Mapping::active_directory("dc=x");
+        assert_eq!(m.room(&e).email.as_deref(), Some("storsalen@rom.x.no"));
+        m.room_email = None;
+        assert_eq!(m.room(&e).email, None);
     }
 }

@@ -39,6 +39,9 @@ pub struct DirRoom {
     pub floor: Option<String>,
     pub time_zone: Option<String>,
     pub description: Option<String>,
+    /// The room's e-mail address (an Exchange room mailbox's `mail`): the calendar-user
+    /// address (`mailto:`) staff invite it by. `None` where the directory has none.
+    pub email: Option<String>,
 }
 
 /// A person in the directory.

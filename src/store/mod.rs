@@ -23,6 +23,7 @@ pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 pub use outbox::{DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact};
 pub use search::SearchFilter;
 pub use session::SessionRecord;
+pub use staff::{InboxItem, RoomLink, StaffChange, StaffObject};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -123,6 +124,7 @@ mod group;
 mod outbox;
 mod search;
 mod session;
+mod staff;
 
 type RoomRow = (
     String,
@@ -139,6 +141,7 @@ type RoomRow = (
     Option<String>,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
+    Option<String>,
 );
 
 fn room_from_row(row: RoomRow) -> StoredRoom {
@@ -157,6 +160,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
         description,
         synced_at,
         retired_at,
+        email,
     ) = row;
     StoredRoom {
         room: DirRoom {
@@ -172,6 +176,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
             floor,
             time_zone,
             description,
+            email,
         },
         synced_at,
         retired_at,
@@ -179,7 +184,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
 }
 
 const SELECT_ROOMS: &str = "SELECT id, dn, name, building, capacity, equipment, policy, approver_group, \
-     resource_type, floor, time_zone, description, synced_at, retired_at FROM rooms";
+     resource_type, floor, time_zone, description, synced_at, retired_at, email FROM rooms";
 
 impl Store {
     /// Opens `sqlite:PATH` (created with its folder if missing) or `postgres://…`, and brings
@@ -288,14 +293,14 @@ impl Store {
                 }
                 sqlx::query(
                     "INSERT INTO rooms (id, dn, name, building, capacity, equipment, policy, approver_group, \
-                     resource_type, floor, time_zone, description, synced_at, retired_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL) \
+                     resource_type, floor, time_zone, description, synced_at, retired_at, email) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14) \
                      ON CONFLICT (id) DO UPDATE SET dn = excluded.dn, name = excluded.name, \
                      building = excluded.building, capacity = excluded.capacity, equipment = excluded.equipment, \
                      policy = excluded.policy, approver_group = excluded.approver_group, \
                      resource_type = excluded.resource_type, floor = excluded.floor, \
                      time_zone = excluded.time_zone, description = excluded.description, \
-                     synced_at = excluded.synced_at, retired_at = NULL",
+                     synced_at = excluded.synced_at, retired_at = NULL, email = excluded.email",
                 )
                 .bind(&room.id)
                 .bind(&room.dn)
@@ -310,6 +315,7 @@ impl Store {
                 .bind(&room.time_zone)
                 .bind(&room.description)
                 .bind(now)
+                .bind(&room.email)
                 .execute(&mut *tx)
                 .await?;
             }

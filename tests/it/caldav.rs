@@ -84,7 +84,10 @@ async fn anonymous_requests_get_401_and_residents_get_403() {
     // OPTIONS needs no login and says what the server speaks (RFC 4791 §5.1).
     let (status, headers, _) = dav(&app, "OPTIONS", "/dav/", None, &[], "").await;
     assert_eq!(status, 200);
-    assert_eq!(headers["dav"], "1, 3, calendar-access");
+    assert_eq!(
+        headers["dav"],
+        "1, 3, calendar-access, calendar-auto-schedule"
+    );
     // A resident's account is not a CalDAV account.
     let kari = app.resident("kari@example.no").await;
     let (status, _, body) = dav(
@@ -669,7 +672,12 @@ async fn the_home_holds_the_followed_rooms_and_unfollowing_is_kept() {
         .filter(|r| r["bookable"] == true)
         .count();
     assert!(bookable > 1);
-    assert_eq!(calendars(&body), bookable, "every bookable room by default");
+    // Every bookable room by default, and the staff member's own calendar (scheduling).
+    assert_eq!(
+        calendars(&body),
+        bookable + 1,
+        "every bookable room by default"
+    );
     assert!(
         !body.contains("Galleriet"),
         "a room under renovation is not bookable: {body}"
@@ -707,7 +715,7 @@ async fn the_home_holds_the_followed_rooms_and_unfollowing_is_kept() {
         listing,
     )
     .await;
-    assert_eq!(calendars(&body), bookable, "one room less, one more");
+    assert_eq!(calendars(&body), bookable + 1, "one room less, one more");
     assert!(
         !body.contains("Storsalen") && body.contains("Galleriet"),
         "{body}"

@@ -372,15 +372,21 @@ async fn python_caldav_finds_every_room_calendar_from_the_bare_server_address() 
         found.len(),
         "two calendars share a name: {out}"
     );
-    let expected: BTreeMap<String, String> = bookable
+    let mut expected: BTreeMap<String, String> = bookable
         .iter()
         .map(|(name, id)| (name.clone(), format!("{home}{id}/")))
         .collect();
+    // And the staff member's own calendar, for inviting rooms (docs/scheduling.md).
+    expected.insert("Lokal: møter".into(), format!("{home}meetings/"));
     assert_eq!(
         found, expected,
         "one calendar per bookable room, in the home"
     );
-    for c in calendars {
+    // Room calendars are read-only; only the staff member's own calendar is writable.
+    for c in calendars
+        .iter()
+        .filter(|c| !c["url"].as_str().unwrap().ends_with("/meetings/"))
+    {
         assert_eq!(c["components"], json!(["VEVENT"]), "{c}");
         let privileges: BTreeSet<String> = strings(&c["privileges"]).into_iter().collect();
         assert!(privileges.contains("{DAV:}read"), "{c}");
@@ -789,7 +795,9 @@ fileext = ".ics"
     let first = synced(&root);
 
     // A folder per bookable room, named by the calendar's last path segment (the room id).
-    assert_eq!(first.len(), 15, "{:?}", first.keys());
+    // And the staff member's own calendar (docs/scheduling.md), empty here.
+    assert_eq!(first.len(), 16, "{:?}", first.keys());
+    assert!(first["meetings"].is_empty());
     assert!(!first.contains_key(&galleriet));
     let storsalen = &first[&room];
     let uids: BTreeSet<&str> = storsalen.keys().map(String::as_str).collect();
@@ -809,7 +817,10 @@ fileext = ".ics"
     assert!(text(&uid(&wedding)).contains("\nSTATUS:TENTATIVE\n"));
     assert_eq!(first[&club].keys().collect::<Vec<_>>(), [&uid(&club_night)]);
     let empty = first.values().filter(|items| items.is_empty()).count();
-    assert_eq!(empty, 13, "the other rooms have no bookings");
+    assert_eq!(
+        empty, 14,
+        "the other rooms (and the meetings calendar) have no bookings"
+    );
     let copied = |uid: &str, room: &str| format!("Copying (uploading) item {uid} to folder/{room}");
     let mut expected = vec![
         copied(&uid(&series), &room),

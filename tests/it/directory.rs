@@ -71,6 +71,13 @@ async fn conformance(dir: &dyn Directory) {
     assert_eq!(storsalen.policy.as_deref(), Some("hall"));
     assert_eq!(storsalen.resource_type.as_deref(), Some("hall"));
     assert_eq!(storsalen.time_zone.as_deref(), Some("Europe/Oslo"));
+    // Its calendar-user address (`mail`, allowed on rooms by lokalBookable); every seed room
+    // has one.
+    assert_eq!(
+        storsalen.email.as_deref(),
+        Some("storsalen@rom.fjordvik.kommune.no")
+    );
+    assert!(rooms.iter().all(|r| r.email.is_some()), "{rooms:#?}");
     assert_eq!(
         storsalen.equipment,
         [
@@ -380,6 +387,8 @@ async fn the_active_directory_preset_reads_an_ad_shaped_directory() {
         .find(|r| r.name == "Kulturhuset Storsalen")
         .unwrap();
     assert_eq!(storsalen.id, "e2c2b2fb-1def-54de-a0f0-09da2ad665d3");
+    // The room mailbox's address.
+    assert_eq!(storsalen.email.as_deref(), Some("storsalen@ad.fjordvik.no"));
     assert_eq!(storsalen.capacity, Some(150));
     assert_eq!(storsalen.building.as_deref(), Some("Kulturhuset"));
     assert_eq!(
