@@ -14,7 +14,7 @@ CREATE TABLE deliveries (
     target          TEXT NOT NULL,                     -- an address, or a webhook's name
     lang            TEXT NOT NULL DEFAULT 'nb',
     message_id      TEXT NOT NULL UNIQUE,              -- the same on every attempt
-    body            TEXT,                              -- a webhook's JSON, fixed at fan-out
+    body            TEXT,                              -- a webhook's JSON (fixed at fan-out); a digest's recipient name
     items           TEXT NOT NULL DEFAULT '[]',        -- a digest's booking ids, JSON
     status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
     attempts        BIGINT  NOT NULL DEFAULT 0,

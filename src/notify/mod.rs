@@ -415,6 +415,7 @@ impl Notifier {
                 };
                 digests.push(DigestEntry {
                     target: email.to_lowercase(),
+                    name: clerk.name.clone(),
                     lang: "nb".into(),
                     booking_id: booking.id.clone(),
                     due,
@@ -606,7 +607,7 @@ impl Notifier {
             &self.config.mail,
             &mail::DigestMail {
                 lang: Lang::parse(&d.lang).unwrap_or_default(),
-                to_name: "",
+                to_name: d.body.as_deref().unwrap_or_default(),
                 to_email: &d.target,
                 items: &items,
                 message_id: &d.message_id,

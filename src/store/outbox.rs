@@ -49,8 +49,9 @@ pub struct NewDelivery {
 /// A new request for a clerk's digest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DigestEntry {
-    /// The clerk's address.
+    /// The clerk's address and name.
     pub target: String,
+    pub name: String,
     pub lang: String,
     pub booking_id: String,
     /// When a new digest for this clerk is sent (the collecting window's end).
@@ -71,6 +72,7 @@ pub struct DeliveryRecord {
     pub target: String,
     pub lang: String,
     pub message_id: String,
+    /// A webhook's body; for a digest, the recipient's name.
     pub body: Option<String>,
     /// A digest's booking ids, as JSON.
     pub items: String,
@@ -203,7 +205,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO deliveries (outbox_id, booking_id, room_id, event, channel, target, lang, \
                      message_id, body, items, status, attempts, next_attempt_at, created_at) \
-                     VALUES (NULL, NULL, NULL, 'digest', 'digest', $1, $2, $3, NULL, $4, 'pending', 0, $5, $6) \
+                     VALUES (NULL, NULL, NULL, 'digest', 'digest', $1, $2, $3, $7, $4, 'pending', 0, $5, $6) \
                      ON CONFLICT (message_id) DO NOTHING",
                 )
                 .bind(&e.target)
@@ -212,6 +214,7 @@ impl Store {
                 .bind(&items)
                 .bind(e.due)
                 .bind(now)
+                .bind(&e.name)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -86,6 +86,7 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
     let digests: Vec<&Received> = got.iter().filter(|m| to(m) == ERIK_MAIL).collect();
     assert_eq!(digests.len(), 1, "{got:?}");
     let text = digests[0].text();
+    assert!(text.contains("Erik Dahl"), "{text}");
     assert!(text.contains("Storsalen"), "{text}");
     assert_eq!(text.matches("Korøving").count(), 2, "{text}");
 
