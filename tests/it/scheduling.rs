@@ -287,11 +287,45 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     // Moving back to a free time books again; DELETE cancels it.
     let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
     assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+    // Taking the room out of the meeting frees it (the booking just made is
+    // cancelled); inviting it again books it.
+    let without_room = ics
+        .lines()
+        .filter(|l| !l.contains("CUTYPE=ROOM"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &without_room).await;
+    assert_eq!(status, 204);
+    let all = bookings_of(&app, LARS).await;
+    assert!(
+        in_room(&all, &room)
+            .iter()
+            .all(|b| b["status"] == "cancelled"),
+        "{all:?}"
+    );
+
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 204);
     let (_, headers, body) = dav(&app, "GET", &href, LARS, &[], "").await;
     assert_eq!(
         room_partstat(&body, &room).as_deref(),
         Some("ACCEPTED"),
         "{body}"
+    );
+    let live = bookings_of(&app, LARS).await;
+    assert_eq!(
+        in_room(&live, &room)
+            .iter()
+            .filter(|b| b["status"] == "approved")
+            .count(),
+        1,
+        "{live:?}"
     );
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[("If-Match", "\"s1\"")], "").await;
