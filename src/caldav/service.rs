@@ -228,11 +228,6 @@ impl RoomCalendar {
             .chain(std::iter::once(format!("urn:uuid:{}", room.id)))
             .collect()
     }
-
-    /// The address an invitation or a free-busy reply names the room by.
-    pub fn address(&self) -> String {
-        self.addresses().remove(0)
-    }
 }
 
 /// What a calendar-user address names, parsed: `mailto:` (the scheme and the address compared
