@@ -282,7 +282,12 @@ pub async fn shutdown_signal() {
 }
 
 /// `lokal serve`.
-pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<()> {
+    // `--listen` wins over `server.listen`, also for the links in mails and webhooks
+    // (`server.public_base`).
+    if let Some(addr) = listen {
+        config.server.listen = addr;
+    }
     let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
     let state = build_state(&config, clock).await?;
     sync_rooms(&state).await;
@@ -300,7 +305,7 @@ pub async fn run(config: Config, listen: Option<String>) -> anyhow::Result<()> {
             .context("starting notifications")?;
     }
     spawn_background(&state, &config);
-    let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+    let addr = config.server.listen.clone();
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
