@@ -9,7 +9,10 @@
 //! 3. the worker claims due deliveries with a lease, sends each, and marks it delivered only
 //!    when the receiver accepted it; a failure is retried with exponential backoff and jitter
 //!    until `max_attempts`, then the delivery is dead and shows in the clerk console, whose
-//!    clerks can retry it.
+//!    clerks can retry it. A clerk digest belongs to no room, so a dead digest is only in the
+//!    log (`notification failed for good`, `channel=digest`). A digest takes new items only
+//!    until its first attempt; after that its items and Message-ID are fixed and new requests
+//!    open a new digest.
 //!
 //! Invariants: delivery is at least once (a crash between sending and marking sends again);
 //! every delivery carries a message id that is the same on every attempt (`webhook-id`, the
@@ -271,10 +274,15 @@ impl Notifier {
 
     /// One round: fan out what is new, then send what is due.
     pub async fn round(self: &Arc<Self>) -> Result<(), NotifyError> {
+        // Pages by id: a row that cannot be fanned out now stays in the outbox for the next
+        // round, but must not hide the rows after it (with 100 such rows, newer events would
+        // otherwise wait forever). Each row is tried, and logged, at most once per round.
+        let mut last = 0;
         for _ in 0..20 {
-            let events = self.store.unfanned(100).await?;
+            let events = self.store.unfanned_after(last, 100).await?;
             let n = events.len();
             for event in events {
+                last = last.max(event.id);
                 match self.plan(&event).await {
                     Ok((deliveries, digests)) => {
                         self.store

@@ -301,7 +301,9 @@ pub async fn post(
         .await
         .map_err(|e| PostError {
             permanent: false,
-            message: format!("{}: {}", hook.url, error_chain(&e)),
+            // The URL is the credential for some receivers (Teams, Slack): name the hook
+            // instead, and strip reqwest's copy of the URL from its error text.
+            message: format!("webhook {}: {}", hook.name, error_chain(&e.without_url())),
         })?;
     let status = response.status();
     if status.is_success() {
@@ -317,7 +319,11 @@ pub async fn post(
     let code = status.as_u16();
     Err(PostError {
         permanent: status.is_client_error() && code != 408 && code != 429,
-        message: format!("HTTP {code} from {}: {}", hook.url, text.trim()),
+        message: format!(
+            "HTTP {code} from webhook {}: {}",
+            hook.name,
+            text.trim().replace(&hook.url, "<url>")
+        ),
     })
 }
 

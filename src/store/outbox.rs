@@ -12,7 +12,10 @@
 //!   that runs out (the instance died) makes the delivery due again, so nothing is lost;
 //! - a delivery is marked delivered only after the receiver accepted it (at least once);
 //! - a clerk's digest collects new requests while it is pending and has never been claimed;
-//!   once claimed it takes no more items.
+//!   once claimed it takes no more items, also after a failed attempt (its items and
+//!   Message-ID stay as sent; later requests open a new digest);
+//! - a clerk's retry never clears a lease that is still running (that would let a second
+//!   worker send the delivery while the first is still at it).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -116,10 +119,21 @@ macro_rules! begin_write {
 impl Store {
     /// Outbox rows not fanned out yet, oldest first.
     pub async fn unfanned(&self, limit: i64) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.unfanned_after(0, limit).await
+    }
+
+    /// Up to `limit` outbox rows not yet fanned out whose id is above `after`, oldest first:
+    /// a round pages with this so that rows it could not fan out don't hide later ones.
+    pub async fn unfanned_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
         let rows = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, created_at, kind, booking_id, payload FROM outbox \
-             WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
+             WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
         )
+        .bind(after)
         .bind(limit)
         .fetch_all(pool)
         .await?);
@@ -174,10 +188,14 @@ impl Store {
                 .await?;
             }
             for e in digests {
-                // An open digest: pending, and never claimed (a claimed one is being sent).
+                // An open digest: pending and never attempted. A claimed one is being sent; a
+                // failed one keeps its Message-ID for the retry, so it must not grow (a retry
+                // with more items under the same Message-ID would be deduplicated away by some
+                // clients). New items open a new digest instead.
                 let open: Option<(i64, String)> = sqlx::query_as(
                     "SELECT id, items FROM deliveries WHERE channel = 'digest' AND target = $1 \
-                     AND status = 'pending' AND locked_until IS NULL ORDER BY id LIMIT 1",
+                     AND status = 'pending' AND locked_until IS NULL AND attempts = 0 \
+                     AND last_error IS NULL ORDER BY id LIMIT 1",
                 )
                 .bind(&e.target)
                 .fetch_optional(&mut *tx)
@@ -190,7 +208,8 @@ impl Store {
                     let items = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
                     // Guarded again: a claim between the read and this update wins.
                     let added = sqlx::query(
-                        "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL",
+                        "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL \
+                         AND attempts = 0 AND last_error IS NULL",
                     )
                     .bind(&items)
                     .bind(id)
@@ -380,14 +399,17 @@ impl Store {
     }
 
     /// A clerk's retry of a dead or failing delivery: pending, due at `now`, with a fresh
-    /// round of attempts. `false` when it was not dead or failing.
+    /// round of attempts. `false` when it was not dead or failing, or when a worker holds an
+    /// unexpired lease on it (it is being sent right now; clearing the lease would let a
+    /// second worker send it again).
     pub async fn retry_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let n = on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             sqlx::query(
                 "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, \
                  locked_until = NULL WHERE id = $2 \
-                 AND (status = 'dead' OR (status = 'pending' AND last_error IS NOT NULL))",
+                 AND (status = 'dead' OR (status = 'pending' AND last_error IS NOT NULL)) \
+                 AND (locked_until IS NULL OR locked_until <= $1)",
             )
             .bind(now)
             .bind(id)

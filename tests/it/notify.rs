@@ -610,3 +610,250 @@ async fn postgres_fans_out_once_and_leases_a_delivery_to_one_sender() {
     let pg = Postgres::start();
     fan_out_once_and_lease_to_one(&pg.url).await;
 }
+
+/// A webhook's URL can be its credential (Teams, Slack): a failure names the hook, and
+/// neither the stored error nor the console page shows the URL, whether the receiver answers
+/// 500 or nothing listens at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_never_shows_its_url() {
+    const SECRET: &str = "sig=TOPSECRET-teams-token-4711";
+    let receiver = Receiver::start(0).await;
+    receiver.state.down.store(true, Ordering::SeqCst);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/hook?{SECRET}")
+    };
+    let dir = TempDir::new("notify");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    let mut config = notify_config(
+        &url,
+        vec![
+            hook(
+                "kultur-500",
+                &format!("{}?{SECRET}", receiver.url),
+                &[],
+                WebhookFormat::Json,
+            ),
+            hook("kultur-closed", &closed, &[], WebhookFormat::Json),
+        ],
+    );
+    config.notify.max_attempts = 1;
+    let app = TestApp::start(config.clone()).await;
+    let worker = start_worker(&app, &config);
+    let kari = kari(&app).await;
+    let id = request_storsalen(&app, &kari, 13).await;
+    let store = app.state.bookings.store.clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let dead = loop {
+        let d = store.deliveries_of(&id).await.unwrap();
+        if d.len() == 2 && d.iter().all(|d| d.status == "dead") {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "never dead: {d:?}");
+        app.clock.advance(TimeDelta::seconds(2));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    worker.stop().await;
+    for d in &dead {
+        let error = d.last_error.as_deref().unwrap();
+        assert!(error.contains(&format!("webhook {}", d.target)), "{d:?}");
+        assert!(!error.contains("TOPSECRET"), "{d:?}");
+        assert!(!error.contains("127.0.0.1"), "{d:?}");
+    }
+    let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
+    let page = erik.get("/console/notifications").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for d in &dead {
+        assert!(page.body.contains(&format!("id=\"delivery-{}\"", d.id)));
+    }
+    assert!(page.body.contains("HTTP 500 from webhook kultur-500"));
+    assert!(!page.body.contains("TOPSECRET"));
+}
+
+/// A clerk's retry must not take a delivery away from the worker sending it right now.
+async fn a_leased_delivery_is_not_retried(url: &str) {
+    use lokal::store::NewDelivery;
+    let app = TestApp::start(test_config(url)).await;
+    let kari = kari(&app).await;
+    let booking = request_storsalen(&app, &kari, 13).await;
+    let store = app.state.bookings.store.clone();
+    let now = crate::support::app::test_now();
+    let events = store.unfanned(10).await.unwrap();
+    let delivery = NewDelivery {
+        booking_id: Some(booking.clone()),
+        room_id: None,
+        event: "booking.requested".into(),
+        channel: "webhook".into(),
+        target: "x".into(),
+        lang: "nb".into(),
+        message_id: format!("{}.webhook.x@test", events[0].id),
+        body: Some("{}".into()),
+    };
+    assert!(
+        store
+            .fan_out(events[0].id, &[delivery], &[], now)
+            .await
+            .unwrap()
+    );
+    let lease = TimeDelta::seconds(60);
+    let id = store.claim_due(now, lease, 10).await.unwrap()[0].id;
+    // Failing, retried later by the worker: a clerk may retry it.
+    store
+        .mark_failed(id, "HTTP 500", Some(now + TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    let later = now + TimeDelta::hours(2);
+    // The worker has it leased again (its last error still stands): a clerk may not.
+    assert_eq!(store.claim_due(later, lease, 10).await.unwrap().len(), 1);
+    assert!(!store.retry_delivery(id, later).await.unwrap());
+    let d = store.delivery(id).await.unwrap().unwrap();
+    assert_eq!(d.attempts, 2);
+    assert!(store.claim_due(later, lease, 10).await.unwrap().is_empty());
+    // Once the lease has run out (the sender died), the retry is allowed.
+    let expired = later + TimeDelta::seconds(61);
+    assert!(store.retry_delivery(id, expired).await.unwrap());
+    assert_eq!(store.claim_due(expired, lease, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_does_not_retry_a_leased_delivery() {
+    let dir = TempDir::new("notify");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    a_leased_delivery_is_not_retried(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_does_not_retry_a_leased_delivery() {
+    let pg = Postgres::start();
+    a_leased_delivery_is_not_retried(&pg.url).await;
+}
+
+/// A digest that was attempted keeps its items and Message-ID; a later request opens a new
+/// digest instead of joining the one being retried.
+async fn an_attempted_digest_takes_no_more_items(url: &str) {
+    use lokal::store::DigestEntry;
+    let app = TestApp::start(test_config(url)).await;
+    let kari = kari(&app).await;
+    let first = request_storsalen(&app, &kari, 13).await;
+    let store = app.state.bookings.store.clone();
+    let now = crate::support::app::test_now();
+    let entry = |booking: &str, n: u32| DigestEntry {
+        target: "erik.dahl@fjordvik.example".into(),
+        name: "Erik Dahl".into(),
+        lang: "nb".into(),
+        booking_id: booking.to_owned(),
+        due: now,
+        message_id: format!("digest.{n}@test"),
+    };
+    let events = store.unfanned(10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        store
+            .fan_out(events[0].id, &[], &[entry(&first, 1)], now)
+            .await
+            .unwrap()
+    );
+    let lease = TimeDelta::seconds(60);
+    let claimed = store.claim_due(now, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .mark_failed(claimed[0].id, "SMTP 451", Some(now + TimeDelta::minutes(5)))
+        .await
+        .unwrap();
+
+    let second = request_storsalen(&app, &kari, 14).await;
+    let events = store.unfanned(10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        store
+            .fan_out(events[0].id, &[], &[entry(&second, 2)], now)
+            .await
+            .unwrap()
+    );
+    let digests = store.deliveries_on("digest").await.unwrap();
+    assert_eq!(digests.len(), 2, "{digests:?}");
+    assert_eq!(digests[0].message_id, "digest.1@test");
+    assert_eq!(digests[0].items, format!("[\"{first}\"]"));
+    assert_eq!(digests[1].message_id, "digest.2@test");
+    assert_eq!(digests[1].items, format!("[\"{second}\"]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_does_not_grow_an_attempted_digest() {
+    let dir = TempDir::new("notify");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    an_attempted_digest_takes_no_more_items(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_does_not_grow_an_attempted_digest() {
+    let pg = Postgres::start();
+    an_attempted_digest_takes_no_more_items(&pg.url).await;
+}
+
+/// Outbox rows that cannot be fanned out (here: more than a page of them, about a booking
+/// row the store cannot read) stay for the next round but do not hold up newer events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_that_cannot_be_fanned_out_do_not_stall_newer_events() {
+    let receiver = Receiver::start(0).await;
+    let dir = TempDir::new("notify");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    let config = notify_config(
+        &url,
+        vec![hook("kultur", &receiver.url, &[], WebhookFormat::Json)],
+    );
+    let app = TestApp::start(config.clone()).await;
+    let kari = kari(&app).await;
+    let bad = request_storsalen(&app, &kari, 13).await;
+    let good = request_storsalen(&app, &kari, 14).await;
+    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE bookings SET created_at = 'not a time' WHERE id = $1")
+        .bind(&bad)
+        .execute(&db)
+        .await
+        .unwrap();
+    // 150 events about the unreadable booking, all older than the good booking's event.
+    for _ in 0..150 {
+        sqlx::query(
+            "INSERT INTO outbox (created_at, kind, booking_id, payload) \
+             SELECT created_at, kind, booking_id, payload FROM outbox WHERE booking_id = $1 \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(&bad)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let moved = sqlx::query(
+        "INSERT INTO outbox (created_at, kind, booking_id, payload) \
+         SELECT created_at, kind, booking_id, payload FROM outbox WHERE booking_id = $1",
+    )
+    .bind(&good)
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(moved.rows_affected(), 1);
+    sqlx::query(
+        "DELETE FROM outbox WHERE booking_id = $1 \
+         AND id < (SELECT MAX(id) FROM outbox WHERE booking_id = $1)",
+    )
+    .bind(&good)
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+
+    let worker = start_worker(&app, &config);
+    until(&app, "the good booking's webhook", || {
+        receiver
+            .accepted_of_type("booking.requested")
+            .iter()
+            .any(|b| b["booking"]["id"] == good.as_str())
+    })
+    .await;
+    worker.stop().await;
+    let store = app.state.bookings.store.clone();
+    assert_eq!(store.unfanned(1000).await.unwrap().len(), 151);
+}

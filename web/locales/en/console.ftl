@@ -186,4 +186,4 @@ console-notify-event-cancelled = Cancelled
 console-notify-event-expired = Expired
 console-notify-event-digest = Digest of new requests
 console-notify-notice-retried = The notification will be sent again shortly.
-console-notify-not-retryable = This notification is not waiting to be retried (it may have been delivered meanwhile).
+console-notify-not-retryable = This notification is not waiting to be retried (it may have been delivered meanwhile, or it is being sent right now).

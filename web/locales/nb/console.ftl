@@ -186,4 +186,4 @@ console-notify-event-cancelled = Avlyst
 console-notify-event-expired = Utløpt
 console-notify-event-digest = Oversikt over nye forespørsler
 console-notify-notice-retried = Varselet blir sendt på nytt om litt.
-console-notify-not-retryable = Dette varselet venter ikke på et nytt forsøk (kanskje det er levert i mellomtiden).
+console-notify-not-retryable = Dette varselet venter ikke på et nytt forsøk (kanskje det er levert i mellomtiden, eller det sendes akkurat nå).
