@@ -512,7 +512,7 @@ pub fn duration(text: &str) -> Option<TimeDelta> {
                 let n: i64 = number.parse().ok()?;
                 number.clear();
                 any = true;
-                total += match (c, in_time) {
+                let part = match (c, in_time) {
                     ('W', false) => TimeDelta::try_weeks(n)?,
                     ('D', false) => TimeDelta::try_days(n)?,
                     ('H', true) => TimeDelta::try_hours(n)?,
@@ -520,6 +520,8 @@ pub fn duration(text: &str) -> Option<TimeDelta> {
                     ('S', true) => TimeDelta::try_seconds(n)?,
                     _ => return None,
                 };
+                // Checked: `+=` on TimeDelta panics on overflow, and the text is the client's.
+                total = total.checked_add(&part)?;
             }
         }
     }
@@ -670,5 +672,9 @@ mod tests {
         assert_eq!(duration("P1W"), Some(TimeDelta::days(7)));
         assert_eq!(duration("PT"), None);
         assert_eq!(duration("1H"), None);
+        // Parts that each fit but whose sum does not: refused, never a panic.
+        assert_eq!(duration("P100000000000D100000000000D"), None);
+        assert_eq!(duration("P9000000000000WT9000000000000H"), None);
+        assert_eq!(duration("-P100000000000D100000000000D"), None);
     }
 }

@@ -129,6 +129,11 @@ pub fn parse_sync_token(login: &str, token: &str) -> Option<i64> {
     seq.parse().ok().filter(|s: &i64| *s >= 0)
 }
 
+/// Why a date the organiser moved in an override shows the room unanswered (docs/scheduling.md
+/// "Moving one date"): Lokal books series without exceptions, so the room keeps the original.
+const MOVED_EN: &str = "this single date was moved in your calendar; single-date moves are not booked (the room keeps the series' original date). Move the whole series, or book this date separately.";
+const MOVED_NB: &str = "denne datoen er flyttet i kalenderen din; flytting av én dato bookes ikke (rommet beholder seriens opprinnelige dato). Flytt hele serien, eller book denne datoen for seg.";
+
 /// The room's answer as kept with the link (JSON in `staff_object_rooms.answer`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Answer {
@@ -142,6 +147,10 @@ struct Answer {
     /// Why single dates of a series were skipped: (start, sentence).
     #[serde(default)]
     skipped: Vec<(DateTime<Utc>, String)>,
+    /// The sentence for a single date the organiser moved (not booked), in their language;
+    /// empty in answers stored before it existed (English is used then).
+    #[serde(default)]
+    moved: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -345,6 +354,10 @@ async fn book(
         zone: room.zone.name().to_owned(),
         refused: None,
         skipped: Vec::new(),
+        moved: match me.lang {
+            Lang::Nb => MOVED_NB.into(),
+            Lang::En => MOVED_EN.into(),
+        },
     };
     let refuse = |answer: &mut Answer, code: &str, sentence: String| {
         answer.refused = Some(Refusal {
@@ -358,9 +371,12 @@ async fn book(
         {
             let request = request_for(master, times, room, people);
             // A retry of the same write replays the same booking: the key names who, what
-            // event, which room, which times, and the state of the object it changes (so
-            // moving back to earlier times books anew rather than replaying a booking that
-            // was cancelled since).
+            // event, which room, which times, and the state of the object it changes: its
+            // write generation (raised by every PUT and DELETE, kept by tombstones, never
+            // moved by the audit trigger) and the booking it replaces. So moving back to
+            // earlier times, or re-creating a deleted event, books anew rather than replaying
+            // a booking that was cancelled since; a retry after a crash between booking and
+            // storing the object finds the same generation and replays.
             let key = format!(
                 "caldav:{}",
                 hex(&Sha256::digest(
@@ -626,6 +642,10 @@ pub async fn put(
     }
 
     let old_links = store.staff_links(me.login, name).await?;
+    // Read before any cancellation below; not moved by booking status changes either way.
+    let generation = store
+        .staff_write_generation(me.login, name, &obj.uid)
+        .await?;
     let mut links: Vec<RoomLink> = Vec::new();
     let mut replies: Vec<RoomLink> = Vec::new();
     if let Some(master) = obj.master() {
@@ -667,8 +687,7 @@ pub async fn put(
                 people,
                 &print,
                 &format!(
-                    "{}:{}",
-                    current.as_ref().map_or(0, |c| c.change_seq),
+                    "g{generation}:{}",
                     old.and_then(|l| l.booking_id.as_deref()).unwrap_or("")
                 ),
             )
@@ -767,6 +786,8 @@ struct Now {
     zone: chrono_tz::Tz,
     address: String,
     room_name: String,
+    /// The sentence for a moved single date ([`Answer::moved`]).
+    moved: String,
 }
 
 fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Utc>) -> Now {
@@ -779,6 +800,11 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
         zone,
         address: answer.address.clone(),
         room_name: answer.room_name.clone(),
+        moved: if answer.moved.is_empty() {
+            MOVED_EN.to_owned()
+        } else {
+            answer.moved.clone()
+        },
     };
     if let Some(r) = &answer.refused {
         out.declined = Some((r.status.clone(), r.sentence.clone()));
@@ -890,6 +916,11 @@ fn annotate(root: &mut Component, answers: &[Now]) {
         .children
         .iter()
         .position(|c| c.name == "VEVENT" && c.prop("RECURRENCE-ID").is_none());
+    // The series' length, to tell an override that moves its date from one that only
+    // changes other properties (RFC 5545 §3.8.4.4: the override replaces that instance).
+    let master_length = master_index
+        .and_then(|i| object::event_times(&root.children[i]).ok())
+        .and_then(|t| length_of(&t));
     for (i, event) in root.children.iter_mut().enumerate() {
         if event.name != "VEVENT" {
             continue;
@@ -899,9 +930,26 @@ fn annotate(root: &mut Component, answers: &[Now]) {
             .prop("RECURRENCE-ID")
             .and_then(|p| object::when(p).ok())
             .map(|w| w.0);
+        // A date the organiser moved: the room keeps the series' original date (the core
+        // books series without exceptions), so the moved date is not booked.
+        let moved = !is_master
+            && event.prop("X-LOKAL-OVERRIDE").is_none()
+            && match (recurrence, object::event_times(event)) {
+                (Some(r), Ok(t)) => t.start != r || length_of(&t) != master_length,
+                _ => false,
+            };
         let mut declines: Vec<(String, String, String)> = Vec::new();
+        let mut unbooked: Vec<String> = Vec::new();
         for a in event.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
             if let Some(n) = answers.iter().find(|n| same_address(&n.address, &a.value)) {
+                if moved && n.declined.is_none() {
+                    // RFC 6638 §3.2.9 SCHEDULE-STATUS 5.3: no scheduling for this instance.
+                    a.set_param("PARTSTAT", "NEEDS-ACTION");
+                    a.set_param("SCHEDULE-STATUS", "5.3");
+                    a.remove_param("RSVP");
+                    unbooked.push(format!("{}: {}", n.room_name, n.moved));
+                    continue;
+                }
                 let skipped_here = recurrence.and_then(|r| {
                     n.skipped.iter().find(|(s, _)| match r {
                         When::At(t) => *s == t,
@@ -942,6 +990,11 @@ fn annotate(root: &mut Component, answers: &[Now]) {
         for (room, status, why) in &declines {
             decline_props(event, room, status, why);
         }
+        for sentence in &unbooked {
+            let mut comment = Prop::new("COMMENT", escape(sentence));
+            comment.set_param(MARK, "1");
+            event.props.push(comment);
+        }
         if is_master && event.prop("RRULE").is_some() {
             for n in answers {
                 if n.declined.is_some() {
@@ -977,6 +1030,9 @@ fn annotate(root: &mut Component, answers: &[Now]) {
             (When::Day(a), When::Day(b)) => chrono::TimeDelta::days((b - a).num_days()),
             _ => chrono::TimeDelta::zero(),
         };
+        let Some(end) = start.checked_add_signed(length) else {
+            continue;
+        };
         let day_zone = match &times.frame {
             Frame::Zone { tz, .. } => *tz,
             _ => n.zone,
@@ -1003,12 +1059,8 @@ fn annotate(root: &mut Component, answers: &[Now]) {
         ));
         o.props
             .push(object::written("DTSTART", start, &times.frame, day_zone));
-        o.props.push(object::written(
-            "DTEND",
-            start + length,
-            &times.frame,
-            day_zone,
-        ));
+        o.props
+            .push(object::written("DTEND", end, &times.frame, day_zone));
         o.props.push(Prop::new("X-LOKAL-OVERRIDE", "1"));
         for a in o.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
             if same_address(&a.value, &n.address) {
@@ -1017,6 +1069,15 @@ fn annotate(root: &mut Component, answers: &[Now]) {
         }
         decline_props(&mut o, &n.room_name, "4.0", &why);
         root.children.push(o);
+    }
+}
+
+/// An event's length: exact for date-times, in days for dates.
+fn length_of(t: &object::EventTimes) -> Option<chrono::TimeDelta> {
+    match (t.start, t.end) {
+        (When::At(a), When::At(b)) => Some(b - a),
+        (When::Day(a), When::Day(b)) => Some(chrono::TimeDelta::days((b - a).num_days())),
+        _ => None,
     }
 }
 
@@ -1113,6 +1174,7 @@ mod tests {
             zone: chrono_tz::Europe::Oslo,
             address: "urn:uuid:r1".into(),
             room_name: "Room".into(),
+            moved: MOVED_EN.into(),
         };
         annotate(&mut root, &[n]);
         let served = root.to_text();
@@ -1144,6 +1206,7 @@ mod tests {
             zone: "Europe/Oslo".into(),
             refused: None,
             skipped: Vec::new(),
+            moved: String::new(),
         };
         let now: DateTime<Utc> = "2027-01-04T09:00:00Z".parse().unwrap();
         assert_eq!(

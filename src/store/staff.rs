@@ -8,6 +8,9 @@
 //! the number of every object linked to a booking in the same transaction as the booking's
 //! status change, so an organiser's copy never keeps an ETag while its room's answer changes.
 //! At most one live object per (owner, UID) (RFC 4791 §5.3.2.1 no-uid-conflict).
+//! `write_seq` (migration 0010) is the change number of an object's last PUT or DELETE only:
+//! the trigger never moves it and a tombstone keeps it, so it names a state of the event for
+//! booking idempotency keys ([`Store::staff_write_generation`]).
 
 use chrono::{DateTime, Utc};
 
@@ -180,6 +183,27 @@ impl Store {
             .collect())
     }
 
+    /// The generation of an event for booking idempotency keys: the highest write number of
+    /// the owner's objects, live or deleted, at this name or with this UID (0 if none). Every
+    /// PUT and DELETE of such an object raises it; booking status changes (the audit trigger)
+    /// never do, and deleting the object does not reset it.
+    pub async fn staff_write_generation(
+        &self,
+        owner: &str,
+        name: &str,
+        uid: &str,
+    ) -> Result<i64, StoreError> {
+        let row: (Option<i64>,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT MAX(write_seq) FROM staff_objects WHERE owner = $1 AND (name = $2 OR uid = $3)",
+        )
+        .bind(owner)
+        .bind(name)
+        .bind(uid)
+        .fetch_one(pool)
+        .await?);
+        Ok(row.0.unwrap_or(0))
+    }
+
     /// The rooms an object invites.
     pub async fn staff_links(&self, owner: &str, name: &str) -> Result<Vec<RoomLink>, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(
@@ -208,10 +232,10 @@ impl Store {
             let mut tx = begin!(self, pool);
             let seq = bump!(tx, owner);
             sqlx::query(
-                "INSERT INTO staff_objects (owner, name, uid, body, change_seq, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, name) DO UPDATE SET \
+                "INSERT INTO staff_objects (owner, name, uid, body, change_seq, updated_at, write_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $5) ON CONFLICT (owner, name) DO UPDATE SET \
                  uid = excluded.uid, body = excluded.body, change_seq = excluded.change_seq, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, write_seq = excluded.write_seq",
             )
             .bind(owner)
             .bind(name)
@@ -241,7 +265,7 @@ impl Store {
             let mut tx = begin!(self, pool);
             let seq = bump!(tx, owner);
             let n = sqlx::query(
-                "UPDATE staff_objects SET body = NULL, change_seq = $3, updated_at = $4 \
+                "UPDATE staff_objects SET body = NULL, change_seq = $3, updated_at = $4, write_seq = $3 \
                  WHERE owner = $1 AND name = $2 AND body IS NOT NULL",
             )
             .bind(owner)

@@ -356,6 +356,158 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     assert!(replies >= 3, "{body}");
 }
 
+/// The component of `ics` that is an override with RECURRENCE-ID containing `when`.
+fn override_with(ics: &str, when: &str) -> Option<String> {
+    let unfolded = ics.replace("\r\n ", "");
+    unfolded
+        .split("BEGIN:VEVENT")
+        .skip(1)
+        .find(|c| {
+            c.lines()
+                .any(|l| l.starts_with("RECURRENCE-ID") && l.contains(when))
+        })
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_creating_a_deleted_event_books_anew_and_moved_dates_are_not_accepted() {
+    let (app, _slapd, _dir) = app().await;
+    let room = app.room("Formannskapssalen").await;
+    let base = meetings("lars.haugen");
+    let href = format!("{base}again.ics");
+    let ics = event(
+        "again@t",
+        "Igjen",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "",
+    );
+    let approved = |all: &[Value]| {
+        in_room(all, &room)
+            .iter()
+            .filter(|b| b["status"] == "approved")
+            .map(|b| b["id"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let first = approved(&bookings_of(&app, LARS).await);
+    assert_eq!(first.len(), 1);
+    let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[], "").await;
+    assert_eq!(status, 204);
+    assert!(approved(&bookings_of(&app, LARS).await).is_empty());
+
+    // The same event again, at the same URL: a new booking, not the cancelled one replayed.
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, _, served) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&served, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{served}"
+    );
+    let second = approved(&bookings_of(&app, LARS).await);
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+
+    // Deleted again and re-created at another URL with the same UID: booked anew too.
+    let (status, _, _) = dav(&app, "DELETE", &href, LARS, &[], "").await;
+    assert_eq!(status, 204);
+    let other = format!("{base}again-2.ics");
+    let (status, _, body) = dav(&app, "PUT", &other, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, _, served) = dav(&app, "GET", &other, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&served, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{served}"
+    );
+    let third = approved(&bookings_of(&app, LARS).await);
+    assert_eq!(third.len(), 1);
+    assert!(third != first && third != second, "{third:?}");
+
+    // A series with one date moved by the organiser: the series is booked, the moved date is
+    // not, and the copy says so instead of showing the room ACCEPTED there.
+    let series_room = app.room("Møterom 2").await;
+    let series = event(
+        "weekly@t",
+        "Ukemøte",
+        "20270105T100000",
+        "20270105T110000",
+        &[&series_room],
+        "RRULE:FREQ=WEEKLY;COUNT=3\r\n",
+    );
+    let moved_override = event(
+        "weekly@t",
+        "Ukemøte",
+        "20270112T140000",
+        "20270112T150000",
+        &[&series_room],
+        "RECURRENCE-ID;TZID=Europe/Oslo:20270112T100000\r\n",
+    );
+    let renamed_override = event(
+        "weekly@t",
+        "Ukemøte (agenda)",
+        "20270119T100000",
+        "20270119T110000",
+        &[&series_room],
+        "RECURRENCE-ID;TZID=Europe/Oslo:20270119T100000\r\n",
+    );
+    let component = |ics: &str| {
+        let start = ics.find("BEGIN:VEVENT").unwrap_or(0);
+        let end = ics.find("END:VCALENDAR").unwrap_or(ics.len());
+        ics[start..end].to_owned()
+    };
+    let with_overrides = series.replace(
+        "END:VCALENDAR",
+        &format!(
+            "{}{}END:VCALENDAR",
+            component(&moved_override),
+            component(&renamed_override)
+        ),
+    );
+    let series_href = format!("{base}weekly.ics");
+    let (status, _, body) = dav(&app, "PUT", &series_href, LARS, &[], &with_overrides).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, _, served) = dav(&app, "GET", &series_href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&served, &series_room).as_deref(),
+        Some("ACCEPTED"),
+        "{served}"
+    );
+    let moved = override_with(&served, "20270112T100000").expect("moved override served");
+    let attendee = moved
+        .lines()
+        .find(|l| l.starts_with("ATTENDEE") && l.ends_with(&format!("urn:uuid:{series_room}")))
+        .unwrap_or_default();
+    assert!(attendee.contains("PARTSTAT=NEEDS-ACTION"), "{served}");
+    assert!(attendee.contains("SCHEDULE-STATUS=5.3"), "{served}");
+    assert!(
+        moved.contains("COMMENT;X-LOKAL=1:Møterom 2: ") && moved.contains("bookes ikke"),
+        "{served}"
+    );
+    // An override that keeps its date and time is the booked date: ACCEPTED.
+    let kept = override_with(&served, "20270119T100000").expect("kept override served");
+    assert!(kept.contains("PARTSTAT=ACCEPTED"), "{served}");
+    assert!(!kept.contains("COMMENT;X-LOKAL=1"), "{served}");
+    // Writing the served copy back keeps it so (Lokal's notes are stripped, not doubled).
+    let (status, _, _) = dav(&app, "PUT", &series_href, LARS, &[], &served).await;
+    assert_eq!(status, 204);
+    let (_, _, again) = dav(&app, "GET", &series_href, LARS, &[], "").await;
+    let moved_again = override_with(&again, "20270112T100000").expect("moved override served");
+    assert_eq!(
+        moved_again.matches("COMMENT;X-LOKAL=1").count(),
+        1,
+        "{again}"
+    );
+    assert_eq!(
+        in_room(&bookings_of(&app, LARS).await, &series_room).len(),
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
     let (app, _slapd, _dir) = app().await;
@@ -414,6 +566,23 @@ async fn bad_input_gets_a_clear_4xx_and_never_a_5xx() {
         let (got, _, text) = dav(&app, "PUT", &format!("{base}{name}.ics"), LARS, &[], &body).await;
         assert_eq!(got, status, "{name}: {text}");
         assert!(text.contains(precondition), "{name}: {text}");
+    }
+    // A DURATION whose parts overflow when added (each fits on its own): 4xx, no panic,
+    // and the server keeps answering.
+    for (name, d) in [
+        ("huge-days", "P100000000000D100000000000D"),
+        ("huge-hours", "PT2000000000000H2000000000000H"),
+    ] {
+        let body = good.replace(
+            "DTEND;TZID=Europe/Oslo:20270105T110000",
+            &format!("DURATION:{d}"),
+        );
+        let href = format!("{base}{name}.ics");
+        let (got, _, text) = dav(&app, "PUT", &href, LARS, &[], &body).await;
+        assert!((400..500).contains(&got), "{name}: {got} {text}");
+        assert!(text.contains("DURATION"), "{name}: {text}");
+        let (got, _, _) = dav(&app, "PROPFIND", &base, LARS, &[("Depth", "0")], "").await;
+        assert_eq!(got, 207, "{name}: the server stopped answering");
     }
     // A floating time or an unknown zone cannot book a room: 403 with the reason.
     let floating = good.replace("DTSTART;TZID=Europe/Oslo:", "DTSTART:");
