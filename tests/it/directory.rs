@@ -173,6 +173,26 @@ async fn conformance(dir: &dyn Directory) {
         roles.groups,
         ["cn=lokal-staff,ou=Groups,dc=fjordvik,dc=kommune,dc=no"]
     );
+
+    // The members of a room's approver group: who gets the clerks' digest mail.
+    let clerks = dir
+        .group_members("cn=lokal-clerks-kulturhuset,ou=Groups,dc=fjordvik,dc=kommune,dc=no")
+        .await
+        .unwrap();
+    let found: Vec<(&str, Option<&str>)> = clerks
+        .iter()
+        .map(|p| (p.login.as_str(), p.email.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [("erik.dahl", Some("erik.dahl@fjordvik.kommune.no"))],
+        "{clerks:#?}"
+    );
+    let nobody = dir
+        .group_members("cn=no-such-group,ou=Groups,dc=fjordvik,dc=kommune,dc=no")
+        .await
+        .unwrap_or_default();
+    assert!(nobody.is_empty(), "{nobody:#?}");
 }
 
 /// Logins that try to widen or break the search, and other ways in that must all fail alike.
