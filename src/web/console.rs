@@ -46,7 +46,7 @@ pub fn routes() -> Router<AppState> {
 // Access and wording
 
 /// The signed-in clerk, or the page to answer instead (sign in first; 403 for others).
-fn clerk(v: &Visitor) -> Result<&Principal, PageError> {
+pub(super) fn clerk(v: &Visitor) -> Result<&Principal, PageError> {
     match &v.user {
         None => Err(sign_in_first(v).into()),
         Some(p) if p.is_clerk() => Ok(p),

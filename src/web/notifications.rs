@@ -13,31 +13,17 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::console::clerk;
 use super::{
     Page, PageError, PagePath, PageQuery, Visitor, check_csrf, error_page, parse_form, render,
-    see_other, sign_in_first, unavailable,
+    see_other, unavailable,
 };
 use crate::http::AppState;
-use crate::identity::Principal;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console/notifications", get(list))
         .route("/console/notifications/{id}/retry", post(retry))
-}
-
-fn clerk(v: &Visitor) -> Result<&Principal, PageError> {
-    match &v.user {
-        None => Err(sign_in_first(v).into()),
-        Some(p) if p.is_clerk() => Ok(p),
-        Some(_) => Err(error_page(
-            v,
-            StatusCode::FORBIDDEN,
-            "error-forbidden",
-            v.lang.t("error-forbidden-detail"),
-        )
-        .into()),
-    }
 }
 
 struct Row {
