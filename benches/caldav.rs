@@ -255,7 +255,7 @@ async fn setup(n: usize, work: &std::path::Path) -> Setup {
         lokal::startup::sync_rooms(&state).await,
         "the rooms could not be synced from seed/directory.ldif"
     );
-    let router = lokal::http::router(state, config.server.max_body_bytes);
+    let router = lokal::startup::router(state, config.server.max_body_bytes);
 
     let (status, body) = send(&router, Request::get("/api/v1/rooms"), String::new()).await;
     assert_eq!(status, StatusCode::OK, "{body}");

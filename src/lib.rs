@@ -5,17 +5,23 @@
 //! - [`cli`]: the command line;
 //! - [`web`]: the residents' portal and the clerks' console.
 
+pub mod app;
 pub mod booking;
 pub mod caldav;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod explain;
 pub mod http;
+pub mod i18n;
+pub mod ical;
 pub mod identity;
+pub mod limits;
 pub mod notify;
 pub mod scheduling;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 pub mod web;

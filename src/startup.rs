@@ -5,17 +5,29 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::time::Instant;
+
 use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderName;
+use axum::http::header::ACCEPT;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use chrono::{Datelike, TimeDelta};
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
+use crate::app::AppState;
 use crate::booking::{Bookings, CreateBooking, OnConflict, Rules};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::http::{AppState, metrics::Metrics};
 use crate::identity::{DirectoryLogins, Identity, Principal, ResidentLogins};
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// Opens the configured directory (a file, or an LDAP server: no connection is made yet).
 pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory>> {
@@ -251,7 +263,7 @@ pub async fn serve(
     max_body_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = crate::http::router(state, max_body_bytes);
+    let app = router(state, max_body_bytes);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -347,4 +359,84 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: every face's routes, the `/` dispatch, the 404 for everything else,
+/// and the layers every request passes (request id, logging, body limit, metrics).
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(crate::http::routes())
+        .merge(crate::caldav::routes())
+        .merge(crate::web::routes())
+        // `/` is two things: calendar apps given only the server's address PROPFIND it to find
+        // their principal (RFC 6764 §6), browsers GET the portal's start page.
+        .route(
+            "/",
+            any(root).layer(axum::middleware::from_fn(crate::caldav::whole_body)),
+        )
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), measure))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // A private feed's path is its secret: never in the logs.
+            let path = req.uri().path();
+            let path = if path.starts_with("/feeds/private/") {
+                "/feeds/private/…"
+            } else {
+                path
+            };
+            tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn root(State(state): State<AppState>, req: Request) -> Response {
+    match req.method().as_str() {
+        "PROPFIND" | "OPTIONS" => crate::caldav::serve(state, req).await,
+        "GET" | "HEAD" => {
+            axum::handler::Handler::call(crate::web::resident::start, req, state).await
+        }
+        _ => crate::http::not_found().await.into_response(),
+    }
+}
+
+/// No face has this path: browsers get the portal's 404 page, programs problem+json.
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        axum::handler::Handler::call(crate::web::not_found, req, state).await
+    } else {
+        crate::http::not_found().await.into_response()
+    }
+}
+
+async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(req).await;
+    state.metrics.request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }

@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
 use super::{ApprovalItem, BookingError, BookingView, Bookings, Overlap};
 use crate::identity::Principal;
-use crate::scheduling::{ClosureSource, Interval, Zone};
+use crate::scheduling::{ClosureSource, Interval, OccurrenceStatus, Zone};
 use crate::store::{BookingRecord, SearchFilter, StoredRoom};
 
 /// What overlaps a pending request now.
@@ -51,7 +51,7 @@ pub enum WeekEntryKind {
         id: String,
         requester_name: String,
         purpose: String,
-        status: String,
+        status: OccurrenceStatus,
     },
     Closure {
         label: String,
@@ -85,7 +85,7 @@ pub struct SearchResult {
 }
 
 /// The most search results shown.
-pub const SEARCH_CAP: usize = 200;
+pub const SEARCH_CAP: usize = crate::limits::SEARCH_RESULTS;
 
 /// An overlap in the room's local time: a booking by its own time, a closure by its span.
 fn conflict(o: &Overlap, zone: Zone) -> Conflict {
@@ -206,7 +206,7 @@ impl Bookings {
                             id: b.id.clone(),
                             requester_name: b.requester_name.clone(),
                             purpose: b.purpose.clone(),
-                            status: o.status.clone(),
+                            status: o.status,
                         },
                     });
                 }

@@ -5,6 +5,8 @@
 
 pub mod console;
 
+use crate::limits;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,8 +18,8 @@ use crate::clock::Clock;
 use crate::identity::Principal;
 use crate::scheduling::{
     BookingIndex, BookingRequest, BookingStatus, Closure, ClosureCalendar, ClosureSet,
-    ClosureSource, Decision, Interval, Outcome, Policy, PolicySet, Reason, Recurrence, Room,
-    SeriesMode, Zone, decide, parse_local,
+    ClosureSource, Decision, Interval, OccurrenceStatus, Outcome, Policy, PolicySet, Reason,
+    Recurrence, Room, SeriesMode, Zone, decide, parse_local,
 };
 use crate::store::{
     AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, NewBooking, NewOccurrence,
@@ -144,7 +146,7 @@ pub enum BookingError {
     Forbidden(String),
     #[error("the booking is {status}: it cannot be {action}")]
     WrongStatus {
-        status: String,
+        status: BookingStatus,
         action: &'static str,
     },
     #[error("server configuration: {0}")]
@@ -279,7 +281,8 @@ pub struct OccurrenceView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// `pending`, `approved`, `rejected`, `cancelled`, `expired`, or `skipped`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: OccurrenceStatus,
 }
 
 /// A booking, for its requester and clerks.
@@ -287,7 +290,9 @@ pub struct OccurrenceView {
 pub struct BookingView {
     pub id: String,
     pub room_id: String,
-    pub status: String,
+    /// `pending`, `approved`, `rejected`, `cancelled` or `expired`.
+    #[schema(value_type = String)]
+    pub status: BookingStatus,
     pub purpose: String,
     pub attendees: u32,
     /// The booking's start and end as asked, in the room's zone.
@@ -455,7 +460,7 @@ impl Bookings {
         let start = parse_time(&request.start, zone, "start")?;
         let end = parse_time(&request.end, zone, "end")?;
         let purpose = request.purpose.trim();
-        if check_purpose && (purpose.is_empty() || purpose.chars().count() > 500) {
+        if check_purpose && !limits::fits(purpose, limits::PURPOSE_CHARS) {
             return Err(BookingError::Invalid {
                 code: "invalid-purpose",
                 field: "purpose",
@@ -752,7 +757,7 @@ impl Bookings {
         reason: &str,
     ) -> Result<BookingView, BookingError> {
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 2000 {
+        if !limits::fits(reason, limits::DECISION_REASON_CHARS) {
             return Err(BookingError::Invalid {
                 code: "reason-required",
                 field: "reason",
@@ -940,7 +945,11 @@ impl Bookings {
     ) -> Result<Vec<Overlap>, BookingError> {
         let policy = self.rules.policy(room)?;
         let mut out = Vec::new();
-        for o in b.occurrences.iter().filter(|o| o.status == "pending") {
+        for o in b
+            .occurrences
+            .iter()
+            .filter(|o| o.status == BookingStatus::Pending)
+        {
             let Ok(blocked) = Interval::new(o.block_start, o.block_end) else {
                 continue;
             };
@@ -1034,7 +1043,7 @@ impl Bookings {
             message: e.to_string(),
         })?;
         let reason = request.reason.trim().to_owned();
-        if reason.is_empty() || reason.chars().count() > 500 {
+        if !limits::fits(&reason, limits::CLOSURE_REASON_CHARS) {
             return Err(BookingError::Invalid {
                 code: "reason-required",
                 field: "reason",

@@ -16,16 +16,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::any;
 use chrono::{DateTime, TimeZone as _, Utc};
 
-use super::ical;
+use super::error::DavError;
 use super::resource::{Node, Path, Viewer};
 use super::schedule::{self, Conditions, Organiser, WriteError};
-use super::service::{Calendars, RoomCalendar};
 use super::xml::{
     self, CalendarData, CompFilter, PropName, PropRequest, PropStat, PropValue, Report,
     ResponseBody, SyncLevel,
 };
-use crate::http::AppState;
-use crate::http::error::DavError;
+use crate::app::AppState;
+use crate::calendar::ical;
+use crate::calendar::{Calendars, RoomCalendar};
 use crate::identity::Principal;
 use crate::store::CalendarEntry;
 
@@ -38,7 +38,6 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/caldav", any(well_known))
-        .route("/", any(root))
         .route("/dav", any(dav))
         .route("/dav/", any(dav))
         .route("/dav/{*rest}", any(dav))
@@ -49,7 +48,7 @@ pub fn routes() -> Router<AppState> {
 /// still sending (a 401 to a PROPFIND without a login, the well-known redirect, a refused PUT)
 /// makes hyper close the connection without `Connection: close`, and a client that reuses it
 /// for its next request (the retry with a login, the redirected PROPFIND) gets a reset.
-async fn whole_body(req: Request, next: axum::middleware::Next) -> Response {
+pub async fn whole_body(req: Request, next: axum::middleware::Next) -> Response {
     let (parts, body) = req.into_parts();
     match read_body(&parts.headers, body).await {
         Ok(bytes) => {
@@ -66,16 +65,9 @@ async fn well_known() -> Redirect {
     Redirect::temporary("/dav/")
 }
 
-async fn root(State(state): State<AppState>, req: Request) -> Response {
-    let method = req.method().as_str();
-    if method == "PROPFIND" || method == "OPTIONS" {
-        return dav(State(state), req).await;
-    }
-    // Everything else on `/` is the portal's start page (GET, HEAD) or not allowed.
-    if method == "GET" || method == "HEAD" {
-        return axum::handler::Handler::call(crate::web::resident::start, req, state).await;
-    }
-    crate::http::not_found().await.into_response()
+/// A DAV request on `/` (PROPFIND, OPTIONS), which `startup` dispatches here.
+pub async fn serve(state: AppState, req: Request) -> Response {
+    dav(State(state), req).await
 }
 
 async fn dav(State(state): State<AppState>, req: Request) -> Response {
@@ -265,7 +257,7 @@ fn organiser<'a>(ctx: &'a Ctx<'_>, headers: &HeaderMap) -> Organiser<'a> {
     let lang = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::web::i18n::Lang::from_accept_language)
+        .and_then(crate::i18n::Lang::from_accept_language)
         .unwrap_or_default();
     Organiser {
         principal: &ctx.principal,
@@ -350,8 +342,8 @@ async fn authenticate<'a>(
     cals: &'a Calendars,
     parts: &Parts,
 ) -> Result<Ctx<'a>, DavError> {
-    let (login, password) = crate::http::extract::basic_credentials(parts)
-        .map_err(|e| DavError::Unauthorized(e.detail))?;
+    let (login, password) = crate::identity::basic_credentials(&parts.headers)
+        .map_err(|e| DavError::Unauthorized(e.message().into()))?;
     match state.identity.authenticate(&login, &password).await? {
         principal @ Principal::Staff { .. } => {
             let user_id = principal.requester_id();
@@ -1320,7 +1312,7 @@ async fn staff_report(
 /// range against its first occurrence (a recurring event matches any window after its start,
 /// a conservative answer: clients filter expanded occurrences themselves).
 fn staff_matches(o: &crate::store::StaffObject, wanted: &EventFilter) -> bool {
-    let Ok(root) = super::object::parse(&o.body) else {
+    let Ok(root) = crate::ical::parse(&o.body) else {
         return false;
     };
     let Some(master) = root
@@ -1347,13 +1339,13 @@ fn staff_matches(o: &crate::store::StaffObject, wanted: &EventFilter) -> bool {
     let Some((from, to)) = wanted.window else {
         return true;
     };
-    let Ok(times) = super::object::event_times(master) else {
+    let Ok(times) = crate::ical::event_times(master) else {
         // Floating or unknown zones: let the client decide.
         return true;
     };
-    let instant = |w: super::object::When| match w {
-        super::object::When::At(t) => t,
-        super::object::When::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+    let instant = |w: crate::ical::When| match w {
+        crate::ical::When::At(t) => t,
+        crate::ical::When::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
     };
     let (start, end) = (instant(times.start), instant(times.end));
     let recurring = root.children.iter().any(|c| {

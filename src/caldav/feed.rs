@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 
-use super::ical::{self, Detail};
-use super::service::{Calendars, RoomCalendar};
-use crate::http::AppState;
-use crate::http::error::DavError;
+use super::error::DavError;
+use crate::app::AppState;
+use crate::calendar::ical::{self, Detail};
+use crate::calendar::{Calendars, RoomCalendar};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -27,10 +27,10 @@ use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use icalendar::parser::{Component, Property, read_components, unfold};
 
-use super::ical::{self, FreeBusyReply};
-use super::service::Calendars;
+use super::error::DavError;
 use super::xml::{self, PropName, ScheduleItem};
-use crate::http::error::DavError;
+use crate::calendar::Calendars;
+use crate::calendar::ical::{self, FreeBusyReply};
 use crate::identity::Principal;
 use crate::scheduling::Zone;
 

@@ -3,11 +3,21 @@
 //! (RFC 6638 scheduling).
 
 pub mod dav;
+pub mod error;
 pub mod feed;
 pub mod freebusy;
-pub mod ical;
-pub mod object;
 pub mod resource;
 pub mod schedule;
-pub mod service;
 pub mod xml;
+
+pub use dav::{serve, whole_body};
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// The CalDAV face's routes: `/dav/...`, `/.well-known/caldav` and the feeds. `startup` sends
+/// PROPFIND and OPTIONS on `/` to [`serve`].
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(dav::routes()).merge(feed::routes())
+}

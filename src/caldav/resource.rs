@@ -18,8 +18,8 @@
 //!
 //! Hrefs here are decoded paths; `xml` percent-encodes them on the way out.
 
-use super::service::RoomCalendar;
 use super::xml::{PropName, PropValue};
+use crate::calendar::RoomCalendar;
 use crate::store::CalendarEntry;
 
 /// A path under `/dav`, parsed.

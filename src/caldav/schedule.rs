@@ -25,12 +25,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::object::{self, Component, EventTimes, Frame, Object, Prop, When};
-use super::service::{Calendars, RoomCalendar};
 use crate::booking::{BookingError, Bookings, CreateBooking, OnConflict};
+use crate::calendar::{Calendars, RoomCalendar};
+use crate::i18n::Lang;
+use crate::ical::{self as object, Component, EventTimes, Frame, Object, Prop, When};
 use crate::identity::Principal;
 use crate::store::{BookingRecord, RoomLink, StaffObject, StoreError};
-use crate::web::i18n::Lang;
 
 /// The largest calendar object a staff member may store (CALDAV:max-resource-size).
 pub const MAX_RESOURCE_SIZE: usize = 256 * 1024;
@@ -405,7 +405,7 @@ async fn book(
             match bookings.create(me.principal, request, Some(&key)).await {
                 Ok(created) => {
                     for o in &created.booking.occurrences {
-                        if o.status == "skipped" {
+                        if o.status == crate::scheduling::OccurrenceStatus::Skipped {
                             let local = room.zone.local(o.start);
                             let sentence =
                                 words.get(&local).cloned().unwrap_or_else(|| match me.lang {
@@ -461,7 +461,7 @@ fn sentences(
 ) -> String {
     let mut out: Vec<String> = Vec::new();
     for r in reasons {
-        let s = crate::web::reasons::sentence(lang, r, zone);
+        let s = crate::i18n::reasons::sentence(lang, r, zone);
         if !out.contains(&s) {
             out.push(s);
         }
@@ -843,7 +843,9 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
     }
     // Dates skipped without words kept (a series booked another way) still decline.
     for o in &b.occurrences {
-        if o.status == "skipped" && !out.skipped.iter().any(|(s, _)| *s == o.start) {
+        if o.status == crate::scheduling::OccurrenceStatus::Skipped
+            && !out.skipped.iter().any(|(s, _)| *s == o.start)
+        {
             out.skipped
                 .push((o.start, "the room is not free on this date".into()));
         }
@@ -1134,7 +1136,7 @@ async fn reply_message(
         name: "VCALENDAR".into(),
         props: vec![
             Prop::new("VERSION", "2.0"),
-            Prop::new("PRODID", super::ical::PRODID),
+            Prop::new("PRODID", crate::calendar::ical::PRODID),
             Prop::new("METHOD", "REPLY"),
         ],
         children: obj

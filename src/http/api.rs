@@ -18,7 +18,7 @@ use crate::booking::{
     ApprovalItem, BookingView, ClosureView, CreateBooking, CreateClosure, OccurrenceView,
     OnConflict, ReasonView,
 };
-use crate::caldav::service::{Calendars, FeedView};
+use crate::calendar::{Calendars, FeedView};
 use crate::store::StoredRoom;
 
 pub fn routes() -> Router<AppState> {
@@ -223,8 +223,8 @@ async fn register(
     ApiJson(body): ApiJson<RegisterResident>,
 ) -> Result<(StatusCode, Json<ResidentView>), ApiError> {
     let lang = match body.language.as_deref() {
-        None => crate::web::i18n::Lang::Nb,
-        Some(code) => crate::web::i18n::Lang::parse(code).ok_or_else(|| {
+        None => crate::i18n::Lang::Nb,
+        Some(code) => crate::i18n::Lang::parse(code).ok_or_else(|| {
             ApiError::from(crate::identity::RegistrationError::Invalid(
                 "language must be nb or en".into(),
             ))
@@ -238,7 +238,7 @@ async fn register(
         state.bookings.clock.now(),
     )
     .await?;
-    if lang != crate::web::i18n::Lang::Nb {
+    if lang != crate::i18n::Lang::Nb {
         state
             .bookings
             .store
@@ -279,7 +279,8 @@ pub struct CreateBookingRequest {
 pub struct CreatedBooking {
     pub id: String,
     /// `approved` or `pending`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: crate::scheduling::BookingStatus,
     pub occurrences: Vec<OccurrenceView>,
     pub reasons: Vec<ReasonView>,
     pub booking: BookingView,
@@ -331,12 +332,14 @@ async fn create_booking(
     };
     let created = state.bookings.create(&who, request, key.as_deref()).await?;
     if !created.replayed {
-        state.metrics.booking_created(&created.booking.status);
+        state
+            .metrics
+            .booking_created(created.booking.status.as_str());
     }
     let b = created.booking;
     let body = CreatedBooking {
         id: b.id.clone(),
-        status: b.status.clone(),
+        status: b.status,
         occurrences: b.occurrences.clone(),
         reasons: b.reasons.clone(),
         booking: b,

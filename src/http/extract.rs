@@ -3,9 +3,8 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use base64::Engine as _;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -88,25 +87,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-pub(crate) fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::unauthorized(
-            "log in with HTTP Basic: a resident's email or a staff login, and the password",
-        ));
-    };
-    let malformed = || ApiError::unauthorized("the Authorization header is not valid HTTP Basic");
-    let text = value.to_str().map_err(|_| malformed())?;
-    let (scheme, encoded) = text.trim().split_once(' ').ok_or_else(malformed)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(malformed());
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| malformed())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-    let (login, password) = decoded.split_once(':').ok_or_else(malformed)?;
-    if login.is_empty() || password.is_empty() {
-        return Err(ApiError::unauthorized("invalid login or password"));
-    }
-    Ok((login.to_owned(), password.to_owned()))
+fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
+    crate::identity::basic_credentials(&parts.headers)
+        .map_err(|e| ApiError::unauthorized(e.message()))
 }

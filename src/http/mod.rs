@@ -1,93 +1,33 @@
-//! HTTP: the API router, service endpoints (`/healthz`, `/readyz`, `/metrics`) and the layers
-//! every request passes (request id, logging, body limit, metrics).
+//! The API face: `/api/v1` and the service endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! The layers every request passes (request id, logging, body limit, metrics) are composed in
+//! `startup`, over all faces.
 
 pub mod api;
 pub mod error;
 pub mod extract;
-pub mod metrics;
-
-use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
-use crate::booking::Bookings;
-use crate::directory::Directory;
-use crate::identity::Identity;
+use crate::app::AppState;
 
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub bookings: Bookings,
-    pub identity: Arc<Identity>,
-    pub directory: Arc<dyn Directory>,
-    pub metrics: Arc<metrics::Metrics>,
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The whole application.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The API and the service endpoints. `startup` composes them with the other faces.
+pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(api::routes())
-        .merge(crate::caldav::dav::routes())
-        .merge(crate::caldav::feed::routes())
-        .merge(crate::web::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .fallback(crate::web::fallback)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), measure))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            // A private feed's path is its secret: never in the logs.
-            let path = req.uri().path();
-            let path = if path.starts_with("/feeds/private/") {
-                "/feeds/private/…"
-            } else {
-                path
-            };
-            tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
 }
 
-pub(crate) async fn not_found() -> error::ApiError {
+/// The API's 404 (problem+json), for requests no face answers.
+pub async fn not_found() -> error::ApiError {
     error::ApiError::not_found(
         "no such resource; the API is under /api/v1 (see /api/v1/openapi.json)",
     )
-}
-
-async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let response = next.run(req).await;
-    state.metrics.request(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// Alive: the process answers.

@@ -15,7 +15,7 @@
 //!
 //! Invariants:
 //! - **iMIP** (RFC 6047): an approval carries the booking as `METHOD:REQUEST` and a
-//!   cancellation as `METHOD:CANCEL`, written by [`crate::caldav::ical::itip_object`] from the
+//!   cancellation as `METHOD:CANCEL`, written by [`crate::calendar::ical::itip_object`] from the
 //!   same rendering as the room's CalDAV object (UID `{booking id}@lokal`, VTIMEZONE, series as
 //!   RRULE/EXDATE/RDATE). The calendar is both a `text/calendar; method=...` part of the
 //!   `multipart/alternative` body (RFC 6047 §2.4, which is what calendar-aware mail apps act
@@ -49,11 +49,11 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use crate::caldav::ical::{self, Detail, Itip, ItipMethod, RoomInfo};
+use crate::calendar::ical::{self, Detail, Itip, ItipMethod, RoomInfo};
+use crate::i18n::reasons;
+use crate::i18n::{Arg, Lang, ToArg};
 use crate::scheduling::{Zone, parse_local};
 use crate::store::{BookingRecord, OccurrenceRecord};
-use crate::web::i18n::{Arg, Lang, ToArg};
-use crate::web::reasons;
 
 /// The most dates a mail lists; a longer series ends with "… and N more dates".
 const MAX_LISTED_DATES: usize = 60;
@@ -491,7 +491,11 @@ fn zone_of(booking: &BookingRecord) -> Result<Zone, MailError> {
 
 /// The word for an occurrence whose status differs from its booking's ("ikke med" for a
 /// skipped date), or `None`.
-fn date_note(lang: Lang, booking_status: &str, o: &OccurrenceRecord) -> Option<String> {
+fn date_note(
+    lang: Lang,
+    booking_status: crate::scheduling::BookingStatus,
+    o: &OccurrenceRecord,
+) -> Option<String> {
     if o.status == booking_status {
         return None;
     }
@@ -553,7 +557,7 @@ fn when_lines(lang: Lang, booking: &BookingRecord, zone: Zone) -> Vec<String> {
     )];
     for o in dates.iter().take(MAX_LISTED_DATES) {
         let span = reasons::local_span(lang, zone.local(o.start), zone.local(o.end));
-        match date_note(lang, &booking.status, o) {
+        match date_note(lang, booking.status, o) {
             Some(note) => lines.push(format!("  - {span} ({note})")),
             None => lines.push(format!("  - {span}")),
         }
@@ -777,7 +781,7 @@ mod tests {
             end,
             block_start: start,
             block_end: end,
-            status: status.to_owned(),
+            status: crate::scheduling::OccurrenceStatus::parse(status).unwrap(),
         }
     }
 
@@ -794,7 +798,7 @@ mod tests {
             time_zone: "Europe/Oslo".into(),
             recurrence: None,
             on_conflict: "skip".into(),
-            status: status.to_owned(),
+            status: crate::scheduling::BookingStatus::parse(status).unwrap(),
             status_reason: None,
             hold_until: None,
             reasons: "[]".into(),
@@ -1161,10 +1165,10 @@ mod tests {
 
         // A series cancelled whole: one CANCEL for every date, the rule kept.
         let mut cancelled = series();
-        cancelled.status = "cancelled".into();
+        cancelled.status = crate::scheduling::BookingStatus::Cancelled;
         for o in &mut cancelled.occurrences {
-            if o.status == "approved" {
-                o.status = "cancelled".into();
+            if o.status == crate::scheduling::BookingStatus::Approved {
+                o.status = crate::scheduling::BookingStatus::Cancelled.into();
             }
         }
         cancelled.updated_at += TimeDelta::hours(1);

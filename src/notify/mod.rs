@@ -33,11 +33,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Notify;
 
+use crate::app::AppState;
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::http::AppState;
+use crate::i18n::Lang;
 use crate::store::{DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, Store, StoreError};
-use crate::web::i18n::Lang;
 
 pub use webhook::{WebhookConfig, WebhookFormat};
 
@@ -190,7 +190,7 @@ pub struct Notifier {
     host: String,
     http: reqwest::Client,
     mailer: mail::Mailer,
-    metrics: Arc<crate::http::metrics::Metrics>,
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// A running worker: wake it after a change, stop it at shutdown.
@@ -588,7 +588,7 @@ impl Notifier {
                 continue;
             };
             // Decided meanwhile: nothing left to tell about it.
-            if booking.status != "pending" {
+            if booking.status != crate::scheduling::BookingStatus::Pending {
                 continue;
             }
             let room_name = self

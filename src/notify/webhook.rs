@@ -170,7 +170,7 @@ pub fn json_body(f: &EventFacts) -> Value {
     let occurrences = b
         .occurrences
         .iter()
-        .filter(|o| o.status != "skipped")
+        .filter(|o| o.status != crate::scheduling::OccurrenceStatus::Skipped)
         .count();
     json!({
         "id": f.message_id,

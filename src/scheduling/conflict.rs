@@ -35,9 +35,108 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// Every status, in the order of a booking's life.
+    pub const ALL: [BookingStatus; 5] = [
+        BookingStatus::Pending,
+        BookingStatus::Approved,
+        BookingStatus::Rejected,
+        BookingStatus::Cancelled,
+        BookingStatus::Expired,
+    ];
+
     /// Whether a booking in this status holds its slot against others.
     pub fn is_blocking(self) -> bool {
         matches!(self, BookingStatus::Pending | BookingStatus::Approved)
+    }
+
+    /// The stable name: in the database, the API, webhooks and messages' keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "pending",
+            BookingStatus::Approved => "approved",
+            BookingStatus::Rejected => "rejected",
+            BookingStatus::Cancelled => "cancelled",
+            BookingStatus::Expired => "expired",
+        }
+    }
+
+    /// The status with this stable name.
+    pub fn parse(name: &str) -> Option<BookingStatus> {
+        BookingStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for BookingStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status of one date of a booking: a booking status, or `skipped` for a date of a series
+/// that was left out when the series was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OccurrenceStatus {
+    Booked(BookingStatus),
+    Skipped,
+}
+
+impl OccurrenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OccurrenceStatus::Booked(s) => s.as_str(),
+            OccurrenceStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<OccurrenceStatus> {
+        match name {
+            "skipped" => Some(OccurrenceStatus::Skipped),
+            _ => BookingStatus::parse(name).map(OccurrenceStatus::Booked),
+        }
+    }
+
+    /// The booking status of a booked date; `None` for a skipped one.
+    pub fn booked(self) -> Option<BookingStatus> {
+        match self {
+            OccurrenceStatus::Booked(s) => Some(s),
+            OccurrenceStatus::Skipped => None,
+        }
+    }
+
+    pub fn is_blocking(self) -> bool {
+        self.booked().is_some_and(BookingStatus::is_blocking)
+    }
+}
+
+impl std::fmt::Display for OccurrenceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OccurrenceStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl From<BookingStatus> for OccurrenceStatus {
+    fn from(s: BookingStatus) -> Self {
+        OccurrenceStatus::Booked(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for OccurrenceStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        OccurrenceStatus::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown occurrence status {name:?}")))
+    }
+}
+
+impl PartialEq<BookingStatus> for OccurrenceStatus {
+    fn eq(&self, other: &BookingStatus) -> bool {
+        *self == OccurrenceStatus::Booked(*other)
     }
 }
 

@@ -18,7 +18,9 @@ pub mod recurrence;
 pub mod time;
 
 pub use closure::{Closure, ClosureCalendar, ClosureError, ClosureSet, ClosureSource};
-pub use conflict::{BookingIndex, BookingStatus, ExistingBooking, brute_force_conflicts};
+pub use conflict::{
+    BookingIndex, BookingStatus, ExistingBooking, OccurrenceStatus, brute_force_conflicts,
+};
 pub use decision::{
     BookingRequest, Decision, OccurrenceDecision, Outcome, RequestError, Requester, RequesterKind,
     Room, SeriesMode, decide,

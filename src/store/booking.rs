@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::{Pool, Store, StoreError};
-use crate::scheduling::{BookingStatus, ExistingBooking, Interval};
+use crate::scheduling::{BookingStatus, ExistingBooking, Interval, OccurrenceStatus};
 
 /// A booking as stored: one request, with its occurrences.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub struct BookingRecord {
     pub time_zone: String,
     pub recurrence: Option<String>,
     pub on_conflict: String,
-    pub status: String,
+    pub status: BookingStatus,
     pub status_reason: Option<String>,
     pub hold_until: Option<DateTime<Utc>>,
     /// The core's reasons at creation, as JSON.
@@ -47,7 +47,7 @@ pub struct OccurrenceRecord {
     pub block_start: DateTime<Utc>,
     pub block_end: DateTime<Utc>,
     /// A booking status, or `skipped` for a date left out of a series.
-    pub status: String,
+    pub status: OccurrenceStatus,
 }
 
 /// A booking about to be inserted (ids, times and statuses decided by the caller).
@@ -154,7 +154,7 @@ pub enum TransitionError {
     #[error("no such booking")]
     NotFound,
     #[error("the booking is {status}")]
-    WrongStatus { status: String },
+    WrongStatus { status: BookingStatus },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -163,27 +163,6 @@ impl From<sqlx::Error> for TransitionError {
     fn from(e: sqlx::Error) -> Self {
         TransitionError::Store(StoreError::from(e))
     }
-}
-
-pub fn status_name(s: BookingStatus) -> &'static str {
-    match s {
-        BookingStatus::Pending => "pending",
-        BookingStatus::Approved => "approved",
-        BookingStatus::Rejected => "rejected",
-        BookingStatus::Cancelled => "cancelled",
-        BookingStatus::Expired => "expired",
-    }
-}
-
-pub fn parse_status(s: &str) -> Option<BookingStatus> {
-    Some(match s {
-        "pending" => BookingStatus::Pending,
-        "approved" => BookingStatus::Approved,
-        "rejected" => BookingStatus::Rejected,
-        "cancelled" => BookingStatus::Cancelled,
-        "expired" => BookingStatus::Expired,
-        _ => return None,
-    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -199,7 +178,7 @@ pub(super) struct BookingRow {
     time_zone: String,
     recurrence: Option<String>,
     on_conflict: String,
-    status: String,
+    status: BookingStatus,
     status_reason: Option<String>,
     hold_until: Option<DateTime<Utc>>,
     reasons: String,
@@ -241,7 +220,7 @@ type OccurrenceRow = (
     DateTime<Utc>,
     DateTime<Utc>,
     DateTime<Utc>,
-    String,
+    OccurrenceStatus,
 );
 
 const SELECT_OCCURRENCES: &str =
@@ -304,7 +283,7 @@ fn existing_from_row(room_id: &str, r: ExistingRow) -> Option<ExistingBooking> {
         requester: r.1,
         span: Interval::new(r.2, r.3).ok()?,
         blocked: Interval::new(r.4, r.5).ok()?,
-        status: parse_status(&r.6)?,
+        status: BookingStatus::parse(&r.6)?,
     })
 }
 
@@ -477,7 +456,7 @@ macro_rules! create_steps {
             {
                 Err(StoreError::TooLong)?;
             }
-            let status = status_name(new.status);
+            let status = BookingStatus::as_str(new.status);
             let n = new.occurrences.len();
             if $sqlite && n <= OCCURRENCE_CHUNK {
                 // The booking, its dates and its audit row in one round trip, closing the
@@ -659,7 +638,10 @@ macro_rules! bind_occurrences {
                 .bind(o.span.end())
                 .bind(o.blocked.start())
                 .bind(o.blocked.end())
-                .bind(o.status.map(status_name).unwrap_or("skipped"));
+                .bind(
+                    o.status
+                        .map_or(OccurrenceStatus::Skipped, OccurrenceStatus::Booked),
+                );
         }
         q
     }};
@@ -729,7 +711,7 @@ fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
         time_zone: new.time_zone,
         recurrence: new.recurrence,
         on_conflict: new.on_conflict,
-        status: status_name(new.status).to_owned(),
+        status: new.status,
         status_reason: None,
         hold_until: new.hold_until.map(|t| t.trunc_subsecs(6)),
         reasons: new.reasons,
@@ -745,7 +727,9 @@ fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
                 end: o.span.end(),
                 block_start: o.blocked.start(),
                 block_end: o.blocked.end(),
-                status: o.status.map(status_name).unwrap_or("skipped").to_owned(),
+                status: o
+                    .status
+                    .map_or(OccurrenceStatus::Skipped, OccurrenceStatus::Booked),
             })
             .collect(),
     }
@@ -984,12 +968,12 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<BookingRecord, TransitionError> {
-        let to_name = status_name(to);
+        let to_name = BookingStatus::as_str(to);
         on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
             expire_in_tx!(tx, None, now);
-            let row: Option<(String,)> = sqlx::query_as("SELECT status FROM bookings WHERE id = $1")
+            let row: Option<(BookingStatus,)> = sqlx::query_as("SELECT status FROM bookings WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -997,7 +981,7 @@ impl Store {
             let Some((current,)) = row else {
                 return Err(TransitionError::NotFound);
             };
-            if !from.iter().any(|s| status_name(*s) == current) {
+            if !from.contains(&current) {
                 // Commit the expiries even though this change is refused.
                 tx.commit().await.map_err(StoreError::from)?;
                 return Err(TransitionError::WrongStatus { status: current });
@@ -1011,7 +995,7 @@ impl Store {
             .bind(reason)
             .bind(now)
             .bind(id)
-            .bind(&current)
+            .bind(current)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?

@@ -16,8 +16,7 @@ use crate::directory::DirRoom;
 
 pub use booking::{
     AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, MAX_BLOCK, NewBooking,
-    NewOccurrence, OccurrenceRecord, ResidentRecord, Snapshot, TransitionError, parse_status,
-    status_name,
+    NewOccurrence, OccurrenceRecord, ResidentRecord, Snapshot, TransitionError,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 pub use outbox::{DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact};
@@ -125,6 +124,7 @@ mod outbox;
 mod search;
 mod session;
 mod staff;
+mod status;
 
 type RoomRow = (
     String,

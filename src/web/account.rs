@@ -13,7 +13,7 @@ use super::{
     FieldErrors, Lang, Page, PagePath, PageQuery, ToArg, Visitor, check_csrf, parse_form, render,
     safe_next, see_other,
 };
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::identity::{IdentityError, Principal, RegistrationError, register_resident};
 
 pub fn routes() -> Router<AppState> {

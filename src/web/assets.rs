@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::http::AppState;
+use crate::app::AppState;
 
 /// (file name, content type, content)
 const ASSETS: &[(&str, &str, &[u8])] = &[

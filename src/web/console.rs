@@ -20,10 +20,10 @@ use super::{
     FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
     error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,
 };
+use crate::app::AppState;
 use crate::booking::console::{Conflict, ConflictKind, RoomWeek, WeekEntry, WeekEntryKind};
 use crate::booking::{BookingError, BookingView, CreateClosure};
-use crate::caldav::service::Calendars;
-use crate::http::AppState;
+use crate::calendar::Calendars;
 use crate::identity::Principal;
 use crate::scheduling::Zone;
 use crate::store::StoredRoom;
@@ -90,7 +90,7 @@ fn problem(lang: Lang, e: &BookingError) -> (StatusCode, String) {
             StatusCode::CONFLICT,
             lang.t_args(
                 "console-problem-wrong-status",
-                &[("status", status_text(lang, status).to_arg())],
+                &[("status", status_text(lang, status.as_str()).to_arg())],
             ),
         ),
         BookingError::Forbidden(_) => (StatusCode::FORBIDDEN, lang.t("console-problem-forbidden")),
@@ -239,7 +239,7 @@ fn booking_dates(lang: Lang, b: &BookingView, zone: Zone) -> Vec<String> {
             if o.status == b.status {
                 span
             } else {
-                format!("{span} ({})", status_text(lang, &o.status))
+                format!("{span} ({})", status_text(lang, o.status.as_str()))
             }
         })
         .collect()
@@ -270,8 +270,8 @@ fn card(
         requester: b.requester_name.clone(),
         purpose: b.purpose.clone(),
         attendees: b.attendees,
-        status: b.status.clone(),
-        status_text: status_text(lang, &b.status),
+        status: b.status.to_string(),
+        status_text: status_text(lang, b.status.as_str()),
         dates: booking_dates(lang, b, zone),
         hold_until: b.hold_until.map(|h| when_text(lang, zone.local(h))),
         conflicts: conflicts.iter().map(|c| conflict_text(lang, c)).collect(),
@@ -583,7 +583,7 @@ async fn detail_page(
     // The queue's view of this request, when it is pending: its conflicts and competitors.
     let mut conflicts = Vec::new();
     let mut competing = Vec::new();
-    if booking.status == "pending" {
+    if booking.status == crate::scheduling::BookingStatus::Pending {
         match state.bookings.queue(who).await {
             Ok(items) => {
                 if let Some(q) = items.into_iter().find(|q| q.item.booking.id == booking.id) {
@@ -646,7 +646,7 @@ async fn detail_page(
                 .as_deref()
                 .map(|s| status_text(lang, s))
                 .unwrap_or_else(|| "–".into()),
-            to: status_text(lang, &h.to),
+            to: status_text(lang, h.to.as_str()),
             reason: h
                 .reason
                 .map(|r| crate::web::resident::mine::status_reason_text(lang, &r))
@@ -666,7 +666,7 @@ async fn detail_page(
             notice,
             problem: r.problem,
             errors,
-            pending: booking.status == "pending",
+            pending: booking.status == crate::scheduling::BookingStatus::Pending,
             cancellable: matches!(booking.status.as_str(), "pending" | "approved"),
             status_reason: booking
                 .status_reason
@@ -868,7 +868,7 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
         } => (
             requester_name.clone(),
             purpose.clone(),
-            status.clone(),
+            status.to_string(),
             Some(format!("/console/bookings/{}", urlencode(id))),
         ),
         WeekEntryKind::Closure { label, block } => (
@@ -914,7 +914,7 @@ fn grid(lang: Lang, w: &RoomWeek, monday: NaiveDate) -> GridRoom {
                     let status = if closure {
                         String::new()
                     } else {
-                        format!(" ({})", status_text(lang, &status))
+                        format!(" ({})", status_text(lang, status.as_str()))
                     };
                     items.push(format!("{time} {what}{status}"));
                 } else {
@@ -953,7 +953,7 @@ fn grid(lang: Lang, w: &RoomWeek, monday: NaiveDate) -> GridRoom {
                 status_text: if status == "closed" {
                     lang.t("console-status-closed")
                 } else {
-                    status_text(lang, &status)
+                    status_text(lang, status.as_str())
                 },
                 status,
                 link,
@@ -1377,8 +1377,8 @@ async fn search(
                     room: f.room.room.name,
                     requester: view.requester_name,
                     email: f.email.unwrap_or_default(),
-                    status_text: status_text(lang, &view.status),
-                    status: view.status,
+                    status_text: status_text(lang, view.status.as_str()),
+                    status: view.status.to_string(),
                 }
             })
             .collect();

@@ -9,23 +9,23 @@
 pub mod account;
 pub mod assets;
 pub mod console;
-pub mod i18n;
+
 pub mod notifications;
-pub mod reasons;
+
 pub mod resident;
 pub mod session;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query};
-use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 
-use crate::http::AppState;
+use crate::app::AppState;
+pub use crate::i18n::{Arg, Lang, ToArg};
 use crate::identity::Principal;
-pub use i18n::{Arg, Lang, ToArg};
 pub use session::Visitor;
 
 /// The portal's routes. `GET /` (the start page) is reached through the CalDAV root route,
@@ -346,22 +346,14 @@ pub fn sign_in_first(v: &Visitor) -> Response {
     see_other(v, &format!("/login?next={}", urlencode(&v.here)), &[])
 }
 
-/// Not found: a page for browsers, problem+json for programs.
-pub async fn fallback(v: Visitor, headers: HeaderMap) -> Response {
-    let wants_html = headers
-        .get(ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
-        error_page(
-            &v,
-            StatusCode::NOT_FOUND,
-            "error-not-found",
-            v.lang.t("error-not-found-detail"),
-        )
-    } else {
-        crate::http::not_found().await.into_response()
-    }
+/// The portal's 404 page (`startup` sends browsers here; programs get problem+json).
+pub async fn not_found(v: Visitor) -> Response {
+    error_page(
+        &v,
+        StatusCode::NOT_FOUND,
+        "error-not-found",
+        v.lang.t("error-not-found-detail"),
+    )
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::{
     Page, PageError, PagePath, PageQuery, Visitor, check_csrf, error_page, parse_form, render,
     see_other, unavailable,
 };
-use crate::http::AppState;
+use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

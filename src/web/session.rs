@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::i18n::Lang;
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::i18n::Lang;
 use crate::identity::Principal;
 use crate::store::SessionRecord;
 
@@ -66,7 +66,7 @@ pub fn random_token() -> String {
 }
 
 pub fn token_hash(token: &str) -> String {
-    crate::caldav::service::token_hash(token)
+    crate::calendar::token_hash(token)
 }
 
 /// The value of one cookie.

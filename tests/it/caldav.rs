@@ -1193,7 +1193,7 @@ async fn an_event_is_found_by_its_uid_or_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_feed_stops_when_its_owner_leaves_the_directory() {
-    use lokal::caldav::service::token_hash;
+    use lokal::calendar::token_hash;
     let app = TestApp::sqlite().await;
     let room = app.room("Storsalen").await;
     let store = &app.state.bookings.store;

@@ -3,7 +3,7 @@
 //! real router and store with the seed directory.
 
 use lokal::caldav::freebusy::outbox_post;
-use lokal::caldav::service::Calendars;
+use lokal::calendar::Calendars;
 use lokal::identity::Principal;
 use serde_json::{Value, json};
 

@@ -4,9 +4,9 @@
 //! with the `icalendar` crate).
 
 use icalendar::parser::{Component, read_calendar, unfold};
+use lokal::i18n::Lang;
 use lokal::notify::mail::{BookingMail, BookingMailKind, Mailer, booking_mail};
 use lokal::store::BookingRecord;
-use lokal::web::i18n::Lang;
 use serde_json::json;
 
 use crate::support::app::TestApp;

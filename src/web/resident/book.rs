@@ -9,12 +9,12 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{parse_clock, parse_date};
+use crate::app::AppState;
 use crate::booking::{BookingError, CreateBooking, OnConflict, Preview};
-use crate::http::AppState;
+use crate::i18n::reasons::{date, sentence};
 use crate::identity::Principal;
 use crate::scheduling::{Decision, Outcome, Zone};
 use crate::store::StoredRoom;
-use crate::web::reasons::{date, sentence};
 use crate::web::{
     FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
     error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,

@@ -7,9 +7,9 @@ use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta};
 use serde::Deserialize;
 
 use super::{equipment_label, parse_clock, parse_date};
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::i18n::reasons::{date, short_date, weekday};
 use crate::scheduling::Interval;
-use crate::web::reasons::{date, short_date, weekday};
 use crate::web::{Page, PagePath, PageQuery, ToArg, Visitor, error_page, render, urlencode};
 
 #[derive(Deserialize, Default)]

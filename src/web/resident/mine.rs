@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
+use crate::app::AppState;
 use crate::booking::{BookingError, BookingView};
-use crate::caldav::ical::{Detail, RoomInfo, calendar_object};
-use crate::http::AppState;
+use crate::calendar::ical::{Detail, RoomInfo, calendar_object};
+use crate::i18n::reasons::{date, date_time, local_span, stored};
 use crate::identity::Principal;
 use crate::scheduling::Zone;
 use crate::store::BookingRecord;
-use crate::web::reasons::{date, date_time, local_span, stored};
 use crate::web::{
     Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf, error_page, parse_form,
     render, see_other, sign_in_first, unavailable, urlencode,
@@ -91,7 +91,7 @@ fn service_error(v: &Visitor, e: BookingError) -> PageError {
             "mine-cannot-cancel",
             v.lang.t_args(
                 "mine-cannot-cancel-detail",
-                &[("status", status_text(v.lang, &status).to_arg())],
+                &[("status", status_text(v.lang, status.as_str()).to_arg())],
             ),
         )
         .into(),
@@ -152,16 +152,16 @@ pub async fn list(State(state): State<AppState>, v: Visitor) -> Result<Response,
                 let kept = b
                     .occurrences
                     .iter()
-                    .filter(|o| o.status != "skipped")
+                    .filter(|o| o.status != crate::scheduling::OccurrenceStatus::Skipped)
                     .count();
                 lang.t_args("mine-repeats", &[("count", kept.to_arg())])
             }),
-            status_text: status_text(lang, &b.status),
+            status_text: status_text(lang, b.status.as_str()),
             status_reason: b
                 .status_reason
                 .as_deref()
                 .map(|r| status_reason_text(lang, r)),
-            status: b.status,
+            status: b.status.to_string(),
             id: b.id,
         })
         .collect();
@@ -222,8 +222,8 @@ pub async fn detail(
         .iter()
         .map(|o| DateLine {
             when: local_span(lang, zone.local(o.start), zone.local(o.end)),
-            status: o.status.clone(),
-            status_text: status_text(lang, &o.status),
+            status: o.status.to_string(),
+            status_text: status_text(lang, o.status.as_str()),
         })
         .collect();
     let mut reasons: Vec<(String, String)> = Vec::new();
@@ -260,14 +260,14 @@ pub async fn detail(
                 .cloned()
                 .unwrap_or_else(|| b.room_id.clone()),
             when: when(lang, &b),
-            status_text: status_text(lang, &b.status),
+            status_text: status_text(lang, b.status.as_str()),
             status_reason: b
                 .status_reason
                 .as_deref()
                 .map(|r| status_reason_text(lang, r)),
             hold_until: b
                 .hold_until
-                .filter(|_| b.status == "pending")
+                .filter(|_| b.status == crate::scheduling::BookingStatus::Pending)
                 .map(|h| date_time(lang, zone.local(h))),
             repeat_until,
             dates,
@@ -275,7 +275,7 @@ pub async fn detail(
             active,
             purpose: b.purpose,
             attendees: b.attendees,
-            status: b.status,
+            status: b.status.to_string(),
             room_id: b.room_id,
             id: b.id,
         },

@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::store::StoredRoom;
 
 pub fn routes() -> Router<AppState> {
@@ -266,7 +266,7 @@ pub async fn start(
                 (Some(date), Some((from, to))) => {
                     let at =
                         |t: NaiveTime| format!("{}T{}", date.format("%Y-%m-%d"), t.format("%H:%M"));
-                    searched = Some(super::reasons::local_span(
+                    searched = Some(crate::i18n::reasons::local_span(
                         lang,
                         date.and_time(from),
                         date.and_time(to),

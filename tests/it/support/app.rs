@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use lokal::app::AppState;
 use lokal::clock::ManualClock;
 use lokal::config::Config;
-use lokal::http::AppState;
 use serde_json::Value;
 
 use super::slapd::repo;

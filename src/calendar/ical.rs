@@ -33,7 +33,7 @@ use icalendar::{
     parser::unfold,
 };
 
-use crate::scheduling::{Recurrence, Truncation, Zone};
+use crate::scheduling::{OccurrenceStatus, Recurrence, Truncation, Zone};
 use crate::store::{BookingRecord, OccurrenceRecord};
 
 /// The PRODID of every calendar written here.
@@ -170,7 +170,7 @@ pub fn expanded_object(
     let mut instances: Vec<&OccurrenceRecord> = booking
         .occurrences
         .iter()
-        .filter(|o| is_blocking(&o.status) && overlaps(o.start, o.end, from, to))
+        .filter(|o| o.status.is_blocking() && overlaps(o.start, o.end, from, to))
         .collect();
     if instances.is_empty() {
         return None;
@@ -182,7 +182,7 @@ pub fn expanded_object(
         event
             .starts(o.start)
             .ends(o.end)
-            .status(event_status(&o.status));
+            .status(event_status(o.status));
         if series {
             event.recurrence_id(o.start);
         }
@@ -200,14 +200,20 @@ pub fn busy_periods(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>, bool)> {
-    if !is_blocking(&booking.status) {
+    if !booking.status.is_blocking() {
         return Vec::new();
     }
     booking
         .occurrences
         .iter()
-        .filter(|o| is_blocking(&o.status) && overlaps(o.start, o.end, from, to))
-        .map(|o| (o.start, o.end, o.status == "pending"))
+        .filter(|o| o.status.is_blocking() && overlaps(o.start, o.end, from, to))
+        .map(|o| {
+            (
+                o.start,
+                o.end,
+                o.status == crate::scheduling::BookingStatus::Pending,
+            )
+        })
         .collect()
 }
 
@@ -338,18 +344,13 @@ fn subtract(spans: Vec<Span>, cut: &[Span]) -> Vec<Span> {
     out
 }
 
-/// Whether an occurrence (or booking) status blocks the room.
-fn is_blocking(status: &str) -> bool {
-    matches!(status, "pending" | "approved")
-}
-
 /// Whether a booking is in the calendar: it is pending or approved and blocks some date.
 fn is_visible(booking: &BookingRecord) -> bool {
-    is_blocking(&booking.status) && booking.occurrences.iter().any(|o| is_blocking(&o.status))
+    booking.status.is_blocking() && booking.occurrences.iter().any(|o| o.status.is_blocking())
 }
 
-fn event_status(status: &str) -> EventStatus {
-    if status == "approved" {
+fn event_status(status: OccurrenceStatus) -> EventStatus {
+    if status == crate::scheduling::BookingStatus::Approved {
         EventStatus::Confirmed
     } else {
         EventStatus::Tentative
@@ -470,7 +471,7 @@ struct Plan<'b> {
     /// The occurrence whose times are the master's DTSTART and DTEND.
     anchor: &'b OccurrenceRecord,
     /// The master's status (a booking or occurrence status).
-    status: &'b str,
+    status: OccurrenceStatus,
     rrule: Option<String>,
     exdates: Vec<NaiveDateTime>,
     rdates: Vec<NaiveDateTime>,
@@ -483,7 +484,7 @@ fn plan<'b>(booking: &'b BookingRecord, zone: Zone) -> Option<Plan<'b>> {
     let blocking: Vec<&OccurrenceRecord> = occurrences
         .iter()
         .copied()
-        .filter(|o| is_blocking(&o.status))
+        .filter(|o| o.status.is_blocking())
         .collect();
     let first_blocking = *blocking.iter().min_by_key(|o| (o.start, o.seq))?;
     if let Some(text) = &booking.recurrence
@@ -501,7 +502,7 @@ fn plan<'b>(booking: &'b BookingRecord, zone: Zone) -> Option<Plan<'b>> {
     rdates.dedup();
     Some(Plan {
         anchor: first_blocking,
-        status: &first_blocking.status,
+        status: first_blocking.status,
         rrule: None,
         exdates: Vec::new(),
         rdates,
@@ -558,7 +559,7 @@ fn series_plan<'b>(
     rdates.extend(wanted.difference(&generated).copied());
     Some(Plan {
         anchor,
-        status: &booking.status,
+        status: OccurrenceStatus::Booked(booking.status),
         rrule: Some(rule),
         exdates: generated.difference(&wanted).copied().collect(),
         rdates: rdates.into_iter().collect(),
@@ -617,7 +618,7 @@ fn booking_events(
     let mut blocking: Vec<&OccurrenceRecord> = booking
         .occurrences
         .iter()
-        .filter(|o| is_blocking(&o.status))
+        .filter(|o| o.status.is_blocking())
         .collect();
     blocking.sort_by_key(|o| (o.start, o.seq));
     for o in blocking {
@@ -631,7 +632,7 @@ fn booking_events(
             .recurrence_id(zoned(zone, o.start))
             .starts(zoned(zone, o.start))
             .ends(zoned(zone, o.end))
-            .status(event_status(&o.status));
+            .status(event_status(o.status));
         events.push(Block::from_component(&event));
     }
     Some(events)
@@ -689,10 +690,10 @@ pub fn itip_object(
     let cancel = itip.method == ItipMethod::Cancel;
     let mut events = if cancel {
         let mut before = booking.clone();
-        before.status = "approved".to_owned();
+        before.status = crate::scheduling::BookingStatus::Approved;
         for o in &mut before.occurrences {
-            if o.status == "cancelled" {
-                o.status = "approved".to_owned();
+            if o.status == crate::scheduling::BookingStatus::Cancelled {
+                o.status = OccurrenceStatus::Booked(crate::scheduling::BookingStatus::Approved);
             }
         }
         let mut events = booking_events(&before, room, detail, stamp, None)?;
@@ -948,6 +949,11 @@ fn fold_into(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduling::BookingStatus;
+
+    fn status_named(name: &str) -> OccurrenceStatus {
+        OccurrenceStatus::parse(name).unwrap()
+    }
     use crate::scheduling::parse_local;
     use icalendar::parser::{self, read_calendar, read_components};
 
@@ -973,7 +979,7 @@ mod tests {
             end,
             block_start: start,
             block_end: end,
-            status: status.to_owned(),
+            status: status_named(status),
         }
     }
 
@@ -1006,7 +1012,7 @@ mod tests {
             time_zone: "Europe/Oslo".into(),
             recurrence: recurrence.map(str::to_owned),
             on_conflict: "skip".into(),
-            status: status.to_owned(),
+            status: BookingStatus::parse(status).unwrap(),
             status_reason: None,
             hold_until: None,
             reasons: "[]".into(),
@@ -1097,7 +1103,7 @@ mod tests {
         let mut v: Vec<_> = b
             .occurrences
             .iter()
-            .filter(|o| is_blocking(&o.status))
+            .filter(|o| o.status.is_blocking())
             .map(|o| o.start)
             .collect();
         v.sort();
@@ -1211,7 +1217,7 @@ mod tests {
     #[test]
     fn a_weekly_series_with_a_skipped_date_is_a_rule_with_until_and_one_exdate() {
         let mut occurrences = weekly("2027-01-05T18:00", 10);
-        occurrences[2].status = "skipped".into();
+        occurrences[2].status = status_named("skipped");
         let b = booking(
             "b1",
             "approved",
@@ -1285,8 +1291,8 @@ mod tests {
         assert_eq!(independent_starts(master), blocking_starts(&b));
 
         // Dates left out at the end and the start are EXDATEs; UNTIL is still the last stored.
-        b.occurrences[0].status = "cancelled".into();
-        b.occurrences[5].status = "skipped".into();
+        b.occurrences[0].status = status_named("cancelled");
+        b.occurrences[5].status = status_named("skipped");
         let text = calendar_object(&b, &room(), &staff(), stamp()).unwrap();
         let unfolded = unfold(&text);
         let cal = read_calendar(&unfolded).unwrap();
@@ -1308,7 +1314,7 @@ mod tests {
     #[test]
     fn a_pending_date_in_an_approved_series_is_a_tentative_override() {
         let mut occurrences = weekly("2027-01-05T18:00", 10);
-        occurrences[4].status = "pending".into();
+        occurrences[4].status = status_named("pending");
         // A longer evening is an override too.
         occurrences[6].end += TimeDelta::hours(1);
         let b = booking("b3", "approved", Some("FREQ=WEEKLY;COUNT=10"), occurrences);
@@ -1340,7 +1346,7 @@ mod tests {
     #[test]
     fn limit_recurrence_set_keeps_the_master_and_only_the_overrides_in_the_window() {
         let mut occurrences = weekly("2027-01-05T18:00", 10);
-        occurrences[4].status = "pending".into(); // 2 February
+        occurrences[4].status = status_named("pending"); // 2 February
         occurrences[6].end += TimeDelta::hours(1); // 16 February
         let b = booking("b3", "approved", Some("FREQ=WEEKLY;COUNT=10"), occurrences);
         let window = (utc("2027-02-10T00:00:00Z"), utc("2027-02-20T00:00:00Z"));
@@ -1356,7 +1362,7 @@ mod tests {
     #[test]
     fn busy_detail_shows_the_label_and_nothing_personal() {
         let mut occurrences = weekly("2027-01-05T18:00", 4);
-        occurrences[1].status = "pending".into();
+        occurrences[1].status = status_named("pending");
         let b = booking("b4", "approved", Some("FREQ=WEEKLY"), occurrences);
         let busy = Detail::Busy {
             label: "Opptatt".into(),
@@ -1458,8 +1464,8 @@ mod tests {
         // Tuesdays from 3 March to 14 April 2026 (Oslo moves to CEST on 29 March), one
         // cancelled date, and one extra Thursday the rule does not generate.
         let mut occurrences = weekly("2026-03-03T18:00", 7);
-        occurrences[1].status = "cancelled".into();
-        occurrences[5].status = "pending".into();
+        occurrences[1].status = status_named("cancelled");
+        occurrences[5].status = status_named("pending");
         occurrences.push(occ(7, at(oslo(), "2026-04-02T18:00"), 120, "approved"));
         let b = booking(
             "b5",
@@ -1572,8 +1578,8 @@ mod tests {
     #[test]
     fn expanded_instances_are_in_utc_and_inside_the_window() {
         let mut occurrences = weekly("2027-01-05T18:00", 10);
-        occurrences[2].status = "skipped".into();
-        occurrences[3].status = "pending".into();
+        occurrences[2].status = status_named("skipped");
+        occurrences[3].status = status_named("pending");
         let b = booking("b8", "approved", Some("FREQ=WEEKLY;COUNT=10"), occurrences);
         let text = expanded_object(
             &b,
@@ -1653,7 +1659,7 @@ mod tests {
     #[test]
     fn freebusy_merges_sorts_and_marks_pending_as_tentative() {
         let mut occurrences = weekly("2027-01-05T18:00", 3);
-        occurrences[1].status = "pending".into();
+        occurrences[1].status = status_named("pending");
         let b = booking("b10", "approved", Some("FREQ=WEEKLY"), occurrences);
         let from = utc("2027-01-01T00:00:00Z");
         let to = utc("2027-01-15T00:00:00Z");
@@ -1723,7 +1729,7 @@ mod tests {
     #[test]
     fn an_unreadable_rule_falls_back_to_a_list_of_dates() {
         let mut occurrences = weekly("2027-01-05T18:00", 4);
-        occurrences[0].status = "skipped".into();
+        occurrences[0].status = status_named("skipped");
         let b = booking("b11", "approved", Some("FREQ=SOMETIMES"), occurrences);
         let text = calendar_object(&b, &room(), &staff(), stamp()).unwrap();
         let unfolded = unfold(&text);
@@ -1758,7 +1764,7 @@ mod tests {
             weekly("2027-01-05T18:00", 3)
                 .into_iter()
                 .map(|mut o| {
-                    o.status = "pending".into();
+                    o.status = status_named("pending");
                     o
                 })
                 .collect(),

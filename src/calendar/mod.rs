@@ -12,11 +12,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
-use super::ical::{Detail, RoomInfo};
+pub mod ical;
+
 use crate::booking::{Bookings, Rules};
 use crate::clock::Clock;
 use crate::scheduling::Zone;
 use crate::store::{CalendarEntry, Store, StoreError, StoredRoom};
+use ical::{Detail, RoomInfo};
 
 /// One room's calendar, ready to render.
 #[derive(Clone, Debug)]
@@ -291,7 +293,7 @@ impl Calendars {
     }
 
     /// The busy periods (UTC) of a room's blocking bookings overlapping `[from, to)`:
-    /// `(start, end, tentative)`, as [`ical::freebusy`](super::ical::freebusy) takes them. One
+    /// `(start, end, tentative)`, as [`ical::freebusy`](ical::freebusy) takes them. One
     /// source for the free-busy-query REPORT (RFC 4791 §7.10) and the schedule outbox's
     /// VFREEBUSY requests (RFC 6638 §5).
     pub async fn busy_periods(
@@ -306,7 +308,7 @@ impl Calendars {
             .calendar_entries_between(&cal.room.room.id, from, to)
             .await?
         {
-            periods.extend(super::ical::busy_periods(&entry.booking, from, to));
+            periods.extend(ical::busy_periods(&entry.booking, from, to));
         }
         Ok(periods)
     }

@@ -1,6 +1,8 @@
 //! The portal's two languages, Norwegian Bokmål (the default) and English, from the Fluent
 //! files in `web/locales/<lang>/*.ftl`, embedded in the binary at build time.
 
+pub mod reasons;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 
-use super::i18n::{Arg, Lang, ToArg};
+use super::{Arg, Lang, ToArg};
 use crate::scheduling::{Interval, QuotaPeriod, Reason, Zone};
 
 fn text(s: impl Into<String>) -> Arg {

@@ -22,6 +22,49 @@ use crate::directory::{Directory, DirectoryError, Roles, dn};
 use crate::scheduling::{Requester, RequesterKind};
 use crate::store::{ResidentRecord, Store, StoreError};
 
+/// Why a request's HTTP Basic credentials (RFC 7617) cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialsError {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not valid HTTP Basic.
+    Malformed,
+    /// An empty login or password (an empty password is an anonymous bind on some directories).
+    Empty,
+}
+
+impl CredentialsError {
+    /// What the caller should do, in words.
+    pub fn message(self) -> &'static str {
+        match self {
+            CredentialsError::Missing => {
+                "log in with HTTP Basic: a resident's email or a staff login, and the password"
+            }
+            CredentialsError::Malformed => "the Authorization header is not valid HTTP Basic",
+            CredentialsError::Empty => "invalid login or password",
+        }
+    }
+}
+
+/// The login and password of a request's `Authorization: Basic` header, decoded by the
+/// `headers` crate (scheme, base64, UTF-8, the first colon).
+pub fn basic_credentials(
+    headers: &axum::http::HeaderMap,
+) -> Result<(String, String), CredentialsError> {
+    use axum_extra::headers::HeaderMapExt as _;
+    use axum_extra::headers::authorization::{Authorization, Basic};
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Err(CredentialsError::Missing);
+    }
+    let Some(Authorization(basic)) = headers.typed_get::<Authorization<Basic>>() else {
+        return Err(CredentialsError::Malformed);
+    };
+    if basic.username().is_empty() || basic.password().is_empty() {
+        return Err(CredentialsError::Empty);
+    }
+    Ok((basic.username().to_owned(), basic.password().to_owned()))
+}
+
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Principal {
@@ -497,7 +540,7 @@ pub async fn register_resident(
         ));
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if !crate::limits::fits(name, crate::limits::NAME_CHARS) || name.chars().any(char::is_control) {
         return Err(RegistrationError::Invalid(
             "name must be 1 to 200 characters".into(),
         ));
