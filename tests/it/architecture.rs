@@ -1,5 +1,10 @@
+//! The architecture, checked from the code: the layers (`layers`) and the purity of the
+//! scheduling core.
+//!
 //! The scheduling core stays pure: no async runtime, database, web, directory, logging, file
 //! system, environment or clock. This test reads `src/scheduling` and fails on any of them.
+
+mod layers;
 
 use std::path::{Path, PathBuf};
 
