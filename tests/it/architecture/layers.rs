@@ -244,6 +244,12 @@ fn violations(sources: &[Source]) -> Vec<String> {
                 ));
             }
         }
+        if matches!(from_tier, Tier::Face | Tier::App | Tier::Leaf) && reaches_store(&s.text) {
+            found.push(format!(
+                "src/{}: `{from}` reaches a service's store (`.store`); only services do",
+                s.path
+            ));
+        }
         if from_tier == Tier::Service {
             let code = code_only(&s.text);
             if code.contains("pub store:") || code.contains("pub store :") {
@@ -255,6 +261,17 @@ fn violations(sources: &[Source]) -> Vec<String> {
         }
     }
     found
+}
+
+/// Whether code uses a `.store` field or accessor (`state.bookings.store.ping()`,
+/// `calendars.store()`), which would reach the store without naming `crate::store`. An
+/// atomic's `.store(value, ordering)` takes arguments and is not matched.
+fn reaches_store(source: &str) -> bool {
+    let code = code_only(source);
+    code.match_indices(".store").any(|(i, _)| {
+        let after = &code[i + ".store".len()..];
+        after.starts_with('.') || after.starts_with("()") || after.starts_with(".clone")
+    })
 }
 
 fn rust_files(root: &Path, dir: &Path, out: &mut Vec<Source>) {
@@ -430,6 +447,9 @@ fn allowed_arrows_and_prose_are_not_reported() {
         ),
         ("i18n/reasons.rs", "use crate::scheduling::Reason;"),
         ("booking/mod.rs", "struct Bookings { store: Arc<Store> }"),
+        ("calendar/mod.rs", "let s = bookings.store().clone();"),
+        ("telemetry.rs", "self.directory_up.store(up, Ordering::Relaxed);"),
+        ("web/console.rs", "let stored = state.bookings.stored_room(id);"),
     ];
     for (path, text) in cases {
         assert_eq!(
