@@ -160,7 +160,7 @@ fn imports(path: &str, source: &str) -> BTreeSet<String> {
             continue;
         }
         let mut rest = &code[i..];
-        let mut depth = own.len();
+        let mut depth = own.len() + inline_modules_open(&code[..i]);
         while let Some(r) = rest.strip_prefix("super::") {
             depth = depth.saturating_sub(1);
             rest = r;
@@ -177,6 +177,44 @@ fn imports(path: &str, source: &str) -> BTreeSet<String> {
         }
     }
     found
+}
+
+/// How many inline modules (`mod tests { … }`) are open at the end of `code`: a `super::`
+/// inside one climbs one level less out of the file's module.
+fn inline_modules_open(code: &str) -> usize {
+    let mut depth = 0usize;
+    let mut open: Vec<usize> = Vec::new();
+    let mut words: Vec<&str> = Vec::new();
+    let mut word_start = None;
+    for (i, c) in code.char_indices() {
+        if is_ident(c) {
+            word_start.get_or_insert(i);
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            words.push(&code[start..i]);
+        }
+        match c {
+            '{' => {
+                depth += 1;
+                let n = words.len();
+                if n >= 2 && words[n - 2] == "mod" {
+                    open.push(depth);
+                }
+                words.clear();
+            }
+            '}' => {
+                if open.last() == Some(&depth) {
+                    open.pop();
+                }
+                depth = depth.saturating_sub(1);
+                words.clear();
+            }
+            ';' => words.clear(),
+            _ => {}
+        }
+    }
+    open.len()
 }
 
 /// Which top-level module a file belongs to.
@@ -448,8 +486,14 @@ fn allowed_arrows_and_prose_are_not_reported() {
         ("i18n/reasons.rs", "use crate::scheduling::Reason;"),
         ("booking/mod.rs", "struct Bookings { store: Arc<Store> }"),
         ("calendar/mod.rs", "let s = bookings.store().clone();"),
-        ("telemetry.rs", "self.directory_up.store(up, Ordering::Relaxed);"),
-        ("web/console.rs", "let stored = state.bookings.stored_room(id);"),
+        (
+            "telemetry.rs",
+            "self.directory_up.store(up, Ordering::Relaxed);",
+        ),
+        (
+            "web/console.rs",
+            "let stored = state.bookings.stored_room(id);",
+        ),
     ];
     for (path, text) in cases {
         assert_eq!(
