@@ -1,5 +1,10 @@
 //! Wiring for `lokal serve`: open the store and the directory, load the rules, sync rooms,
-//! start the background jobs (directory sync, hold expiry), and serve until asked to stop.
+//! start the background jobs (directory sync, hold expiry, metrics upkeep), and serve until
+//! asked to stop.
+//!
+//! Each application built here owns its own metrics recorder (`telemetry::Metrics`), never a
+//! process-wide one, so that several apps in one process (the integration tests) count apart;
+//! the `measure` layer records every request into it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use crate::booking::{Bookings, CreateBooking, OnConflict, Rules};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::identity::{DirectoryLogins, Identity, Principal, ResidentLogins};
+use crate::identity::{DirectoryLogins, Identity, NewResident, Principal, ResidentLogins};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -71,6 +76,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 config.auth.credential_cache_secs,
             )),
         ],
+        store.clone(),
         clock.clone(),
         config.auth.max_failures,
         config.auth.failure_window_secs,
@@ -146,6 +152,16 @@ pub fn spawn_background(state: &AppState, config: &Config) {
             sync_rooms(&s).await;
         }
     });
+    // Histogram samples wait in the recorder until drained into their buckets; a scrape does
+    // that, and so does this, for a server nobody scrapes.
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            s.metrics.run_upkeep();
+        }
+    });
     let every = Duration::from_secs(config.server.expiry_interval_secs);
     let s = state.clone();
     tokio::spawn(async move {
@@ -188,7 +204,14 @@ pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
     let (email, password, name) = DEMO_RESIDENT;
     let resident = match store.resident_by_email(email).await? {
         Some(r) => r,
-        None => crate::identity::register_resident(store, email, password, name, now)
+        None => state
+            .identity
+            .register(NewResident {
+                email,
+                password,
+                name,
+                lang: crate::i18n::Lang::Nb,
+            })
             .await
             .map_err(|e| anyhow::anyhow!("demo resident: {e}"))?,
     };
@@ -423,6 +446,9 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
+/// Counts and times every request into this application's metrics, by method, matched route
+/// (never the raw path: a private feed's path is its secret, and routes keep the series few)
+/// and status.
 async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();

@@ -4,6 +4,9 @@
 //! rules (policies and closure calendars) are loaded once at start into [`Rules`].
 
 pub mod console;
+pub mod deliveries;
+pub mod records;
+pub mod rooms;
 
 use crate::limits;
 
@@ -588,6 +591,7 @@ impl Bookings {
 
     /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
     /// request returns the first booking.
+    #[tracing::instrument(name = "booking.create", skip_all, fields(who = %who.requester_id(), room = %request.room_id, series = request.recurrence.is_some()))]
     pub async fn create(
         &self,
         who: &Principal,
@@ -710,6 +714,7 @@ impl Bookings {
     }
 
     /// Cancels a pending or approved booking: its requester, or a clerk of its room.
+    #[tracing::instrument(name = "booking.cancel", skip_all, fields(who = %who.requester_id(), booking = %id))]
     pub async fn cancel(
         &self,
         who: &Principal,
@@ -736,6 +741,7 @@ impl Bookings {
     }
 
     /// Approves a pending booking: only a clerk in the room's approver group (or an admin).
+    #[tracing::instrument(name = "booking.approve", skip_all, fields(who = %who.requester_id(), booking = %id))]
     pub async fn approve(&self, who: &Principal, id: &str) -> Result<BookingView, BookingError> {
         self.clerk_decides(who, id).await?;
         self.transition(
@@ -750,6 +756,7 @@ impl Bookings {
     }
 
     /// Rejects a pending booking, with a reason for the requester.
+    #[tracing::instrument(name = "booking.reject", skip_all, fields(who = %who.requester_id(), booking = %id))]
     pub async fn reject(
         &self,
         who: &Principal,
@@ -984,6 +991,7 @@ impl Bookings {
 
     /// Closes a room, or every room of a building, for a while. Only clerks of the rooms
     /// concerned (or administrators).
+    #[tracing::instrument(name = "booking.close", skip_all, fields(who = %who.requester_id(), room = ?request.room_id, building = ?request.building))]
     pub async fn close(
         &self,
         who: &Principal,

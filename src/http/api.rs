@@ -14,12 +14,14 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiQuery, Caller};
+use crate::booking::records::StoredRoom;
+use crate::booking::rooms::RoomQuery;
 use crate::booking::{
     ApprovalItem, BookingView, ClosureView, CreateBooking, CreateClosure, OccurrenceView,
     OnConflict, ReasonView,
 };
 use crate::calendar::{Calendars, FeedView};
-use crate::store::StoredRoom;
+use crate::identity::NewResident;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -90,39 +92,16 @@ async fn list_rooms(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<RoomFilter>,
 ) -> Result<Json<RoomList>, ApiError> {
-    let wanted: Vec<String> = filter
-        .equipment
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
-    let rooms = state
-        .bookings
-        .store
-        .rooms(false)
-        .await?
-        .into_iter()
-        .filter(|r| {
-            filter
-                .capacity
-                .is_none_or(|c| r.room.capacity.is_some_and(|have| have >= c))
-        })
-        .filter(|r| {
-            filter
-                .building
-                .as_deref()
-                .is_none_or(|b| r.room.building.as_deref() == Some(b))
-        })
-        .filter(|r| {
-            wanted
-                .iter()
-                .all(|w| r.room.equipment.iter().any(|e| e.to_lowercase() == *w))
-        })
-        .map(|r| room_view(&state, &r))
-        .collect();
-    Ok(Json(RoomList { rooms }))
+    let query = RoomQuery {
+        capacity: filter.capacity,
+        building: filter.building,
+        equipment: Vec::new(),
+    }
+    .with_equipment_list(filter.equipment.as_deref());
+    let rooms = state.bookings.find_rooms(&query).await?;
+    Ok(Json(RoomList {
+        rooms: rooms.iter().map(|r| room_view(&state, r)).collect(),
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -230,22 +209,15 @@ async fn register(
             ))
         })?,
     };
-    let r = crate::identity::register_resident(
-        &state.bookings.store,
-        &body.email,
-        &body.password,
-        &body.name,
-        state.bookings.clock.now(),
-    )
-    .await?;
-    if lang != crate::i18n::Lang::Nb {
-        state
-            .bookings
-            .store
-            .set_resident_lang(&r.id, lang.code())
-            .await
-            .map_err(ApiError::from)?;
-    }
+    let r = state
+        .identity
+        .register(NewResident {
+            email: &body.email,
+            password: &body.password,
+            name: &body.name,
+            lang,
+        })
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(ResidentView {

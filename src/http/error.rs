@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::booking::records::StoreError;
 use crate::booking::{BookingError, ReasonView};
 use crate::identity::{IdentityError, RegistrationError};
-use crate::store::StoreError;
 
 /// An API error: status, stable code, message, and optional details.
 #[derive(Debug)]

@@ -1,6 +1,9 @@
 //! The API face: `/api/v1` and the service endpoints (`/healthz`, `/readyz`, `/metrics`).
 //! The layers every request passes (request id, logging, body limit, metrics) are composed in
 //! `startup`, over all faces.
+//!
+//! Handlers reach the services only (`AppState`), never the store, and no other face.
+//! `/metrics` renders this application's own recorder (see `telemetry`).
 
 pub mod api;
 pub mod error;
@@ -38,7 +41,7 @@ async fn healthz() -> &'static str {
 /// Ready: the store answers. The directory may be down ("degraded"): reads and resident
 /// bookings go on without it.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.bookings.store.ping().await;
+    let store = state.bookings.store_health().await;
     let directory = state.directory.health().await;
     state.metrics.set_directory_up(directory.is_ok());
     let body = serde_json::json!({

@@ -8,17 +8,25 @@
 //!
 //! Failed logins are counted per login name; after `max_failures` within the window, further
 //! attempts are refused (429) before any password is checked.
+//!
+//! Identity also owns resident registration ([`Identity::register`]: the account and its mail
+//! language in one store transaction), the one generator of secret tokens ([`new_token`],
+//! [`random_bytes`]) and the one constant-time comparison of secrets ([`constant_time_eq`],
+//! from `subtle`), which the faces and the other services use rather than their own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::PasswordHasher;
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::clock::Clock;
 use crate::directory::{Directory, DirectoryError, Roles, dn};
+use crate::i18n::Lang;
 use crate::scheduling::{Requester, RequesterKind};
 use crate::store::{ResidentRecord, Store, StoreError};
 
@@ -277,17 +285,23 @@ impl IdentityProvider for DirectoryLogins {
 pub struct Identity {
     providers: Vec<Box<dyn IdentityProvider>>,
     limiter: FailureLimiter,
+    /// Where resident accounts are registered.
+    residents: Arc<Store>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Identity {
     pub fn new(
         providers: Vec<Box<dyn IdentityProvider>>,
+        residents: Arc<Store>,
         clock: Arc<dyn Clock>,
         max_failures: u32,
         window_secs: u64,
     ) -> Self {
         Identity {
             providers,
+            residents,
+            clock: clock.clone(),
             limiter: FailureLimiter {
                 clock,
                 max_failures,
@@ -297,7 +311,9 @@ impl Identity {
         }
     }
 
-    /// Checks a login and password against each provider in turn.
+    /// Checks a login and password against each provider in turn. The span names who was
+    /// found, never the login or the password.
+    #[tracing::instrument(name = "identity.authenticate", skip_all, fields(who = tracing::field::Empty))]
     pub async fn authenticate(
         &self,
         login: &str,
@@ -311,6 +327,7 @@ impl Identity {
             match provider.authenticate(login, password).await {
                 Ok(Some(p)) => {
                     attempt.succeeded();
+                    tracing::Span::current().record("who", p.requester_id());
                     return Ok(p);
                 }
                 Ok(None) => {}
@@ -332,6 +349,39 @@ impl Identity {
         attempt.failed();
         Err(IdentityError::InvalidCredentials)
     }
+
+    /// Registers a resident: checks the values, hashes the password (argon2id), and stores the
+    /// account with the language of its mails, in one store transaction (an account never
+    /// exists without its language).
+    #[tracing::instrument(name = "identity.register", skip_all, fields(lang = %new.lang.code(), resident = tracing::field::Empty))]
+    pub async fn register(
+        &self,
+        new: NewResident<'_>,
+    ) -> Result<ResidentRecord, RegistrationError> {
+        let record = resident_record(new.email, new.password, new.name, self.clock.now()).await?;
+        match self
+            .residents
+            .add_resident_with_lang(&record, new.lang.code())
+            .await
+        {
+            Ok(()) => {
+                tracing::Span::current().record("resident", record.id.as_str());
+                Ok(record)
+            }
+            Err(StoreError::DuplicateKey) => Err(RegistrationError::Exists),
+            Err(e) => Err(RegistrationError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+/// A resident's registration, as the faces receive it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewResident<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub name: &'a str,
+    /// The language of the resident's mails.
+    pub lang: Lang,
 }
 
 #[derive(Default)]
@@ -430,12 +480,10 @@ struct CredentialCache {
 
 impl CredentialCache {
     fn new(clock: Arc<dyn Clock>, ttl_secs: u64) -> Self {
-        let mut key = [0u8; 32];
         // Without randomness the cache stays off rather than use a guessable key.
-        let ttl_secs = if getrandom::fill(&mut key).is_ok() {
-            ttl_secs
-        } else {
-            0
+        let (key, ttl_secs) = match random_bytes::<32>() {
+            Ok(key) => (key, ttl_secs),
+            Err(_) => ([0u8; 32], 0),
         };
         CredentialCache {
             clock,
@@ -461,11 +509,7 @@ impl CredentialCache {
         let digest = self.digest(login, password);
         let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let (stored, expires, principal) = map.get(login)?;
-        let same = stored
-            .iter()
-            .zip(digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+        let same = constant_time_eq(stored, &digest);
         (same && *expires > self.clock.now()).then(|| principal.clone())
     }
 
@@ -488,10 +532,37 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// There is no OS random source: no secret can be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no randomness: {0}")]
+pub struct NoRandomness(String);
+
+/// `N` bytes from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], NoRandomness> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| NoRandomness(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// A new secret token: `bytes` random bytes (use at least 32 for anything that grants
+/// access), URL-safe base64 without padding, so it fits in a URL path and a cookie as it is.
+/// The one token generator of Lokal: sessions, CSRF tokens and private feed URLs use it.
+pub fn new_token(bytes: usize) -> Result<String, NoRandomness> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| NoRandomness(e.to_string()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Whether two secrets (tokens, digests) are equal, in time that does not depend on where
+/// they differ (`subtle`). Secrets of different lengths are unequal at once: their lengths
+/// are not secret.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
 /// An argon2id PHC string for `password`, with a random salt.
 pub fn hash_password(password: &str) -> Result<String, String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    let salt = random_bytes::<16>().map_err(|e| format!("{e} (for a salt)"))?;
     Argon2::default()
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -520,9 +591,25 @@ pub enum RegistrationError {
     Unavailable(String),
 }
 
-/// Registers a resident: checks the values, hashes the password (argon2id), stores the account.
+/// Registers a resident with the default language: checks the values, hashes the password
+/// (argon2id), stores the account. [`Identity::register`] does the same with a language.
 pub async fn register_resident(
     store: &Store,
+    email: &str,
+    password: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<ResidentRecord, RegistrationError> {
+    let record = resident_record(email, password, name, now).await?;
+    match store.add_resident(&record).await {
+        Ok(()) => Ok(record),
+        Err(StoreError::DuplicateKey) => Err(RegistrationError::Exists),
+        Err(e) => Err(RegistrationError::Unavailable(e.to_string())),
+    }
+}
+
+/// A new resident's account, checked and with its password hashed; not stored yet.
+async fn resident_record(
     email: &str,
     password: &str,
     name: &str,
@@ -556,16 +643,36 @@ pub async fn register_resident(
         .await
         .map_err(|e| RegistrationError::Unavailable(e.to_string()))?
         .map_err(RegistrationError::Unavailable)?;
-    let record = ResidentRecord {
+    Ok(ResidentRecord {
         id: uuid::Uuid::new_v4().to_string(),
         email,
         name: name.to_owned(),
         password_hash: hash,
         created_at: now,
-    };
-    match store.add_resident(&record).await {
-        Ok(()) => Ok(record),
-        Err(StoreError::DuplicateKey) => Err(RegistrationError::Exists),
-        Err(e) => Err(RegistrationError::Unavailable(e.to_string())),
+    })
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_url_safe_and_fresh_each_time() {
+        let a = new_token(32).unwrap();
+        let b = new_token(32).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn secrets_compare_in_full() {
+        assert!(constant_time_eq(b"abcdef", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeg"));
+        assert!(!constant_time_eq(b"abcdef", b"abcde"));
+        assert!(constant_time_eq(b"", b""));
     }
 }

@@ -49,11 +49,11 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
+use crate::booking::records::{BookingRecord, OccurrenceRecord};
 use crate::calendar::ical::{self, Detail, Itip, ItipMethod, RoomInfo};
 use crate::i18n::reasons;
 use crate::i18n::{Arg, Lang, ToArg};
 use crate::scheduling::{Zone, parse_local};
-use crate::store::{BookingRecord, OccurrenceRecord};
 
 /// The most dates a mail lists; a longer series ends with "… and N more dates".
 const MAX_LISTED_DATES: usize = 60;

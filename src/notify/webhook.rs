@@ -19,7 +19,7 @@ use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::store::{BookingRecord, StoredRoom};
+use crate::booking::records::{BookingRecord, StoredRoom};
 
 /// `[[notify.webhooks]]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

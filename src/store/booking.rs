@@ -670,7 +670,7 @@ async fn sqlite_steps<T>(
     Ok(create_steps!(conn, true, key, now, actor, decide))
 }
 
-fn map_insert_error(e: sqlx::Error) -> StoreError {
+pub(super) fn map_insert_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         // 23P01: exclusion_violation (PostgreSQL's no-overlap constraint).
         if db.code().as_deref() == Some("23P01")

@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Pool, Store, StoreError};
+use super::{Pool, ResidentRecord, Store, StoreError};
 
 /// One row of the outbox, not yet fanned out.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -440,6 +440,34 @@ impl Store {
                 .bind(id)
                 .execute(pool)
                 .await?;
+        });
+        Ok(())
+    }
+
+    /// Registers a resident with the language of their mails (`nb` or `en`), in one
+    /// transaction: the account never exists without its language. [`StoreError::DuplicateKey`]
+    /// when the email is taken.
+    pub async fn add_resident_with_lang(
+        &self,
+        resident: &ResidentRecord,
+        lang: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(
+                "INSERT INTO residents (id, email, name, password_hash, created_at, lang) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&resident.id)
+            .bind(&resident.email)
+            .bind(&resident.name)
+            .bind(&resident.password_hash)
+            .bind(resident.created_at)
+            .bind(lang)
+            .execute(&mut *tx)
+            .await
+            .map_err(super::booking::map_insert_error)?;
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! The console's notification page: deliveries about the clerk's rooms that failed (dead
 //! letters, and pending ones that failed at least once), with a button to try again.
 //!
-//! A clerk sees only deliveries about the rooms they decide for (the rule of
-//! `Bookings::clerk_rooms`); an email delivery's address is shown only to them. Retrying
-//! makes the delivery pending and due now, with a fresh round of attempts.
+//! A clerk sees only deliveries about the rooms they decide for, and retries only those: the
+//! rule lives in the delivery queue service (`booking::deliveries::Deliveries`), which this
+//! page calls; an email delivery's address is shown only to them. Retrying makes the delivery
+//! pending and due now, with a fresh round of attempts.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,6 +20,7 @@ use super::{
     see_other, unavailable,
 };
 use crate::app::AppState;
+use crate::booking::deliveries::{Deliveries, RetryRefused};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -60,27 +62,15 @@ async fn list(
     PageQuery(q): PageQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let who = clerk(&v)?;
-    let rooms = state
-        .bookings
-        .clerk_rooms(who)
-        .await
-        .map_err(|e| unavailable(&v, e))?;
-    let ids: Vec<String> = rooms.iter().map(|r| r.room.id.clone()).collect();
-    let deliveries = state
-        .bookings
-        .store
-        .troubled_deliveries(&ids)
+    let deliveries = Deliveries::new(&state.bookings)
+        .troubled(who)
         .await
         .map_err(|e| unavailable(&v, e))?;
     let lang = v.lang;
     let rows = deliveries
         .into_iter()
-        .map(|d| {
-            let room = rooms
-                .iter()
-                .find(|r| Some(&r.room.id) == d.room_id.as_ref())
-                .map(|r| r.room.name.clone())
-                .unwrap_or_default();
+        .map(|t| {
+            let (d, room) = (t.delivery, t.room_name);
             let dead = d.status == "dead";
             Row {
                 id: d.id,
@@ -162,37 +152,17 @@ async fn retry(
     let Ok(id) = id.parse::<i64>() else {
         return Err(not_found().into());
     };
-    let store = &state.bookings.store;
-    let delivery = store
-        .delivery(id)
-        .await
-        .map_err(|e| unavailable(&v, e))?
-        .ok_or_else(not_found)?;
-    let rooms = state
-        .bookings
-        .clerk_rooms(who)
-        .await
-        .map_err(|e| unavailable(&v, e))?;
-    // Someone else's room: not found, as elsewhere in the console.
-    if !rooms
-        .iter()
-        .any(|r| Some(&r.room.id) == delivery.room_id.as_ref())
-    {
-        return Err(not_found().into());
-    }
-    let retried = store
-        .retry_delivery(id, state.bookings.clock.now())
-        .await
-        .map_err(|e| unavailable(&v, e))?;
-    if !retried {
-        return Err(error_page(
+    match Deliveries::new(&state.bookings).retry(who, id).await {
+        Ok(()) => Ok(see_other(&v, "/console/notifications?notice=retried", &[])),
+        // Someone else's room: not found, as elsewhere in the console.
+        Err(RetryRefused::NotFound(_)) => Err(not_found().into()),
+        Err(RetryRefused::NotRetryable(_)) => Err(error_page(
             &v,
             StatusCode::CONFLICT,
             "console-problem-title",
             v.lang.t("console-notify-not-retryable"),
         )
-        .into());
+        .into()),
+        Err(RetryRefused::Unavailable(e)) => Err(unavailable(&v, e).into()),
     }
-    tracing::info!(delivery = id, clerk = %who.requester_id(), "a clerk retried a notification");
-    Ok(see_other(&v, "/console/notifications?notice=retried", &[]))
 }

@@ -835,6 +835,17 @@ async fn service_endpoints_answer() {
         "{metrics}"
     );
     assert!(metrics.contains("lokal_directory_up 1"), "{metrics}");
+    // Request latency is a histogram, with buckets.
+    assert!(
+        metrics.contains("# TYPE lokal_http_request_duration_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "lokal_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/rooms\",status=\"200\",le=\"+Inf\"} 1"
+        ),
+        "{metrics}"
+    );
     let (status, problem) = app.get("/nowhere", None).await;
     assert_eq!((status, problem["code"].as_str()), (404, Some("not-found")));
 }

@@ -303,6 +303,17 @@ async fn an_approval_arrives_once_after_two_failures_signed_and_with_the_same_id
         metrics.contains("lokal_notifications_total{channel=\"webhook\",outcome=\"retried\"} 4"),
         "{metrics}"
     );
+    // Every attempt is timed: six of them, in the delivery latency histogram.
+    assert!(
+        metrics.contains("# TYPE lokal_notification_delivery_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "lokal_notification_delivery_seconds_bucket{channel=\"webhook\",le=\"+Inf\"} 6"
+        ),
+        "{metrics}"
+    );
 
     // The store agrees: both delivered, the approval after three attempts.
     let deliveries = app.state.bookings.store.deliveries_of(&id).await.unwrap();

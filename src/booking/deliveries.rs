@@ -1,0 +1,215 @@
+//! The delivery queue: the service between the notification worker (and the console's
+//! notification page) and the store's outbox and deliveries (migrations 0003 and 0007).
+//!
+//! It owns two kinds of operations:
+//! - the worker's: read new outbox rows, fan one out into its deliveries (one transaction with
+//!   stamping the row), claim due deliveries with a lease, and record each attempt's outcome
+//!   (delivered, or failed with the time of the next attempt, or dead); plus the reads a
+//!   sender needs (the booking, its room, the resident's contact, the history's reasons);
+//! - the clerks': list the deliveries about their rooms that failed, and retry one.
+//!
+//! Invariants:
+//! - **a clerk sees and retries only deliveries about the rooms they decide for** (the rule of
+//!   [`Bookings::clerk_rooms`]: the rooms whose approver group they are in; administrators all
+//!   of them). A delivery about another room, or about no room (a clerk's digest), is "not
+//!   found" to them, as elsewhere in the console: its existence is not revealed;
+//! - a retry makes a dead or failing delivery pending and due now, with a fresh round of
+//!   attempts, and never clears a lease that still runs (see `store::outbox`);
+//! - times come from the injected clock.
+//!
+//! The faces never reach the store: the record types they get from here are re-exported.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{BookingError, Bookings};
+use crate::clock::Clock;
+use crate::identity::Principal;
+use crate::store::{AuditRecord, Store};
+
+pub use crate::store::{
+    BookingRecord, DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact,
+    StoreError, StoredRoom,
+};
+
+/// The delivery queue service; cheap to make (`Deliveries::new(&state.bookings)`).
+#[derive(Clone)]
+pub struct Deliveries {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    bookings: Bookings,
+}
+
+/// A delivery that failed, for the console, with the name of the room it is about.
+#[derive(Clone, Debug)]
+pub struct TroubledDelivery {
+    pub delivery: DeliveryRecord,
+    pub room_name: String,
+}
+
+/// Why a clerk's retry was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryRefused {
+    /// No such delivery, or not about a room the clerk decides for.
+    #[error("delivery {0} does not exist")]
+    NotFound(i64),
+    /// Not dead nor failing, or being sent right now.
+    #[error("delivery {0} cannot be retried now")]
+    NotRetryable(i64),
+    #[error(transparent)]
+    Unavailable(#[from] BookingError),
+}
+
+impl From<StoreError> for RetryRefused {
+    fn from(e: StoreError) -> Self {
+        RetryRefused::Unavailable(BookingError::from(e))
+    }
+}
+
+impl Deliveries {
+    pub fn new(bookings: &Bookings) -> Self {
+        Deliveries {
+            store: bookings.store.clone(),
+            clock: bookings.clock.clone(),
+            bookings: bookings.clone(),
+        }
+    }
+
+    /// The clock the queue's due times follow.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    // --- the worker's side ---
+
+    /// Outbox rows not fanned out yet with an id above `after`, oldest first, at most `limit`.
+    pub async fn new_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.store.unfanned_after(after, limit).await
+    }
+
+    /// Fans an outbox row out into its deliveries and digest entries, in one transaction with
+    /// stamping the row; a row already fanned out (by another instance) gets nothing more.
+    pub async fn fan_out(
+        &self,
+        event_id: i64,
+        deliveries: &[NewDelivery],
+        digests: &[DigestEntry],
+    ) -> Result<(), StoreError> {
+        self.store
+            .fan_out(event_id, deliveries, digests, self.clock.now())
+            .await
+            .map(|_| ())
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`.
+    pub async fn claim_due(
+        &self,
+        lease: TimeDelta,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.store.claim_due(self.clock.now(), lease, limit).await
+    }
+
+    /// The receiver accepted delivery `id`.
+    pub async fn delivered(&self, id: i64) -> Result<(), StoreError> {
+        self.store.mark_delivered(id, self.clock.now()).await
+    }
+
+    /// An attempt failed: tried again at `retry_at`, or dead (`None`).
+    pub async fn failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.store.mark_failed(id, error, retry_at).await
+    }
+
+    /// A booking, as the store has it (for the sender of a notification about it).
+    pub async fn booking(&self, id: &str) -> Result<Option<BookingRecord>, StoreError> {
+        self.store.booking(id).await
+    }
+
+    /// A room, retired or not.
+    pub async fn room(&self, id: &str) -> Result<Option<StoredRoom>, StoreError> {
+        self.store.room(id).await
+    }
+
+    /// A resident's address, name and mail language, by id (without `resident:`).
+    pub async fn resident_contact(&self, id: &str) -> Result<Option<ResidentContact>, StoreError> {
+        self.store.resident_contact(id).await
+    }
+
+    /// The reason given with the latest change of a booking to `status` (a rejection's, a
+    /// cancellation's note), if any.
+    pub async fn reason_for(
+        &self,
+        booking_id: &str,
+        status: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let history: Vec<AuditRecord> = self.store.history(booking_id).await?;
+        Ok(history
+            .into_iter()
+            .rev()
+            .find(|a| a.to == status)
+            .and_then(|a| a.reason))
+    }
+
+    // --- the clerks' side ---
+
+    /// The deliveries about `who`'s rooms that are dead, or pending after a failure.
+    /// Empty for anybody but clerks.
+    pub async fn troubled(&self, who: &Principal) -> Result<Vec<TroubledDelivery>, BookingError> {
+        let rooms = self.bookings.clerk_rooms(who).await?;
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rooms.iter().map(|r| r.room.id.clone()).collect();
+        let deliveries = self.store.troubled_deliveries(&ids).await?;
+        Ok(deliveries
+            .into_iter()
+            .map(|delivery| {
+                let room_name = rooms
+                    .iter()
+                    .find(|r| Some(&r.room.id) == delivery.room_id.as_ref())
+                    .map(|r| r.room.name.clone())
+                    .unwrap_or_default();
+                TroubledDelivery {
+                    delivery,
+                    room_name,
+                }
+            })
+            .collect())
+    }
+
+    /// A clerk retries delivery `id`: allowed only for deliveries about the rooms they decide
+    /// for (anything else is [`RetryRefused::NotFound`]).
+    #[tracing::instrument(name = "deliveries.retry", skip_all, fields(delivery = id, clerk = %who.requester_id()))]
+    pub async fn retry(&self, who: &Principal, id: i64) -> Result<(), RetryRefused> {
+        if !who.is_clerk() {
+            return Err(RetryRefused::NotFound(id));
+        }
+        let delivery = self
+            .store
+            .delivery(id)
+            .await?
+            .ok_or(RetryRefused::NotFound(id))?;
+        let rooms = self.bookings.clerk_rooms(who).await?;
+        if !rooms
+            .iter()
+            .any(|r| Some(&r.room.id) == delivery.room_id.as_ref())
+        {
+            return Err(RetryRefused::NotFound(id));
+        }
+        if !self.store.retry_delivery(id, self.clock.now()).await? {
+            return Err(RetryRefused::NotRetryable(id));
+        }
+        tracing::info!("a clerk retried a notification");
+        Ok(())
+    }
+}
