@@ -209,7 +209,7 @@ impl Deliveries {
         if !self.store.retry_delivery(id, self.clock.now()).await? {
             return Err(RetryRefused::NotRetryable(id));
         }
-        tracing::info!("a clerk retried a notification");
+        tracing::info!(delivery = id, clerk = %who.requester_id(), "a clerk retried a notification");
         Ok(())
     }
 }

@@ -20,14 +20,18 @@ pub struct RoomQuery {
 }
 
 impl RoomQuery {
-    /// `equipment` as the API takes it: comma-separated, blanks ignored.
+    /// `equipment` as the API takes it: comma-separated, blanks and repeats ignored (a list
+    /// of a thousand copies costs what one does).
     pub fn with_equipment_list(mut self, list: Option<&str>) -> Self {
-        self.equipment = list
+        let mut wanted: Vec<String> = list
             .unwrap_or("")
             .split(',')
             .map(|e| e.trim().to_lowercase())
             .filter(|e| !e.is_empty())
             .collect();
+        wanted.sort();
+        wanted.dedup();
+        self.equipment = wanted;
         self
     }
 

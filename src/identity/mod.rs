@@ -374,14 +374,25 @@ impl Identity {
     }
 }
 
-/// A resident's registration, as the faces receive it.
-#[derive(Clone, Copy, Debug)]
+/// A resident's registration, as the faces receive it. `Debug` never shows the password.
+#[derive(Clone, Copy)]
 pub struct NewResident<'a> {
     pub email: &'a str,
     pub password: &'a str,
     pub name: &'a str,
     /// The language of the resident's mails.
     pub lang: Lang,
+}
+
+impl std::fmt::Debug for NewResident<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewResident")
+            .field("email", &self.email)
+            .field("password", &"***")
+            .field("name", &self.name)
+            .field("lang", &self.lang)
+            .finish()
+    }
 }
 
 #[derive(Default)]
