@@ -9,6 +9,8 @@
 //! Failed logins are counted per login name; after `max_failures` within the window, further
 //! attempts are refused (429) before any password is checked.
 
+pub mod session;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -14,7 +14,7 @@ use super::{
     safe_next, see_other,
 };
 use crate::app::AppState;
-use crate::identity::{IdentityError, Principal, RegistrationError, register_resident};
+use crate::identity::{IdentityError, Principal, RegistrationError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -234,7 +234,7 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
     let t = |k: &str| v.lang.t(k);
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if !crate::limits::fits(name, crate::limits::NAME_CHARS) {
         errors.add("name", t("register-error-name"));
     }
     let email = form.email.trim();
@@ -264,43 +264,33 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
     if !errors.is_empty() {
         return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let now = state.bookings.clock.now();
-    let record =
-        match register_resident(&state.bookings.store, email, &form.password, name, now).await {
-            Ok(r) => r,
-            Err(RegistrationError::Exists) => {
-                let mut errors = FieldErrors::default();
-                errors.add("email", t("register-error-exists"));
-                return again(errors, StatusCode::CONFLICT);
-            }
-            Err(RegistrationError::Invalid(message)) => {
-                // The checks above mirror the store's; this names what still failed.
-                let field = if message.starts_with("email") {
-                    "email"
-                } else if message.starts_with("password") {
-                    "password"
-                } else {
-                    "name"
-                };
-                let mut errors = FieldErrors::default();
-                errors.add(field, t(&format!("register-error-{field}")));
-                return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
-            }
-            Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
-        };
     // Mails to the resident are written in the language they registered in.
-    if let Err(e) = state
+    let principal = match state
         .bookings
-        .store
-        .set_resident_lang(&record.id, v.lang.code())
+        .sessions()
+        .register(email, &form.password, name, v.lang.code())
         .await
     {
-        return super::unavailable(&v, e);
-    }
-    let principal = Principal::Resident {
-        id: record.id,
-        email: record.email,
-        name: record.name,
+        Ok(p) => p,
+        Err(RegistrationError::Exists) => {
+            let mut errors = FieldErrors::default();
+            errors.add("email", t("register-error-exists"));
+            return again(errors, StatusCode::CONFLICT);
+        }
+        Err(RegistrationError::Invalid(message)) => {
+            // The checks above mirror the store's; this names what still failed.
+            let field = if message.starts_with("email") {
+                "email"
+            } else if message.starts_with("password") {
+                "password"
+            } else {
+                "name"
+            };
+            let mut errors = FieldErrors::default();
+            errors.add(field, t(&format!("register-error-{field}")));
+            return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
     };
     let cookie = match v.sign_in(&state, &principal).await {
         Ok(c) => c,
@@ -326,8 +316,8 @@ async fn switch_language(
     if let Some(Principal::Resident { id, .. }) = &v.user
         && let Err(e) = state
             .bookings
-            .store
-            .set_resident_lang(id, lang.code())
+            .sessions()
+            .set_language(id, lang.code())
             .await
     {
         tracing::warn!(error = %e, "storing a resident's language failed");

@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::{parse_clock, parse_date};
 use crate::app::AppState;
+use crate::booking::records::StoredRoom;
 use crate::booking::{BookingError, CreateBooking, OnConflict, Preview};
 use crate::i18n::reasons::{date, sentence};
 use crate::identity::Principal;
 use crate::scheduling::{Decision, Outcome, Zone};
-use crate::store::StoredRoom;
 use crate::web::{
     FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
     error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,
@@ -75,8 +75,6 @@ struct BookPage {
     result: Option<CheckResult>,
 }
 
-const MAX_PURPOSE: usize = 500;
-
 /// A usable idempotency key from the form, or a fresh one.
 fn key_or_fresh(k: &str) -> String {
     let k = k.trim();
@@ -121,7 +119,7 @@ fn check_fields(
         errors.add("end", lang.t("book-error-order"));
     }
     let purpose = f.purpose.trim();
-    if purpose.chars().count() > MAX_PURPOSE {
+    if purpose.chars().count() > crate::limits::PURPOSE_CHARS {
         errors.add("purpose", lang.t("book-error-purpose-long"));
     } else if need_purpose && purpose.is_empty() {
         errors.add("purpose", lang.t("book-error-purpose"));
@@ -206,7 +204,7 @@ fn explain(lang: Lang, decision: &Decision, zone: Zone) -> CheckResult {
 
 /// Loads the room, or answers with the page that says why not.
 async fn load_room(state: &AppState, v: &Visitor, id: &str) -> Result<StoredRoom, PageError> {
-    match state.bookings.store.room(id).await {
+    match state.bookings.room(id).await {
         Ok(Some(r)) if state.bookings.bookable(&r) => Ok(r),
         Ok(Some(_)) => Err(error_page(
             v,

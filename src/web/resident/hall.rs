@@ -92,7 +92,7 @@ pub async fn show(
             lang.t("hall-not-found"),
         )
     };
-    let room = match state.bookings.store.room(&id).await {
+    let room = match state.bookings.room(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(),
         Err(e) => return crate::web::unavailable(&v, e),

@@ -12,12 +12,12 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::booking::records::BookingRecord;
 use crate::booking::{BookingError, BookingView};
 use crate::calendar::ical::{Detail, RoomInfo, calendar_object};
 use crate::i18n::reasons::{date, date_time, local_span, stored};
 use crate::identity::Principal;
 use crate::scheduling::Zone;
-use crate::store::BookingRecord;
 use crate::web::{
     Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf, error_page, parse_form,
     render, see_other, sign_in_first, unavailable, urlencode,
@@ -121,7 +121,7 @@ async fn own(
 }
 
 async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
-    match state.bookings.store.rooms(true).await {
+    match state.bookings.rooms(true).await {
         Ok(rooms) => Ok(rooms
             .into_iter()
             .map(|r| (r.room.id, r.room.name))
@@ -286,7 +286,7 @@ pub async fn detail(
 async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageError> {
     let who = signed_in(v)?;
     let record = own(state, v, who, id).await?;
-    let room = match state.bookings.store.room(&record.room_id).await {
+    let room = match state.bookings.room(&record.room_id).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err(not_found(v)),
         Err(e) => return Err(unavailable(v, e).into()),

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
 use crate::app::AppState;
-use crate::store::StoredRoom;
+use crate::booking::records::StoredRoom;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -219,7 +219,7 @@ pub async fn start(
     v: Visitor,
     PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
-    let rooms: Vec<StoredRoom> = match state.bookings.store.rooms(false).await {
+    let rooms: Vec<StoredRoom> = match state.bookings.rooms(false).await {
         Ok(r) => r
             .into_iter()
             .filter(|r| state.bookings.bookable(r))
