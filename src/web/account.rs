@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::session::{LANG_COOKIE, set_cookie};
 use super::{
-    FieldErrors, Lang, Page, PagePath, PageQuery, ToArg, Visitor, check_csrf, parse_form, render,
+    FieldErrors, Lang, Page, PagePath, PageQuery, Visitor, check_csrf, parse_form, render,
     safe_next, see_other,
 };
 use crate::app::AppState;
-use crate::identity::{IdentityError, Principal, RegistrationError};
+use crate::identity::{Principal, RegistrationError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -125,22 +125,7 @@ async fn login(State(state): State<AppState>, v: Visitor, body: Bytes) -> Respon
     let principal = match state.identity.authenticate(&login, &form.password).await {
         Ok(p) => p,
         Err(e) => {
-            let (status, problem) = match e {
-                IdentityError::InvalidCredentials => {
-                    (StatusCode::UNAUTHORIZED, v.lang.t("login-error-invalid"))
-                }
-                IdentityError::TooManyFailures { retry_after_secs } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    v.lang.t_args(
-                        "login-error-too-many",
-                        &[("minutes", retry_after_secs.div_ceil(60).max(1).to_arg())],
-                    ),
-                ),
-                IdentityError::Unavailable(_) | IdentityError::StoreUnavailable(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    v.lang.t("login-error-unavailable"),
-                ),
-            };
+            let (status, problem) = super::error::identity(v.lang, &e);
             return login_form(
                 &v,
                 status,

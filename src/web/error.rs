@@ -28,6 +28,9 @@ pub enum At {
     Mine,
     /// The booking form: said at its field when it is about one.
     BookForm,
+    /// The start page's search for free halls: a search the service cannot answer is a
+    /// date to fix.
+    HallSearch,
 }
 
 /// What a page shows for an error.
@@ -97,6 +100,11 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
     };
     match e {
         BookingError::Store(_) => Shown::unavailable(lang),
+        _ if at == HallSearch => Shown::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "date",
+            lang.t("search-error-date"),
+        ),
         BookingError::NotFound { .. } => match at {
             ConsolePage | ConsoleClosure => Shown::page(
                 StatusCode::NOT_FOUND,
@@ -108,7 +116,7 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
                 "console-problem-title",
                 lang.t("console-problem-not-found"),
             ),
-            Mine => Shown::page(
+            Mine | HallSearch => Shown::page(
                 StatusCode::NOT_FOUND,
                 "error-not-found",
                 lang.t("mine-not-found"),
@@ -137,7 +145,7 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
         },
         // Someone else's booking is not found for a resident; a clerk is told why not.
         BookingError::Forbidden(_) => match at {
-            Mine => booking(
+            Mine | HallSearch => booking(
                 lang,
                 &BookingError::NotFound {
                     what: "booking",
@@ -224,7 +232,7 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
                     lang.t_args("console-problem-other", &[("detail", message.to_arg())]),
                 )
             }
-            Mine => Shown::unavailable(lang),
+            Mine | HallSearch => Shown::unavailable(lang),
             ConsolePage | ConsoleDecision => console_other(),
         },
         BookingError::Refused { code, .. } => match at {
@@ -264,6 +272,11 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
             _ => Shown::unavailable(lang),
         },
     }
+}
+
+/// Whether the error is the store not answering: a page of its own, wherever it happens.
+pub fn unavailable(e: &BookingError) -> bool {
+    matches!(e, BookingError::Store(_))
 }
 
 /// A booking error as a whole page (5xx logged, once).

@@ -10,9 +10,9 @@ use super::{
     notice_text, refusal_of, service_page, status_text, template_options, when_text,
 };
 use crate::app::AppState;
-use crate::booking::BookingError;
 use crate::identity::Principal;
 use crate::limits::DECISION_REASON_CHARS;
+use crate::web::error;
 use crate::web::resident::mine::status_reason_text;
 use crate::web::{FieldErrors, Page, PagePath, PageQuery, ToArg, Visitor, render};
 
@@ -198,7 +198,7 @@ pub(super) async fn cancel(
         .await
     {
         Ok(_) => done(&v, &id, "detail", "cancelled"),
-        Err(e @ BookingError::Store(_)) => service_page(&v, e),
+        Err(e) if error::unavailable(&e) => service_page(&v, e),
         Err(e) => {
             let r = refusal_of(v.lang, &id, &e);
             detail_page(&state, &v, &who, &id, None, r).await

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::{NoticeQuery, Posted, Staff, StaffForm, not_found, notice_text, service_page};
 use crate::app::AppState;
-use crate::booking::BookingError;
 use crate::calendar::Calendars;
 use crate::identity::Principal;
 use crate::web::{
@@ -144,13 +143,16 @@ pub(super) async fn follow(
             .into());
         }
     };
-    match state.bookings.follow(&who, &room, follow).await {
-        Ok(()) => {}
-        Err(BookingError::NotFound { .. }) => {
-            return Err(not_found(&v, "console-error-room-unknown").into());
-        }
-        Err(e) => return Err(service_page(&v, e).into()),
+    match Calendars::new(&state.bookings).room(&room).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(not_found(&v, "console-error-room-unknown").into()),
+        Err(e) => return Err(unavailable(&v, e).into()),
     }
+    state
+        .bookings
+        .follow(&who, &room, follow)
+        .await
+        .map_err(|e| service_page(&v, e))?;
     let notice = if follow { "followed" } else { "unfollowed" };
     Ok(see_other(
         &v,

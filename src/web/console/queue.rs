@@ -11,9 +11,9 @@ use super::{
     notice_text, refusal_of, refused, rejection_reason, service_page, template_options,
 };
 use crate::app::AppState;
-use crate::booking::BookingError;
 use crate::identity::Principal;
 use crate::limits::DECISION_REASON_CHARS;
+use crate::web::error;
 use crate::web::{FieldErrors, Page, PagePath, PageQuery, Visitor, render};
 
 #[derive(askama::Template)]
@@ -93,7 +93,7 @@ pub(super) async fn approve(
 ) -> Response {
     match state.bookings.approve(&who, &id).await {
         Ok(_) => done(&v, &id, &form.from, "approved"),
-        Err(e @ BookingError::Store(_)) => service_page(&v, e),
+        Err(e) if error::unavailable(&e) => service_page(&v, e),
         Err(e) => {
             let r = refusal_of(v.lang, &id, &e);
             refused(&state, &v, &who, &id, &form.from, r).await
@@ -124,7 +124,7 @@ pub(super) async fn reject(
     }
     match state.bookings.reject(&who, &id, &reason).await {
         Ok(_) => done(&v, &id, &form.from, "rejected"),
-        Err(e @ BookingError::Store(_)) => service_page(&v, e),
+        Err(e) if error::unavailable(&e) => service_page(&v, e),
         Err(e) => {
             let mut r = refusal_of(v.lang, &id, &e);
             r.template = form.template.clone();

@@ -187,7 +187,7 @@ pub async fn show(
             .await
         {
             Ok(b) => b,
-            Err(crate::booking::BookingError::Store(e)) => return crate::web::unavailable(&v, e),
+            Err(e) if crate::web::error::unavailable(&e) => return crate::web::unavailable(&v, e),
             Err(_) => Vec::new(),
         };
         let windows: Vec<_> = week_days

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
+use super::error::{self, At};
 use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
 use crate::app::AppState;
 use crate::booking::records::StoredRoom;
@@ -282,11 +283,12 @@ pub async fn start(
                                 state.bookings.bookable(r) && open_for(&state, r, date, from, to)
                             })
                             .collect(),
-                        Err(crate::booking::BookingError::Store(e)) => {
-                            return super::unavailable(&v, e);
-                        }
-                        Err(_) => {
-                            errors.add("date", lang.t("search-error-date"));
+                        Err(e) => {
+                            let shown = error::booking(lang, &e, At::HallSearch);
+                            let Some(field) = shown.field else {
+                                return error::booking_page(&v, &e, At::HallSearch);
+                            };
+                            errors.add(field, shown.message);
                             Vec::new()
                         }
                     }
