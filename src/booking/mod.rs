@@ -29,6 +29,11 @@ use crate::store::{
     Store, StoreError, StoredRoom, TransitionError,
 };
 
+/// The records the faces show, re-exported so that no face names the store.
+pub mod records {
+    pub use crate::store::{BookingRecord, StoredRoom};
+}
+
 /// The policies and closure calendars, loaded once.
 pub struct Rules {
     policies: PolicySet,
@@ -1196,6 +1201,43 @@ impl Bookings {
     /// Whether a room's policy lets anybody book it.
     pub fn bookable(&self, room: &StoredRoom) -> bool {
         room.retired_at.is_none() && self.rules.policy(room).is_ok_and(|p| !p.approval.closed)
+    }
+
+    // --- for the web face (issue 14): what its pages read, without the store ---
+
+    /// Every room; retired ones too when asked (old bookings still name them).
+    pub async fn rooms(&self, include_retired: bool) -> Result<Vec<StoredRoom>, BookingError> {
+        Ok(self.store.rooms(include_retired).await?)
+    }
+
+    /// One room, retired or not; `None` when unknown.
+    pub async fn room(&self, id: &str) -> Result<Option<StoredRoom>, BookingError> {
+        Ok(self.store.room(id).await?)
+    }
+
+    /// Follows (or unfollows) a room's calendar for `who`, a staff member: the room must
+    /// exist. Their calendar apps list the rooms they follow.
+    pub async fn follow(
+        &self,
+        who: &Principal,
+        room_id: &str,
+        follow: bool,
+    ) -> Result<(), BookingError> {
+        if self.store.room(room_id).await?.is_none() {
+            return Err(BookingError::NotFound {
+                what: "room",
+                id: room_id.to_owned(),
+            });
+        }
+        self.store
+            .set_follow(&who.requester_id(), room_id, follow, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// The web sessions and web accounts service, on this service's store and clock.
+    pub fn sessions(&self) -> crate::identity::session::Sessions {
+        crate::identity::session::Sessions::new(self.store.clone(), self.clock.clone())
     }
 }
 

@@ -1,5 +1,12 @@
 //! The portal's two languages, Norwegian Bokmål (the default) and English, from the Fluent
 //! files in `web/locales/<lang>/*.ftl`, embedded in the binary at build time.
+//!
+//! `Accept-Language` (RFC 9110 section 12.5.4) is read by hand in
+//! [`Lang::from_accept_language`], on purpose: with two languages the rule is "the supported
+//! primary subtag with the highest q-value; nb, nn and no are Bokmål", fifteen lines with
+//! tests. The parser already in the tree (`fluent-langneg`, through `fluent-templates`) keeps
+//! the header's order and drops the q-values, and the small `accept-language` crates would add
+//! a dependency for the same fifteen lines; neither is better here.
 
 pub mod reasons;
 

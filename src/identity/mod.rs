@@ -14,6 +14,8 @@
 //! [`random_bytes`]) and the one constant-time comparison of secrets ([`constant_time_eq`],
 //! from `subtle`), which the faces and the other services use rather than their own.
 
+pub mod session;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

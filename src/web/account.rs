@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::session::{LANG_COOKIE, set_cookie};
 use super::{
-    FieldErrors, Lang, Page, PagePath, PageQuery, ToArg, Visitor, check_csrf, parse_form, render,
+    FieldErrors, Lang, Page, PagePath, PageQuery, Visitor, check_csrf, parse_form, render,
     safe_next, see_other,
 };
 use crate::app::AppState;
-use crate::identity::{IdentityError, Principal, RegistrationError, register_resident};
+use crate::identity::{Principal, RegistrationError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -125,22 +125,7 @@ async fn login(State(state): State<AppState>, v: Visitor, body: Bytes) -> Respon
     let principal = match state.identity.authenticate(&login, &form.password).await {
         Ok(p) => p,
         Err(e) => {
-            let (status, problem) = match e {
-                IdentityError::InvalidCredentials => {
-                    (StatusCode::UNAUTHORIZED, v.lang.t("login-error-invalid"))
-                }
-                IdentityError::TooManyFailures { retry_after_secs } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    v.lang.t_args(
-                        "login-error-too-many",
-                        &[("minutes", retry_after_secs.div_ceil(60).max(1).to_arg())],
-                    ),
-                ),
-                IdentityError::Unavailable(_) | IdentityError::StoreUnavailable(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    v.lang.t("login-error-unavailable"),
-                ),
-            };
+            let (status, problem) = super::error::identity(v.lang, &e);
             return login_form(
                 &v,
                 status,
@@ -234,7 +219,7 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
     let t = |k: &str| v.lang.t(k);
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if !crate::limits::fits(name, crate::limits::NAME_CHARS) {
         errors.add("name", t("register-error-name"));
     }
     let email = form.email.trim();
@@ -264,43 +249,33 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
     if !errors.is_empty() {
         return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let now = state.bookings.clock.now();
-    let record =
-        match register_resident(&state.bookings.store, email, &form.password, name, now).await {
-            Ok(r) => r,
-            Err(RegistrationError::Exists) => {
-                let mut errors = FieldErrors::default();
-                errors.add("email", t("register-error-exists"));
-                return again(errors, StatusCode::CONFLICT);
-            }
-            Err(RegistrationError::Invalid(message)) => {
-                // The checks above mirror the store's; this names what still failed.
-                let field = if message.starts_with("email") {
-                    "email"
-                } else if message.starts_with("password") {
-                    "password"
-                } else {
-                    "name"
-                };
-                let mut errors = FieldErrors::default();
-                errors.add(field, t(&format!("register-error-{field}")));
-                return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
-            }
-            Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
-        };
     // Mails to the resident are written in the language they registered in.
-    if let Err(e) = state
+    let principal = match state
         .bookings
-        .store
-        .set_resident_lang(&record.id, v.lang.code())
+        .sessions()
+        .register(email, &form.password, name, v.lang.code())
         .await
     {
-        return super::unavailable(&v, e);
-    }
-    let principal = Principal::Resident {
-        id: record.id,
-        email: record.email,
-        name: record.name,
+        Ok(p) => p,
+        Err(RegistrationError::Exists) => {
+            let mut errors = FieldErrors::default();
+            errors.add("email", t("register-error-exists"));
+            return again(errors, StatusCode::CONFLICT);
+        }
+        Err(RegistrationError::Invalid(message)) => {
+            // The checks above mirror the store's; this names what still failed.
+            let field = if message.starts_with("email") {
+                "email"
+            } else if message.starts_with("password") {
+                "password"
+            } else {
+                "name"
+            };
+            let mut errors = FieldErrors::default();
+            errors.add(field, t(&format!("register-error-{field}")));
+            return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
     };
     let cookie = match v.sign_in(&state, &principal).await {
         Ok(c) => c,
@@ -326,8 +301,8 @@ async fn switch_language(
     if let Some(Principal::Resident { id, .. }) = &v.user
         && let Err(e) = state
             .bookings
-            .store
-            .set_resident_lang(id, lang.code())
+            .sessions()
+            .set_language(id, lang.code())
             .await
     {
         tracing::warn!(error = %e, "storing a resident's language failed");

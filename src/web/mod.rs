@@ -9,6 +9,7 @@
 pub mod account;
 pub mod assets;
 pub mod console;
+pub mod error;
 
 pub mod notifications;
 

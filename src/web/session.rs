@@ -1,37 +1,30 @@
 //! Who is visiting: their language, their session (if signed in) and their form token.
 //!
-//! Sessions live in the store (`web_sessions`); the browser holds a random token in the
-//! `lokal_session` cookie (HttpOnly, SameSite=Lax, Secure behind TLS) and the store only its
-//! SHA-256. Every form carries a CSRF token: the session's own when signed in, otherwise the
-//! value of the `lokal_csrf` cookie (double submit), which a page sets on first visit.
+//! This module owns the cookies and the [`Visitor`] extractor only; sessions, form tokens
+//! and token hashes are the identity service's ([`crate::identity::session`]). The browser
+//! holds a random token in the `lokal_session` cookie, the store only its SHA-256. Every form
+//! carries a CSRF token: the session's own when signed in, otherwise the value of the
+//! `lokal_csrf` cookie (double submit, OWASP's "signed double-submit" without the signature:
+//! the cookie is HttpOnly and same-site), which a page sets on first visit.
+//!
+//! Cookies are read with `axum_extra`'s [`CookieJar`] and written with [`Cookie`]; every
+//! cookie is `HttpOnly; SameSite=Lax; Path=/`, with `Secure` when a TLS proxy says the
+//! browser came over HTTPS (RFC 6265 section 4.1.2).
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, ORIGIN};
+use axum::http::header::{ACCEPT_LANGUAGE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use base64::Engine as _;
-use chrono::{DateTime, TimeDelta, Utc};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::identity::Principal;
-use crate::store::SessionRecord;
+use crate::identity::session::{StoreError, random_token, tokens_match};
 
 pub const SESSION_COOKIE: &str = "lokal_session";
 pub const CSRF_COOKIE: &str = "lokal_csrf";
 pub const LANG_COOKIE: &str = "lokal_lang";
-
-/// How long a session lives unused, and at most: residents stay signed in for weeks, staff
-/// for a working day (their directory roles are read again at the next sign-in).
-fn lifetimes(p: &Principal) -> (TimeDelta, TimeDelta) {
-    match p {
-        Principal::Resident { .. } => (TimeDelta::days(14), TimeDelta::days(60)),
-        Principal::Staff { .. } => (TimeDelta::hours(8), TimeDelta::hours(12)),
-    }
-}
-
-/// A used session's expiry is moved at most this often (each move is a write).
-const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(5);
 
 /// The visitor of a page or form.
 #[derive(Clone, Debug)]
@@ -53,44 +46,20 @@ pub struct Visitor {
     pub(crate) same_origin: bool,
 }
 
-/// Random bytes, URL-safe base64.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // getrandom fails only without an OS random source; a constant token would be worse
-    // than no service, so the zeros are replaced by a fresh UUID's randomness as a fallback.
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn token_hash(token: &str) -> String {
-    crate::calendar::token_hash(token)
-}
-
-/// The value of one cookie.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when asked.
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Max-Age when given, Secure when
+/// asked.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
+    let mut c = Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure);
+    if let Some(age) = max_age
+        && let Ok(age) = std::time::Duration::from_secs(age.max(0).unsigned_abs()).try_into()
+    {
+        c = c.max_age(age);
     }
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
+    c.build().to_string()
 }
 
 /// Whether the request came over TLS: to this server directly (never, it speaks plain HTTP)
@@ -143,9 +112,9 @@ fn origin_matches(headers: &HeaderMap) -> bool {
         .any(|host| !host.is_empty() && host.eq_ignore_ascii_case(origin_host))
 }
 
-fn language(headers: &HeaderMap) -> Lang {
-    cookie(headers, LANG_COOKIE)
-        .and_then(Lang::parse)
+fn language(headers: &HeaderMap, jar: &CookieJar) -> Lang {
+    jar.get(LANG_COOKIE)
+        .and_then(|c| Lang::parse(c.value()))
         .or_else(|| {
             headers
                 .get(ACCEPT_LANGUAGE)
@@ -163,6 +132,7 @@ impl FromRequestParts<AppState> for Visitor {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
+        let jar = CookieJar::from_headers(headers);
         let secure = behind_tls(headers);
         let here = parts
             .uri
@@ -170,7 +140,7 @@ impl FromRequestParts<AppState> for Visitor {
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "/".to_owned());
         let mut visitor = Visitor {
-            lang: language(headers),
+            lang: language(headers, &jar),
             user: None,
             csrf: String::new(),
             here,
@@ -179,22 +149,21 @@ impl FromRequestParts<AppState> for Visitor {
             set_cookies: Vec::new(),
             same_origin: origin_matches(headers),
         };
-        if let Some(token) = cookie(headers, SESSION_COOKIE) {
-            let now = state.bookings.clock.now();
-            let hash = token_hash(token);
+        if let Some(token) = jar.get(SESSION_COOKIE) {
             // A store that does not answer leaves the visitor signed out for this request:
             // the page says so where it matters (forms answer 503).
-            if let Ok(Some(s)) = state.bookings.store.session(&hash, now).await
-                && let Ok(principal) = serde_json::from_str::<Principal>(&s.principal)
-            {
-                touch(state, &s, &principal, now).await;
+            if let Ok(Some(s)) = state.bookings.sessions().find(token.value()).await {
                 visitor.csrf = s.csrf;
-                visitor.user = Some(principal);
-                visitor.session = Some(hash);
+                visitor.user = Some(s.principal);
+                visitor.session = Some(s.token_hash);
             }
         }
         if visitor.session.is_none() {
-            match cookie(headers, CSRF_COOKIE).filter(|t| t.len() >= 32 && t.len() <= 64) {
+            match jar
+                .get(CSRF_COOKIE)
+                .map(|c| c.value())
+                .filter(|t| t.len() >= 32 && t.len() <= 64)
+            {
                 Some(t) => visitor.csrf = t.to_owned(),
                 None => {
                     let token = random_token();
@@ -209,28 +178,11 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
-async fn touch(state: &AppState, s: &SessionRecord, p: &Principal, now: DateTime<Utc>) {
-    if now - s.seen_at < TOUCH_EVERY {
-        return;
-    }
-    let (idle, max) = lifetimes(p);
-    let expires = (now + idle).min(s.created_at + max);
-    if let Err(e) = state
-        .bookings
-        .store
-        .touch_session(&s.token_hash, now, expires)
-        .await
-    {
-        tracing::warn!(error = %e, "could not extend a web session");
-    }
-}
-
 impl Visitor {
-    /// Whether a posted form's token is this visitor's, and the form was not sent from
-    /// another site.
+    /// Whether a posted form's token is this visitor's (compared in constant time), and the
+    /// form was not sent from another site.
     pub fn csrf_ok(&self, posted: &str) -> bool {
-        use subtle_eq as eq;
-        self.same_origin && !self.csrf.is_empty() && eq(posted.as_bytes(), self.csrf.as_bytes())
+        self.same_origin && tokens_match(posted, &self.csrf)
     }
 
     pub fn is_clerk(&self) -> bool {
@@ -243,37 +195,24 @@ impl Visitor {
         &self,
         state: &AppState,
         principal: &Principal,
-    ) -> Result<String, crate::store::StoreError> {
-        let now = state.bookings.clock.now();
-        let token = random_token();
-        let (idle, _) = lifetimes(principal);
-        let record = SessionRecord {
-            token_hash: token_hash(&token),
-            user_id: principal.requester_id(),
-            principal: serde_json::to_string(principal).unwrap_or_default(),
-            csrf: random_token(),
-            created_at: now,
-            seen_at: now,
-            expires_at: now + idle,
-        };
-        state.bookings.store.add_session(&record).await?;
-        if let Some(old) = &self.session {
-            let _ = state.bookings.store.delete_session(old).await;
-        }
+    ) -> Result<String, StoreError> {
+        let opened = state
+            .bookings
+            .sessions()
+            .open(principal, self.session.as_deref())
+            .await?;
         Ok(set_cookie(
             SESSION_COOKIE,
-            &token,
-            Some((lifetimes(principal).1).num_seconds()),
+            &opened.token,
+            Some(opened.max_age.num_seconds()),
             self.secure,
         ))
     }
 
     /// Ends the session. Returns the `Set-Cookie` value that clears the cookie.
     pub async fn sign_out(&self, state: &AppState) -> String {
-        if let Some(hash) = &self.session
-            && let Err(e) = state.bookings.store.delete_session(hash).await
-        {
-            tracing::warn!(error = %e, "could not delete a web session");
+        if let Some(hash) = &self.session {
+            state.bookings.sessions().close(hash).await;
         }
         set_cookie(SESSION_COOKIE, "", Some(0), self.secure)
     }
@@ -284,14 +223,6 @@ impl Visitor {
             .iter()
             .filter_map(|c| HeaderValue::from_str(c).ok())
     }
-}
-
-/// Constant-time comparison of two byte strings.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -309,9 +240,13 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let h = headers(&[("cookie", "a=1; lokal_session=abc; b=2"), ("cookie", "c=3")]);
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie(&h, "c"), Some("3"));
-        assert_eq!(cookie(&h, "lokal"), None);
+        let jar = CookieJar::from_headers(&h);
+        assert_eq!(jar.get(SESSION_COOKIE).map(|c| c.value()), Some("abc"));
+        assert_eq!(jar.get("c").map(|c| c.value()), Some("3"));
+        assert!(jar.get("lokal").is_none());
+        assert_eq!(language(&h, &jar), Lang::Nb);
+        let en = headers(&[("cookie", "lokal_lang=en"), ("accept-language", "nb")]);
+        assert_eq!(language(&en, &CookieJar::from_headers(&en)), Lang::En);
     }
 
     #[test]
@@ -377,16 +312,16 @@ mod tests {
             "for=1.2.3.4;proto=https"
         )])));
         assert!(!behind_tls(&headers(&[("x-forwarded-proto", "http")])));
-        assert!(set_cookie("a", "b", None, true).ends_with("; Secure"));
+        // `cookie` writes Secure before Path; the flag is what counts (RFC 6265 4.1.1: order
+        // of attributes is free).
+        assert!(set_cookie("a", "b", None, true).contains("; Secure"));
         let plain = set_cookie("a", "b", Some(5), false);
         assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
         assert!(!plain.contains("Secure"));
-    }
-
-    #[test]
-    fn tokens_compare_in_full() {
-        assert!(subtle_eq(b"abc", b"abc"));
-        assert!(!subtle_eq(b"abc", b"abd"));
-        assert!(!subtle_eq(b"abc", b"ab"));
+        assert!(plain.contains("Path=/") && plain.contains("Max-Age=5"));
+        assert_eq!(
+            set_cookie(SESSION_COOKIE, "", Some(0), false),
+            "lokal_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"
+        );
     }
 }

@@ -10,14 +10,15 @@ use serde::Deserialize;
 
 use super::{parse_clock, parse_date};
 use crate::app::AppState;
+use crate::booking::records::StoredRoom;
 use crate::booking::{BookingError, CreateBooking, OnConflict, Preview};
 use crate::i18n::reasons::{date, sentence};
 use crate::identity::Principal;
 use crate::scheduling::{Decision, Outcome, Zone};
-use crate::store::StoredRoom;
+use crate::web::error::{self, At};
 use crate::web::{
     FieldErrors, Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf,
-    error_page, parse_form, render, see_other, sign_in_first, unavailable, urlencode,
+    error_page, parse_form, render, see_other, sign_in_first, urlencode,
 };
 
 /// The form's fields, as typed (shown again as typed).
@@ -75,8 +76,6 @@ struct BookPage {
     result: Option<CheckResult>,
 }
 
-const MAX_PURPOSE: usize = 500;
-
 /// A usable idempotency key from the form, or a fresh one.
 fn key_or_fresh(k: &str) -> String {
     let k = k.trim();
@@ -121,7 +120,7 @@ fn check_fields(
         errors.add("end", lang.t("book-error-order"));
     }
     let purpose = f.purpose.trim();
-    if purpose.chars().count() > MAX_PURPOSE {
+    if purpose.chars().count() > crate::limits::PURPOSE_CHARS {
         errors.add("purpose", lang.t("book-error-purpose-long"));
     } else if need_purpose && purpose.is_empty() {
         errors.add("purpose", lang.t("book-error-purpose"));
@@ -206,7 +205,7 @@ fn explain(lang: Lang, decision: &Decision, zone: Zone) -> CheckResult {
 
 /// Loads the room, or answers with the page that says why not.
 async fn load_room(state: &AppState, v: &Visitor, id: &str) -> Result<StoredRoom, PageError> {
-    match state.bookings.store.room(id).await {
+    match state.bookings.room(id).await {
         Ok(Some(r)) if state.bookings.bookable(&r) => Ok(r),
         Ok(Some(_)) => Err(error_page(
             v,
@@ -222,7 +221,7 @@ async fn load_room(state: &AppState, v: &Visitor, id: &str) -> Result<StoredRoom
             v.lang.t("hall-not-found"),
         )
         .into()),
-        Err(e) => Err(unavailable(v, e).into()),
+        Err(e) => Err(error::booking_page(v, &e, At::BookForm).into()),
     }
 }
 
@@ -255,102 +254,24 @@ fn show(
     )
 }
 
-/// A service error as a page, or as the form with the error tied to its field.
+/// A service error as a page, or as the form with the error tied to its field (the one
+/// mapping is [`error::booking`]); a refused decision is shown with its reasons.
 fn refused(v: &Visitor, room: &StoredRoom, mut form: BookForm, e: BookingError) -> Response {
-    let lang = v.lang;
-    let mut errors = FieldErrors::default();
-    match e {
-        BookingError::Invalid { field, code, .. } => {
-            let field = match field {
-                "start" => "start",
-                "purpose" => "purpose",
-                "recurrence" => "repeat_until",
-                _ => "end",
-            };
-            let key = match code {
-                "invalid-purpose" => "book-error-purpose",
-                "too-many-occurrences" => "book-error-too-many",
-                "too-long" => "book-error-too-long",
-                "ambiguous-local-time" => "book-error-ambiguous",
-                "invalid-recurrence" => "reason-invalid-recurrence",
-                _ => "book-error-time",
-            };
-            errors.add(field, lang.t(key));
-            show(
-                v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                room,
-                form,
-                errors,
-                None,
-            )
-        }
-        BookingError::Refused {
-            code,
-            decision,
-            zone,
-            ..
-        } => {
-            let status = if code == "conflict" {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            errors.add("check-result", lang.t("book-refused"));
-            let result = explain(lang, &decision, zone);
-            show(v, status, room, form, errors, Some(result))
-        }
-        BookingError::Overlap => {
-            errors.add("check-result", lang.t("book-overlap"));
-            show(v, StatusCode::CONFLICT, room, form, errors, None)
-        }
-        BookingError::KeyReused => {
-            form.idempotency_key = uuid::Uuid::new_v4().to_string();
-            errors.add("check-result", lang.t("book-key-reused"));
-            show(
-                v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                room,
-                form,
-                errors,
-                None,
-            )
-        }
-        BookingError::NotFound { .. } => error_page(
-            v,
-            StatusCode::NOT_FOUND,
-            "error-not-found",
-            lang.t("hall-not-found"),
-        ),
-        BookingError::RoomRetired(_) => error_page(
-            v,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "book-not-bookable",
-            lang.t("hall-retired"),
-        ),
-        BookingError::Forbidden(_) => error_page(
-            v,
-            StatusCode::FORBIDDEN,
-            "book-not-bookable",
-            lang.t("reason-not-allowed"),
-        ),
-        BookingError::WrongStatus { .. } => error_page(
-            v,
-            StatusCode::CONFLICT,
-            "book-not-bookable",
-            lang.t("book-refused"),
-        ),
-        BookingError::Misconfigured(m) => {
-            tracing::error!(error = %m, "a booking form hit a configuration error");
-            error_page(
-                v,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "error-unavailable",
-                lang.t("error-unavailable-detail"),
-            )
-        }
-        BookingError::Store(e) => unavailable(v, e),
+    let shown = error::booking(v.lang, &e, At::BookForm);
+    let Some(field) = shown.field else {
+        error::log(&shown, &e);
+        return error_page(v, shown.status, shown.heading, shown.message);
+    };
+    if matches!(e, BookingError::KeyReused) {
+        form.idempotency_key = uuid::Uuid::new_v4().to_string();
     }
+    let result = match &e {
+        BookingError::Refused { decision, zone, .. } => Some(explain(v.lang, decision, *zone)),
+        _ => None,
+    };
+    let mut errors = FieldErrors::default();
+    errors.add(field, shown.message);
+    show(v, shown.status, room, form, errors, result)
 }
 
 fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {

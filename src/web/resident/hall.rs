@@ -92,7 +92,7 @@ pub async fn show(
             lang.t("hall-not-found"),
         )
     };
-    let room = match state.bookings.store.room(&id).await {
+    let room = match state.bookings.room(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(),
         Err(e) => return crate::web::unavailable(&v, e),
@@ -187,7 +187,7 @@ pub async fn show(
             .await
         {
             Ok(b) => b,
-            Err(crate::booking::BookingError::Store(e)) => return crate::web::unavailable(&v, e),
+            Err(e) if crate::web::error::unavailable(&e) => return crate::web::unavailable(&v, e),
             Err(_) => Vec::new(),
         };
         let windows: Vec<_> = week_days

@@ -12,25 +12,21 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::booking::records::BookingRecord;
 use crate::booking::{BookingError, BookingView};
 use crate::calendar::ical::{Detail, RoomInfo, calendar_object};
 use crate::i18n::reasons::{date, date_time, local_span, stored};
 use crate::identity::Principal;
 use crate::scheduling::Zone;
-use crate::store::BookingRecord;
+use crate::web::error::{self, At};
 use crate::web::{
     Lang, Page, PageError, PagePath, PageQuery, ToArg, Visitor, check_csrf, error_page, parse_form,
-    render, see_other, sign_in_first, unavailable, urlencode,
+    render, see_other, sign_in_first, urlencode,
 };
 
 /// A status in words (`pending` → "Til behandling").
 pub fn status_text(lang: Lang, status: &str) -> String {
-    match status {
-        "pending" | "approved" | "rejected" | "cancelled" | "expired" | "skipped" => {
-            lang.t(&format!("status-{status}"))
-        }
-        other => other.to_owned(),
-    }
+    error::status_words(lang, "status-", status)
 }
 
 /// Why a booking was rejected or cancelled, in words where Lokal wrote it.
@@ -83,21 +79,7 @@ fn not_found(v: &Visitor) -> PageError {
 }
 
 fn service_error(v: &Visitor, e: BookingError) -> PageError {
-    match e {
-        BookingError::NotFound { .. } => not_found(v),
-        BookingError::WrongStatus { status, .. } => error_page(
-            v,
-            StatusCode::CONFLICT,
-            "mine-cannot-cancel",
-            v.lang.t_args(
-                "mine-cannot-cancel-detail",
-                &[("status", status_text(v.lang, status.as_str()).to_arg())],
-            ),
-        )
-        .into(),
-        BookingError::Forbidden(_) => not_found(v),
-        other => unavailable(v, other).into(),
-    }
+    error::booking_page(v, &e, At::Mine).into()
 }
 
 /// The signed-in person's own booking. Anybody else's is not found here, even for a clerk of
@@ -121,12 +103,12 @@ async fn own(
 }
 
 async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
-    match state.bookings.store.rooms(true).await {
+    match state.bookings.rooms(true).await {
         Ok(rooms) => Ok(rooms
             .into_iter()
             .map(|r| (r.room.id, r.room.name))
             .collect()),
-        Err(e) => Err(unavailable(v, e).into()),
+        Err(e) => Err(service_error(v, e)),
     }
 }
 
@@ -286,10 +268,10 @@ pub async fn detail(
 async fn ics(state: &AppState, v: &Visitor, id: &str) -> Result<Response, PageError> {
     let who = signed_in(v)?;
     let record = own(state, v, who, id).await?;
-    let room = match state.bookings.store.room(&record.room_id).await {
+    let room = match state.bookings.room(&record.room_id).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err(not_found(v)),
-        Err(e) => return Err(unavailable(v, e).into()),
+        Err(e) => return Err(service_error(v, e)),
     };
     let info = RoomInfo {
         id: &room.room.id,

@@ -19,9 +19,10 @@ use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
+use super::error::{self, At};
 use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
 use crate::app::AppState;
-use crate::store::StoredRoom;
+use crate::booking::records::StoredRoom;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -219,7 +220,7 @@ pub async fn start(
     v: Visitor,
     PageQuery(q): PageQuery<StartQuery>,
 ) -> Response {
-    let rooms: Vec<StoredRoom> = match state.bookings.store.rooms(false).await {
+    let rooms: Vec<StoredRoom> = match state.bookings.rooms(false).await {
         Ok(r) => r
             .into_iter()
             .filter(|r| state.bookings.bookable(r))
@@ -282,11 +283,12 @@ pub async fn start(
                                 state.bookings.bookable(r) && open_for(&state, r, date, from, to)
                             })
                             .collect(),
-                        Err(crate::booking::BookingError::Store(e)) => {
-                            return super::unavailable(&v, e);
-                        }
-                        Err(_) => {
-                            errors.add("date", lang.t("search-error-date"));
+                        Err(e) => {
+                            let shown = error::booking(lang, &e, At::HallSearch);
+                            let Some(field) = shown.field else {
+                                return error::booking_page(&v, &e, At::HallSearch);
+                            };
+                            errors.add(field, shown.message);
                             Vec::new()
                         }
                     }
