@@ -29,11 +29,6 @@ use crate::store::{
     Store, StoreError, StoredRoom, TransitionError,
 };
 
-/// The records the faces show, re-exported so that no face names the store.
-pub mod records {
-    pub use crate::store::{BookingRecord, StoredRoom};
-}
-
 /// The policies and closure calendars, loaded once.
 pub struct Rules {
     policies: PolicySet,

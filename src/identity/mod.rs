@@ -604,23 +604,6 @@ pub enum RegistrationError {
     Unavailable(String),
 }
 
-/// Registers a resident with the default language: checks the values, hashes the password
-/// (argon2id), stores the account. [`Identity::register`] does the same with a language.
-pub async fn register_resident(
-    store: &Store,
-    email: &str,
-    password: &str,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<ResidentRecord, RegistrationError> {
-    let record = resident_record(email, password, name, now).await?;
-    match store.add_resident(&record).await {
-        Ok(()) => Ok(record),
-        Err(StoreError::DuplicateKey) => Err(RegistrationError::Exists),
-        Err(e) => Err(RegistrationError::Unavailable(e.to_string())),
-    }
-}
-
 /// A new resident's account, checked and with its password hashed; not stored yet.
 async fn resident_record(
     email: &str,

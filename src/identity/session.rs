@@ -14,12 +14,11 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::{Principal, RegistrationError, register_resident};
+use super::{NoRandomness, Principal};
 use crate::clock::Clock;
 use crate::store::Store;
 pub use crate::store::{SessionRecord, StoreError};
@@ -37,15 +36,8 @@ pub fn lifetimes(p: &Principal) -> (TimeDelta, TimeDelta) {
 pub const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(5);
 
 /// 32 random bytes, URL-safe base64 (43 characters).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // getrandom fails only without an OS random source; a constant token would be worse
-    // than no service, so the zeros are replaced by fresh UUIDs' randomness as a fallback.
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+pub fn random_token() -> Result<String, NoRandomness> {
+    super::new_token(32)
 }
 
 /// The stored form of a session token: its SHA-256, lowercase hex.
@@ -128,7 +120,8 @@ impl Sessions {
         previous: Option<&str>,
     ) -> Result<Opened, StoreError> {
         let now = self.clock.now();
-        let token = random_token();
+        let unavailable = |e: NoRandomness| StoreError::Unavailable(e.to_string());
+        let token = random_token().map_err(unavailable)?;
         let (idle, max) = lifetimes(principal);
         // A principal always serializes (strings and flags); an empty one reads back as no
         // session, never as someone else.
@@ -137,7 +130,7 @@ impl Sessions {
             token_hash: token_hash(&token),
             user_id: principal.requester_id(),
             principal: principal_json,
-            csrf: random_token(),
+            csrf: random_token().map_err(unavailable)?,
             created_at: now,
             seen_at: now,
             expires_at: now + idle,
@@ -160,26 +153,6 @@ impl Sessions {
         }
     }
 
-    /// Registers a resident who writes in `lang` (their mails follow it).
-    pub async fn register(
-        &self,
-        email: &str,
-        password: &str,
-        name: &str,
-        lang: &str,
-    ) -> Result<Principal, RegistrationError> {
-        let record =
-            register_resident(&self.store, email, password, name, self.clock.now()).await?;
-        self.set_language(&record.id, lang)
-            .await
-            .map_err(|e| RegistrationError::Unavailable(e.to_string()))?;
-        Ok(Principal::Resident {
-            id: record.id,
-            email: record.email,
-            name: record.name,
-        })
-    }
-
     /// Sets the language a resident's mails are written in (`nb` or `en`).
     pub async fn set_language(&self, resident_id: &str, lang: &str) -> Result<(), StoreError> {
         self.store.set_resident_lang(resident_id, lang).await
@@ -200,13 +173,13 @@ mod tests {
 
     #[test]
     fn tokens_are_long_and_url_safe_and_stored_hashed() {
-        let t = random_token();
+        let t = random_token().unwrap();
         assert_eq!(t.len(), 43);
         assert!(
             t.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
-        assert_ne!(t, random_token());
+        assert_ne!(t, random_token().unwrap());
         assert_eq!(
             token_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -14,7 +14,7 @@ use super::{
     safe_next, see_other,
 };
 use crate::app::AppState;
-use crate::identity::{Principal, RegistrationError};
+use crate::identity::{NewResident, Principal, RegistrationError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -250,13 +250,18 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
         return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
     // Mails to the resident are written in the language they registered in.
-    let principal = match state
-        .bookings
-        .sessions()
-        .register(email, &form.password, name, v.lang.code())
-        .await
-    {
-        Ok(p) => p,
+    let new = NewResident {
+        email,
+        password: &form.password,
+        name,
+        lang: v.lang,
+    };
+    let principal = match state.identity.register(new).await {
+        Ok(r) => Principal::Resident {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+        },
         Err(RegistrationError::Exists) => {
             let mut errors = FieldErrors::default();
             errors.add("email", t("register-error-exists"));

@@ -165,13 +165,17 @@ impl FromRequestParts<AppState> for Visitor {
                 .filter(|t| t.len() >= 32 && t.len() <= 64)
             {
                 Some(t) => visitor.csrf = t.to_owned(),
-                None => {
-                    let token = random_token();
-                    visitor
-                        .set_cookies
-                        .push(set_cookie(CSRF_COOKIE, &token, None, secure));
-                    visitor.csrf = token;
-                }
+                // Without randomness there is no token: the form token stays empty, which
+                // `tokens_match` never accepts, so forms are refused rather than guessable.
+                None => match random_token() {
+                    Ok(token) => {
+                        visitor
+                            .set_cookies
+                            .push(set_cookie(CSRF_COOKIE, &token, None, secure));
+                        visitor.csrf = token;
+                    }
+                    Err(e) => tracing::error!(error = %e, "no form token for a visitor"),
+                },
             }
         }
         Ok(visitor)
