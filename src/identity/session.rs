@@ -53,8 +53,8 @@ pub fn tokens_match(posted: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(posted.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// A live session, found by its token.
-#[derive(Clone, Debug)]
+/// A live session, found by its token. `Debug` hides the form token.
+#[derive(Clone)]
 pub struct Session {
     pub principal: Principal,
     /// The session's form token.
@@ -64,10 +64,30 @@ pub struct Session {
 }
 
 /// A session just opened: the token for the browser, and how long the browser keeps it.
-#[derive(Clone, Debug)]
+/// `Debug` hides the token.
+#[derive(Clone)]
 pub struct Opened {
     pub token: String,
     pub max_age: TimeDelta,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("principal", &self.principal)
+            .field("csrf", &"***")
+            .field("token_hash", &self.token_hash)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("token", &"***")
+            .field("max_age", &self.max_age)
+            .finish()
+    }
 }
 
 /// The web sessions service.

@@ -7,15 +7,22 @@
 //! `lokal_csrf` cookie (double submit, OWASP's "signed double-submit" without the signature:
 //! the cookie is HttpOnly and same-site), which a page sets on first visit.
 //!
-//! Cookies are read with `axum_extra`'s [`CookieJar`] and written with [`Cookie`]; every
-//! cookie is `HttpOnly; SameSite=Lax; Path=/`, with `Secure` when a TLS proxy says the
+//! Cookies are parsed and written with the `cookie` crate ([`Cookie`], through axum-extra);
+//! every cookie is `HttpOnly; SameSite=Lax; Path=/`, with `Secure` when a TLS proxy says the
 //! browser came over HTTPS (RFC 6265 section 4.1.2).
+//!
+//! Reading ([`RequestCookies`]) matches names exactly, without percent-decoding, and the first
+//! cookie of a name wins. axum-extra's `CookieJar` decodes names (`lokal%5Fsession` would
+//! read as `lokal_session`: a cookie a browser keeps apart from ours, which a sibling
+//! subdomain or a plain-HTTP answer could set to sign a victim into the attacker's account)
+//! and keeps the last of a name (a later-set cookie would win over ours). Browsers send the
+//! cookie with the longest path, then the oldest, first (RFC 6265 section 5.4).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT_LANGUAGE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::app::AppState;
 use crate::i18n::Lang;
@@ -112,9 +119,32 @@ fn origin_matches(headers: &HeaderMap) -> bool {
         .any(|host| !host.is_empty() && host.eq_ignore_ascii_case(origin_host))
 }
 
-fn language(headers: &HeaderMap, jar: &CookieJar) -> Lang {
+/// The cookies a request carries, as sent: every `Cookie` header, split by the `cookie`
+/// crate without percent-decoding.
+pub struct RequestCookies(Vec<Cookie<'static>>);
+
+impl RequestCookies {
+    pub fn from_headers(headers: &HeaderMap) -> RequestCookies {
+        RequestCookies(
+            headers
+                .get_all(axum::http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| Cookie::split_parse(v.to_owned()))
+                .filter_map(Result::ok)
+                .collect(),
+        )
+    }
+
+    /// The value of the first cookie named exactly `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|c| c.name() == name).map(|c| c.value())
+    }
+}
+
+fn language(headers: &HeaderMap, jar: &RequestCookies) -> Lang {
     jar.get(LANG_COOKIE)
-        .and_then(|c| Lang::parse(c.value()))
+        .and_then(Lang::parse)
         .or_else(|| {
             headers
                 .get(ACCEPT_LANGUAGE)
@@ -132,7 +162,7 @@ impl FromRequestParts<AppState> for Visitor {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
-        let jar = CookieJar::from_headers(headers);
+        let jar = RequestCookies::from_headers(headers);
         let secure = behind_tls(headers);
         let here = parts
             .uri
@@ -152,7 +182,7 @@ impl FromRequestParts<AppState> for Visitor {
         if let Some(token) = jar.get(SESSION_COOKIE) {
             // A store that does not answer leaves the visitor signed out for this request:
             // the page says so where it matters (forms answer 503).
-            if let Ok(Some(s)) = state.bookings.sessions().find(token.value()).await {
+            if let Ok(Some(s)) = state.bookings.sessions().find(token).await {
                 visitor.csrf = s.csrf;
                 visitor.user = Some(s.principal);
                 visitor.session = Some(s.token_hash);
@@ -161,7 +191,6 @@ impl FromRequestParts<AppState> for Visitor {
         if visitor.session.is_none() {
             match jar
                 .get(CSRF_COOKIE)
-                .map(|c| c.value())
                 .filter(|t| t.len() >= 32 && t.len() <= 64)
             {
                 Some(t) => visitor.csrf = t.to_owned(),
@@ -244,13 +273,13 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let h = headers(&[("cookie", "a=1; lokal_session=abc; b=2"), ("cookie", "c=3")]);
-        let jar = CookieJar::from_headers(&h);
-        assert_eq!(jar.get(SESSION_COOKIE).map(|c| c.value()), Some("abc"));
-        assert_eq!(jar.get("c").map(|c| c.value()), Some("3"));
+        let jar = RequestCookies::from_headers(&h);
+        assert_eq!(jar.get(SESSION_COOKIE), Some("abc"));
+        assert_eq!(jar.get("c"), Some("3"));
         assert!(jar.get("lokal").is_none());
         assert_eq!(language(&h, &jar), Lang::Nb);
         let en = headers(&[("cookie", "lokal_lang=en"), ("accept-language", "nb")]);
-        assert_eq!(language(&en, &CookieJar::from_headers(&en)), Lang::En);
+        assert_eq!(language(&en, &RequestCookies::from_headers(&en)), Lang::En);
     }
 
     #[test]
@@ -318,7 +347,10 @@ mod tests {
         assert!(!behind_tls(&headers(&[("x-forwarded-proto", "http")])));
         // `cookie` writes Secure before Path; the flag is what counts (RFC 6265 4.1.1: order
         // of attributes is free).
-        assert!(set_cookie("a", "b", None, true).contains("; Secure"));
+        assert_eq!(
+            set_cookie("a", "b", None, true),
+            "a=b; HttpOnly; SameSite=Lax; Secure; Path=/"
+        );
         let plain = set_cookie("a", "b", Some(5), false);
         assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
         assert!(!plain.contains("Secure"));
@@ -326,6 +358,25 @@ mod tests {
         assert_eq!(
             set_cookie(SESSION_COOKIE, "", Some(0), false),
             "lokal_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn an_encoded_lookalike_or_a_later_duplicate_is_not_our_session() {
+        // A browser keeps `lokal%5Fsession` apart from `lokal_session`; so does Lokal.
+        let alias = headers(&[("cookie", "lokal%5Fsession=attacker")]);
+        assert_eq!(
+            RequestCookies::from_headers(&alias).get(SESSION_COOKIE),
+            None
+        );
+        // The first of a name wins (browsers send the longest path, then the oldest, first).
+        let both = headers(&[
+            ("cookie", "lokal_session=mine; lokal_session=attacker"),
+            ("cookie", "lokal_session=third"),
+        ]);
+        assert_eq!(
+            RequestCookies::from_headers(&both).get(SESSION_COOKIE),
+            Some("mine")
         );
     }
 }
