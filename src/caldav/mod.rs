@@ -6,8 +6,8 @@ pub mod dav;
 pub mod error;
 pub mod feed;
 pub mod freebusy;
+pub mod methods;
 pub mod resource;
-pub mod schedule;
 pub mod xml;
 
 pub use dav::{serve, whole_body};

@@ -149,26 +149,47 @@ fn fold(out: &mut String, line: &str) {
     out.push_str("\r\n");
 }
 
-/// Why a body is not a calendar object resource: the CalDAV precondition it fails
-/// (RFC 4791 §5.3.2.1) and a sentence for people.
+/// What is wrong with a body, in the terms of RFC 4791 §5.3.2.1 (the CalDAV face names each
+/// as its precondition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not iCalendar text at all (RFC 5545 §3 syntax): `valid-calendar-data`.
+    Data,
+    /// iCalendar, but not one calendar object resource (RFC 4791 §4.1):
+    /// `valid-calendar-object-resource`.
+    Object,
+    /// A component other than VEVENT: `supported-calendar-component`.
+    Component,
+}
+
+impl Fault {
+    /// The RFC 4791 §5.3.2.1 precondition element this fault fails.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Data => "valid-calendar-data",
+            Fault::Object => "valid-calendar-object-resource",
+            Fault::Component => "supported-calendar-component",
+        }
+    }
+}
+
+/// Why a body is not a calendar object resource: what is wrong, and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
-    /// `valid-calendar-data`, `valid-calendar-object-resource` or
-    /// `supported-calendar-component`.
-    pub precondition: &'static str,
+    pub fault: Fault,
     pub message: String,
 }
 
 fn invalid_data(message: impl Into<String>) -> Invalid {
     Invalid {
-        precondition: "valid-calendar-data",
+        fault: Fault::Data,
         message: message.into(),
     }
 }
 
 fn invalid_object(message: impl Into<String>) -> Invalid {
     Invalid {
-        precondition: "valid-calendar-object-resource",
+        fault: Fault::Object,
         message: message.into(),
     }
 }
@@ -365,7 +386,7 @@ pub fn check(text: &str) -> Result<Object, Invalid> {
             "VTIMEZONE" => {}
             "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VAVAILABILITY" => {
                 return Err(Invalid {
-                    precondition: "supported-calendar-component",
+                    fault: Fault::Component,
                     message: format!("this calendar holds events (VEVENT) only, not {}", c.name),
                 });
             }
@@ -643,12 +664,12 @@ mod tests {
         assert_eq!(check(EVENT).unwrap().uid, "a@b");
         let no_uid = EVENT.replace("UID:a@b\r\n", "");
         assert_eq!(
-            check(&no_uid).err().unwrap().precondition,
+            check(&no_uid).err().unwrap().fault.name(),
             "valid-calendar-object-resource"
         );
         let todo = EVENT.replace("VEVENT", "VTODO");
         assert_eq!(
-            check(&todo).err().unwrap().precondition,
+            check(&todo).err().unwrap().fault.name(),
             "supported-calendar-component"
         );
         let no_start = EVENT.replace("DTSTART;TZID=Europe/Oslo:20270111T100000\r\n", "");
