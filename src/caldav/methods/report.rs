@@ -715,3 +715,281 @@ fn staff_matches(o: &StaffObject, wanted: &EventFilter) -> bool {
     // RFC 4791 §9.9: a zero-length event matches at its instant.
     start < to && (end > from || (end == start && start >= from))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A staff-like collection held in memory: `(name, change number, live)`.
+    struct Fake {
+        path: Path,
+        changes: Vec<Change>,
+    }
+
+    fn change(name: &str, seq: i64, live: bool) -> Change {
+        Change {
+            name: name.to_owned(),
+            seq,
+            live,
+        }
+    }
+
+    fn fake(changes: Vec<Change>) -> Fake {
+        Fake {
+            path: Path::Meetings("kari".into()),
+            changes,
+        }
+    }
+
+    impl Fake {
+        fn node(&self, c: &Change) -> Node {
+            Node::StaffObject {
+                path: Path::Object(Box::new(self.path.clone()), c.name.clone()),
+                etag: format!("\"s{}\"", c.seq),
+                data: None,
+            }
+        }
+    }
+
+    impl Collection for Fake {
+        fn path(&self) -> &Path {
+            &self.path
+        }
+        fn current(&self) -> i64 {
+            self.changes.iter().map(|c| c.seq).max().unwrap_or(0)
+        }
+        fn sync_token(&self, seq: i64) -> String {
+            format!("t{seq}")
+        }
+        fn parse_sync_token(&self, token: &str) -> Option<i64> {
+            token.strip_prefix('t')?.parse().ok()
+        }
+        async fn query(&self, _: &EventFilter, _: bool) -> Result<Vec<Node>, DavError> {
+            Ok(self
+                .changes
+                .iter()
+                .filter(|c| c.live)
+                .map(|c| self.node(c))
+                .collect())
+        }
+        async fn initial(&self) -> Result<Vec<Change>, DavError> {
+            Ok(self.changes.iter().filter(|c| c.live).cloned().collect())
+        }
+        async fn changes(&self, since: i64) -> Result<Vec<Change>, DavError> {
+            Ok(self
+                .changes
+                .iter()
+                .filter(|c| c.seq > since)
+                .cloned()
+                .collect())
+        }
+        async fn members(
+            &self,
+            wanted: &[Change],
+            _: bool,
+            _: bool,
+        ) -> Result<HashMap<String, Node>, DavError> {
+            Ok(wanted
+                .iter()
+                .filter_map(|w| self.changes.iter().find(|c| c.name == w.name && c.live))
+                .map(|c| (c.name.clone(), self.node(c)))
+                .collect())
+        }
+    }
+
+    fn viewer() -> Viewer {
+        Viewer {
+            login: "kari".into(),
+        }
+    }
+
+    fn etag_only() -> PropRequest {
+        PropRequest::Prop(vec![xml::PropName::GETETAG])
+    }
+
+    fn statuses(responses: &[xml::Response]) -> Vec<(String, Option<u16>)> {
+        responses
+            .iter()
+            .map(|r| {
+                let status = match &r.body {
+                    ResponseBody::Status(s) => Some(*s),
+                    _ => None,
+                };
+                (r.href.clone(), status)
+            })
+            .collect()
+    }
+
+    const HOME: &str = "/dav/calendars/users/kari/meetings/";
+
+    #[test]
+    fn a_cut_never_falls_between_two_changes_with_the_same_number() {
+        let mut changes = vec![
+            change("a", 1, true),
+            change("b", 2, true),
+            change("c", 2, true),
+            change("d", 3, true),
+        ];
+        assert_eq!(cut(&mut changes, Some(2), 3), (1, true));
+        assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn a_cut_keeps_at_least_the_first_number_whole() {
+        let mut changes = vec![
+            change("a", 1, true),
+            change("b", 1, true),
+            change("c", 2, true),
+        ];
+        assert_eq!(cut(&mut changes, Some(0), 2), (1, true));
+        assert_eq!(changes.len(), 2);
+        let mut all = vec![change("a", 1, true), change("b", 1, true)];
+        assert_eq!(cut(&mut all, Some(1), 1), (1, false));
+        assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn no_limit_or_a_large_one_keeps_everything_and_the_current_token() {
+        let mut changes = vec![change("a", 1, true), change("b", 2, false)];
+        assert_eq!(cut(&mut changes, None, 5), (5, false));
+        assert_eq!(cut(&mut changes, Some(2), 5), (5, false));
+        assert_eq!(changes.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_truncated_sync_ends_with_507_and_a_token_that_resumes_after_it() {
+        let c = fake(vec![
+            change("a", 1, true),
+            change("b", 2, false),
+            change("c", 3, true),
+        ]);
+        let (responses, token) = sync_collection(
+            &c,
+            &viewer(),
+            Some("t0"),
+            Some(2),
+            &etag_only(),
+            &CalendarData::Full,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            statuses(&responses),
+            [
+                (format!("{HOME}a.ics"), None),
+                (format!("{HOME}b.ics"), Some(404)),
+                (HOME.to_owned(), Some(507)),
+            ]
+        );
+        assert_eq!(token, "t2");
+        let (responses, token) = sync_collection(
+            &c,
+            &viewer(),
+            Some(&token),
+            Some(2),
+            &etag_only(),
+            &CalendarData::Full,
+        )
+        .await
+        .unwrap();
+        assert_eq!(statuses(&responses), [(format!("{HOME}c.ics"), None)]);
+        assert_eq!(token, "t3");
+    }
+
+    #[tokio::test]
+    async fn a_first_sync_lists_the_live_members_and_a_foreign_token_is_refused() {
+        let c = fake(vec![change("a", 1, true), change("b", 2, false)]);
+        let (responses, token) = sync_collection(
+            &c,
+            &viewer(),
+            Some(" "),
+            None,
+            &etag_only(),
+            &CalendarData::Full,
+        )
+        .await
+        .unwrap();
+        assert_eq!(statuses(&responses), [(format!("{HOME}a.ics"), None)]);
+        assert_eq!(token, "t2");
+        for bad in ["x1", "t9"] {
+            let e = sync_collection(
+                &c,
+                &viewer(),
+                Some(bad),
+                None,
+                &etag_only(),
+                &CalendarData::Full,
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    DavError::Precondition {
+                        condition: Precondition::ValidSyncToken,
+                        ..
+                    }
+                ),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_multiget_answers_each_href_in_order_and_404_for_strangers() {
+        let c = fake(vec![change("a", 1, true), change("gone", 2, false)]);
+        let hrefs = vec![
+            format!("{HOME}gone.ics"),
+            "/dav/calendars/users/ola/meetings/a.ics".to_owned(),
+            format!("{HOME}a.ics"),
+            "not a path".to_owned(),
+        ];
+        let responses = multiget(&c, &viewer(), &etag_only(), &CalendarData::Full, hrefs)
+            .await
+            .unwrap();
+        assert_eq!(
+            statuses(&responses),
+            [
+                (format!("{HOME}gone.ics"), Some(404)),
+                (
+                    "/dav/calendars/users/ola/meetings/a.ics".to_owned(),
+                    Some(404)
+                ),
+                (format!("{HOME}a.ics"), None),
+                ("not a path".to_owned(), Some(404)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_query_over_its_limit_is_cut_with_507_on_the_target() {
+        let c = fake(vec![
+            change("a", 1, true),
+            change("b", 2, true),
+            change("c", 3, true),
+        ]);
+        let all = EventFilter::default();
+        let responses = calendar_query(
+            &c,
+            &viewer(),
+            &etag_only(),
+            &CalendarData::Full,
+            Some(&all),
+            Some(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            statuses(&responses),
+            [
+                (format!("{HOME}a.ics"), None),
+                (format!("{HOME}b.ics"), None),
+                (HOME.to_owned(), Some(507)),
+            ]
+        );
+        let none = calendar_query(&c, &viewer(), &etag_only(), &CalendarData::Full, None, None)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
+}
