@@ -29,6 +29,7 @@ use super::{Calendars, RoomCalendar};
 use crate::booking::{BookingError, Bookings, CreateBooking, OnConflict};
 use crate::i18n::Lang;
 use crate::ical::{self as object, Component, EventTimes, Fault, Frame, Object, Prop, When};
+use crate::ical::{escape_text as escape, unescape_text as unescape};
 use crate::identity::Principal;
 use crate::store::{BookingRecord, RoomLink, StaffObject, StoreError};
 
@@ -244,40 +245,6 @@ fn status_text(status: &str) -> &'static str {
         "2.0" => "Success.",
         _ => "Invalid property value.",
     }
-}
-
-/// Text value escaping (RFC 5545 §3.3.11).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(o) => out.push(o),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The marker on what Lokal adds to a copy.
@@ -1177,7 +1144,7 @@ async fn reply_message(
         name: "VCALENDAR".into(),
         props: vec![
             Prop::new("VERSION", "2.0"),
-            Prop::new("PRODID", crate::calendar::ical::PRODID),
+            Prop::new("PRODID", object::PRODID),
             Prop::new("METHOD", "REPLY"),
         ],
         children: obj

@@ -135,18 +135,83 @@ impl Component {
     }
 }
 
-fn fold(out: &mut String, line: &str) {
-    let mut width = 0;
-    for ch in line.chars() {
-        let len = ch.len_utf8();
-        if width + len > 75 {
-            out.push_str("\r\n ");
-            width = 1;
+/// The PRODID of every calendar Lokal writes (RFC 5545 §3.7.3).
+pub const PRODID: &str = "-//Lokal//Lokal//EN";
+
+/// The longest content line, in octets, without the line break (RFC 5545 §3.1).
+const LINE_OCTETS: usize = 75;
+
+/// Appends `line` and CRLF, folded (RFC 5545 §3.1): at most 75 octets a line, the break (CRLF
+/// and a space) never inside a UTF-8 character. The one line folder of the crate.
+pub fn fold(out: &mut String, line: &str) {
+    let mut rest = line;
+    let mut limit = LINE_OCTETS;
+    while rest.len() > limit {
+        let mut cut = limit;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
         }
-        out.push(ch);
-        width += len;
+        let (head, tail) = rest.split_at(cut);
+        out.push_str(head);
+        out.push_str("\r\n ");
+        rest = tail;
+        // A continuation line starts with the space.
+        limit = LINE_OCTETS - 1;
     }
+    out.push_str(rest);
     out.push_str("\r\n");
+}
+
+/// Text fit for a property value before escaping: line breaks as LF (CRLF and lone CR
+/// included), tabs kept, every other control character dropped (RFC 5545 §3.3.11 allows no
+/// controls but HTAB in TEXT).
+pub fn clean_text(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .filter_map(|c| match c {
+            '\r' => Some('\n'),
+            '\n' | '\t' => Some(c),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// A TEXT value escaped (RFC 5545 §3.3.11): backslash, `;`, `,` and line breaks; CR and other
+/// control characters dropped.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A TEXT value unescaped (RFC 5545 §3.3.11): `\n` or `\N` is a line break, any other escaped
+/// character stands for itself.
+pub fn unescape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What is wrong with a body, in the terms of RFC 4791 §5.3.2.1 (the CalDAV face names each
