@@ -266,40 +266,62 @@ const MAX_NESTING: usize = 8;
 /// Parses an iCalendar stream holding exactly one VCALENDAR.
 pub fn parse(text: &str) -> Result<Component, Invalid> {
     // Unfold (RFC 5545 §3.1): a line break followed by a space or tab continues the line.
-    let mut lines: Vec<String> = Vec::new();
+    // Each content line is read as soon as the next one starts, so the nesting bound stops a
+    // body of deeply nested components at its first lines, before the length bound.
+    let mut reader = Reader::default();
+    let mut current: Option<String> = None;
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some(rest) = raw.strip_prefix([' ', '\t']) {
-            match lines.last_mut() {
+            match current.as_mut() {
                 Some(last) => last.push_str(rest),
                 None => return Err(invalid_data("the body starts with a continuation line")),
             }
         } else if !raw.is_empty() {
-            lines.push(raw.to_owned());
-        }
-        if lines.len() > MAX_LINES {
-            return Err(invalid_data("the body has too many lines"));
+            if let Some(line) = current.replace(raw.to_owned()) {
+                reader.line(&line)?;
+            }
+            if reader.lines + 1 > MAX_LINES {
+                return Err(invalid_data("the body has too many lines"));
+            }
         }
     }
-    let mut stack: Vec<Component> = Vec::new();
-    let mut root: Option<Component> = None;
-    for (n, line) in lines.iter().enumerate() {
+    if let Some(line) = current {
+        reader.line(&line)?;
+    }
+    reader.finish()
+}
+
+/// The state of [`parse`]: the open components and, once closed, the root.
+#[derive(Default)]
+struct Reader {
+    lines: usize,
+    stack: Vec<Component>,
+    root: Option<Component>,
+}
+
+impl Reader {
+    fn line(&mut self, line: &str) -> Result<(), Invalid> {
+        self.lines += 1;
         let prop = content_line(line).ok_or_else(|| {
-            invalid_data(format!("line {} is not a content line: {line:.60}", n + 1))
+            invalid_data(format!(
+                "line {} is not a content line: {line:.60}",
+                self.lines
+            ))
         })?;
-        if root.is_some() {
+        if self.root.is_some() {
             return Err(invalid_data("there is content after END:VCALENDAR"));
         }
         match prop.name.as_str() {
             "BEGIN" => {
-                if stack.len() >= MAX_NESTING {
+                if self.stack.len() >= MAX_NESTING {
                     return Err(invalid_data("components are nested too deeply"));
                 }
                 let name = prop.value.trim().to_ascii_uppercase();
                 if name.is_empty() {
                     return Err(invalid_data("BEGIN without a component name"));
                 }
-                stack.push(Component {
+                self.stack.push(Component {
                     name,
                     props: Vec::new(),
                     children: Vec::new(),
@@ -307,7 +329,8 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
             }
             "END" => {
                 let name = prop.value.trim().to_ascii_uppercase();
-                let done = stack
+                let done = self
+                    .stack
                     .pop()
                     .ok_or_else(|| invalid_data(format!("END:{name} without a BEGIN")))?;
                 if done.name != name {
@@ -316,28 +339,34 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
                         done.name
                     )));
                 }
-                match stack.last_mut() {
+                match self.stack.last_mut() {
                     Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
+                    None => self.root = Some(done),
                 }
             }
-            _ => match stack.last_mut() {
+            _ => match self.stack.last_mut() {
                 Some(c) => c.props.push(prop),
                 None => return Err(invalid_data("a property outside BEGIN:VCALENDAR")),
             },
         }
+        Ok(())
     }
-    if let Some(open) = stack.last() {
-        return Err(invalid_data(format!("BEGIN:{} is never closed", open.name)));
+
+    fn finish(self) -> Result<Component, Invalid> {
+        if let Some(open) = self.stack.last() {
+            return Err(invalid_data(format!("BEGIN:{} is never closed", open.name)));
+        }
+        let root = self
+            .root
+            .ok_or_else(|| invalid_data("the body holds no BEGIN:VCALENDAR"))?;
+        if root.name != "VCALENDAR" {
+            return Err(invalid_data(format!(
+                "the body is a {}, not a VCALENDAR",
+                root.name
+            )));
+        }
+        Ok(root)
     }
-    let root = root.ok_or_else(|| invalid_data("the body holds no BEGIN:VCALENDAR"))?;
-    if root.name != "VCALENDAR" {
-        return Err(invalid_data(format!(
-            "the body is a {}, not a VCALENDAR",
-            root.name
-        )));
-    }
-    Ok(root)
 }
 
 /// `NAME *(;PARAM=VALUE[,VALUE]) : VALUE` (RFC 5545 §3.1). Quoted parameter values may hold
