@@ -7,7 +7,9 @@ pub mod error;
 pub mod feed;
 pub mod freebusy;
 pub mod methods;
+mod multistatus;
 pub mod resource;
+mod tree;
 pub mod xml;
 
 pub use dav::{serve, whole_body};

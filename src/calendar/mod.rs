@@ -1,6 +1,11 @@
-//! The room calendars as the CalDAV handlers and the feeds see them: which rooms there are,
-//! which a staff member follows, what a viewer may see of each booking, and the tags (ETag,
-//! ctag, sync token) that tell clients what changed.
+//! The calendar service: the room calendars as the CalDAV face and the feeds see them (which
+//! rooms there are, which a staff member follows, what a viewer may see of each booking, their
+//! members by id, time and change), each staff member's own calendar and schedule inbox
+//! (reads here, writes with implicit scheduling in [`schedule`]), private feeds, and the tags
+//! (ETag, ctag, sync token) that tell clients what changed.
+//!
+//! Invariant: the faces reach the store only through this service; it re-exports the records
+//! they read ([`CalendarEntry`], [`StaffObject`], ...). The store and the clock are private.
 //!
 //! Tags: an object's ETag is its booking's change number plus a "view" tag (a digest of what
 //! else shapes the rendering: the room's name and zone and its policy's privacy setting), so a

@@ -5,9 +5,11 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::caldav::dav::{Ctx, render, resolve};
+use crate::caldav::dav::Ctx;
 use crate::caldav::error::DavError;
+use crate::caldav::multistatus::render;
 use crate::caldav::resource::{Node, Path};
+use crate::caldav::tree::resolve;
 use crate::caldav::xml::CalendarData;
 use crate::calendar::ical;
 

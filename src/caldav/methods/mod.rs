@@ -10,10 +10,11 @@ pub mod propfind;
 pub mod put;
 pub mod report;
 
-use super::dav::{Ctx, resolve};
 use super::error::DavError;
 use super::resource::Path;
 use super::xml::PropName;
+use crate::caldav::dav::Ctx;
+use crate::caldav::tree::resolve;
 
 /// 403 for a write, naming the privilege the viewer lacks (RFC 3744 §7.1.1): creating or
 /// removing members needs bind/unbind on the collection, changing content write-content,

@@ -4,9 +4,11 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::caldav::dav::{Ctx, children, multistatus, needs_entries, resolve, respond};
+use crate::caldav::dav::Ctx;
 use crate::caldav::error::{DavError, Precondition};
+use crate::caldav::multistatus::{multistatus, respond};
 use crate::caldav::resource::Path;
+use crate::caldav::tree::{children, needs_entries, resolve};
 use crate::caldav::xml::{self, CalendarData};
 
 /// The Depth header (RFC 4918 §10.2): 0 or 1. Infinity is refused with

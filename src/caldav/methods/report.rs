@@ -17,11 +17,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone as _, Utc};
 
-use crate::caldav::dav::{
-    Ctx, multistatus, needs_entries, object_node, resolve, respond, staff_node,
-};
+use crate::caldav::dav::Ctx;
 use crate::caldav::error::{DavError, Precondition};
+use crate::caldav::multistatus::{multistatus, respond};
 use crate::caldav::resource::{Node, Path, Viewer};
+use crate::caldav::tree::{needs_entries, object_node, resolve, staff_node};
 use crate::caldav::xml::{
     self, CalendarData, CompFilter, PropRequest, Report, ResponseBody, SyncLevel,
 };
