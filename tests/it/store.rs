@@ -250,9 +250,7 @@ async fn booking_suite(store: &Store) -> bool {
         )
         .await
         .unwrap();
-    assert!(
-        matches!(first, Created::Inserted(ref b) if b.status == lokal::scheduling::BookingStatus::Approved)
-    );
+    assert!(matches!(first, Created::Inserted(ref b) if b.status == lokal::scheduling::BookingStatus::Approved));
 
     // The next decision in the same window sees it.
     let mut seen = Vec::new();
