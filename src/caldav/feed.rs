@@ -84,8 +84,7 @@ async fn feed(
     let change_seq = cals.change_seq(cal).await?;
     let etag = format!("\"{}-{variant}\"", cal.ctag(change_seq));
     let modified = cals
-        .store
-        .room_last_change(&cal.room.room.id)
+        .last_change(cal)
         .await?
         .unwrap_or(cal.room.synced_at)
         .max(cal.room.synced_at);

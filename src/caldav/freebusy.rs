@@ -25,12 +25,12 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
-use icalendar::parser::{Component, Property, read_components, unfold};
 
-use super::error::DavError;
-use super::xml::{self, PropName, ScheduleItem};
+use super::error::{DavError, Precondition};
+use super::xml::{self, ScheduleItem};
 use crate::calendar::Calendars;
 use crate::calendar::ical::{self, FreeBusyReply};
+use crate::ical::{self as object, Component, Prop};
 use crate::identity::Principal;
 use crate::scheduling::Zone;
 
@@ -137,12 +137,12 @@ struct FreeBusyRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Refusal {
     status: StatusCode,
-    precondition: &'static str,
+    precondition: Precondition,
     message: String,
 }
 
 impl Refusal {
-    fn bad(precondition: &'static str, message: impl Into<String>) -> Self {
+    fn bad(precondition: Precondition, message: impl Into<String>) -> Self {
         Refusal {
             status: StatusCode::BAD_REQUEST,
             precondition,
@@ -151,15 +151,15 @@ impl Refusal {
     }
 
     fn data(message: impl Into<String>) -> Self {
-        Self::bad("valid-calendar-data", message)
+        Self::bad(Precondition::ValidCalendarData, message)
     }
 
     fn message(message: impl Into<String>) -> Self {
-        Self::bad("valid-scheduling-message", message)
+        Self::bad(Precondition::ValidSchedulingMessage, message)
     }
 
     fn response(&self) -> Response {
-        let body = xml::error(&PropName::caldav(self.precondition), Some(&self.message));
+        let body = self.precondition.body(Some(&self.message));
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -169,20 +169,9 @@ impl Refusal {
     }
 }
 
-fn name_is(p: &Property<'_>, name: &str) -> bool {
-    p.name.as_str().eq_ignore_ascii_case(name)
-}
-
-fn props<'a>(c: &'a Component<'a>, name: &'a str) -> impl Iterator<Item = &'a Property<'a>> {
-    c.properties.iter().filter(move |p| name_is(p, name))
-}
-
 /// The one value of a property that may appear once; `Err` when it appears more often.
-fn single<'a>(
-    c: &'a Component<'a>,
-    name: &'static str,
-) -> Result<Option<&'a Property<'a>>, Refusal> {
-    let mut found = props(c, name);
+fn single<'a>(c: &'a Component, name: &'static str) -> Result<Option<&'a Prop>, Refusal> {
+    let mut found = c.props(name);
     let first = found.next();
     if found.next().is_some() {
         return Err(Refusal::message(format!(
@@ -190,14 +179,6 @@ fn single<'a>(
         )));
     }
     Ok(first)
-}
-
-fn param<'a>(p: &'a Property<'a>, key: &str) -> Option<&'a str> {
-    p.params
-        .iter()
-        .find(|q| q.key.as_str().eq_ignore_ascii_case(key))
-        .and_then(|q| q.val.as_ref())
-        .map(|v| v.as_str().trim_matches('"'))
 }
 
 /// Parses and checks the body; every failure says what to fix.
@@ -209,31 +190,15 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
             "the request body is empty; send a VCALENDAR with METHOD:REQUEST and one VFREEBUSY",
         ));
     }
-    let unfolded = unfold(text);
-    // The parser recurses once per nesting level: a body of thousands of nested BEGIN lines
-    // would overflow the stack (an abort, not a panic), so nesting is bounded first.
-    if nesting(&unfolded) > MAX_NESTING {
-        return Err(Refusal::data(format!(
-            "components are nested more than {MAX_NESTING} deep; a free-busy request is a \
-             VCALENDAR holding one VFREEBUSY"
-        )));
-    }
-    // The parser is a third party's; a panic on hostile input must not take the request
-    // down with a 500 (the input is a plain string, so nothing is left half-changed).
-    let parsed = std::panic::catch_unwind(|| read_components(&unfolded))
-        .map_err(|_| Refusal::data("the request body is not valid iCalendar (RFC 5545)"))?
-        .map_err(|_| Refusal::data("the request body is not valid iCalendar (RFC 5545)"))?;
-    let [calendar] = parsed.as_slice() else {
-        return Err(Refusal::data(
-            "the request body must hold exactly one VCALENDAR",
-        ));
-    };
-    if !calendar.name.as_str().eq_ignore_ascii_case("VCALENDAR") {
-        return Err(Refusal::data(format!(
-            "the request body must be a VCALENDAR, not a {}",
-            calendar.name.as_str()
-        )));
-    }
+    // The one bounded reader of untrusted iCalendar (`crate::ical`): it never panics, and
+    // bounds nesting and length, so no guard is needed here.
+    let calendar = object::parse(text).map_err(|e| {
+        Refusal::data(format!(
+            "the request body is not valid iCalendar (RFC 5545): {}",
+            e.message
+        ))
+    })?;
+    let calendar = &calendar;
     let method = single_of(calendar, "METHOD")?;
     match method {
         Some(m) if m.eq_ignore_ascii_case("REQUEST") => {}
@@ -250,7 +215,7 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         }
     }
     let mut freebusy = Vec::new();
-    for c in &calendar.components {
+    for c in &calendar.children {
         let name = c.name.as_str();
         if name.eq_ignore_ascii_case("VFREEBUSY") {
             freebusy.push(c);
@@ -274,7 +239,7 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         )));
     };
     let uid = single(fb, "UID")?
-        .map(|p| p.val.as_str().trim().to_owned())
+        .map(|p| p.value.trim().to_owned())
         .filter(|u| !u.is_empty())
         .ok_or_else(|| Refusal::message("the VFREEBUSY has no UID (RFC 5546 §3.3.2)"))?;
     if uid.len() > 255 || uid.chars().any(char::is_control) {
@@ -283,7 +248,7 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         ));
     }
     let organizer = single(fb, "ORGANIZER")?
-        .map(|p| p.val.as_str().trim().to_owned())
+        .map(|p| p.value.trim().to_owned())
         .filter(|o| !o.is_empty())
         .ok_or_else(|| {
             Refusal::message("the VFREEBUSY has no ORGANIZER: name yourself as the organizer")
@@ -294,8 +259,8 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
         ));
     }
     let mut attendees: Vec<String> = Vec::new();
-    for p in props(fb, "ATTENDEE") {
-        let a = p.val.as_str().trim().to_owned();
+    for p in fb.props("ATTENDEE") {
+        let a = p.value.trim().to_owned();
         if a.is_empty() {
             return Err(Refusal::message("an ATTENDEE has no address"));
         }
@@ -333,51 +298,29 @@ fn parse_request(body: &[u8]) -> Result<FreeBusyRequest, Refusal> {
     })
 }
 
-/// How deep components may nest (VCALENDAR > VTIMEZONE > STANDARD is 3).
-const MAX_NESTING: usize = 8;
-
-/// The deepest BEGIN nesting of an unfolded body (unbalanced END lines count as nothing;
-/// the parser refuses those).
-fn nesting(unfolded: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    for line in unfolded.lines() {
-        let head = line.get(..6).unwrap_or(line);
-        if head.eq_ignore_ascii_case("BEGIN:") {
-            depth += 1;
-            deepest = deepest.max(depth);
-        } else if line
-            .get(..4)
-            .is_some_and(|h| h.eq_ignore_ascii_case("END:"))
-        {
-            depth = depth.saturating_sub(1);
-        }
-    }
-    deepest
-}
-
 /// The value of a VCALENDAR property that may appear once.
-fn single_of<'a>(c: &'a Component<'a>, name: &'static str) -> Result<Option<&'a str>, Refusal> {
-    let mut found = props(c, name);
+fn single_of<'a>(c: &'a Component, name: &'static str) -> Result<Option<&'a str>, Refusal> {
+    let mut found = c.props(name);
     let first = found.next();
     if found.next().is_some() {
         return Err(Refusal::message(format!(
             "the VCALENDAR has more than one {name}"
         )));
     }
-    Ok(first.map(|p| p.val.as_str().trim()))
+    Ok(first.map(|p| p.value.trim()))
 }
 
 /// A DTSTART or DTEND as an instant: UTC (`…Z`), or local time with an IANA `TZID` (a local
 /// time in a spring-forward gap counts from the end of the gap: this is only a window).
 /// Floating times, dates and unknown zones are refused: RFC 5545 §3.6.4 wants UTC here, and
 /// a window without a zone means nothing for rooms in other zones.
-fn time_of(p: Option<&Property<'_>>, name: &str) -> Result<DateTime<Utc>, Refusal> {
+fn time_of(p: Option<&Prop>, name: &str) -> Result<DateTime<Utc>, Refusal> {
     let p = p.ok_or_else(|| {
         Refusal::message(format!(
             "the VFREEBUSY has no {name}: give the window to ask about, in UTC"
         ))
     })?;
-    let value = p.val.as_str().trim();
+    let value = p.value.trim();
     if let Some(utc) = value.strip_suffix('Z').or_else(|| value.strip_suffix('z')) {
         return NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S")
             .map(|t| t.and_utc())
@@ -390,7 +333,7 @@ fn time_of(p: Option<&Property<'_>>, name: &str) -> Result<DateTime<Utc>, Refusa
     }
     let local = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
         .map_err(|_| Refusal::message(format!("{name}:{value} is not a date-time")))?;
-    let Some(tzid) = param(p, "TZID") else {
+    let Some(tzid) = p.param("TZID") else {
         return Err(Refusal::message(format!(
             "{name} is a floating time; give it in UTC (like {}Z)",
             local.format("%Y%m%dT%H%M%S")
@@ -438,7 +381,7 @@ async fn organizer_refusal(
 ) -> Result<Option<Refusal>, DavError> {
     let forbidden = |message: String| Refusal {
         status: StatusCode::FORBIDDEN,
-        precondition: "organizer-allowed",
+        precondition: Precondition::OrganizerAllowed,
         message,
     };
     let mine = format!("urn:lokal:staff:{login}");
@@ -482,6 +425,7 @@ async fn organizer_refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caldav::xml::PropName;
 
     fn request(vfreebusy: &str) -> String {
         format!(
@@ -544,10 +488,14 @@ mod tests {
         ] {
             let r = refused(body);
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body:?}");
-            assert_eq!(r.precondition, "valid-calendar-data", "{body:?}: {r:?}");
+            assert_eq!(
+                r.precondition.name().name,
+                "valid-calendar-data",
+                "{body:?}: {r:?}"
+            );
         }
         let r = parse_request(&[0xff, 0xfe, 0x00]).unwrap_err();
-        assert_eq!(r.precondition, "valid-calendar-data");
+        assert_eq!(r.precondition.name().name, "valid-calendar-data");
         // Thousands of nested components: refused before the (recursive) parser sees them.
         let deep = request(GOOD).replace(
             "BEGIN:VFREEBUSY",
@@ -626,7 +574,11 @@ mod tests {
         for (body, why) in cases {
             let r = refused(&body);
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}");
-            assert_eq!(r.precondition, "valid-scheduling-message", "{why}: {r:?}");
+            assert_eq!(
+                r.precondition.name().name,
+                "valid-scheduling-message",
+                "{why}: {r:?}"
+            );
             assert!(r.message.contains(why), "{why}: {}", r.message);
         }
         let many: String = (0..=MAX_RECIPIENTS)

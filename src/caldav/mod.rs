@@ -6,8 +6,10 @@ pub mod dav;
 pub mod error;
 pub mod feed;
 pub mod freebusy;
+pub mod methods;
+mod multistatus;
 pub mod resource;
-pub mod schedule;
+mod tree;
 pub mod xml;
 
 pub use dav::{serve, whole_body};

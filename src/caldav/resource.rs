@@ -19,8 +19,8 @@
 //! Hrefs here are decoded paths; `xml` percent-encodes them on the way out.
 
 use super::xml::{PropName, PropValue};
+use crate::calendar::CalendarEntry;
 use crate::calendar::RoomCalendar;
-use crate::store::CalendarEntry;
 
 /// A path under `/dav`, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -456,7 +456,7 @@ impl Node {
                 } else if *name == PropName::GETCTAG {
                     Some(PropValue::Text(format!("s{change_seq}")))
                 } else if *name == PropName::SYNC_TOKEN {
-                    Some(PropValue::Text(super::schedule::sync_token(
+                    Some(PropValue::Text(crate::calendar::schedule::sync_token(
                         login,
                         *change_seq,
                     )))
@@ -464,7 +464,7 @@ impl Node {
                     Some(PropValue::Href(Path::UserPrincipal(login.clone()).href()))
                 } else if *name == PropName::MAX_RESOURCE_SIZE {
                     Some(PropValue::Text(
-                        super::schedule::MAX_RESOURCE_SIZE.to_string(),
+                        crate::calendar::schedule::MAX_RESOURCE_SIZE.to_string(),
                     ))
                 } else if *name == SCHEDULE_CALENDAR_TRANSP {
                     // Events here make the organiser busy (RFC 6638 §9.1).

@@ -449,14 +449,15 @@ impl XmlError {
     }
 
     /// The precondition element for a 403 `<D:error>` body ([`error`]), if any.
-    pub fn precondition(&self) -> Option<PropName> {
+    pub fn precondition(&self) -> Option<super::error::Precondition> {
+        use super::error::Precondition;
         match self {
             // RFC 3253 §3.6.
-            XmlError::UnsupportedReport { .. } => Some(PropName::SUPPORTED_REPORT),
+            XmlError::UnsupportedReport { .. } => Some(Precondition::SupportedReport),
             // RFC 4791 §7.8 preconditions of calendar-query.
-            XmlError::InvalidFilter(_) => Some(PropName::VALID_FILTER),
-            XmlError::UnsupportedCollation(_) => Some(PropName::SUPPORTED_COLLATION),
-            XmlError::UnsupportedCalendarData(_) => Some(PropName::SUPPORTED_CALENDAR_DATA),
+            XmlError::InvalidFilter(_) => Some(Precondition::ValidFilter),
+            XmlError::UnsupportedCollation(_) => Some(Precondition::SupportedCollation),
+            XmlError::UnsupportedCalendarData(_) => Some(Precondition::SupportedCalendarData),
             _ => None,
         }
     }
@@ -2045,7 +2046,10 @@ mod tests {
             }
         );
         assert_eq!(err.status(), 403);
-        assert_eq!(err.precondition(), Some(PropName::SUPPORTED_REPORT));
+        assert_eq!(
+            err.precondition().map(|p| p.name()),
+            Some(PropName::SUPPORTED_REPORT)
+        );
         assert_eq!(parse_report(b""), Err(XmlError::EmptyBody));
     }
 
@@ -2158,7 +2162,10 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(err, XmlError::UnsupportedCalendarData(_)));
-        assert_eq!(err.precondition(), Some(PropName::SUPPORTED_CALENDAR_DATA));
+        assert_eq!(
+            err.precondition().map(|p| p.name()),
+            Some(PropName::SUPPORTED_CALENDAR_DATA)
+        );
         // Without <D:prop>: allprop, and calendar-data is not part of allprop.
         let body = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
         let Report::CalendarQuery { props, data, .. } = parse_report(body).unwrap() else {
@@ -2280,7 +2287,10 @@ mod tests {
                 matches!(err, XmlError::InvalidFilter(_)),
                 "{filter}: {err:?}"
             );
-            assert_eq!(err.precondition(), Some(PropName::VALID_FILTER));
+            assert_eq!(
+                err.precondition().map(|p| p.name()),
+                Some(PropName::VALID_FILTER)
+            );
         }
         let err = query(
             r#"<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match collation="i;unicode-casemap">x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter>"#,
@@ -2290,7 +2300,10 @@ mod tests {
             err,
             XmlError::UnsupportedCollation("i;unicode-casemap".into())
         );
-        assert_eq!(err.precondition(), Some(PropName::SUPPORTED_COLLATION));
+        assert_eq!(
+            err.precondition().map(|p| p.name()),
+            Some(PropName::SUPPORTED_COLLATION)
+        );
         // Elements of other namespaces inside a filter are ignored (RFC 4918 §17).
         assert!(
             query(r#"<C:filter><C:comp-filter name="VCALENDAR"><X:hint xmlns:X="urn:x"/></C:comp-filter></C:filter>"#)

@@ -37,7 +37,8 @@ use crate::scheduling::{OccurrenceStatus, Recurrence, Truncation, Zone};
 use crate::store::{BookingRecord, OccurrenceRecord};
 
 /// The PRODID of every calendar written here.
-pub const PRODID: &str = "-//Lokal//Lokal//EN";
+pub use crate::ical::PRODID;
+use crate::ical::{clean_text, fold as fold_into};
 
 /// The most occurrences the emitted RRULE may generate when it is checked against the stored
 /// dates; a rule generating more is replaced by a plain list of dates (RDATEs).
@@ -45,9 +46,6 @@ const MAX_GENERATED: usize = 20_000;
 
 /// The longest span of years a VTIMEZONE covers; a wider request is cut at its start + this.
 const MAX_ZONE_YEARS: i32 = 100;
-
-/// The longest content line, in octets, without the line break (RFC 5545 §3.1).
-const LINE_OCTETS: usize = 75;
 
 /// What a viewer may see of a booking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -385,21 +383,6 @@ fn years<'b>(bookings: impl Iterator<Item = &'b BookingRecord>, zone: Zone) -> O
         });
     }
     span
-}
-
-/// TEXT as the crate may escape it: the crate escapes backslash, comma, semicolon and LF but
-/// passes CR and other control characters through, which RFC 5545 forbids in TEXT. CRLF and
-/// lone CR become LF (escaped `\n`), other control characters but TAB are dropped.
-fn clean_text(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .chars()
-        .filter_map(|c| match c {
-            '\r' => Some('\n'),
-            '\n' | '\t' => Some(c),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect()
 }
 
 /// A parameter value: the crate quotes values with `:`, `;` or `,` but cannot write a DQUOTE
@@ -924,26 +907,6 @@ fn render(block: &Block) -> String {
         Ok(()) => out,
         Err(_) => String::new(),
     }
-}
-
-/// Appends one content line, folded at 75 octets (RFC 5545 §3.1: CRLF and one space before
-/// each continuation, which counts towards its 75), never inside a UTF-8 character.
-fn fold_into(out: &mut String, line: &str) {
-    let mut rest = line;
-    let mut limit = LINE_OCTETS;
-    while rest.len() > limit {
-        let mut cut = limit;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (head, tail) = rest.split_at(cut);
-        out.push_str(head);
-        out.push_str("\r\n ");
-        rest = tail;
-        limit = LINE_OCTETS - 1;
-    }
-    out.push_str(rest);
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
-//! The room calendars as the CalDAV handlers and the feeds see them: which rooms there are,
-//! which a staff member follows, what a viewer may see of each booking, and the tags (ETag,
-//! ctag, sync token) that tell clients what changed.
+//! The calendar service: the room calendars as the CalDAV face and the feeds see them (which
+//! rooms there are, which a staff member follows, what a viewer may see of each booking, their
+//! members by id, time and change), each staff member's own calendar and schedule inbox
+//! (reads here, writes with implicit scheduling in [`schedule`]), private feeds, and the tags
+//! (ETag, ctag, sync token) that tell clients what changed.
+//!
+//! Invariant: the faces reach the store only through this service; it re-exports the records
+//! they read ([`CalendarEntry`], [`StaffObject`], ...). The store and the clock are private.
 //!
 //! Tags: an object's ETag is its booking's change number plus a "view" tag (a digest of what
 //! else shapes the rendering: the room's name and zone and its policy's privacy setting), so a
@@ -13,12 +18,18 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
 pub mod ical;
+pub mod schedule;
 
 use crate::booking::{Bookings, Rules};
 use crate::clock::Clock;
 use crate::scheduling::Zone;
-use crate::store::{CalendarEntry, Store, StoreError, StoredRoom};
+use crate::store::{Store, StoredRoom};
 use ical::{Detail, RoomInfo};
+
+/// The records the faces read through this service (they never reach the store themselves).
+pub use crate::store::{
+    BookingRecord, CalendarChange, CalendarEntry, InboxItem, StaffChange, StaffObject, StoreError,
+};
 
 /// One room's calendar, ready to render.
 #[derive(Clone, Debug)]
@@ -85,10 +96,10 @@ impl RoomCalendar {
 /// The room calendars.
 #[derive(Clone)]
 pub struct Calendars {
-    pub store: Arc<Store>,
+    store: Arc<Store>,
     rules: Arc<Rules>,
     bookings: Bookings,
-    pub clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Calendars {
@@ -190,10 +201,7 @@ impl Calendars {
     }
 
     /// Every booking in the calendar, with its dates.
-    pub async fn bookings(
-        &self,
-        cal: &RoomCalendar,
-    ) -> Result<Vec<crate::store::BookingRecord>, StoreError> {
+    pub async fn bookings(&self, cal: &RoomCalendar) -> Result<Vec<BookingRecord>, StoreError> {
         Ok(self
             .store
             .calendar_entries(&cal.room.room.id, None)
@@ -215,6 +223,95 @@ impl Calendars {
             .await?
             .into_iter()
             .next())
+    }
+}
+
+/// Reading a room calendar's members, by id, by time and by change (RFC 6578).
+impl Calendars {
+    /// Every booking of the calendar with its dates, or only those with the given ids.
+    pub async fn entries(
+        &self,
+        cal: &RoomCalendar,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<CalendarEntry>, StoreError> {
+        self.store.calendar_entries(&cal.room.room.id, ids).await
+    }
+
+    /// The bookings of the calendar with an occurrence overlapping `[from, to)`.
+    pub async fn entries_between(
+        &self,
+        cal: &RoomCalendar,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CalendarEntry>, StoreError> {
+        self.store
+            .calendar_entries_between(&cal.room.room.id, from, to)
+            .await
+    }
+
+    /// The calendar's members without their bodies: `(booking id, change number)`.
+    pub async fn index(&self, cal: &RoomCalendar) -> Result<Vec<(String, i64)>, StoreError> {
+        self.store.calendar_index(&cal.room.room.id).await
+    }
+
+    /// The members changed after change number `since`, removed ones included.
+    pub async fn changes(
+        &self,
+        cal: &RoomCalendar,
+        since: i64,
+    ) -> Result<Vec<CalendarChange>, StoreError> {
+        self.store.calendar_changes(&cal.room.room.id, since).await
+    }
+
+    /// When the calendar last changed (`None` before its first booking).
+    pub async fn last_change(
+        &self,
+        cal: &RoomCalendar,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.room_last_change(&cal.room.room.id).await
+    }
+}
+
+/// Reading a staff member's own calendar ("Lokal: møter") and schedule inbox. Writes go
+/// through [`schedule`], which books the rooms they invite.
+impl Calendars {
+    /// The staff calendar's current change number.
+    pub async fn staff_change_seq(&self, login: &str) -> Result<i64, StoreError> {
+        self.store.staff_change_seq(login).await
+    }
+
+    /// Every object of the staff calendar, as stored.
+    pub async fn staff_objects(&self, login: &str) -> Result<Vec<StaffObject>, StoreError> {
+        self.store.staff_objects(login).await
+    }
+
+    /// One object of the staff calendar, as stored.
+    pub async fn staff_object(
+        &self,
+        login: &str,
+        name: &str,
+    ) -> Result<Option<StaffObject>, StoreError> {
+        self.store.staff_object(login, name).await
+    }
+
+    /// The staff calendar's objects changed after change number `since`, removed ones
+    /// included, oldest first.
+    pub async fn staff_changes(
+        &self,
+        login: &str,
+        since: i64,
+    ) -> Result<Vec<StaffChange>, StoreError> {
+        self.store.staff_changes(login, since).await
+    }
+
+    /// The messages in the schedule inbox.
+    pub async fn inbox_items(&self, login: &str) -> Result<Vec<InboxItem>, StoreError> {
+        self.store.inbox_items(login).await
+    }
+
+    /// Removes one inbox message; `false` when there was none by that name.
+    pub async fn delete_inbox_item(&self, login: &str, name: &str) -> Result<bool, StoreError> {
+        self.store.delete_inbox_item(login, name).await
     }
 }
 

@@ -135,40 +135,126 @@ impl Component {
     }
 }
 
-fn fold(out: &mut String, line: &str) {
-    let mut width = 0;
-    for ch in line.chars() {
-        let len = ch.len_utf8();
-        if width + len > 75 {
-            out.push_str("\r\n ");
-            width = 1;
+/// The PRODID of every calendar Lokal writes (RFC 5545 §3.7.3).
+pub const PRODID: &str = "-//Lokal//Lokal//EN";
+
+/// The longest content line, in octets, without the line break (RFC 5545 §3.1).
+const LINE_OCTETS: usize = 75;
+
+/// Appends `line` and CRLF, folded (RFC 5545 §3.1): at most 75 octets a line, the break (CRLF
+/// and a space) never inside a UTF-8 character. The one line folder of the crate.
+pub fn fold(out: &mut String, line: &str) {
+    let mut rest = line;
+    let mut limit = LINE_OCTETS;
+    while rest.len() > limit {
+        let mut cut = limit;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
         }
-        out.push(ch);
-        width += len;
+        let (head, tail) = rest.split_at(cut);
+        out.push_str(head);
+        out.push_str("\r\n ");
+        rest = tail;
+        // A continuation line starts with the space.
+        limit = LINE_OCTETS - 1;
     }
+    out.push_str(rest);
     out.push_str("\r\n");
 }
 
-/// Why a body is not a calendar object resource: the CalDAV precondition it fails
-/// (RFC 4791 §5.3.2.1) and a sentence for people.
+/// Text fit for a property value before escaping: line breaks as LF (CRLF and lone CR
+/// included), tabs kept, every other control character dropped (RFC 5545 §3.3.11 allows no
+/// controls but HTAB in TEXT).
+pub fn clean_text(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .filter_map(|c| match c {
+            '\r' => Some('\n'),
+            '\n' | '\t' => Some(c),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// A TEXT value escaped (RFC 5545 §3.3.11): backslash, `;`, `,` and line breaks; CR and other
+/// control characters dropped.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A TEXT value unescaped (RFC 5545 §3.3.11): `\n` or `\N` is a line break, any other escaped
+/// character stands for itself.
+pub fn unescape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What is wrong with a body, in the terms of RFC 4791 §5.3.2.1 (the CalDAV face names each
+/// as its precondition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not iCalendar text at all (RFC 5545 §3 syntax): `valid-calendar-data`.
+    Data,
+    /// iCalendar, but not one calendar object resource (RFC 4791 §4.1):
+    /// `valid-calendar-object-resource`.
+    Object,
+    /// A component other than VEVENT: `supported-calendar-component`.
+    Component,
+}
+
+impl Fault {
+    /// The RFC 4791 §5.3.2.1 precondition element this fault fails.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Data => "valid-calendar-data",
+            Fault::Object => "valid-calendar-object-resource",
+            Fault::Component => "supported-calendar-component",
+        }
+    }
+}
+
+/// Why a body is not a calendar object resource: what is wrong, and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
-    /// `valid-calendar-data`, `valid-calendar-object-resource` or
-    /// `supported-calendar-component`.
-    pub precondition: &'static str,
+    pub fault: Fault,
     pub message: String,
 }
 
 fn invalid_data(message: impl Into<String>) -> Invalid {
     Invalid {
-        precondition: "valid-calendar-data",
+        fault: Fault::Data,
         message: message.into(),
     }
 }
 
 fn invalid_object(message: impl Into<String>) -> Invalid {
     Invalid {
-        precondition: "valid-calendar-object-resource",
+        fault: Fault::Object,
         message: message.into(),
     }
 }
@@ -180,40 +266,62 @@ const MAX_NESTING: usize = 8;
 /// Parses an iCalendar stream holding exactly one VCALENDAR.
 pub fn parse(text: &str) -> Result<Component, Invalid> {
     // Unfold (RFC 5545 §3.1): a line break followed by a space or tab continues the line.
-    let mut lines: Vec<String> = Vec::new();
+    // Each content line is read as soon as the next one starts, so the nesting bound stops a
+    // body of deeply nested components at its first lines, before the length bound.
+    let mut reader = Reader::default();
+    let mut current: Option<String> = None;
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if let Some(rest) = raw.strip_prefix([' ', '\t']) {
-            match lines.last_mut() {
+            match current.as_mut() {
                 Some(last) => last.push_str(rest),
                 None => return Err(invalid_data("the body starts with a continuation line")),
             }
         } else if !raw.is_empty() {
-            lines.push(raw.to_owned());
-        }
-        if lines.len() > MAX_LINES {
-            return Err(invalid_data("the body has too many lines"));
+            if let Some(line) = current.replace(raw.to_owned()) {
+                reader.line(&line)?;
+            }
+            if reader.lines + 1 > MAX_LINES {
+                return Err(invalid_data("the body has too many lines"));
+            }
         }
     }
-    let mut stack: Vec<Component> = Vec::new();
-    let mut root: Option<Component> = None;
-    for (n, line) in lines.iter().enumerate() {
+    if let Some(line) = current {
+        reader.line(&line)?;
+    }
+    reader.finish()
+}
+
+/// The state of [`parse`]: the open components and, once closed, the root.
+#[derive(Default)]
+struct Reader {
+    lines: usize,
+    stack: Vec<Component>,
+    root: Option<Component>,
+}
+
+impl Reader {
+    fn line(&mut self, line: &str) -> Result<(), Invalid> {
+        self.lines += 1;
         let prop = content_line(line).ok_or_else(|| {
-            invalid_data(format!("line {} is not a content line: {line:.60}", n + 1))
+            invalid_data(format!(
+                "line {} is not a content line: {line:.60}",
+                self.lines
+            ))
         })?;
-        if root.is_some() {
+        if self.root.is_some() {
             return Err(invalid_data("there is content after END:VCALENDAR"));
         }
         match prop.name.as_str() {
             "BEGIN" => {
-                if stack.len() >= MAX_NESTING {
+                if self.stack.len() >= MAX_NESTING {
                     return Err(invalid_data("components are nested too deeply"));
                 }
                 let name = prop.value.trim().to_ascii_uppercase();
                 if name.is_empty() {
                     return Err(invalid_data("BEGIN without a component name"));
                 }
-                stack.push(Component {
+                self.stack.push(Component {
                     name,
                     props: Vec::new(),
                     children: Vec::new(),
@@ -221,7 +329,8 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
             }
             "END" => {
                 let name = prop.value.trim().to_ascii_uppercase();
-                let done = stack
+                let done = self
+                    .stack
                     .pop()
                     .ok_or_else(|| invalid_data(format!("END:{name} without a BEGIN")))?;
                 if done.name != name {
@@ -230,28 +339,34 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
                         done.name
                     )));
                 }
-                match stack.last_mut() {
+                match self.stack.last_mut() {
                     Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
+                    None => self.root = Some(done),
                 }
             }
-            _ => match stack.last_mut() {
+            _ => match self.stack.last_mut() {
                 Some(c) => c.props.push(prop),
                 None => return Err(invalid_data("a property outside BEGIN:VCALENDAR")),
             },
         }
+        Ok(())
     }
-    if let Some(open) = stack.last() {
-        return Err(invalid_data(format!("BEGIN:{} is never closed", open.name)));
+
+    fn finish(self) -> Result<Component, Invalid> {
+        if let Some(open) = self.stack.last() {
+            return Err(invalid_data(format!("BEGIN:{} is never closed", open.name)));
+        }
+        let root = self
+            .root
+            .ok_or_else(|| invalid_data("the body holds no BEGIN:VCALENDAR"))?;
+        if root.name != "VCALENDAR" {
+            return Err(invalid_data(format!(
+                "the body is a {}, not a VCALENDAR",
+                root.name
+            )));
+        }
+        Ok(root)
     }
-    let root = root.ok_or_else(|| invalid_data("the body holds no BEGIN:VCALENDAR"))?;
-    if root.name != "VCALENDAR" {
-        return Err(invalid_data(format!(
-            "the body is a {}, not a VCALENDAR",
-            root.name
-        )));
-    }
-    Ok(root)
 }
 
 /// `NAME *(;PARAM=VALUE[,VALUE]) : VALUE` (RFC 5545 §3.1). Quoted parameter values may hold
@@ -365,7 +480,7 @@ pub fn check(text: &str) -> Result<Object, Invalid> {
             "VTIMEZONE" => {}
             "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VAVAILABILITY" => {
                 return Err(Invalid {
-                    precondition: "supported-calendar-component",
+                    fault: Fault::Component,
                     message: format!("this calendar holds events (VEVENT) only, not {}", c.name),
                 });
             }
@@ -643,12 +758,12 @@ mod tests {
         assert_eq!(check(EVENT).unwrap().uid, "a@b");
         let no_uid = EVENT.replace("UID:a@b\r\n", "");
         assert_eq!(
-            check(&no_uid).err().unwrap().precondition,
+            check(&no_uid).err().unwrap().fault.name(),
             "valid-calendar-object-resource"
         );
         let todo = EVENT.replace("VEVENT", "VTODO");
         assert_eq!(
-            check(&todo).err().unwrap().precondition,
+            check(&todo).err().unwrap().fault.name(),
             "supported-calendar-component"
         );
         let no_start = EVENT.replace("DTSTART;TZID=Europe/Oslo:20270111T100000\r\n", "");

@@ -25,10 +25,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::{Calendars, RoomCalendar};
 use crate::booking::{BookingError, Bookings, CreateBooking, OnConflict};
-use crate::calendar::{Calendars, RoomCalendar};
 use crate::i18n::Lang;
-use crate::ical::{self as object, Component, EventTimes, Frame, Object, Prop, When};
+use crate::ical::{self as object, Component, EventTimes, Fault, Frame, Object, Prop, When};
+use crate::ical::{escape_text as escape, unescape_text as unescape};
 use crate::identity::Principal;
 use crate::store::{BookingRecord, RoomLink, StaffObject, StoreError};
 
@@ -61,17 +62,49 @@ impl Organiser<'_> {
     }
 }
 
+/// A rule of staff calendar writes that a write broke (RFC 4791 §5.3.2.1, RFC 6638 §3.2.4).
+/// The CalDAV face names each as its precondition, with its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The object is larger than [`MAX_RESOURCE_SIZE`].
+    MaxResourceSize,
+    /// The body is not UTF-8 text.
+    SupportedCalendarData,
+    /// The body is not iCalendar.
+    ValidCalendarData,
+    /// iCalendar, but not one calendar object resource, or an event without definite times
+    /// that invites a room.
+    ValidCalendarObjectResource,
+    /// A component other than VEVENT.
+    SupportedCalendarComponent,
+    /// Another object of the calendar has the same UID.
+    NoUidConflict,
+    /// An event inviting a room without the writer as its ORGANIZER.
+    ValidOrganizer,
+    /// Components of one event with different ORGANIZERs.
+    SameOrganizerInAllComponents,
+}
+
+impl From<Fault> for Rule {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Data => Rule::ValidCalendarData,
+            Fault::Object => Rule::ValidCalendarObjectResource,
+            Fault::Component => Rule::SupportedCalendarComponent,
+        }
+    }
+}
+
 /// What a staff write can fail with, besides storage.
 #[derive(Debug)]
 pub enum WriteError {
-    /// A CalDAV or WebDAV precondition (RFC 4791 §5.3.2.1, RFC 6638 §3.2.4, RFC 4918 §10.4):
-    /// the HTTP status, the element (`caldav:...` or `dav:...`), a sentence.
-    Precondition {
-        status: u16,
-        caldav: bool,
-        element: &'static str,
+    /// A rule of the write, and a sentence for people.
+    Refused {
+        rule: Rule,
         message: String,
     },
+    /// `If-Match` or `If-None-Match` did not hold (RFC 7232 §3.1, §3.2).
+    Stale(String),
     /// The object does not exist.
     NotFound,
     Store(StoreError),
@@ -83,21 +116,53 @@ impl From<StoreError> for WriteError {
     }
 }
 
-fn caldav(status: u16, element: &'static str, message: impl Into<String>) -> WriteError {
-    WriteError::Precondition {
-        status,
-        caldav: true,
-        element,
+fn refused(rule: Rule, message: impl Into<String>) -> WriteError {
+    WriteError::Refused {
+        rule,
         message: message.into(),
     }
 }
 
+fn invalid(e: object::Invalid) -> WriteError {
+    refused(e.fault.into(), e.message)
+}
+
 fn failed_precondition(message: &str) -> WriteError {
-    WriteError::Precondition {
-        status: 412,
-        caldav: false,
-        element: "",
-        message: message.to_owned(),
+    WriteError::Stale(message.to_owned())
+}
+
+/// A staff member's own calendar: writes that book the rooms they invite, and the copies as
+/// served (with the rooms' answers now).
+impl Calendars {
+    /// PUT of an object into `me`'s calendar, booking the rooms it invites (implicit
+    /// scheduling, RFC 6638 §3.2).
+    pub async fn put_staff_object(
+        &self,
+        me: &Organiser<'_>,
+        name: &str,
+        body: &[u8],
+        conditions: &Conditions,
+    ) -> Result<Written, WriteError> {
+        put(self, me, name, body, conditions).await
+    }
+
+    /// DELETE of an object of `me`'s calendar, cancelling the bookings it made.
+    pub async fn delete_staff_object(
+        &self,
+        me: &Organiser<'_>,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<(), WriteError> {
+        delete(self, me, name, conditions).await
+    }
+
+    /// The organiser's copy of a stored object as served, with each room's answer now.
+    pub async fn served_staff_object(
+        &self,
+        owner: &str,
+        stored: &StaffObject,
+    ) -> Result<String, StoreError> {
+        render(self, owner, stored).await
     }
 }
 
@@ -180,40 +245,6 @@ fn status_text(status: &str) -> &'static str {
         "2.0" => "Success.",
         _ => "Invalid property value.",
     }
-}
-
-/// Text value escaping (RFC 5545 §3.3.11).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(o) => out.push(o),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The marker on what Lokal adds to a copy.
@@ -524,36 +555,27 @@ fn check_conditions(c: &Conditions, current: Option<&StaffObject>) -> Result<(),
 }
 
 /// PUT of an object into the staff member's calendar, scheduling its room attendees.
-pub async fn put(
+async fn put(
     cals: &Calendars,
-    bookings: &Bookings,
     me: &Organiser<'_>,
     name: &str,
     body: &[u8],
     conditions: &Conditions,
 ) -> Result<Written, WriteError> {
+    let bookings = &cals.bookings;
     if body.len() > MAX_RESOURCE_SIZE {
-        return Err(caldav(
-            413,
-            "max-resource-size",
+        return Err(refused(
+            Rule::MaxResourceSize,
             format!("a calendar object may be at most {MAX_RESOURCE_SIZE} bytes"),
         ));
     }
     let text = std::str::from_utf8(body).map_err(|_| {
-        caldav(
-            400,
-            "supported-calendar-data",
+        refused(
+            Rule::SupportedCalendarData,
             "the body must be iCalendar text in UTF-8",
         )
     })?;
-    let mut obj: Object = object::check(text).map_err(|e| {
-        let status = if e.precondition == "valid-calendar-data" {
-            400
-        } else {
-            403
-        };
-        caldav(status, e.precondition, e.message)
-    })?;
+    let mut obj: Object = object::check(text).map_err(invalid)?;
     let _one = WRITES.lock().await;
     let store = &cals.store;
     let current = store.staff_object(me.login, name).await?;
@@ -561,9 +583,8 @@ pub async fn put(
     if let Some(other) = store.staff_object_by_uid(me.login, &obj.uid).await?
         && other != name
     {
-        return Err(caldav(
-            403,
-            "no-uid-conflict",
+        return Err(refused(
+            Rule::NoUidConflict,
             format!(
                 "another event in this calendar ({other}.ics) already has UID {}",
                 obj.uid
@@ -571,12 +592,11 @@ pub async fn put(
         ));
     }
     strip_answers(&mut obj.root);
-    let stored_text =
-        if obj.root == object::parse(text).map_err(|e| caldav(400, e.precondition, e.message))? {
-            text.to_owned()
-        } else {
-            obj.root.to_text()
-        };
+    let stored_text = if obj.root == object::parse(text).map_err(invalid)? {
+        text.to_owned()
+    } else {
+        obj.root.to_text()
+    };
 
     // Who is invited.
     let mut rooms: Vec<(String, RoomCalendar)> = Vec::new();
@@ -611,9 +631,8 @@ pub async fn put(
                 .filter_map(|c| c.prop("ORGANIZER"))
                 .collect();
             let Some(first) = organisers.first() else {
-                return Err(caldav(
-                    403,
-                    "valid-organizer",
+                return Err(refused(
+                    Rule::ValidOrganizer,
                     "an event that invites a room needs an ORGANIZER: your own address",
                 ));
             };
@@ -621,16 +640,14 @@ pub async fn put(
                 .iter()
                 .any(|o| o.value.trim() != first.value.trim())
             {
-                return Err(caldav(
-                    403,
-                    "same-organizer-in-all-components",
+                return Err(refused(
+                    Rule::SameOrganizerInAllComponents,
                     "every component of the event must have the same ORGANIZER",
                 ));
             }
             if !me.is_me(&first.value) {
-                return Err(caldav(
-                    403,
-                    "valid-organizer",
+                return Err(refused(
+                    Rule::ValidOrganizer,
                     format!(
                         "the ORGANIZER {} is not you: only the organiser's copy may invite rooms (your addresses: {})",
                         first.value.trim(),
@@ -656,7 +673,7 @@ pub async fn put(
             (Ok(t), false) => Some(t),
             // A room is booked at definite times only.
             (Err(e), false) => {
-                return Err(caldav(403, "valid-calendar-object-resource", e.0.clone()));
+                return Err(refused(Rule::ValidCalendarObjectResource, e.0.clone()));
             }
         };
         for (address, room) in &rooms {
@@ -676,11 +693,7 @@ pub async fn put(
                 &obj.uid,
                 master,
                 times.ok_or_else(|| {
-                    caldav(
-                        403,
-                        "valid-calendar-object-resource",
-                        "the event has no times",
-                    )
+                    refused(Rule::ValidCalendarObjectResource, "the event has no times")
                 })?,
                 room,
                 address,
@@ -717,9 +730,8 @@ pub async fn put(
     {
         Ok(seq) => seq,
         Err(StoreError::DuplicateKey) => {
-            return Err(caldav(
-                403,
-                "no-uid-conflict",
+            return Err(refused(
+                Rule::NoUidConflict,
                 format!("another event in this calendar already has UID {}", obj.uid),
             ));
         }
@@ -747,13 +759,13 @@ pub async fn put(
 
 /// DELETE of an object: cancels the bookings it made (RFC 6638 §3.2.2.3: the organiser
 /// removing the event cancels it for every attendee).
-pub async fn delete(
+async fn delete(
     cals: &Calendars,
-    bookings: &Bookings,
     me: &Organiser<'_>,
     name: &str,
     conditions: &Conditions,
 ) -> Result<(), WriteError> {
+    let bookings = &cals.bookings;
     let _one = WRITES.lock().await;
     let store = &cals.store;
     let current = store.staff_object(me.login, name).await?;
@@ -855,11 +867,7 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
 
 /// The organiser's copy as served: the stored object with each room's answer now
 /// (RFC 6638 §3.2.2: the server updates the organiser's copy with the attendees' replies).
-pub async fn render(
-    cals: &Calendars,
-    owner: &str,
-    stored: &StaffObject,
-) -> Result<String, StoreError> {
+async fn render(cals: &Calendars, owner: &str, stored: &StaffObject) -> Result<String, StoreError> {
     let links = cals.store.staff_links(owner, &stored.name).await?;
     let Ok(mut root) = object::parse(&stored.body) else {
         return Ok(stored.body.clone());
@@ -1136,7 +1144,7 @@ async fn reply_message(
         name: "VCALENDAR".into(),
         props: vec![
             Prop::new("VERSION", "2.0"),
-            Prop::new("PRODID", crate::calendar::ical::PRODID),
+            Prop::new("PRODID", object::PRODID),
             Prop::new("METHOD", "REPLY"),
         ],
         children: obj
