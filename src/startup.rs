@@ -82,15 +82,18 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         config.auth.failure_window_secs,
     );
     Ok(AppState {
-        bookings: Bookings {
-            store,
-            rules: Arc::new(rules),
-            clock,
-        },
+        bookings: Bookings::new(store, Arc::new(rules), clock),
         identity: Arc::new(identity),
         directory,
         metrics: Arc::new(Metrics::default()),
     })
+}
+
+/// The store under `state`'s services, for the wiring (room sync, demo data) and for tests
+/// that seed or inspect the database. Faces cannot call this: they never import the wiring
+/// (`tests/it/architecture/layers.rs`).
+pub fn store_of(state: &AppState) -> &Arc<Store> {
+    state.bookings.store()
 }
 
 /// Copies the directory's rooms into the store. A directory that does not answer is logged
@@ -101,7 +104,7 @@ pub async fn sync_rooms(state: &AppState) -> bool {
             state.metrics.set_directory_up(true);
             match state
                 .bookings
-                .store
+                .store()
                 .sync_rooms(&rooms, state.bookings.clock.now())
                 .await
             {
@@ -168,17 +171,12 @@ pub fn spawn_background(state: &AppState, config: &Config) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match s.bookings.store.expire_holds(s.bookings.clock.now()).await {
+            match s.bookings.expire_holds().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "pending requests expired"),
                 Err(e) => tracing::warn!(error = %e, "expiring holds failed"),
             }
-            if let Err(e) = s
-                .bookings
-                .store
-                .delete_expired_sessions(s.bookings.clock.now())
-                .await
-            {
+            if let Err(e) = s.bookings.sessions().sweep().await {
                 tracing::warn!(error = %e, "removing expired web sessions failed");
             }
         }
@@ -196,7 +194,7 @@ pub const DEMO_RESIDENT: (&str, &str, &str) = (
 /// an approved club-room evening and a pending hall request by the demo resident, and a hall
 /// booked directly by a culture officer.
 pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
-    let store = &state.bookings.store;
+    let store = state.bookings.store();
     if store.has_bookings().await? {
         return Ok(0);
     }

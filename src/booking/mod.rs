@@ -270,10 +270,11 @@ pub fn parse_instant(
     Ok(zone.to_utc_or_after_gap(local))
 }
 
-/// The booking service.
+/// The booking service. Its store is private: faces reach bookings only through its methods,
+/// where authorization and invariants live (`tests/it/architecture/layers.rs`).
 #[derive(Clone)]
 pub struct Bookings {
-    pub store: Arc<Store>,
+    store: Arc<Store>,
     pub rules: Arc<Rules>,
     pub clock: Arc<dyn Clock>,
 }
@@ -1234,28 +1235,39 @@ impl Bookings {
     pub fn sessions(&self) -> crate::identity::session::Sessions {
         crate::identity::session::Sessions::new(self.store.clone(), self.clock.clone())
     }
-}
 
-/// Sorted, merged, clipped to `window`.
-fn merge(mut spans: Vec<Interval>, window: &Interval) -> Vec<Interval> {
-    spans.sort();
-    let mut out: Vec<Interval> = Vec::new();
-    for s in spans {
-        let start = s.start().max(window.start());
-        let end = s.end().min(window.end());
-        let Ok(s) = Interval::new(start, end) else {
-            continue;
-        };
-        match out.last_mut() {
-            Some(last) if s.start() <= last.end() => {
-                if let Ok(joined) = Interval::new(last.start(), last.end().max(s.end())) {
-                    *last = joined;
-                }
-            }
-            _ => out.push(s),
+    /// The service over `store`, deciding with `rules`, reading time from `clock`.
+    pub fn new(store: Arc<Store>, rules: Arc<Rules>, clock: Arc<dyn Clock>) -> Bookings {
+        Bookings {
+            store,
+            rules,
+            clock,
         }
     }
-    out
+
+    /// The store, for the other services built on this one (`calendar`, `identity::session`)
+    /// and for the wiring that syncs rooms and makes demo data. Never for a face.
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Expires the pending requests whose hold ran out (with their audit and outbox rows);
+    /// the number expired.
+    pub async fn expire_holds(&self) -> Result<usize, BookingError> {
+        Ok(self.store.expire_holds(self.clock.now()).await?)
+    }
+}
+
+/// Clipped to `window`, then sorted and merged.
+fn merge(spans: Vec<Interval>, window: &Interval) -> Vec<Interval> {
+    crate::scheduling::interval::merge(
+        spans
+            .into_iter()
+            .filter_map(|s| {
+                Interval::new(s.start().max(window.start()), s.end().min(window.end())).ok()
+            })
+            .collect(),
+    )
 }
 
 /// A digest of what was asked, to recognise a retry that changed the request.

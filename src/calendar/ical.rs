@@ -33,7 +33,7 @@ use icalendar::{
     parser::unfold,
 };
 
-use crate::scheduling::{OccurrenceStatus, Recurrence, Truncation, Zone};
+use crate::scheduling::{Interval, OccurrenceStatus, Recurrence, Truncation, Zone};
 use crate::store::{BookingRecord, OccurrenceRecord};
 
 /// The PRODID of every calendar written here.
@@ -309,17 +309,17 @@ fn vfreebusy(
 
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
-/// Sorted, with overlapping or touching spans joined.
-fn merge(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match out.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
-        }
-    }
-    out
+/// Sorted, with overlapping or touching spans joined (the core's merge; empty spans dropped).
+fn merge(spans: Vec<Span>) -> Vec<Span> {
+    crate::scheduling::interval::merge(
+        spans
+            .into_iter()
+            .filter_map(|(s, e)| Interval::new(s, e).ok())
+            .collect(),
+    )
+    .into_iter()
+    .map(|i| (i.start(), i.end()))
+    .collect()
 }
 
 /// The parts of `spans` outside `cut`; both sorted and merged.

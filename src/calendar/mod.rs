@@ -105,7 +105,7 @@ pub struct Calendars {
 impl Calendars {
     pub fn new(bookings: &Bookings) -> Self {
         Calendars {
-            store: bookings.store.clone(),
+            store: bookings.store().clone(),
             rules: bookings.rules.clone(),
             bookings: bookings.clone(),
             clock: bookings.clock.clone(),
@@ -437,13 +437,8 @@ fn feed_view(t: crate::store::FeedTokenRecord, url: Option<String>) -> FeedView 
 /// The most live private feeds one staff member may have.
 pub const MAX_FEEDS: usize = 50;
 
-/// The stored form of a feed token: its SHA-256, hex.
-pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// The stored form of a feed token: its SHA-256, hex (the same hash as a web session's).
+pub use crate::identity::session::token_hash;
 
 /// A staff member's id (`staff:<directory id>`) and login.
 fn staff_id(
@@ -490,10 +485,9 @@ impl Calendars {
                 id: room_id.to_owned(),
             });
         }
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| {
+        let secret = crate::identity::random_bytes::<32>().map_err(|e| {
             crate::booking::BookingError::Store(StoreError::Unavailable(format!(
-                "no randomness for a feed token: {e}"
+                "{e} (for a feed token)"
             )))
         })?;
         let token: String = secret.iter().map(|b| format!("{b:02x}")).collect();

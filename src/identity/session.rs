@@ -173,6 +173,11 @@ impl Sessions {
         }
     }
 
+    /// Removes the sessions that have expired; the number removed.
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        self.store.delete_expired_sessions(self.clock.now()).await
+    }
+
     /// Sets the language a resident's mails are written in (`nb` or `en`).
     pub async fn set_language(&self, resident_id: &str, lang: &str) -> Result<(), StoreError> {
         self.store.set_resident_lang(resident_id, lang).await

@@ -397,17 +397,9 @@ fn header_text(s: &str) -> String {
 }
 
 /// Body text from user data: line breaks kept (as LF, lettre writes CRLF), other control
-/// characters but TAB dropped.
+/// characters but TAB dropped: the same cleaning as an iCalendar TEXT value gets.
 fn body_text(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .chars()
-        .filter_map(|c| match c {
-            '\r' => Some('\n'),
-            '\n' | '\t' => Some(c),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect()
+    crate::ical::clean_text(s)
 }
 
 fn sender(cfg: &MailConfig) -> Result<Mailbox, MailError> {

@@ -109,8 +109,40 @@ impl fmt::Display for Interval {
     }
 }
 
+/// The instants covered by `spans`, as few intervals as possible: sorted, with overlapping or
+/// touching intervals joined (`[9, 10)` and `[10, 11)` become `[9, 11)`).
+pub fn merge(mut spans: Vec<Interval>) -> Vec<Interval> {
+    spans.sort();
+    let mut out: Vec<Interval> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn merging_joins_overlapping_and_touching_intervals_and_keeps_gaps() {
+        let t = |h: u32| Utc.with_ymd_and_hms(2027, 1, 4, h, 0, 0).unwrap();
+        let iv = |a: u32, b: u32| Interval::new(t(a), t(b)).unwrap();
+        assert_eq!(
+            merge(vec![
+                iv(12, 13),
+                iv(9, 10),
+                iv(10, 11),
+                iv(9, 10),
+                iv(14, 16),
+                iv(15, 17)
+            ]),
+            vec![iv(9, 11), iv(12, 13), iv(14, 17)]
+        );
+        assert_eq!(merge(Vec::new()), Vec::new());
+    }
     use super::*;
     use chrono::TimeZone;
 

@@ -485,9 +485,7 @@ async fn a_pending_hold_expires_and_frees_the_slot() {
 
     app.clock.set("2027-01-11T08:59:00Z".parse().unwrap());
     assert_eq!(
-        app.state
-            .bookings
-            .store
+        lokal::startup::store_of(&app.state)
             .expire_holds(app.clock.now())
             .await
             .unwrap(),
@@ -495,9 +493,7 @@ async fn a_pending_hold_expires_and_frees_the_slot() {
     );
     app.clock.set("2027-01-11T09:00:00Z".parse().unwrap());
     assert_eq!(
-        app.state
-            .bookings
-            .store
+        lokal::startup::store_of(&app.state)
             .expire_holds(app.clock.now())
             .await
             .unwrap(),
@@ -798,7 +794,12 @@ async fn bad_input_gets_a_problem_with_a_code_and_writes_nothing() {
     }
     let (_, mine) = app.get("/api/v1/bookings?mine=true", login(&kari)).await;
     assert_eq!(mine["bookings"], json!([]));
-    assert!(!app.state.bookings.store.has_bookings().await.unwrap());
+    assert!(
+        !lokal::startup::store_of(&app.state)
+            .has_bookings()
+            .await
+            .unwrap()
+    );
     // And the good request still works afterwards.
     let response = raw(good.to_string()).await.unwrap();
     assert_eq!(response.status(), 201);
@@ -910,7 +911,11 @@ async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
     // A sync while the directory is down keeps the stored rooms.
     assert!(!lokal::startup::sync_rooms(&app.state).await);
     assert_eq!(
-        app.state.bookings.store.rooms(false).await.unwrap().len(),
+        lokal::startup::store_of(&app.state)
+            .rooms(false)
+            .await
+            .unwrap()
+            .len(),
         16
     );
     // More staff attempts than the failure limit during the outage: all 503, none counted.

@@ -686,7 +686,7 @@ async fn the_home_holds_the_followed_rooms_and_unfollowing_is_kept() {
     // The web console will offer this; the setting is stored now.
     let storsalen = app.room("Storsalen").await;
     let galleriet = app.room("Galleriet").await;
-    let store = &app.state.bookings.store;
+    let store = &lokal::startup::store_of(&app.state);
     let now = crate::support::app::test_now();
     // The follow settings are keyed by the staff member's directory id.
     let user = {
@@ -788,7 +788,7 @@ async fn a_renamed_room_invalidates_old_sync_tokens() {
     assert!(old_body.contains("LOCATION:Storsalen"), "{old_body}");
 
     // The directory renames the room (same entryUUID).
-    let store = &app.state.bookings.store;
+    let store = &lokal::startup::store_of(&app.state);
     let mut rooms: Vec<_> = store
         .rooms(false)
         .await
@@ -1196,7 +1196,7 @@ async fn a_private_feed_stops_when_its_owner_leaves_the_directory() {
     use lokal::calendar::token_hash;
     let app = TestApp::sqlite().await;
     let room = app.room("Storsalen").await;
-    let store = &app.state.bookings.store;
+    let store = &lokal::startup::store_of(&app.state);
     for (id, login, token) in [
         ("f-stays", LARS.0, "token-of-someone-still-here"),
         ("f-left", "per.sluttet", "token-of-someone-who-left"),

@@ -72,7 +72,7 @@ async fn assert_one_survivor(apps: &[&TestApp]) {
     let (created, conflicts, other) = race(apps).await;
     assert_eq!(other, [], "unexpected answers");
     assert_eq!((created, conflicts), (1, REQUESTS - 1));
-    let store = &apps[0].state.bookings.store;
+    let store = lokal::startup::store_of(&apps[0].state);
     assert_eq!(store.overlapping_pairs().await.unwrap(), 0);
     let room = apps[0].room("Klubbrommet").await;
     let (_, busy) = apps[0]

@@ -72,9 +72,7 @@ fn with_calendar(mail: &Received, method: &str, check: impl FnOnce(&Component, &
 }
 
 async fn record(app: &TestApp, id: &str) -> BookingRecord {
-    app.state
-        .bookings
-        .store
+    lokal::startup::store_of(&app.state)
         .booking(id)
         .await
         .unwrap()
@@ -109,10 +107,7 @@ async fn an_approval_arrives_with_an_imip_request_and_the_cancellation_cancels_t
         .await;
     assert_eq!(status, 200);
     let approved = record(&app, &id).await;
-    let room = app
-        .state
-        .bookings
-        .store
+    let room = lokal::startup::store_of(&app.state)
         .room(&storsalen)
         .await
         .unwrap()

@@ -316,7 +316,10 @@ async fn an_approval_arrives_once_after_two_failures_signed_and_with_the_same_id
     );
 
     // The store agrees: both delivered, the approval after three attempts.
-    let deliveries = app.state.bookings.store.deliveries_of(&id).await.unwrap();
+    let deliveries = lokal::startup::store_of(&app.state)
+        .deliveries_of(&id)
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 2);
     assert!(deliveries.iter().all(|d| d.status == "delivered"));
     assert_eq!(
@@ -343,7 +346,7 @@ async fn undelivered_events_survive_a_restart(url: &str) {
     let worker = start_worker(&app, &config);
     let kari = kari(&app).await;
     let first = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let d = store.deliveries_of(&first).await.unwrap();
@@ -404,7 +407,7 @@ async fn a_dead_letter_shows_in_the_console_and_a_retry_delivers_it() {
     let worker = start_worker(&app, &config);
     let kari = kari(&app).await;
     let id = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let mut dead = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     while dead.is_none() {
@@ -498,7 +501,10 @@ async fn a_webhook_for_one_building_gets_only_its_events_and_teams_gets_a_card()
     worker.stop().await;
 
     // Fanned out to the Kulturhuset webhook only.
-    let deliveries = app.state.bookings.store.deliveries_of(&id).await.unwrap();
+    let deliveries = lokal::startup::store_of(&app.state)
+        .deliveries_of(&id)
+        .await
+        .unwrap();
     assert_eq!(
         deliveries
             .iter()
@@ -538,7 +544,7 @@ async fn fan_out_once_and_lease_to_one(url: &str) {
     let app = TestApp::start(test_config(url)).await;
     let kari = kari(&app).await;
     let booking = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let now = crate::support::app::test_now();
 
     let events = store.unfanned(10).await.unwrap();
@@ -655,7 +661,7 @@ async fn a_failing_webhook_never_shows_its_url() {
     let worker = start_worker(&app, &config);
     let kari = kari(&app).await;
     let id = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     let dead = loop {
         let d = store.deliveries_of(&id).await.unwrap();
@@ -689,7 +695,7 @@ async fn a_leased_delivery_is_not_retried(url: &str) {
     let app = TestApp::start(test_config(url)).await;
     let kari = kari(&app).await;
     let booking = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let now = crate::support::app::test_now();
     let events = store.unfanned(10).await.unwrap();
     let delivery = NewDelivery {
@@ -748,7 +754,7 @@ async fn an_attempted_digest_takes_no_more_items(url: &str) {
     let app = TestApp::start(test_config(url)).await;
     let kari = kari(&app).await;
     let first = request_storsalen(&app, &kari, 13).await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let now = crate::support::app::test_now();
     let entry = |booking: &str, n: u32| DigestEntry {
         target: "erik.dahl@fjordvik.example".into(),
@@ -865,6 +871,6 @@ async fn rows_that_cannot_be_fanned_out_do_not_stall_newer_events() {
     })
     .await;
     worker.stop().await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     assert_eq!(store.unfanned(1000).await.unwrap().len(), 151);
 }

@@ -72,7 +72,7 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
     // Two receipts to Kari at once; the clerk's digest waits for its window.
     let got = sink.wait_for(2, Duration::from_secs(20)).await;
     assert!(got.iter().all(|m| to(m) == "kari@example.no"), "{got:?}");
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     wait_until("the digest to collect both requests", async || {
         let digests = store.deliveries_on("digest").await.unwrap();
         digests.len() == 1 && digests[0].digest_items().len() == 2
@@ -157,7 +157,7 @@ async fn the_requester_gets_each_decision_and_the_clerk_one_digest_for_two_reque
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_residents_mail_language_follows_the_portal_they_registered_in_and_switch_to() {
     let app = TestApp::sqlite().await;
-    let store = app.state.bookings.store.clone();
+    let store = lokal::startup::store_of(&app.state).clone();
     let lang_of = async |email: &str| {
         let r = store.resident_by_email(email).await.unwrap().unwrap();
         store.resident_contact(&r.id).await.unwrap().unwrap().lang

@@ -187,7 +187,7 @@ async fn race(app: &TestApp, day: u32, with_api: bool) {
     assert_eq!(conflicts + declined, contenders - 1);
 
     // One blocking booking in the store, as the API and the room calendar show it.
-    let store = &app.state.bookings.store;
+    let store = &lokal::startup::store_of(&app.state);
     assert_eq!(store.overlapping_pairs().await.unwrap(), 0);
     let (_, busy) = app
         .get(
