@@ -338,7 +338,12 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
     let _ = writeln!(out);
     let _ = writeln!(out, "Decision: {}", outcome_word(decision.outcome));
     for r in &decision.reasons {
-        let _ = writeln!(out, "  - [{}] {}", r.code(), r.in_zone(zone));
+        let _ = writeln!(
+            out,
+            "  - [{}] {}",
+            r.code(),
+            crate::i18n::reasons::record(r, zone)
+        );
     }
     let n = decision.occurrences.len();
     if n > 1 {
@@ -387,7 +392,12 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
             outcome_word(o.outcome),
         );
         for r in &o.reasons {
-            let _ = writeln!(out, "       - [{}] {}", r.code(), r.in_zone(zone));
+            let _ = writeln!(
+                out,
+                "       - [{}] {}",
+                r.code(),
+                crate::i18n::reasons::record(r, zone)
+            );
         }
     }
     out

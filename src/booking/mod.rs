@@ -202,7 +202,7 @@ pub struct ReasonView {
 fn reason_view(r: &Reason, zone: Zone) -> ReasonView {
     ReasonView {
         code: r.code().to_owned(),
-        message: r.in_zone(zone).to_string(),
+        message: crate::i18n::reasons::record(r, zone),
     }
 }
 
@@ -1336,7 +1336,7 @@ fn new_booking(
                 .or_else(|| all.first())
                 .copied();
             let (code, message) = match main {
-                Some(r) => (r.code(), r.in_zone(zone).to_string()),
+                Some(r) => (r.code(), crate::i18n::reasons::record(r, zone)),
                 None => ("rejected", "the request was refused".to_owned()),
             };
             return Err(BookingError::Refused {

@@ -180,7 +180,7 @@ impl From<BookingError> for ApiError {
                         .all_reasons()
                         .map(|r| ReasonView {
                             code: r.code().to_owned(),
-                            message: r.in_zone(zone).to_string(),
+                            message: crate::i18n::reasons::record(r, zone),
                         })
                         .collect(),
                     ..ApiError::new(status, code, message)

@@ -1,5 +1,8 @@
-//! The core's reasons as sentences for residents, in Bokmål or English, with their facts and
-//! with times in the room's local time.
+//! The core's reasons in words: as sentences for residents, in Bokmål or English, with their
+//! facts and with times in the room's local time; and as the English record message stored
+//! with a booking and returned by the API and `lokal explain`. Each [`Reason`] is matched
+//! once ([`describe`]), for both audiences, so a new reason cannot get one wording and miss
+//! the other.
 //!
 //! Two sources: live decisions (a preview or a refusal) carry the core's [`Reason`] with all
 //! its facts; a stored booking keeps only each reason's code and an English message, so those
@@ -7,7 +10,7 @@
 //! conflict says when the hall is taken, never by whom); the stored English message, which
 //! may name another booking, is shown only for a code this module does not know.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc, Weekday};
 
 use super::{Arg, Lang, ToArg};
 use crate::scheduling::{Interval, QuotaPeriod, Reason, Zone};
@@ -119,18 +122,73 @@ pub fn duration(lang: Lang, minutes: i64) -> String {
     }
 }
 
-/// A live reason as a sentence.
+/// Who a reason is worded for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The requester, in their language: what happened and what to do, never another booking
+    /// or person.
+    Requester(Lang),
+    /// The record: the English message stored with a booking and returned by the API and
+    /// `lokal explain`, with every fact (another booking's id, a policy's name, a requester).
+    Record,
+}
+
+/// A live reason as a sentence for the requester.
 pub fn sentence(lang: Lang, reason: &Reason, zone: Zone) -> String {
+    describe(reason, zone, Audience::Requester(lang))
+}
+
+/// A live reason as the English record message (times in `zone`; ` UTC` after each time when
+/// `zone` is UTC).
+pub fn record(reason: &Reason, zone: Zone) -> String {
+    describe(reason, zone, Audience::Record)
+}
+
+/// The one wording of each [`Reason`], for either audience.
+pub fn describe(reason: &Reason, zone: Zone, audience: Audience) -> String {
+    // The record's time formats.
+    let suffix = if zone == Zone::UTC { " UTC" } else { "" };
+    let full = |t: &NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
+    let at = |t: &DateTime<Utc>| format!("{}{suffix}", full(&zone.local(*t)));
+    let record_span = |i: &Interval| {
+        let (s, e) = (zone.local(i.start()), zone.local(i.end()));
+        let end = if s.date() == e.date() {
+            e.format("%H:%M").to_string()
+        } else {
+            full(&e)
+        };
+        format!("{}–{end}{suffix}", full(&s))
+    };
+    let lang = match audience {
+        Audience::Requester(lang) => lang,
+        Audience::Record => Lang::En,
+    };
+    let record = audience == Audience::Record;
     let t = |key: &str, args: &[(&str, Arg)]| lang.t_args(key, args);
     let hm = |x: &NaiveDateTime| x.format("%H:%M").to_string();
     match reason {
         Reason::OutsideOpeningHours {
+            weekday: day,
             windows,
             local_start,
             local_end,
-            ..
         } => {
-            if windows.is_empty() {
+            if record {
+                let open = if windows.is_empty() {
+                    "closed all day".to_owned()
+                } else {
+                    windows
+                        .iter()
+                        .map(|w| w.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "{} to {} is outside the opening hours for {day} ({open})",
+                    full(local_start),
+                    full(local_end)
+                )
+            } else if windows.is_empty() {
                 t(
                     "reason-closed-all-day",
                     &[("date", text(date(lang, local_start.date())))],
@@ -162,7 +220,24 @@ pub fn sentence(lang: Lang, reason: &Reason, zone: Zone) -> String {
             bookings,
             occurrences,
         } => {
-            if bookings.is_empty() {
+            if record {
+                let mut names: Vec<String> = bookings
+                    .iter()
+                    .map(|b| {
+                        format!(
+                            "booking {} (blocked {} with its buffers)",
+                            b.id,
+                            record_span(&b.blocked)
+                        )
+                    })
+                    .collect();
+                names.extend(
+                    occurrences
+                        .iter()
+                        .map(|i| format!("occurrence #{} of this series", i + 1)),
+                );
+                format!("clashes with {}", names.join(", "))
+            } else if bookings.is_empty() {
                 t(
                     "reason-conflict-series",
                     &[("count", occurrences.len().to_arg())],
@@ -176,65 +251,119 @@ pub fn sentence(lang: Lang, reason: &Reason, zone: Zone) -> String {
             }
         }
         Reason::Closure { closures } => {
-            let names: Vec<String> = closures
-                .iter()
-                .map(|c| format!("{} ({})", c.label, span(lang, zone, &c.interval)))
-                .collect();
-            t("reason-closure", &[("closures", text(names.join("; ")))])
+            if record {
+                let names: Vec<String> = closures
+                    .iter()
+                    .map(|c| format!("{} ({})", c.label, record_span(&c.interval)))
+                    .collect();
+                format!("the room is closed: {}", names.join(", "))
+            } else {
+                let names: Vec<String> = closures
+                    .iter()
+                    .map(|c| format!("{} ({})", c.label, span(lang, zone, &c.interval)))
+                    .collect();
+                t("reason-closure", &[("closures", text(names.join("; ")))])
+            }
         }
-        Reason::TooShort { min, minutes } => t(
-            "reason-too-short",
-            &[
-                ("length", text(duration(lang, *minutes))),
-                ("min", text(duration(lang, min.minutes()))),
-            ],
-        ),
-        Reason::TooLong { max, minutes } => t(
-            "reason-too-long",
-            &[
-                ("length", text(duration(lang, *minutes))),
-                ("max", text(duration(lang, max.minutes()))),
-            ],
-        ),
+        Reason::TooShort { min, minutes } => {
+            if record {
+                format!("lasts {minutes} minutes; the minimum is {min}")
+            } else {
+                t(
+                    "reason-too-short",
+                    &[
+                        ("length", text(duration(lang, *minutes))),
+                        ("min", text(duration(lang, min.minutes()))),
+                    ],
+                )
+            }
+        }
+        Reason::TooLong { max, minutes } => {
+            if record {
+                format!("lasts {minutes} minutes; the maximum is {max}")
+            } else {
+                t(
+                    "reason-too-long",
+                    &[
+                        ("length", text(duration(lang, *minutes))),
+                        ("max", text(duration(lang, max.minutes()))),
+                    ],
+                )
+            }
+        }
         Reason::Misaligned {
             granularity,
             local_start,
             local_end,
-        } => t(
-            "reason-misaligned",
-            &[
-                ("step", text(duration(lang, granularity.minutes()))),
-                ("start", text(hm(local_start))),
-                ("end", text(hm(local_end))),
-            ],
-        ),
+        } => {
+            if record {
+                format!(
+                    "{} to {} is not on the {granularity} slot grid",
+                    full(local_start),
+                    full(local_end)
+                )
+            } else {
+                t(
+                    "reason-misaligned",
+                    &[
+                        ("step", text(duration(lang, granularity.minutes()))),
+                        ("start", text(hm(local_start))),
+                        ("end", text(hm(local_end))),
+                    ],
+                )
+            }
+        }
         Reason::TooSoon {
             lead_time,
             earliest_start,
-        } => t(
-            "reason-too-soon",
-            &[
-                ("lead", text(duration(lang, lead_time.minutes()))),
-                (
-                    "earliest",
-                    text(date_time(lang, zone.local(*earliest_start))),
-                ),
-            ],
-        ),
+        } => {
+            if record {
+                format!(
+                    "must be asked for {lead_time} ahead: the earliest start now is {}",
+                    at(earliest_start)
+                )
+            } else {
+                t(
+                    "reason-too-soon",
+                    &[
+                        ("lead", text(duration(lang, lead_time.minutes()))),
+                        (
+                            "earliest",
+                            text(date_time(lang, zone.local(*earliest_start))),
+                        ),
+                    ],
+                )
+            }
+        }
         Reason::TooFarAhead {
             horizon,
             latest_end,
-        } => t(
-            "reason-too-far-ahead",
-            &[
-                ("horizon", text(duration(lang, horizon.minutes()))),
-                ("latest", text(date_time(lang, zone.local(*latest_end)))),
-            ],
-        ),
-        Reason::OverCapacity { limit, attendees } => t(
-            "reason-over-capacity",
-            &[("limit", limit.to_arg()), ("attendees", attendees.to_arg())],
-        ),
+        } => {
+            if record {
+                format!(
+                    "may reach at most {horizon} ahead: the latest end now is {}",
+                    at(latest_end)
+                )
+            } else {
+                t(
+                    "reason-too-far-ahead",
+                    &[
+                        ("horizon", text(duration(lang, horizon.minutes()))),
+                        ("latest", text(date_time(lang, zone.local(*latest_end)))),
+                    ],
+                )
+            }
+        }
+        Reason::OverCapacity { limit, attendees } => {
+            if record {
+                format!("{attendees} attendees; the room takes at most {limit}")
+            } else {
+                t(
+                    "reason-over-capacity",
+                    &[("limit", limit.to_arg()), ("attendees", attendees.to_arg())],
+                )
+            }
+        }
         Reason::QuotaExceeded {
             period,
             period_start,
@@ -244,6 +373,23 @@ pub fn sentence(lang: Lang, reason: &Reason, zone: Zone) -> String {
             used_minutes,
             requested_minutes,
         } => {
+            if record {
+                let per = match period {
+                    QuotaPeriod::Week => "week",
+                    QuotaPeriod::Month => "month",
+                };
+                let mut limits = Vec::new();
+                if let Some(n) = max_bookings {
+                    limits.push(format!("{n} bookings"));
+                }
+                if let Some(m) = max_minutes {
+                    limits.push(format!("{} hours", m / 60));
+                }
+                return format!(
+                    "the quota is {} per {per}; the {per} from {period_start} already has {used_bookings} bookings, {used_minutes} minutes, and this asks for {requested_minutes} more minutes",
+                    limits.join(" or ")
+                );
+            }
             let mut limits = Vec::new();
             if let Some(n) = max_bookings {
                 limits.push(t("quota-bookings", &[("count", n.to_arg())]));
@@ -272,29 +418,73 @@ pub fn sentence(lang: Lang, reason: &Reason, zone: Zone) -> String {
                 ],
             )
         }
-        Reason::NonexistentLocalTime { local, .. } => t(
-            "reason-nonexistent-local-time",
-            &[("time", text(date_time(lang, *local)))],
-        ),
-        Reason::RoomClosed { .. } => lang.t("reason-room-closed"),
-        // Never the requester's id: the sentence is for the requester anyway.
-        Reason::NotAllowed { .. } => lang.t("reason-not-allowed"),
+        Reason::NonexistentLocalTime {
+            local,
+            zone: in_zone,
+        } => {
+            if record {
+                format!(
+                    "{} does not exist in {in_zone}: the clocks skip it (daylight-saving change)",
+                    full(local)
+                )
+            } else {
+                t(
+                    "reason-nonexistent-local-time",
+                    &[("time", text(date_time(lang, *local)))],
+                )
+            }
+        }
+        Reason::RoomClosed { policy } => {
+            if record {
+                format!("the room is not bookable (policy {policy:?} is closed)")
+            } else {
+                lang.t("reason-room-closed")
+            }
+        }
+        // Never the requester's id in their own sentence: it is for the requester anyway.
+        Reason::NotAllowed { requester } => {
+            if record {
+                format!("{requester} is not in a group allowed to book this room")
+            } else {
+                lang.t("reason-not-allowed")
+            }
+        }
         Reason::TooManySkipped {
             skipped,
             total,
             max_skipped,
             max_skipped_percent,
-        } => t(
-            "reason-too-many-skipped",
-            &[
-                ("skipped", skipped.to_arg()),
-                ("total", total.to_arg()),
-                ("max", max_skipped.to_arg()),
-                ("percent", u32::from(*max_skipped_percent).to_arg()),
-            ],
-        ),
-        Reason::InvalidRecurrence { .. } => lang.t("reason-invalid-recurrence"),
-        Reason::NoOccurrences => lang.t("reason-no-occurrences"),
+        } => {
+            if record {
+                format!(
+                    "{skipped} of {total} occurrences would be skipped; at most {max_skipped} and {max_skipped_percent}% may be"
+                )
+            } else {
+                t(
+                    "reason-too-many-skipped",
+                    &[
+                        ("skipped", skipped.to_arg()),
+                        ("total", total.to_arg()),
+                        ("max", max_skipped.to_arg()),
+                        ("percent", u32::from(*max_skipped_percent).to_arg()),
+                    ],
+                )
+            }
+        }
+        Reason::InvalidRecurrence { message } => {
+            if record {
+                format!("the recurrence is invalid: {message}")
+            } else {
+                lang.t("reason-invalid-recurrence")
+            }
+        }
+        Reason::NoOccurrences => {
+            if record {
+                "the exception dates remove every occurrence".to_owned()
+            } else {
+                lang.t("reason-no-occurrences")
+            }
+        }
     }
 }
 
