@@ -537,6 +537,36 @@ mod tests {
             .unwrap()
     }
 
+    #[test]
+    fn the_record_names_the_other_booking_with_times_in_the_room_zone_or_utc() {
+        let blocked = Interval::new(
+            Utc.with_ymd_and_hms(2027, 1, 7, 16, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2027, 1, 7, 19, 30, 0).unwrap(),
+        )
+        .unwrap();
+        let conflict = Reason::Conflict {
+            bookings: vec![ConflictingBooking {
+                id: "b-1".into(),
+                blocked,
+            }],
+            occurrences: vec![2],
+        };
+        assert_eq!(
+            record(&conflict, oslo()),
+            "clashes with booking b-1 (blocked 2027-01-07 17:30–20:30 with its buffers), occurrence #3 of this series"
+        );
+        assert_eq!(
+            record(&conflict, Zone::UTC),
+            "clashes with booking b-1 (blocked 2027-01-07 16:30–19:30 UTC with its buffers), occurrence #3 of this series"
+        );
+        assert_eq!(
+            record(&Reason::NoOccurrences, oslo()),
+            "the exception dates remove every occurrence"
+        );
+        // The requester's sentence never names the other booking.
+        assert!(!sentence(Lang::En, &conflict, oslo()).contains("b-1"));
+    }
+
     fn every_reason() -> Vec<Reason> {
         let blocked = Interval::new(
             Utc.with_ymd_and_hms(2027, 1, 7, 16, 30, 0).unwrap(),

@@ -300,6 +300,15 @@ struct Reader {
     root: Option<Component>,
 }
 
+/// A component name is an iana-token or x-name (RFC 5545 §3.1: letters, digits and `-`),
+/// at most 64 characters here. Anything else (a body with CR-only line ends reads as one long
+/// BEGIN value) is refused at once, and never echoed at length in the refusal.
+fn is_component_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 impl Reader {
     fn line(&mut self, line: &str) -> Result<(), Invalid> {
         self.lines += 1;
@@ -321,6 +330,12 @@ impl Reader {
                 if name.is_empty() {
                     return Err(invalid_data("BEGIN without a component name"));
                 }
+                if !is_component_name(&name) {
+                    return Err(invalid_data(format!(
+                        "line {}: BEGIN:{name:.60} is not a component name",
+                        self.lines
+                    )));
+                }
                 self.stack.push(Component {
                     name,
                     props: Vec::new(),
@@ -329,6 +344,12 @@ impl Reader {
             }
             "END" => {
                 let name = prop.value.trim().to_ascii_uppercase();
+                if !is_component_name(&name) {
+                    return Err(invalid_data(format!(
+                        "line {}: END:{name:.60} is not a component name",
+                        self.lines
+                    )));
+                }
                 let done = self
                     .stack
                     .pop()
@@ -718,6 +739,18 @@ pub fn written(name: &str, at: DateTime<Utc>, frame: &Frame, day_zone: chrono_tz
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_body_with_cr_only_line_ends_is_refused_without_echoing_it() {
+        let body = format!("BEGIN:VCALENDAR\r{}\rEND:VCALENDAR\r", "X".repeat(100_000));
+        let err = parse(&body).unwrap_err();
+        assert!(err.message.len() < 200, "{}", err.message.len());
+        assert!(
+            err.message.contains("not a component name"),
+            "{}",
+            err.message
+        );
+    }
     use super::*;
 
     const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a@b\r\nDTSTART;TZID=Europe/Oslo:20270111T100000\r\nDTEND;TZID=Europe/Oslo:20270111T110000\r\nSUMMARY:Plan\r\nATTENDEE;CN=\"Dahl, Erik\";CUTYPE=ROOM:mailto:x@y\r\nDESCRIPTION:a long line that goes on and on and on and on and on and on and on and on and on\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";

@@ -216,7 +216,8 @@ async fn calendar_query<C: Collection>(
 }
 
 /// calendar-multiget (RFC 4791 §7.9): each href that names a member, in the order asked; any
-/// other href is 404.
+/// other href is 404. An href asked again is answered once (a multistatus names each href in
+/// one response, RFC 4918 §13), so repeating one big member cannot multiply the answer.
 async fn multiget<C: Collection>(
     c: &C,
     viewer: &Viewer,
@@ -225,7 +226,11 @@ async fn multiget<C: Collection>(
     hrefs: Vec<String>,
 ) -> Result<Vec<xml::Response>, DavError> {
     let mut asked: Vec<(String, Option<String>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for href in hrefs {
+        if !seen.insert(href.clone()) {
+            continue;
+        }
         let name = xml::decode_href(&href)
             .and_then(|p| Path::parse(&p))
             .and_then(|p| match p {
@@ -959,6 +964,16 @@ mod tests {
                 ("not a path".to_owned(), Some(404)),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_href_asked_many_times_is_answered_once() {
+        let c = fake(vec![change("a", 1, true)]);
+        let hrefs = vec![format!("{HOME}a.ics"); 1000];
+        let responses = multiget(&c, &viewer(), &etag_only(), &CalendarData::Full, hrefs)
+            .await
+            .unwrap();
+        assert_eq!(statuses(&responses), [(format!("{HOME}a.ics"), None)]);
     }
 
     #[tokio::test]
