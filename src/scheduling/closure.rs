@@ -1,7 +1,8 @@
 //! Closures: periods when a room cannot be booked.
 //!
-//! They come from iCalendar files (public holidays, a building's maintenance plan), parsed
-//! with the `icalendar` crate, and from clerks' blocks. A calendar is parsed once into
+//! They come from iCalendar files (public holidays, a building's maintenance plan), read by
+//! Lokal's one bounded iCalendar reader ([`crate::ical`], pure like this core), and from
+//! clerks' blocks. A calendar is parsed once into
 //! [`ClosureCalendar`]; [`ClosureSet::resolve`] turns it into UTC intervals for one room's
 //! zone and one window, expanding recurring closures on the way.
 //!
@@ -15,8 +16,9 @@
 //! are refused for nonexistent times.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
-use icalendar::{Component, DatePerhapsTime};
 use serde::Serialize;
+
+use crate::ical;
 
 use super::interval::Interval;
 use super::recurrence::{ExDate, Recurrence, RecurrenceError};
@@ -133,17 +135,11 @@ fn parse_written(value: &str, tzid: Option<&str>) -> Result<Written, String> {
     }
 }
 
-fn written_of(p: &DatePerhapsTime) -> Result<Written, String> {
-    use icalendar::CalendarDateTime as C;
-    Ok(match p {
-        DatePerhapsTime::Date(d) => Written::Date(*d),
-        DatePerhapsTime::DateTime(C::Utc(t)) => Written::Utc(t.naive_utc()),
-        DatePerhapsTime::DateTime(C::Floating(t)) => Written::Floating(*t),
-        DatePerhapsTime::DateTime(C::WithTimezone { date_time, tzid }) => Written::Zoned(
-            *date_time,
-            Zone::parse(tzid.trim_start_matches('/')).map_err(|e| e.to_string())?,
-        ),
-    })
+/// A DTSTART or DTEND property as written: a DATE (`VALUE=DATE` or 8 digits), a UTC, zoned
+/// (`TZID`) or floating date-time.
+fn written_of(p: &ical::Prop) -> Result<Written, String> {
+    parse_written(&p.value, p.param("TZID").as_deref())
+        .map_err(|e| format!("{} {:?} is not a date or date-time: {e}", p.name, p.value))
 }
 
 /// Puts a written time into `frame`'s wall time. Only instants need converting.
@@ -234,13 +230,14 @@ impl ClosureCalendar {
         {
             return Err(malformed("it does not start with BEGIN:VCALENDAR".into()));
         }
-        let calendar: icalendar::Calendar = head
-            .parse()
-            .map_err(|e: String| malformed(e.lines().take(6).collect::<Vec<_>>().join(" / ")))?;
+        // The one bounded iCalendar reader (`crate::ical`), as for every calendar Lokal reads.
+        let calendar = ical::parse(head).map_err(|e| malformed(e.message))?;
         let mut events = Vec::new();
-        for (i, event) in calendar.events().enumerate() {
-            let label_for_errors = event
-                .get_uid()
+        let vevents = calendar.children.iter().filter(|c| c.name == "VEVENT");
+        for (i, event) in vevents.enumerate() {
+            let uid = event.value("UID").map(ical::unescape_text);
+            let label_for_errors = uid
+                .as_ref()
                 .map(|u| format!("{u:?}"))
                 .unwrap_or_else(|| format!("#{}", i + 1));
             let fail = |message: String| ClosureError::Event {
@@ -249,23 +246,15 @@ impl ClosureCalendar {
                 message,
             };
             if event
-                .property_value("STATUS")
-                .is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"))
+                .value("STATUS")
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("CANCELLED"))
             {
                 continue;
             }
             let start_prop = event
-                .properties()
-                .get("DTSTART")
+                .prop("DTSTART")
                 .ok_or_else(|| fail("it has no DTSTART".into()))?;
-            let start = DatePerhapsTime::from_property(start_prop)
-                .ok_or_else(|| {
-                    fail(format!(
-                        "DTSTART {:?} is not a date or date-time",
-                        start_prop.value()
-                    ))
-                })
-                .and_then(|p| written_of(&p).map_err(&fail))?;
+            let start = written_of(start_prop).map_err(&fail)?;
             let frame = match start {
                 Written::Date(_) | Written::Floating(_) => Frame::Room,
                 Written::Utc(_) => Frame::Utc,
@@ -273,15 +262,8 @@ impl ClosureCalendar {
             };
             let all_day = matches!(start, Written::Date(_));
             let start_wall = in_frame(&start, frame);
-            let length = if let Some(end_prop) = event.properties().get("DTEND") {
-                let end = DatePerhapsTime::from_property(end_prop)
-                    .ok_or_else(|| {
-                        fail(format!(
-                            "DTEND {:?} is not a date or date-time",
-                            end_prop.value()
-                        ))
-                    })
-                    .and_then(|p| written_of(&p).map_err(&fail))?;
+            let length = if let Some(end_prop) = event.prop("DTEND") {
+                let end = written_of(end_prop).map_err(&fail)?;
                 if all_day != matches!(end, Written::Date(_)) {
                     return Err(fail(
                         "DTSTART and DTEND must both be dates or both date-times".into(),
@@ -296,7 +278,7 @@ impl ClosureCalendar {
                     ));
                 }
                 in_frame(&end, frame) - start_wall
-            } else if let Some(d) = event.property_value("DURATION") {
+            } else if let Some(d) = event.value("DURATION") {
                 parse_duration(d).map_err(&fail)?
             } else if all_day {
                 TimeDelta::days(1) // RFC 5545 §3.6.1: a DATE start alone lasts one day.
@@ -310,7 +292,7 @@ impl ClosureCalendar {
                 return Err(fail("it lasts longer than 100 years".into()));
             }
 
-            let recurrence = match event.property_value("RRULE") {
+            let recurrence = match event.value("RRULE") {
                 None => None,
                 Some(rule) => {
                     let r = Recurrence::parse(rule).map_err(|source| ClosureError::Recurrence {
@@ -326,9 +308,9 @@ impl ClosureCalendar {
                     let mut exdates = Vec::new();
                     let mut rdates = Vec::new();
                     for (key, into_ex) in [("EXDATE", true), ("RDATE", false)] {
-                        for p in event.multi_properties().get(key).into_iter().flatten() {
-                            let tzid = p.params().get("TZID").map(|x| x.value().to_owned());
-                            for v in p.value().split(',') {
+                        for p in event.props(key) {
+                            let tzid = p.param("TZID");
+                            for v in p.value.split(',') {
                                 let w = parse_written(v, tzid.as_deref()).map_err(&fail)?;
                                 match (into_ex, &w) {
                                     (true, Written::Date(d)) => exdates.push(ExDate::On(*d)),
@@ -342,8 +324,11 @@ impl ClosureCalendar {
                 }
             };
             events.push(ClosureEvent {
-                uid: event.get_uid().map(str::to_owned),
-                label: event.get_summary().unwrap_or("Closed").to_owned(),
+                uid,
+                label: event
+                    .value("SUMMARY")
+                    .map(ical::unescape_text)
+                    .unwrap_or_else(|| "Closed".to_owned()),
                 frame,
                 start: start_wall,
                 length,

@@ -115,6 +115,26 @@ fn the_scheduling_core_uses_no_io_runtime_or_clock() {
 }
 
 #[test]
+fn the_ical_reader_the_core_uses_is_pure_too() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ical");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(!files.is_empty(), "expected src/ical");
+    let mut report = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for v in violations(&source) {
+            report.push(format!("{}: uses {v}", file.display()));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "src/ical must stay pure (the core reads closure calendars with it):\n{}",
+        report.join("\n")
+    );
+}
+
+#[test]
 fn the_purity_check_catches_each_kind_of_leak() {
     let leaks = [
         "use tokio::time::sleep;",
