@@ -263,8 +263,15 @@ fn invalid_object(message: impl Into<String>) -> Invalid {
 const MAX_LINES: usize = 20_000;
 const MAX_NESTING: usize = 8;
 
-/// Parses an iCalendar stream holding exactly one VCALENDAR.
+/// Parses an iCalendar stream holding exactly one VCALENDAR, of at most 20 000 content lines
+/// (a calendar object or a scheduling request).
 pub fn parse(text: &str) -> Result<Component, Invalid> {
+    parse_lines(text, MAX_LINES)
+}
+
+/// [`parse`] for a whole calendar file whose size the caller has already bounded (a closure
+/// calendar of thousands of events): at most `max_lines` content lines.
+pub fn parse_lines(text: &str, max_lines: usize) -> Result<Component, Invalid> {
     // Unfold (RFC 5545 §3.1): a line break followed by a space or tab continues the line.
     // Each content line is read as soon as the next one starts, so the nesting bound stops a
     // body of deeply nested components at its first lines, before the length bound.
@@ -281,7 +288,7 @@ pub fn parse(text: &str) -> Result<Component, Invalid> {
             if let Some(line) = current.replace(raw.to_owned()) {
                 reader.line(&line)?;
             }
-            if reader.lines + 1 > MAX_LINES {
+            if reader.lines + 1 > max_lines {
                 return Err(invalid_data("the body has too many lines"));
             }
         }

@@ -231,7 +231,9 @@ impl ClosureCalendar {
             return Err(malformed("it does not start with BEGIN:VCALENDAR".into()));
         }
         // The one bounded iCalendar reader (`crate::ical`), as for every calendar Lokal reads.
-        let calendar = ical::parse(head).map_err(|e| malformed(e.message))?;
+        // MAX_ICS_LEN bounds the file, so it bounds its lines too: a maintenance plan of
+        // thousands of events is fine.
+        let calendar = ical::parse_lines(head, MAX_ICS_LEN).map_err(|e| malformed(e.message))?;
         let mut events = Vec::new();
         let vevents = calendar.children.iter().filter(|c| c.name == "VEVENT");
         for (i, event) in vevents.enumerate() {
@@ -597,6 +599,22 @@ DTSTART;TZID=Europe/Oslo:19900101T060000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\
         };
         let set = ClosureSet::new().with_block(block.clone());
         assert_eq!(set.resolve(Zone::default(), &day(2027, 2, 2)), [block]);
+    }
+
+    #[test]
+    fn a_closure_calendar_of_thousands_of_events_is_read() {
+        let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+        for d in 0..3500 {
+            let day = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + chrono::Days::new(d);
+            text.push_str(&format!(
+                "BEGIN:VEVENT\r\nUID:e{d}\r\nSUMMARY:Vask\r\nDTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nEND:VEVENT\r\n",
+                day.format("%Y%m%d"),
+                (day + chrono::Days::new(1)).format("%Y%m%d")
+            ));
+        }
+        text.push_str("END:VCALENDAR\r\n");
+        assert!(text.lines().count() > 20_000);
+        assert_eq!(ClosureCalendar::parse("plan", &text).unwrap().len(), 3500);
     }
 
     #[test]

@@ -226,17 +226,23 @@ async fn multiget<C: Collection>(
     hrefs: Vec<String>,
 ) -> Result<Vec<xml::Response>, DavError> {
     let mut asked: Vec<(String, Option<String>)> = Vec::new();
+    // Repeats are recognised after resolving (`a.ics`, `a.ics?1` and `http://host/…/a.ics`
+    // name one member), and by their text when they resolve to nothing.
     let mut seen = std::collections::HashSet::new();
     for href in hrefs {
-        if !seen.insert(href.clone()) {
-            continue;
-        }
         let name = xml::decode_href(&href)
             .and_then(|p| Path::parse(&p))
             .and_then(|p| match p {
                 Path::Object(collection, name) if *collection == *c.path() => Some(name),
                 _ => None,
             });
+        let key = match &name {
+            Some(n) => (true, n.clone()),
+            None => (false, href.clone()),
+        };
+        if !seen.insert(key) {
+            continue;
+        }
         asked.push((href, name));
     }
     let wanted: Vec<Change> = asked
@@ -969,7 +975,9 @@ mod tests {
     #[tokio::test]
     async fn an_href_asked_many_times_is_answered_once() {
         let c = fake(vec![change("a", 1, true)]);
-        let hrefs = vec![format!("{HOME}a.ics"); 1000];
+        let mut hrefs = vec![format!("{HOME}a.ics"); 1000];
+        hrefs.extend((0..1000).map(|i| format!("{HOME}a.ics?{i}")));
+        hrefs.push(format!("http://elsewhere.example{HOME}a.ics"));
         let responses = multiget(&c, &viewer(), &etag_only(), &CalendarData::Full, hrefs)
             .await
             .unwrap();
