@@ -491,13 +491,14 @@ fn date_note(
     if o.status == booking_status {
         return None;
     }
-    let key = match o.status.as_str() {
-        "skipped" => "mail-date-skipped",
-        "cancelled" => "mail-date-cancelled",
-        "rejected" => "mail-date-rejected",
-        "pending" => "mail-date-pending",
-        "expired" => "mail-date-expired",
-        _ => return None,
+    use crate::scheduling::{BookingStatus as B, OccurrenceStatus as O};
+    let key = match o.status {
+        O::Skipped => "mail-date-skipped",
+        O::Booked(B::Cancelled) => "mail-date-cancelled",
+        O::Booked(B::Rejected) => "mail-date-rejected",
+        O::Booked(B::Pending) => "mail-date-pending",
+        O::Booked(B::Expired) => "mail-date-expired",
+        O::Booked(B::Approved) => return None,
     };
     Some(lang.t(key))
 }

@@ -327,7 +327,7 @@ fn booking_dates(lang: Lang, b: &BookingView, zone: Zone) -> Vec<String> {
 fn first_span(lang: Lang, b: &BookingView, zone: Zone) -> String {
     b.occurrences
         .iter()
-        .find(|o| matches!(o.status.as_str(), "pending" | "approved"))
+        .find(|o| o.status.is_blocking())
         .or(b.occurrences.first())
         .map(|o| span_text(lang, zone.local(o.start), zone.local(o.end)))
         .unwrap_or_else(|| b.local_start.replace('T', " "))
