@@ -93,20 +93,11 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn the_scheduling_core_uses_no_io_runtime_or_clock() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scheduling");
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
+    let (files, report) = impurities("src/scheduling");
     assert!(
-        files.len() >= 8,
-        "expected the core's modules under {root:?}, found {files:?}"
+        files >= 8,
+        "expected the core's modules under src/scheduling, found {files}"
     );
-    let mut report = Vec::new();
-    for file in files {
-        let source = std::fs::read_to_string(&file).unwrap();
-        for v in violations(&source) {
-            report.push(format!("{}: uses {v}", file.display()));
-        }
-    }
     assert!(
         report.is_empty(),
         "the scheduling core must stay pure:\n{}",
@@ -116,22 +107,28 @@ fn the_scheduling_core_uses_no_io_runtime_or_clock() {
 
 #[test]
 fn the_ical_reader_the_core_uses_is_pure_too() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ical");
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
-    assert!(!files.is_empty(), "expected src/ical");
-    let mut report = Vec::new();
-    for file in files {
-        let source = std::fs::read_to_string(&file).unwrap();
-        for v in violations(&source) {
-            report.push(format!("{}: uses {v}", file.display()));
-        }
-    }
+    let (files, report) = impurities("src/ical");
+    assert!(files > 0, "expected src/ical");
     assert!(
         report.is_empty(),
         "src/ical must stay pure (the core reads closure calendars with it):\n{}",
         report.join("\n")
     );
+}
+
+/// How many Rust files `dir` (below the crate) holds, and every forbidden use in them.
+fn impurities(dir: &str) -> (usize, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut report = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for v in violations(&source) {
+            report.push(format!("{}: uses {v}", file.display()));
+        }
+    }
+    (files.len(), report)
 }
 
 #[test]
