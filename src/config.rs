@@ -68,17 +68,132 @@ pub struct SchedulingConfig {
     pub default_time_zone: String,
 }
 
-/// Logins.
+/// Logins, registrations and password hashing (docs/api.md, "Failed logins").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Failed logins allowed per login name within `failure_window_secs` before further
-    /// attempts are refused with 429.
+    /// Failed logins for one account from one client address before each further attempt
+    /// waits (`delay_base_secs`, doubling per failure up to `delay_max_secs`). The account is
+    /// never locked for other addresses.
     pub max_failures: u32,
+    /// How long failures are remembered after the last one.
     pub failure_window_secs: u64,
+    /// Failed logins from one client address, over all accounts, before its attempts wait
+    /// (password spraying).
+    pub address_max_failures: u32,
+    /// The first wait after the free failures; each further failure doubles it.
+    pub delay_base_secs: u64,
+    /// The longest wait.
+    pub delay_max_secs: u64,
+    /// Client addresses (and accounts per address) remembered at most, per table.
+    pub max_tracked: usize,
     /// How long a resident's verified password is remembered (as a keyed hash, in memory),
     /// so that each API call does not pay for argon2 again. 0 turns it off.
     pub credential_cache_secs: u64,
+    /// Threads that hash and check passwords (argon2, 19 MiB each); 0 means one per core.
+    pub hash_threads: usize,
+    /// Passwords waiting or being hashed at most; beyond that the answer is 503 with
+    /// `Retry-After`. Registrations may fill only half of it.
+    pub hash_queue: usize,
+    /// New accounts one client address may register at once...
+    pub register_burst: u32,
+    /// ...and then one per this many seconds.
+    pub register_interval_secs: u64,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `client_ip_header` names the
+    /// client. Empty: the client is the TCP peer.
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client's address in: `X-Forwarded-For` (the
+    /// rightmost entry that is not a trusted proxy counts), `X-Real-IP`, or `Forwarded`.
+    pub client_ip_header: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            max_failures: 5,
+            failure_window_secs: 900,
+            address_max_failures: 20,
+            delay_base_secs: 1,
+            delay_max_secs: 300,
+            max_tracked: 100_000,
+            credential_cache_secs: 300,
+            hash_threads: 0,
+            hash_queue: 32,
+            register_burst: 10,
+            register_interval_secs: 60,
+            trusted_proxies: Vec::new(),
+            client_ip_header: "X-Forwarded-For".into(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The identity service's settings.
+    pub fn identity_settings(&self) -> Result<crate::identity::IdentitySettings, ConfigError> {
+        let secs = |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2_000));
+        let client_addrs =
+            crate::identity::ClientAddrPolicy::new(&self.trusted_proxies, &self.client_ip_header)
+                .map_err(ConfigError)?;
+        Ok(crate::identity::IdentitySettings {
+            throttle: crate::identity::ThrottleSettings {
+                max_failures: self.max_failures,
+                address_max_failures: self.address_max_failures,
+                window: secs(self.failure_window_secs),
+                base_delay: secs(self.delay_base_secs),
+                max_delay: secs(self.delay_max_secs),
+                max_tracked: self.max_tracked,
+            },
+            register_burst: self.register_burst,
+            register_interval: secs(self.register_interval_secs),
+            client_addrs,
+            ..crate::identity::IdentitySettings::default()
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("auth.max_failures", self.max_failures),
+            ("auth.address_max_failures", self.address_max_failures),
+            ("auth.register_burst", self.register_burst),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be at least 1")));
+            }
+        }
+        if !(1..=3600).contains(&self.delay_base_secs) {
+            return Err(ConfigError(
+                "auth.delay_base_secs must be between 1 and 3600".into(),
+            ));
+        }
+        if self.delay_max_secs < self.delay_base_secs || self.delay_max_secs > 86_400 {
+            return Err(ConfigError(
+                "auth.delay_max_secs must be at least auth.delay_base_secs and at most a day (86400)"
+                    .into(),
+            ));
+        }
+        if !(100..=10_000_000).contains(&self.max_tracked) {
+            return Err(ConfigError(
+                "auth.max_tracked must be between 100 and 10000000".into(),
+            ));
+        }
+        if self.hash_threads > 256 {
+            return Err(ConfigError(
+                "auth.hash_threads must be at most 256 (0 means one per core); each uses 19 MiB"
+                    .into(),
+            ));
+        }
+        if !(2..=100_000).contains(&self.hash_queue) {
+            return Err(ConfigError(
+                "auth.hash_queue must be between 2 and 100000".into(),
+            ));
+        }
+        if self.register_interval_secs == 0 {
+            return Err(ConfigError(
+                "auth.register_interval_secs must be at least 1".into(),
+            ));
+        }
+        self.identity_settings().map(|_| ())
+    }
 }
 
 /// Where Lokal keeps its data.
@@ -190,11 +305,7 @@ impl Default for Config {
                 default_policy: "hall".into(),
                 default_time_zone: "Europe/Oslo".into(),
             },
-            auth: AuthConfig {
-                max_failures: 5,
-                failure_window_secs: 900,
-                credential_cache_secs: 300,
-            },
+            auth: AuthConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
         }
     }
@@ -254,6 +365,7 @@ impl Config {
         const YEAR: u64 = 366 * 24 * 3600;
         for (key, value) in [
             ("auth.failure_window_secs", self.auth.failure_window_secs),
+            ("auth.register_interval_secs", self.auth.register_interval_secs),
             (
                 "auth.credential_cache_secs",
                 self.auth.credential_cache_secs,
@@ -270,9 +382,7 @@ impl Config {
                 )));
             }
         }
-        if self.auth.max_failures == 0 {
-            return Err(ConfigError("auth.max_failures must be at least 1".into()));
-        }
+        self.auth.validate()?;
         self.notify.validate().map_err(ConfigError)?;
         if !(self.server.public_url.is_empty()
             || self.server.public_url.starts_with("http://")

@@ -30,7 +30,9 @@ use crate::booking::{Bookings, CreateBooking, OnConflict, Rules};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::identity::{DirectoryLogins, Identity, NewResident, Principal, ResidentLogins};
+use crate::identity::{
+    ClientAddr, DirectoryLogins, HashPool, Identity, NewResident, Principal, ResidentLogins,
+};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -63,12 +65,18 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     )
     .map_err(anyhow::Error::msg)
     .context("loading the scheduling rules")?;
+    // The one pool that hashes and checks residents' passwords: memory stays at its threads'
+    // blocks whatever the number of registrations and logins at once.
+    let hasher = HashPool::start(config.auth.hash_threads, config.auth.hash_queue)
+        .map_err(anyhow::Error::msg)
+        .context("starting the password-hashing threads")?;
     let identity = Identity::new(
         vec![
             Box::new(ResidentLogins::new(
                 store.clone(),
                 clock.clone(),
                 config.auth.credential_cache_secs,
+                hasher.clone(),
             )),
             Box::new(DirectoryLogins::new(
                 directory.clone(),
@@ -78,8 +86,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         ],
         store.clone(),
         clock.clone(),
-        config.auth.max_failures,
-        config.auth.failure_window_secs,
+        hasher,
+        config.auth.identity_settings()?,
     );
     Ok(AppState {
         bookings: Bookings::new(store, Arc::new(rules), clock),
@@ -204,12 +212,15 @@ pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
         Some(r) => r,
         None => state
             .identity
-            .register(NewResident {
-                email,
-                password,
-                name,
-                lang: crate::i18n::Lang::Nb,
-            })
+            .register(
+                NewResident {
+                    email,
+                    password,
+                    name,
+                    lang: crate::i18n::Lang::Nb,
+                },
+                ClientAddr::Unknown,
+            )
             .await
             .map_err(|e| anyhow::anyhow!("demo resident: {e}"))?,
     };
@@ -285,7 +296,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(state, max_body_bytes);
-    axum::serve(listener, app)
+    // The peer's address reaches the handlers (`identity::ClientAddr`).
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")
@@ -398,6 +410,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             any(root).layer(axum::middleware::from_fn(crate::caldav::whole_body)),
         )
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.identity.clone(), crate::identity::client_addr))
         .layer(axum::middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

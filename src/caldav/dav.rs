@@ -218,7 +218,16 @@ async fn authenticate<'a>(
 ) -> Result<Ctx<'a>, DavError> {
     let (login, password) = crate::identity::basic_credentials(&parts.headers)
         .map_err(|e| DavError::Unauthorized(e.message().into()))?;
-    match state.identity.authenticate(&login, &password).await? {
+    let client = parts
+        .extensions
+        .get::<crate::identity::ClientAddr>()
+        .copied()
+        .unwrap_or(crate::identity::ClientAddr::Unknown);
+    match state
+        .identity
+        .authenticate(&login, &password, client)
+        .await?
+    {
         principal @ Principal::Staff { .. } => {
             let user_id = principal.requester_id();
             let Principal::Staff {

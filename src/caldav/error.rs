@@ -101,6 +101,8 @@ pub enum DavError {
     /// No or wrong credentials: 401 with a Basic challenge.
     Unauthorized(String),
     TooManyFailures(u64),
+    /// 503: the password-hashing queue is full; try again after this many seconds.
+    Busy(u64),
     /// A failed precondition: its status and `DAV:error` body, with a sentence for people.
     Precondition {
         status: StatusCode,
@@ -194,6 +196,7 @@ impl From<IdentityError> for DavError {
             IdentityError::TooManyFailures { retry_after_secs } => {
                 DavError::TooManyFailures(retry_after_secs)
             }
+            IdentityError::Busy { retry_after_secs } => DavError::Busy(retry_after_secs),
             IdentityError::Unavailable(why) | IdentityError::StoreUnavailable(why) => {
                 DavError::Unavailable(why)
             }
@@ -220,7 +223,22 @@ impl IntoResponse for DavError {
             DavError::TooManyFailures(secs) => {
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many failed logins for this account; try again in {secs} s\n"),
+                    format!(
+                        "too many failed logins from your address; wait {secs} s before the next try\n"
+                    ),
+                )
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return response;
+            }
+            DavError::Busy(secs) => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the server is busy checking other passwords; try again in {secs} s\n"
+                    ),
                 )
                     .into_response();
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -199,6 +199,7 @@ pub struct ResidentView {
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn register(
     State(state): State<AppState>,
+    client: crate::identity::ClientAddr,
     ApiJson(body): ApiJson<RegisterResident>,
 ) -> Result<(StatusCode, Json<ResidentView>), ApiError> {
     let lang = match body.language.as_deref() {
@@ -211,12 +212,15 @@ async fn register(
     };
     let r = state
         .identity
-        .register(NewResident {
-            email: &body.email,
-            password: &body.password,
-            name: &body.name,
-            lang,
-        })
+        .register(
+            NewResident {
+                email: &body.email,
+                password: &body.password,
+                name: &body.name,
+                lang,
+            },
+            client,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -212,7 +212,17 @@ impl From<IdentityError> for ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-failed-logins",
                     format!(
-                        "too many failed logins for this account; try again in {retry_after_secs} s"
+                        "too many failed logins from your address; wait {retry_after_secs} s before the next try (other addresses are not affected)"
+                    ),
+                )
+            },
+            IdentityError::Busy { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "the server is busy checking other passwords; try again in {retry_after_secs} s"
                     ),
                 )
             },
@@ -239,6 +249,26 @@ impl From<RegistrationError> for ApiError {
                 "email-taken",
                 "an account with this email already exists",
             ),
+            RegistrationError::TooMany { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-registrations",
+                    format!(
+                        "too many new accounts were registered from your address; try again in {retry_after_secs} s"
+                    ),
+                )
+            },
+            RegistrationError::Busy { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "the server is busy with other registrations; nothing was saved, try again in {retry_after_secs} s"
+                    ),
+                )
+            },
             RegistrationError::Unavailable(why) => ApiError::unavailable(
                 "store-unavailable",
                 why,

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::identity::Principal;
+use crate::identity::{ClientAddr, Principal};
 
 /// A JSON body; malformed JSON, unknown fields, wrong types and oversized bodies are 4xx
 /// problems with their own codes.
@@ -82,9 +82,22 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (login, password) = basic_credentials(parts)?;
-        let principal = state.identity.authenticate(&login, &password).await?;
+        let client = client_addr(parts);
+        let principal = state
+            .identity
+            .authenticate(&login, &password, client)
+            .await?;
         Ok(Caller(principal))
     }
+}
+
+/// The client's address, as the identity middleware found it (`unknown` without it).
+fn client_addr(parts: &Parts) -> ClientAddr {
+    parts
+        .extensions
+        .get::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr::Unknown)
 }
 
 fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {

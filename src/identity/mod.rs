@@ -6,21 +6,25 @@
 //! (unavailable); only when no provider claims a login and one was unavailable does the
 //! caller get 503 instead of 401.
 //!
-//! Failed logins are counted per login name; after `max_failures` within the window, further
-//! attempts are refused (429) before any password is checked.
+//! Failed logins are throttled per (account, client address) and per client address, with
+//! growing delays ([`throttle`]); an account is never locked for everyone. Passwords are hashed
+//! and checked on a bounded pool ([`hashing`]); a login for an email with no account checks a
+//! dummy hash, so it takes as long as a wrong password. Who the client is comes from
+//! [`client`] (the peer, or a trusted proxy's header).
 //!
 //! Identity also owns resident registration ([`Identity::register`]: the account and its mail
 //! language in one store transaction), the one generator of secret tokens ([`new_token`],
 //! [`random_bytes`]) and the one constant-time comparison of secrets ([`constant_time_eq`],
 //! from `subtle`), which the faces and the other services use rather than their own.
 
+pub mod client;
+pub mod hashing;
 pub mod session;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::PasswordHasher;
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
@@ -31,6 +35,11 @@ use crate::directory::{Directory, DirectoryError, Roles, dn};
 use crate::i18n::Lang;
 use crate::scheduling::{Requester, RequesterKind};
 use crate::store::{ResidentRecord, Store, StoreError};
+
+pub use client::{ClientAddr, ClientAddrPolicy, client_addr};
+pub use hashing::{HashError, HashPool, Lane};
+pub use throttle::ThrottleSettings;
+use throttle::{AccountKey, LoginThrottle, RegistrationThrottle, Turns};
 
 /// Why a request's HTTP Basic credentials (RFC 7617) cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,8 +161,12 @@ fn group_name(group_dn: &str) -> Option<String> {
 pub enum IdentityError {
     #[error("invalid login or password")]
     InvalidCredentials,
-    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    /// This account from this address (or this address at all) failed too often lately.
+    #[error("too many failed logins from your address; try again in {retry_after_secs} s")]
     TooManyFailures { retry_after_secs: u64 },
+    /// The password-hashing queue is full.
+    #[error("the server is busy checking other passwords; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     /// The directory does not answer.
     #[error("the login service is unavailable: {0}")]
     Unavailable(String),
@@ -179,13 +192,29 @@ pub trait IdentityProvider: Send + Sync {
 pub struct ResidentLogins {
     store: Arc<Store>,
     cache: CredentialCache,
+    hasher: Arc<HashPool>,
 }
 
 impl ResidentLogins {
-    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, cache_secs: u64) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        cache_secs: u64,
+        hasher: Arc<HashPool>,
+    ) -> Self {
         ResidentLogins {
             store,
             cache: CredentialCache::new(clock, cache_secs),
+            hasher,
+        }
+    }
+}
+
+impl From<HashError> for IdentityError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy { retry_after_secs } => IdentityError::Busy { retry_after_secs },
+            HashError::Failed(why) => IdentityError::StoreUnavailable(why),
         }
     }
 }
@@ -210,14 +239,16 @@ impl IdentityProvider for ResidentLogins {
             .await
             .map_err(|e| IdentityError::StoreUnavailable(e.to_string()))?
         else {
+            // No such resident: pay for a check anyway, so that whether an email has an
+            // account does not show in the time the answer takes.
+            self.hasher.verify_dummy(password).await?;
             return Ok(None);
         };
-        let hash = resident.password_hash.clone();
-        let password_owned = password.to_owned();
-        // argon2 is deliberately slow: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password_owned))
-            .await
-            .unwrap_or(false);
+        // argon2 is deliberately slow: it runs on the bounded pool, off the async workers.
+        let ok = self
+            .hasher
+            .verify(&resident.password_hash, password)
+            .await?;
         if !ok {
             // The login is a resident's: no other provider may answer for it.
             return Err(IdentityError::InvalidCredentials);
@@ -283,10 +314,39 @@ impl IdentityProvider for DirectoryLogins {
     }
 }
 
-/// The chain of providers with the failed-login limiter.
+/// How logins and registrations are limited.
+#[derive(Clone, Debug)]
+pub struct IdentitySettings {
+    pub throttle: ThrottleSettings,
+    /// Registrations per client address at once, then one per `register_interval`.
+    pub register_burst: u32,
+    pub register_interval: TimeDelta,
+    /// Login attempts checked at the same time for one client address (more wait their turn).
+    pub logins_per_address: usize,
+    pub client_addrs: ClientAddrPolicy,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            throttle: ThrottleSettings::default(),
+            register_burst: 10,
+            register_interval: TimeDelta::seconds(60),
+            logins_per_address: 8,
+            client_addrs: ClientAddrPolicy::default(),
+        }
+    }
+}
+
+/// The chain of providers with the login throttle, the registration limit and the hashing
+/// pool.
 pub struct Identity {
     providers: Vec<Box<dyn IdentityProvider>>,
-    limiter: FailureLimiter,
+    throttle: LoginThrottle,
+    turns: Turns,
+    registrations: RegistrationThrottle,
+    hasher: Arc<HashPool>,
+    client_addrs: ClientAddrPolicy,
     /// Where resident accounts are registered.
     residents: Arc<Store>,
     clock: Arc<dyn Clock>,
@@ -297,38 +357,58 @@ impl Identity {
         providers: Vec<Box<dyn IdentityProvider>>,
         residents: Arc<Store>,
         clock: Arc<dyn Clock>,
-        max_failures: u32,
-        window_secs: u64,
+        hasher: Arc<HashPool>,
+        settings: IdentitySettings,
     ) -> Self {
         Identity {
             providers,
             residents,
-            clock: clock.clone(),
-            limiter: FailureLimiter {
-                clock,
-                max_failures,
-                window: TimeDelta::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 2)),
-                attempts: Mutex::new(HashMap::new()),
-            },
+            throttle: LoginThrottle::new(clock.clone(), settings.throttle.clone()),
+            turns: Turns::new(settings.logins_per_address),
+            registrations: RegistrationThrottle::new(
+                clock.clone(),
+                settings.register_burst,
+                settings.register_interval,
+                settings.throttle.max_tracked,
+            ),
+            hasher,
+            client_addrs: settings.client_addrs,
+            clock,
         }
     }
 
-    /// Checks a login and password against each provider in turn. The span names who was
-    /// found, never the login or the password.
+    /// How the client's address is worked out (for the middleware).
+    pub fn client_addrs(&self) -> &ClientAddrPolicy {
+        &self.client_addrs
+    }
+
+    /// Checks a login and password from `client` against each provider in turn. The span
+    /// names who was found, never the login or the password.
+    ///
+    /// One attempt per (login, client) runs at a time: a second waits for the first and then
+    /// finds its password remembered (or its failure counted), so parallel first logins all
+    /// succeed at the cost of one check, and parallel guesses count one by one. Attempts are
+    /// throttled per (login, client) and per client, never per login alone.
     #[tracing::instrument(name = "identity.authenticate", skip_all, fields(who = tracing::field::Empty))]
     pub async fn authenticate(
         &self,
         login: &str,
         password: &str,
+        client: ClientAddr,
     ) -> Result<Principal, IdentityError> {
-        let key = normalize_email(login);
-        // Reserves an attempt: parallel guesses count before their passwords are checked.
-        let attempt = self.limiter.begin(&key)?;
+        let account = AccountKey::of(login);
+        let addr = client.key();
+        let refused = |retry_after_secs| IdentityError::TooManyFailures { retry_after_secs };
+        // Refused at once when already waiting, without queueing for a turn.
+        self.throttle.check(account, addr).map_err(refused)?;
+        let _turn = self.turns.wait(account, addr).await;
+        // The attempts before this one have ended: their failures count now.
+        self.throttle.check(account, addr).map_err(refused)?;
         let mut unavailable = None;
         for provider in &self.providers {
             match provider.authenticate(login, password).await {
                 Ok(Some(p)) => {
-                    attempt.succeeded();
+                    self.throttle.succeeded(account, addr);
                     tracing::Span::current().record("who", p.requester_id());
                     return Ok(p);
                 }
@@ -337,30 +417,52 @@ impl Identity {
                     unavailable = Some(e)
                 }
                 Err(IdentityError::InvalidCredentials) => {
-                    attempt.failed();
+                    self.throttle.failed(account, addr);
                     return Err(IdentityError::InvalidCredentials);
                 }
+                // Busy: no password was found wrong, nothing counts.
                 Err(e) => return Err(e),
             }
         }
         if let Some(e) = unavailable {
-            // Not counted as a failure: no password was found wrong (the attempt's
-            // reservation is released when it is dropped).
+            // Not counted as a failure: no password was found wrong.
             return Err(e);
         }
-        attempt.failed();
+        self.throttle.failed(account, addr);
         Err(IdentityError::InvalidCredentials)
     }
 
-    /// Registers a resident: checks the values, hashes the password (argon2id), and stores the
-    /// account with the language of its mails, in one store transaction (an account never
-    /// exists without its language).
+    /// Registers a resident from `client`: checks the values, takes one of the client's
+    /// registrations, hashes the password (argon2id, on the pool), and stores the account with
+    /// the language of its mails, in one store transaction (an account never exists without
+    /// its language).
     #[tracing::instrument(name = "identity.register", skip_all, fields(lang = %new.lang.code(), resident = tracing::field::Empty))]
     pub async fn register(
         &self,
         new: NewResident<'_>,
+        client: ClientAddr,
     ) -> Result<ResidentRecord, RegistrationError> {
-        let record = resident_record(new.email, new.password, new.name, self.clock.now()).await?;
+        let checked = check_registration(new.email, new.password, new.name)?;
+        let addr = client.key();
+        self.registrations
+            .take(addr)
+            .map_err(|retry_after_secs| RegistrationError::TooMany { retry_after_secs })?;
+        let hash = match self.hasher.hash(new.password, Lane::Registration).await {
+            Ok(h) => h,
+            Err(HashError::Busy { retry_after_secs }) => {
+                // Nothing was done: the client keeps this registration for its next try.
+                self.registrations.give_back(addr);
+                return Err(RegistrationError::Busy { retry_after_secs });
+            }
+            Err(HashError::Failed(why)) => return Err(RegistrationError::Unavailable(why)),
+        };
+        let record = ResidentRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: checked.email,
+            name: checked.name,
+            password_hash: hash,
+            created_at: self.clock.now(),
+        };
         match self
             .residents
             .add_resident_with_lang(&record, new.lang.code())
@@ -394,88 +496,6 @@ impl std::fmt::Debug for NewResident<'_> {
             .field("name", &self.name)
             .field("lang", &self.lang)
             .finish()
-    }
-}
-
-#[derive(Default)]
-struct Attempts {
-    failures: Vec<DateTime<Utc>>,
-    in_flight: usize,
-}
-
-/// One reserved login attempt; releases its reservation when dropped.
-struct Attempt<'a> {
-    limiter: &'a FailureLimiter,
-    key: String,
-    outcome: Option<bool>,
-}
-
-impl Attempt<'_> {
-    fn succeeded(mut self) {
-        self.outcome = Some(true);
-    }
-    fn failed(mut self) {
-        self.outcome = Some(false);
-    }
-}
-
-impl Drop for Attempt<'_> {
-    fn drop(&mut self) {
-        self.limiter.end(&self.key, self.outcome);
-    }
-}
-
-struct FailureLimiter {
-    clock: Arc<dyn Clock>,
-    max_failures: u32,
-    window: TimeDelta,
-    attempts: Mutex<HashMap<String, Attempts>>,
-}
-
-impl FailureLimiter {
-    /// Refuses when recent failures plus attempts in flight reach the limit; otherwise
-    /// reserves an attempt.
-    fn begin(&self, key: &str) -> Result<Attempt<'_>, IdentityError> {
-        let now = self.clock.now();
-        let since = now - self.window;
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        // Bound the memory an attacker can make us use with random login names.
-        if map.len() > 100_000 {
-            map.retain(|_, a| a.in_flight > 0 || a.failures.iter().any(|t| *t > since));
-        }
-        let entry = map.entry(key.to_owned()).or_default();
-        entry.failures.retain(|t| *t > since);
-        if entry.failures.len() + entry.in_flight >= self.max_failures as usize {
-            let retry = match entry.failures.first() {
-                Some(oldest) => (*oldest + self.window - now).num_seconds().max(1),
-                None => 1,
-            };
-            return Err(IdentityError::TooManyFailures {
-                retry_after_secs: u64::try_from(retry).unwrap_or(1),
-            });
-        }
-        entry.in_flight += 1;
-        Ok(Attempt {
-            limiter: self,
-            key: key.to_owned(),
-            outcome: None,
-        })
-    }
-
-    fn end(&self, key: &str, outcome: Option<bool>) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = map.get_mut(key) else {
-            return;
-        };
-        entry.in_flight = entry.in_flight.saturating_sub(1);
-        match outcome {
-            Some(true) => entry.failures.clear(),
-            Some(false) => entry.failures.push(self.clock.now()),
-            None => {}
-        }
-        if entry.in_flight == 0 && entry.failures.is_empty() {
-            map.remove(key);
-        }
     }
 }
 
@@ -573,24 +593,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// An argon2id PHC string for `password`, with a random salt.
+/// An argon2id PHC string for `password`, with a random salt, on the calling thread (for
+/// tools and tests; the server hashes on its [`HashPool`]).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = random_bytes::<16>().map_err(|e| format!("{e} (for a salt)"))?;
-    Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    hashing::hash_now(password)
 }
 
-/// Whether `password` matches a PHC string made by [`hash_password`].
+/// Whether `password` matches a PHC string made by [`hash_password`], on the calling thread.
 pub fn verify_password(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    hashing::verify_now(phc, password)
 }
 
 /// Why a registration was refused.
@@ -600,17 +611,28 @@ pub enum RegistrationError {
     Invalid(String),
     #[error("an account with this email already exists")]
     Exists,
+    /// Too many new accounts from this client address lately.
+    #[error("too many new accounts from your address; try again in {retry_after_secs} s")]
+    TooMany { retry_after_secs: u64 },
+    /// The password-hashing queue is full.
+    #[error("the server is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
 }
 
-/// A new resident's account, checked and with its password hashed; not stored yet.
-async fn resident_record(
+/// A registration's values, checked.
+struct CheckedRegistration {
+    email: String,
+    name: String,
+}
+
+/// Checks a registration's values before anything costly is done.
+fn check_registration(
     email: &str,
     password: &str,
     name: &str,
-    now: DateTime<Utc>,
-) -> Result<ResidentRecord, RegistrationError> {
+) -> Result<CheckedRegistration, RegistrationError> {
     let email = normalize_email(email);
     let valid_email = email.len() <= 254
         && email
@@ -634,17 +656,9 @@ async fn resident_record(
             "password must be 10 to 1024 characters".into(),
         ));
     }
-    let owned = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
-        .await
-        .map_err(|e| RegistrationError::Unavailable(e.to_string()))?
-        .map_err(RegistrationError::Unavailable)?;
-    Ok(ResidentRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+    Ok(CheckedRegistration {
         email,
         name: name.to_owned(),
-        password_hash: hash,
-        created_at: now,
     })
 }
 

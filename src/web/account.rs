@@ -14,7 +14,7 @@ use super::{
     safe_next, see_other,
 };
 use crate::app::AppState;
-use crate::identity::{NewResident, Principal, RegistrationError};
+use crate::identity::{ClientAddr, NewResident, Principal, RegistrationError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -95,7 +95,12 @@ fn home_of(p: &Principal) -> &'static str {
     }
 }
 
-async fn login(State(state): State<AppState>, v: Visitor, body: Bytes) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    v: Visitor,
+    client: ClientAddr,
+    body: Bytes,
+) -> Response {
     let form: LoginForm = match parse_form(&v, &body) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
@@ -122,18 +127,23 @@ async fn login(State(state): State<AppState>, v: Visitor, body: Bytes) -> Respon
             errors,
         );
     }
-    let principal = match state.identity.authenticate(&login, &form.password).await {
+    let principal = match state
+        .identity
+        .authenticate(&login, &form.password, client)
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
-            let (status, problem) = super::error::identity(v.lang, &e);
-            return login_form(
+            let refusal = super::error::identity(v.lang, &e);
+            let page = login_form(
                 &v,
-                status,
+                refusal.status,
                 next,
                 login,
-                Some(problem),
+                Some(refusal.message.clone()),
                 FieldErrors::default(),
             );
+            return refusal.mark(page);
         }
     };
     let cookie = match v.sign_in(&state, &principal).await {
@@ -207,7 +217,12 @@ struct RegisterForm {
     next: String,
 }
 
-async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Response {
+async fn register(
+    State(state): State<AppState>,
+    v: Visitor,
+    client: ClientAddr,
+    body: Bytes,
+) -> Response {
     let form: RegisterForm = match parse_form(&v, &body) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
@@ -256,7 +271,7 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
         name,
         lang: v.lang,
     };
-    let principal = match state.identity.register(new).await {
+    let principal = match state.identity.register(new, client).await {
         Ok(r) => Principal::Resident {
             id: r.id,
             email: r.email,
@@ -279,6 +294,15 @@ async fn register(State(state): State<AppState>, v: Visitor, body: Bytes) -> Res
             let mut errors = FieldErrors::default();
             errors.add(field, t(&format!("register-error-{field}")));
             return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(e @ (RegistrationError::TooMany { .. } | RegistrationError::Busy { .. })) => {
+            // Said above the form, which keeps what was typed (not the passwords).
+            let Some(refusal) = super::error::registration_wait(v.lang, &e) else {
+                return super::unavailable(&v, e);
+            };
+            let mut errors = FieldErrors::default();
+            errors.add("email", refusal.message.clone());
+            return refusal.mark(again(errors, refusal.status));
         }
         Err(RegistrationError::Unavailable(e)) => return super::unavailable(&v, e),
     };

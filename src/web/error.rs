@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::{Lang, ToArg, Visitor, error_page};
 use crate::booking::BookingError;
-use crate::identity::IdentityError;
+use crate::identity::{IdentityError, RegistrationError};
 
 /// Where a booking error is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,24 +295,79 @@ pub fn log(shown: &Shown, e: &BookingError) {
     }
 }
 
+/// A refused sign-in or registration as the web shows it: status, sentence, and the seconds
+/// for `Retry-After` when waiting helps.
+pub struct Refusal {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl Refusal {
+    /// Adds `Retry-After` to the page, when waiting helps.
+    pub fn mark(&self, mut page: axum::response::Response) -> axum::response::Response {
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            page.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        page
+    }
+}
+
 /// The one mapping of an [`IdentityError`] (a refused sign-in) for the web.
-pub fn identity(lang: Lang, e: &IdentityError) -> (StatusCode, String) {
-    match e {
+pub fn identity(lang: Lang, e: &IdentityError) -> Refusal {
+    let (status, message, retry_after) = match e {
         IdentityError::InvalidCredentials => {
-            (StatusCode::UNAUTHORIZED, lang.t("login-error-invalid"))
+            (StatusCode::UNAUTHORIZED, lang.t("login-error-invalid"), None)
         }
         IdentityError::TooManyFailures { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
             lang.t_args(
                 "login-error-too-many",
-                &[("minutes", retry_after_secs.div_ceil(60).max(1).to_arg())],
+                &[("seconds", retry_after_secs.to_arg())],
             ),
+            Some(*retry_after_secs),
+        ),
+        IdentityError::Busy { retry_after_secs } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang.t_args("login-error-busy", &[("seconds", retry_after_secs.to_arg())]),
+            Some(*retry_after_secs),
         ),
         IdentityError::Unavailable(_) | IdentityError::StoreUnavailable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             lang.t("login-error-unavailable"),
+            Some(5),
         ),
+    };
+    Refusal {
+        status,
+        message,
+        retry_after,
     }
+}
+
+/// The web's mapping of a registration refused for the client's address or a busy server
+/// (the other [`RegistrationError`]s are field errors or the unavailable page).
+pub fn registration_wait(lang: Lang, e: &RegistrationError) -> Option<Refusal> {
+    let (status, key, secs) = match e {
+        RegistrationError::TooMany { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "register-error-too-many",
+            *retry_after_secs,
+        ),
+        RegistrationError::Busy { retry_after_secs } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "register-error-busy",
+            *retry_after_secs,
+        ),
+        _ => return None,
+    };
+    Some(Refusal {
+        status,
+        message: lang.t_args(key, &[("seconds", secs.to_arg())]),
+        retry_after: Some(secs),
+    })
 }
 
 #[cfg(test)]

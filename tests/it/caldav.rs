@@ -693,7 +693,7 @@ async fn the_home_holds_the_followed_rooms_and_unfollowing_is_kept() {
         let who = app
             .state
             .identity
-            .authenticate(LARS.0, LARS.1)
+            .authenticate(LARS.0, LARS.1, lokal::identity::ClientAddr::Unknown)
             .await
             .unwrap();
         who.requester_id()

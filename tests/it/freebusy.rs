@@ -15,7 +15,11 @@ const LARS: (&str, &str) = ("lars.haugen", "lars-demo-2027"); // plain staff: ha
 const STORSALEN: &str = "mailto:storsalen@rom.fjordvik.kommune.no";
 
 async fn staff(app: &TestApp, who: (&str, &str)) -> Principal {
-    app.state.identity.authenticate(who.0, who.1).await.unwrap()
+    app.state
+        .identity
+        .authenticate(who.0, who.1, lokal::identity::ClientAddr::Unknown)
+        .await
+        .unwrap()
 }
 
 async fn book(app: &TestApp, who: (&str, &str), room: &str, body: Value, status: &str) -> String {

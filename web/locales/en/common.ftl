@@ -25,9 +25,13 @@ login-no-account = No account yet?
 login-error-login-missing = Enter your email address or username
 login-error-password-missing = Enter your password
 login-error-invalid = Wrong email, username or password.
-login-error-too-many = Too many failed attempts. Wait { $minutes } { $minutes ->
-    [one] minute
-   *[other] minutes
+login-error-too-many = Too many failed attempts from your connection. Wait { $seconds } { $seconds ->
+    [one] second
+   *[other] seconds
+  } and try again. Signing in from elsewhere is not affected.
+login-error-busy = Many people are signing in right now. Wait { $seconds } { $seconds ->
+    [one] second
+   *[other] seconds
   } and try again.
 login-error-unavailable = Signing in does not work right now. Please try again shortly.
 register-title = Register
@@ -43,6 +47,14 @@ register-error-name = Enter your name (at most 200 characters)
 register-error-email = Enter an email address like name@example.no
 register-error-password = The password needs at least 10 characters
 register-error-password-again = The passwords do not match
+register-error-too-many = Too many accounts were created from your connection. Wait { $seconds } { $seconds ->
+    [one] second
+   *[other] seconds
+  } and try again.
+register-error-busy = Many people are registering right now, and nothing was saved. Wait { $seconds } { $seconds ->
+    [one] second
+   *[other] seconds
+  } and try again.
 register-error-exists = An account with this email address already exists. Sign in instead.
 error-not-found = Page not found
 error-not-found-detail = The page does not exist, or you do not have access to it.

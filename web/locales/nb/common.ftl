@@ -25,9 +25,13 @@ login-no-account = Har du ikke konto?
 login-error-login-missing = Skriv inn e-postadressen eller brukernavnet ditt
 login-error-password-missing = Skriv inn passordet ditt
 login-error-invalid = Feil e-post, brukernavn eller passord.
-login-error-too-many = For mange mislykkede forsøk. Vent { $minutes } { $minutes ->
-    [one] minutt
-   *[other] minutter
+login-error-too-many = For mange mislykkede forsøk fra din tilkobling. Vent { $seconds } { $seconds ->
+    [one] sekund
+   *[other] sekunder
+  } og prøv igjen. Innlogging fra andre steder er ikke berørt.
+login-error-busy = Mange logger inn akkurat nå. Vent { $seconds } { $seconds ->
+    [one] sekund
+   *[other] sekunder
   } og prøv igjen.
 login-error-unavailable = Innloggingen svarer ikke akkurat nå. Prøv igjen om litt.
 register-title = Registrer deg
@@ -43,6 +47,14 @@ register-error-name = Skriv inn navnet ditt (høyst 200 tegn)
 register-error-email = Skriv inn en e-postadresse som navn@example.no
 register-error-password = Passordet må ha minst 10 tegn
 register-error-password-again = Passordene er ikke like
+register-error-too-many = Det er opprettet for mange kontoer fra din tilkobling. Vent { $seconds } { $seconds ->
+    [one] sekund
+   *[other] sekunder
+  } og prøv igjen.
+register-error-busy = Mange registrerer seg akkurat nå, og ingenting ble lagret. Vent { $seconds } { $seconds ->
+    [one] sekund
+   *[other] sekunder
+  } og prøv igjen.
 register-error-exists = Det finnes allerede en konto med denne e-postadressen. Logg inn i stedet.
 error-not-found = Fant ikke siden
 error-not-found-detail = Siden finnes ikke, eller du har ikke tilgang til den.
