@@ -130,7 +130,8 @@ impl Default for AuthConfig {
 impl AuthConfig {
     /// The identity service's settings.
     pub fn identity_settings(&self) -> Result<crate::identity::IdentitySettings, ConfigError> {
-        let secs = |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2_000));
+        let secs =
+            |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2_000));
         let client_addrs =
             crate::identity::ClientAddrPolicy::new(&self.trusted_proxies, &self.client_ip_header)
                 .map_err(ConfigError)?;
@@ -365,7 +366,10 @@ impl Config {
         const YEAR: u64 = 366 * 24 * 3600;
         for (key, value) in [
             ("auth.failure_window_secs", self.auth.failure_window_secs),
-            ("auth.register_interval_secs", self.auth.register_interval_secs),
+            (
+                "auth.register_interval_secs",
+                self.auth.register_interval_secs,
+            ),
             (
                 "auth.credential_cache_secs",
                 self.auth.credential_cache_secs,

@@ -297,10 +297,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let app = router(state, max_body_bytes);
     // The peer's address reaches the handlers (`identity::ClientAddr`).
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -410,7 +413,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             any(root).layer(axum::middleware::from_fn(crate::caldav::whole_body)),
         )
         .fallback(fallback)
-        .layer(axum::middleware::from_fn_with_state(state.identity.clone(), crate::identity::client_addr))
+        .layer(axum::middleware::from_fn_with_state(
+            state.identity.clone(),
+            crate::identity::client_addr,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

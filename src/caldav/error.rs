@@ -236,9 +236,7 @@ impl IntoResponse for DavError {
             DavError::Busy(secs) => {
                 let mut response = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "the server is busy checking other passwords; try again in {secs} s\n"
-                    ),
+                    format!("the server is busy checking other passwords; try again in {secs} s\n"),
                 )
                     .into_response();
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

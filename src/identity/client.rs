@@ -115,9 +115,8 @@ impl ClientAddrPolicy {
                 })?;
             trusted.push(net);
         }
-        let header = HeaderName::from_str(header.trim()).map_err(|_| {
-            format!("auth.client_ip_header: {header:?} is not an HTTP header name")
-        })?;
+        let header = HeaderName::from_str(header.trim())
+            .map_err(|_| format!("auth.client_ip_header: {header:?} is not an HTTP header name"))?;
         Ok(ClientAddrPolicy { trusted, header })
     }
 
@@ -207,10 +206,7 @@ mod tests {
     fn headers(name: &str, values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for v in values {
-            h.append(
-                HeaderName::from_str(name).unwrap(),
-                v.parse().unwrap(),
-            );
+            h.append(HeaderName::from_str(name).unwrap(), v.parse().unwrap());
         }
         h
     }
@@ -232,14 +228,13 @@ mod tests {
 
     #[test]
     fn behind_a_trusted_proxy_the_rightmost_untrusted_entry_is_the_client() {
-        let policy =
-            ClientAddrPolicy::new(&["10.0.0.0/8".into(), "192.0.2.1".into()], "X-Forwarded-For")
-                .unwrap();
+        let policy = ClientAddrPolicy::new(
+            &["10.0.0.0/8".into(), "192.0.2.1".into()],
+            "X-Forwarded-For",
+        )
+        .unwrap();
         // The client wrote the leftmost entry itself; it is never believed.
-        let h = headers(
-            "x-forwarded-for",
-            &["1.1.1.1, 198.51.100.9", "10.1.2.3"],
-        );
+        let h = headers("x-forwarded-for", &["1.1.1.1, 198.51.100.9", "10.1.2.3"]);
         assert_eq!(
             policy.resolve(ip("192.0.2.1"), &h),
             ClientAddr::Ip("198.51.100.9".parse().unwrap())

@@ -105,7 +105,9 @@ impl HashPool {
             }
         }
         if started == 0 {
-            return Err(HashError::Failed("no hashing thread could be started".into()));
+            return Err(HashError::Failed(
+                "no hashing thread could be started".into(),
+            ));
         }
         Ok(Arc::new(HashPool {
             jobs: Mutex::new(Some(tx)),
@@ -157,12 +159,12 @@ impl HashPool {
             Lane::Login => self.queue,
             Lane::Registration => (self.queue / 2).max(1),
         };
-        let reserved =
-            self.shared
-                .queued
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < limit).then_some(n + 1)
-                });
+        let reserved = self
+            .shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
         if reserved.is_err() {
             return Err(HashError::Busy {
                 retry_after_secs: self.retry_after(),
@@ -351,10 +353,7 @@ mod tests {
         let real = PasswordHash::new(&hash_now("whatever-123").unwrap()).unwrap();
         assert_eq!(dummy.params, real.params);
         assert_eq!(dummy.algorithm, real.algorithm);
-        assert_eq!(
-            dummy.hash.map(|h| h.len()),
-            real.hash.map(|h| h.len())
-        );
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
         assert!(!verify_now(DUMMY_PHC, "whatever-123"));
     }
 

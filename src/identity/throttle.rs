@@ -263,11 +263,14 @@ impl RegistrationThrottle {
     }
 }
 
+/// Entries shared by the attempts running or waiting for one key.
+type Shared<K, V> = Arc<Mutex<HashMap<K, Arc<V>>>>;
+
 /// Whose turn it is: one attempt per (account, address) at a time, and at most
 /// `per_address` at a time from one address. Waiting is not failing.
 pub struct Turns {
-    pairs: Arc<Mutex<HashMap<(AccountKey, AddrKey), Arc<tokio::sync::Mutex<()>>>>>,
-    addresses: Arc<Mutex<HashMap<AddrKey, Arc<tokio::sync::Semaphore>>>>,
+    pairs: Shared<(AccountKey, AddrKey), tokio::sync::Mutex<()>>,
+    addresses: Shared<AddrKey, tokio::sync::Semaphore>,
     per_address: usize,
 }
 
@@ -283,14 +286,17 @@ pub struct Turn {
 /// A share in one map entry; the last share out removes the entry, also when the waiting
 /// request is cancelled.
 struct Ticket<K: Eq + Hash + Copy, V> {
-    map: Arc<Mutex<HashMap<K, Arc<V>>>>,
+    map: Shared<K, V>,
     key: K,
     value: Arc<V>,
 }
 
 impl<K: Eq + Hash + Copy, V> Ticket<K, V> {
-    fn take(map: &Arc<Mutex<HashMap<K, Arc<V>>>>, key: K, make: impl FnOnce() -> V) -> Self {
-        let value = lock(map).entry(key).or_insert_with(|| Arc::new(make())).clone();
+    fn take(map: &Shared<K, V>, key: K, make: impl FnOnce() -> V) -> Self {
+        let value = lock(map)
+            .entry(key)
+            .or_insert_with(|| Arc::new(make()))
+            .clone();
         Ticket {
             map: map.clone(),
             key,
@@ -305,7 +311,9 @@ impl<K: Eq + Hash + Copy, V> Drop for Ticket<K, V> {
         // Shares are made under this lock, so a count of 2 (the map's and this one) means
         // nobody else holds or waits for this entry.
         if Arc::strong_count(&self.value) == 2
-            && map.get(&self.key).is_some_and(|v| Arc::ptr_eq(v, &self.value))
+            && map
+                .get(&self.key)
+                .is_some_and(|v| Arc::ptr_eq(v, &self.value))
         {
             map.remove(&self.key);
         }
@@ -323,9 +331,8 @@ impl Turns {
 
     /// Waits for this pair's turn, then for a place among the address's attempts.
     pub async fn wait(&self, account: AccountKey, addr: AddrKey) -> Turn {
-        let pair_ticket = Ticket::take(&self.pairs, (account, addr), || {
-            tokio::sync::Mutex::new(())
-        });
+        let pair_ticket =
+            Ticket::take(&self.pairs, (account, addr), || tokio::sync::Mutex::new(()));
         let address_ticket = Ticket::take(&self.addresses, addr, || {
             tokio::sync::Semaphore::new(self.per_address)
         });
@@ -364,10 +371,13 @@ mod tests {
     #[test]
     fn delays_start_after_the_free_failures_and_double_up_to_the_cap() {
         let clock = Arc::new(ManualClock::new(at()));
-        let t = throttle(&clock, ThrottleSettings {
-            max_delay: TimeDelta::seconds(8),
-            ..ThrottleSettings::default()
-        });
+        let t = throttle(
+            &clock,
+            ThrottleSettings {
+                max_delay: TimeDelta::seconds(8),
+                ..ThrottleSettings::default()
+            },
+        );
         let erik = AccountKey::of("erik.dahl");
         for _ in 0..4 {
             assert_eq!(t.check(erik, HOME), Ok(()));
@@ -435,10 +445,13 @@ mod tests {
     #[test]
     fn memory_stays_under_the_cap_whatever_names_and_addresses_are_sent() {
         let clock = Arc::new(ManualClock::new(at()));
-        let t = throttle(&clock, ThrottleSettings {
-            max_tracked: 1000,
-            ..ThrottleSettings::default()
-        });
+        let t = throttle(
+            &clock,
+            ThrottleSettings {
+                max_tracked: 1000,
+                ..ThrottleSettings::default()
+            },
+        );
         for n in 0..10_000u32 {
             // A long random-looking name each time, from an IPv6 address of its own /64.
             let name = format!("{n}-{}", "x".repeat(2000));
@@ -447,7 +460,7 @@ mod tests {
             assert!(pairs <= 1000 && addresses <= 1000, "{pairs} {addresses}");
         }
         // The newest are kept: the last attacker is still remembered.
-        assert_eq!(t.tracked().0 > 400, true);
+        assert!(t.tracked().0 > 400);
         let r = RegistrationThrottle::new(clock.clone(), 2, TimeDelta::seconds(60), 1000);
         for n in 0..10_000u64 {
             let _ = r.take(AddrKey::V6(n));
@@ -482,11 +495,9 @@ mod tests {
         let kari = AccountKey::of("kari@example.no");
         let first = turns.wait(kari, HOME).await;
         // The same pair waits; a waiter that gives up leaves nothing behind.
-        let waiting = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            turns.wait(kari, HOME),
-        )
-        .await;
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), turns.wait(kari, HOME))
+                .await;
         assert!(waiting.is_err(), "a second attempt of the pair waits");
         // Another account from the same address runs beside it; a third waits for a place.
         let second = turns.wait(AccountKey::of("ola@example.no"), HOME).await;

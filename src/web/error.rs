@@ -309,7 +309,8 @@ impl Refusal {
         if let Some(secs) = self.retry_after
             && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
         {
-            page.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            page.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
         }
         page
     }
@@ -318,9 +319,11 @@ impl Refusal {
 /// The one mapping of an [`IdentityError`] (a refused sign-in) for the web.
 pub fn identity(lang: Lang, e: &IdentityError) -> Refusal {
     let (status, message, retry_after) = match e {
-        IdentityError::InvalidCredentials => {
-            (StatusCode::UNAUTHORIZED, lang.t("login-error-invalid"), None)
-        }
+        IdentityError::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            lang.t("login-error-invalid"),
+            None,
+        ),
         IdentityError::TooManyFailures { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
             lang.t_args(
@@ -331,7 +334,10 @@ pub fn identity(lang: Lang, e: &IdentityError) -> Refusal {
         ),
         IdentityError::Busy { retry_after_secs } => (
             StatusCode::SERVICE_UNAVAILABLE,
-            lang.t_args("login-error-busy", &[("seconds", retry_after_secs.to_arg())]),
+            lang.t_args(
+                "login-error-busy",
+                &[("seconds", retry_after_secs.to_arg())],
+            ),
             Some(*retry_after_secs),
         ),
         IdentityError::Unavailable(_) | IdentityError::StoreUnavailable(_) => (

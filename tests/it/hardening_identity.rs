@@ -205,7 +205,10 @@ async fn sixty_four_registrations_at_once(store_url: &str) {
         }));
     }
     // Once refusals come back the burst is under way: a normal request now.
-    refused_rx.recv().await.expect("some registration was refused");
+    refused_rx
+        .recv()
+        .await
+        .expect("some registration was refused");
     let rooms = client_from("127.0.0.1")
         .get(format!("{}/api/v1/rooms", server.base))
         .send()
@@ -232,7 +235,10 @@ async fn sixty_four_registrations_at_once(store_url: &str) {
     );
     assert_eq!(created + limited + busy, 64, "every answer is one of these");
     assert!(created > 0, "some registrations are accepted");
-    assert!(busy > 0, "the hashing queue is bounded: {created} accepted at once");
+    assert!(
+        busy > 0,
+        "the hashing queue is bounded: {created} accepted at once"
+    );
     // An address may register 10 at once; a 503 gives its registration back.
     assert!(created <= 4 * 10, "{created}");
     assert!(
@@ -453,10 +459,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_email_takes_as_long_as_a_wrong_password_for_a_known_one() {
     let dir = TempDir::new("identity-timing");
-    let mut config = test_config(&format!(
-        "sqlite:{}",
-        dir.0.join("lokal.db").display()
-    ));
+    let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
     // The throttle stays out of the way of 30 failures: this is about time, not limits.
     config.auth.max_failures = 1000;
     config.auth.address_max_failures = 1000;
@@ -468,7 +471,10 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password_for_a_known_one() {
     // alike.
     for n in 0..15 {
         let nobody = format!("nobody{n}@example.no");
-        let mut pair = [(kari.0.as_str(), &mut known), (nobody.as_str(), &mut unknown)];
+        let mut pair = [
+            (kari.0.as_str(), &mut known),
+            (nobody.as_str(), &mut unknown),
+        ];
         if n % 2 == 1 {
             pair.reverse();
         }
@@ -561,10 +567,7 @@ async fn registrations_beyond_an_address_burst_wait_with_a_reason_on_the_api_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwise_ignored() {
     let dir = TempDir::new("identity-proxy");
-    let mut config = test_config(&format!(
-        "sqlite:{}",
-        dir.0.join("lokal.db").display()
-    ));
+    let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
     config.auth.trusted_proxies = vec!["127.0.0.5".into()];
     let app = TestApp::start(config).await;
     let proxy = client_from("127.0.0.5");
@@ -583,7 +586,11 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
     let r = via_proxy("198.51.100.1", ERIK).await.unwrap();
     assert_eq!(r.status(), 429, "the attacker behind the proxy waits");
     let r = via_proxy("198.51.100.2", ERIK).await.unwrap();
-    assert_eq!(r.status(), 200, "another client behind the same proxy does not");
+    assert_eq!(
+        r.status(),
+        200,
+        "another client behind the same proxy does not"
+    );
     // A client that is not the proxy cannot pick its address with the header.
     let direct = client_from("127.0.0.6");
     for n in 0..5 {
