@@ -30,10 +30,7 @@ use super::api::ApiDoc;
 const LOGIN: &[(u16, &[&str])] = &[
     (401, &["unauthorized"]),
     (429, &["too-many-failed-logins"]),
-    (
-        503,
-        &["busy", "directory-unavailable", "store-unavailable"],
-    ),
+    (503, &["busy", "directory-unavailable", "store-unavailable"]),
 ];
 
 /// Codes any operation with a JSON body can answer (`extract::ApiJson`).
@@ -230,7 +227,9 @@ fn meaning(status: u16) -> &'static str {
         409 => "Conflicts with the current state (another booking, or a status that changed).",
         413 => "The body is larger than `server.max_body_bytes`.",
         415 => "The body is not `application/json`.",
-        422 => "Well-formed, but refused: `detail` says why, `reasons` lists the rules a booking broke.",
+        422 => {
+            "Well-formed, but refused: `detail` says why, `reasons` lists the rules a booking broke."
+        }
         429 => "Too many attempts: wait for `Retry-After` seconds.",
         503 => "Temporarily unavailable: try again after `Retry-After` seconds.",
         _ => "A problem.",
@@ -377,10 +376,13 @@ mod tests {
         let unauthorized = &op["responses"]["401"];
         assert!(unauthorized["headers"]["WWW-Authenticate"]["required"] == true);
         let schema = &unauthorized["content"]["application/problem+json"]["schema"];
-        assert_eq!(schema["allOf"][1]["properties"]["code"]["enum"], json!(["unauthorized"]));
         assert_eq!(
-            op["responses"]["404"]["content"]["application/problem+json"]["schema"]["allOf"][1]
-                ["properties"]["code"]["enum"],
+            schema["allOf"][1]["properties"]["code"]["enum"],
+            json!(["unauthorized"])
+        );
+        assert_eq!(
+            op["responses"]["404"]["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]
+                ["code"]["enum"],
             json!(["not-found"])
         );
         for status in ["429", "503"] {

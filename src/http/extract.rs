@@ -1,9 +1,9 @@
 //! Extractors whose rejections are our problem documents: JSON bodies, query strings, and the
 //! authenticated caller (HTTP Basic).
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::body::Bytes;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -85,8 +85,7 @@ fn is_json(headers: &HeaderMap) -> bool {
     match essence.split_once('/') {
         Some((kind, sub)) => {
             kind.eq_ignore_ascii_case("application")
-                && (sub.eq_ignore_ascii_case("json")
-                    || sub.to_ascii_lowercase().ends_with("+json"))
+                && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
         }
         None => false,
     }
