@@ -108,7 +108,7 @@ fn body_too_large() -> ApiError {
 }
 
 fn json_problem(rejection: JsonRejection) -> ApiError {
-    let detail = rejection.body_text();
+    let detail = plain(&rejection.body_text());
     match rejection {
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed-json", detail),
         JsonRejection::JsonDataError(_) => {
@@ -127,6 +127,38 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// serde's and axum's words for a client: without axum's preamble, and with numbers and objects
+/// instead of Rust's type names (`expected u64` is `expected a whole number`).
+fn plain(detail: &str) -> String {
+    let mut text = detail;
+    for preamble in [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to parse the request body as JSON: ",
+        "Failed to deserialize query string: ",
+    ] {
+        text = text.strip_prefix(preamble).unwrap_or(text);
+    }
+    let mut text = text
+        .replace("invalid digit found in string", "not a whole number")
+        .replace(
+            "number too large to fit in target type",
+            "a number too large",
+        );
+    for rust in ["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"] {
+        text = text.replace(&format!("expected {rust}"), "expected a whole number");
+    }
+    // `expected struct CancelRequest` names a Rust type; the client sent something else than
+    // an object there.
+    while let Some(at) = text.find("expected struct ") {
+        let rest = &text[at + "expected struct ".len()..];
+        let name_end = rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        text = format!("{}expected an object{}", &text[..at], &rest[name_end..]);
+    }
+    text
+}
+
 /// A query string, with its errors as problems.
 pub struct ApiQuery<T>(pub T);
 
@@ -136,10 +168,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::bad_request("invalid-query", e.body_text()))
-            }
-            Err(e) => Err(ApiError::bad_request("invalid-query", e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
+                "invalid-query",
+                plain(&e.body_text()),
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "invalid-query",
+                plain(&e.body_text()),
+            )),
         }
     }
 }
@@ -163,4 +199,27 @@ impl FromRequestParts<AppState> for Caller {
 fn basic_credentials(parts: &Parts) -> Result<(String, String), ApiError> {
     crate::identity::basic_credentials(&parts.headers)
         .map_err(|e| ApiError::unauthorized(e.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn serde_messages_are_told_without_rust_type_names() {
+        assert_eq!(
+            plain(
+                "Failed to deserialize the JSON body into the target type: attendees: invalid type: string \"many\", expected u64 at line 1 column 50"
+            ),
+            "attendees: invalid type: string \"many\", expected a whole number at line 1 column 50"
+        );
+        assert_eq!(
+            plain("Failed to deserialize query string: capacity: invalid digit found in string"),
+            "capacity: not a whole number"
+        );
+        assert_eq!(
+            plain("invalid type: null, expected struct CancelRequest at line 1"),
+            "invalid type: null, expected an object at line 1"
+        );
+    }
 }
