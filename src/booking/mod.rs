@@ -1162,6 +1162,9 @@ impl Bookings {
         to: &str,
         capacity: Option<u32>,
     ) -> Result<Vec<StoredRoom>, BookingError> {
+        // The window is checked even when no room has the seats asked for: nonsense is
+        // refused whatever the rooms are.
+        self.window(from, to, self.rules.default_zone)?;
         let mut free = Vec::new();
         for room in self.store.rooms(false).await? {
             if capacity.is_some_and(|c| room.room.capacity.is_none_or(|have| have < c)) {

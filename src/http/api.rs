@@ -13,7 +13,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller, OptionalApiJson};
 use crate::booking::records::StoredRoom;
 use crate::booking::rooms::RoomQuery;
 use crate::booking::{
@@ -78,6 +78,8 @@ fn room_view(state: &AppState, r: &StoredRoom) -> RoomView {
 #[serde(deny_unknown_fields)]
 pub struct RoomFilter {
     /// Rooms with at least this many seats.
+    #[serde(default, deserialize_with = "optional_count")]
+    #[param(minimum = 0, maximum = 2147483647)]
     capacity: Option<u32>,
     /// Rooms in this building (exact name).
     building: Option<String>,
@@ -87,7 +89,7 @@ pub struct RoomFilter {
 
 /// The rooms, with filters.
 #[utoipa::path(get, path = "/api/v1/rooms", params(RoomFilter), tag = "rooms",
-    responses((status = 200, body = RoomList), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoomList)))]
 async fn list_rooms(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<RoomFilter>,
@@ -129,8 +131,7 @@ pub struct Availability {
 /// When a room is busy: bookings that hold their slot and closures, merged. Public; it carries
 /// no personal data.
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/availability", params(("id" = String, Path), Window), tag = "rooms",
-    responses((status = 200, body = Availability), (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Availability)))]
 async fn room_availability(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -152,15 +153,40 @@ async fn room_availability(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FreeQuery {
+    /// As `from` of a room's availability; read in each room's zone.
     from: String,
+    /// As `from`; at most 366 days after it.
     to: String,
     /// Rooms with at least this many seats.
+    #[serde(default, deserialize_with = "optional_count")]
+    #[param(minimum = 0, maximum = 2147483647)]
     capacity: Option<u32>,
+}
+
+/// The most people (seats, attendees) a number in this API may count: the `int32` range its
+/// document declares, so that no client library overflows on it.
+pub const MAX_COUNT: u32 = i32::MAX as u32;
+
+/// A count of people, 0 to [`MAX_COUNT`].
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u64::deserialize(d)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_COUNT)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{n} is more than {MAX_COUNT}, the largest number of people this API takes"
+            ))
+        })
+}
+
+fn optional_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d).map(Some)
 }
 
 /// The bookable rooms that are free for the whole window.
 #[utoipa::path(get, path = "/api/v1/availability", params(FreeQuery), tag = "rooms",
-    responses((status = 200, body = RoomList), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoomList)))]
 async fn free_rooms(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<FreeQuery>,
@@ -177,13 +203,42 @@ async fn free_rooms(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterResident {
+    /// An address like `name@example.no`: something before the `@`, a dot after it, no spaces
+    /// or control characters inside; compared without regard to case.
+    #[schema(schema_with = super::contract::email)]
     pub email: String,
     /// 10 to 1024 characters; stored as an argon2id hash.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
+    /// 1 to 200 characters (spaces around it are dropped), no control characters.
+    #[schema(schema_with = super::contract::person_name)]
     pub name: String,
     /// The language of the resident's mails: `nb` (the default) or `en`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "mail_language")]
+    #[schema(schema_with = mail_language_schema)]
     pub language: Option<String>,
+}
+
+/// `nb`, `en` or `null`; anything else is refused as it is documented, rather than guessed.
+fn mail_language<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(code) if code != "nb" && code != "en" => Err(serde::de::Error::custom(format!(
+            "language {code:?} is not one of nb, en"
+        ))),
+        language => Ok(language),
+    }
+}
+
+fn mail_language_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            serde_json::json!("nb"),
+            serde_json::json!("en"),
+            serde_json::Value::Null,
+        ]))
+        .build()
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -195,8 +250,7 @@ pub struct ResidentView {
 
 /// Registers a resident account.
 #[utoipa::path(post, path = "/api/v1/residents", request_body = RegisterResident, tag = "residents",
-    responses((status = 201, body = ResidentView), (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ResidentView)))]
 async fn register(
     State(state): State<AppState>,
     client: crate::identity::ClientAddr,
@@ -239,7 +293,11 @@ pub struct CreateBookingRequest {
     /// RFC 3339 with an offset, or a local `YYYY-MM-DDTHH:MM` in the room's zone.
     pub start: String,
     pub end: String,
+    /// 1 to 500 characters, not only spaces; shown to clerks, never in public views.
+    #[schema(schema_with = super::contract::purpose)]
     pub purpose: String,
+    #[serde(deserialize_with = "count")]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub attendees: u32,
     /// An RFC 5545 RRULE, such as `FREQ=WEEKLY;COUNT=10`.
     #[serde(default)]
@@ -265,17 +323,10 @@ pub struct CreatedBooking {
 /// Asks for a booking. Send an `Idempotency-Key` header: a retry with the same key and body
 /// returns the same booking (with `Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/api/v1/bookings", request_body = CreateBookingRequest, tag = "bookings",
-    params(("Idempotency-Key" = Option<String>, Header, description = "up to 200 characters; makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters (a UUID, say); makes retries safe",
+        min_length = 1, max_length = 200, pattern = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")),
     security(("basic" = [])),
-    responses((status = 201, body = CreatedBooking),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 413, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json"),
-              (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = CreatedBooking)))]
 async fn create_booking(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -334,8 +385,24 @@ async fn create_booking(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Must be `true`: the caller's own bookings. Clerks see requests under `/approvals`.
+    #[param(value_type = OnlyTrue, inline, required = true)]
     mine: Option<bool>,
 }
+
+/// `true`, the one value `mine` takes.
+struct OnlyTrue;
+
+impl utoipa::PartialSchema for OnlyTrue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([true]))
+            .into()
+    }
+}
+
+impl ToSchema for OnlyTrue {}
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct BookingList {
@@ -344,8 +411,7 @@ pub struct BookingList {
 
 /// The caller's own bookings, newest first.
 #[utoipa::path(get, path = "/api/v1/bookings", params(ListQuery), tag = "bookings", security(("basic" = [])),
-    responses((status = 200, body = BookingList), (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = BookingList)))]
 async fn list_bookings(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -364,7 +430,7 @@ async fn list_bookings(
 
 /// One booking: for its requester, clerks of its room and administrators.
 #[utoipa::path(get, path = "/api/v1/bookings/{id}", params(("id" = String, Path)), tag = "bookings", security(("basic" = [])),
-    responses((status = 200, body = BookingView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = BookingView)))]
 async fn get_booking(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -381,23 +447,16 @@ pub struct CancelRequest {
 
 /// Cancels a pending or approved booking: its requester, or a clerk of its room.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", params(("id" = String, Path)), tag = "bookings",
-    request_body(content = Option<CancelRequest>), security(("basic" = [])),
-    responses((status = 200, body = BookingView), (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    request_body(content = CancelRequest, description = "optional"), security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
 async fn cancel_booking(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalApiJson(body): OptionalApiJson<CancelRequest>,
 ) -> Result<Json<BookingView>, ApiError> {
     // The body is optional: none, or `{"reason": "…"}`.
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<CancelRequest>(&body)
-            .map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))?
-            .reason
-    };
+    let reason = body.and_then(|b| b.reason);
     Ok(Json(state.bookings.cancel(&who, &id, reason).await?))
 }
 
@@ -418,7 +477,7 @@ pub struct History {
 
 /// Every status change of a booking, oldest first.
 #[utoipa::path(get, path = "/api/v1/bookings/{id}/history", params(("id" = String, Path)), tag = "bookings", security(("basic" = [])),
-    responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = History)))]
 async fn booking_history(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -446,7 +505,7 @@ pub struct ApprovalQueue {
 
 /// The pending requests for rooms whose approver group the clerk is in.
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", security(("basic" = [])),
-    responses((status = 200, body = ApprovalQueue), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApprovalQueue)))]
 async fn approvals(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -458,8 +517,7 @@ async fn approvals(
 
 /// Approves a pending request.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/approve", params(("id" = String, Path)), tag = "approvals", security(("basic" = [])),
-    responses((status = 200, body = BookingView), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = BookingView)))]
 async fn approve_booking(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -471,16 +529,15 @@ async fn approve_booking(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    /// Shown to the requester.
+    /// Shown to the requester: 1 to 2000 characters, not only spaces.
+    #[schema(schema_with = super::contract::decision_reason)]
     pub reason: String,
 }
 
 /// Rejects a pending request with a reason.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/reject", params(("id" = String, Path)), tag = "approvals",
     request_body = RejectRequest, security(("basic" = [])),
-    responses((status = 200, body = BookingView), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = BookingView)))]
 async fn reject_booking(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -500,14 +557,15 @@ pub struct ClosureRequest {
     /// RFC 3339, local `YYYY-MM-DDTHH:MM` or a date, in the room's zone.
     pub start: String,
     pub end: String,
+    /// 1 to 500 characters, not only spaces.
+    #[schema(schema_with = super::contract::closure_reason)]
     pub reason: String,
 }
 
 /// Closes a room or a building for a while (maintenance, events). New requests in that time
 /// are refused with `closure`; the answer lists bookings that still hold their slot in it.
 #[utoipa::path(post, path = "/api/v1/closures", request_body = ClosureRequest, tag = "closures", security(("basic" = [])),
-    responses((status = 201, body = ClosureView), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ClosureView)))]
 async fn create_closure(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -545,8 +603,7 @@ pub struct FeedList {
 /// Makes a private iCalendar feed of a room's calendar, with details (staff only). The answer
 /// carries the feed's URL with its secret token; it is shown only this once.
 #[utoipa::path(post, path = "/api/v1/feeds", request_body = FeedRequest, tag = "feeds", security(("basic" = [])),
-    responses((status = 201, body = FeedView), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = FeedView)))]
 async fn create_feed(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -560,7 +617,7 @@ async fn create_feed(
 
 /// The caller's private feeds, revoked ones included, without their tokens.
 #[utoipa::path(get, path = "/api/v1/feeds", tag = "feeds", security(("basic" = [])),
-    responses((status = 200, body = FeedList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = FeedList)))]
 async fn list_feeds(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -571,8 +628,7 @@ async fn list_feeds(
 
 /// Revokes a private feed: its URL answers 404 from then on.
 #[utoipa::path(delete, path = "/api/v1/feeds/{id}", params(("id" = String, Path)), tag = "feeds", security(("basic" = [])),
-    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn revoke_feed(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -585,9 +641,7 @@ async fn revoke_feed(
 }
 
 async fn openapi() -> Response {
-    let json = ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|_| "{}".to_owned());
+    let json = super::contract::document();
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         json,

@@ -6,6 +6,7 @@
 //! `/metrics` renders this application's own recorder (see `telemetry`).
 
 pub mod api;
+pub mod contract;
 pub mod error;
 pub mod extract;
 

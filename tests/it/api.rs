@@ -1005,6 +1005,87 @@ async fn the_openapi_document_is_valid_and_complete() {
     assert_eq!(routed, paths.len(), "every documented path is routed");
     // Every create/decide endpoint documents its problem answers.
     assert!(doc["paths"]["/api/v1/bookings"]["post"]["responses"]["409"].is_object());
+    // Every problem answer is problem+json naming its codes; an operation that needs a login
+    // says so (HTTP Basic) and documents 401 with its challenge, 429 and 503 with Retry-After;
+    // a public one has no security and no 401.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["basic"],
+        json!({"type": "http", "scheme": "basic"})
+    );
+    let public = [
+        "GET /api/v1/rooms",
+        "GET /api/v1/rooms/{id}/availability",
+        "GET /api/v1/availability",
+        "POST /api/v1/residents",
+    ];
+    for (path, methods) in paths {
+        for (method, op) in methods.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
+                let schema = &response["content"]["application/problem+json"]["schema"];
+                let codes = schema["allOf"][1]["properties"]["code"]["enum"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{name} {status}: no codes"));
+                assert!(!codes.is_empty(), "{name} {status}");
+            }
+            assert!(responses.contains_key("503"), "{name}");
+            assert!(responses["503"]["headers"]["Retry-After"]["required"] == true);
+            if public.contains(&name.as_str()) {
+                assert!(op["security"].is_null(), "{name} is public");
+                assert!(!responses.contains_key("401"), "{name} is public");
+            } else {
+                assert_eq!(op["security"], json!([{"basic": []}]), "{name}");
+                let unauthorized = &responses["401"];
+                assert!(
+                    unauthorized["headers"]["WWW-Authenticate"]["required"] == true,
+                    "{name}"
+                );
+                assert!(
+                    responses["429"]["headers"]["Retry-After"].is_object(),
+                    "{name}"
+                );
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{name} {status}");
+                }
+            }
+        }
+    }
+    let approve = &doc["paths"]["/api/v1/bookings/{id}/approve"]["post"]["responses"];
+    assert_eq!(
+        approve["404"]["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]["code"]
+            ["enum"],
+        json!(["not-found"])
+    );
+    let null_body = &doc["paths"]["/api/v1/bookings"]["post"]["responses"]["400"]["content"]["application/problem+json"]
+        ["schema"]["allOf"][1]["properties"]["code"]["enum"];
+    assert!(
+        null_body
+            .as_array()
+            .unwrap()
+            .contains(&json!("malformed-json"))
+    );
+    // The constraints the server enforces are in the document.
+    let param = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
+    };
+    assert_eq!(
+        param("/api/v1/rooms", "capacity")["schema"]["maximum"],
+        json!(2147483647)
+    );
+    let mine = param("/api/v1/bookings", "mine");
+    assert_eq!(
+        (mine["required"].clone(), mine["schema"]["enum"].clone()),
+        (json!(true), json!([true]))
+    );
 
     let python = crate::support::python::venv(&["openapi-spec-validator==0.7.2"]);
     let file = crate::support::app::TempDir::new("openapi");
@@ -1189,6 +1270,201 @@ async fn the_weekly_quota_counts_the_requesters_own_bookings() {
             "/api/v1/bookings",
             login(&kari),
             booking(&storsalen, "2027-01-18T18:00", "2027-01-18T20:00"),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+
+/// A count past the `int32` range the document declares is refused, not quietly taken: as a
+/// query filter (400) and as attendees (422). The largest count the document allows is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seat_count_beyond_the_documented_maximum_is_refused() {
+    let app = TestApp::sqlite().await;
+    for path in [
+        "/api/v1/rooms?capacity=2147483648",
+        "/api/v1/availability?from=2027-01-06T18:00&to=2027-01-06T20:00&capacity=2147483648",
+        "/api/v1/rooms?capacity=-1",
+    ] {
+        let (status, problem) = app.get(path, None).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("invalid-query")),
+            "{path}: {problem}"
+        );
+    }
+    let (_, problem) = app.get("/api/v1/rooms?capacity=2147483648", None).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("2147483647"),
+        "the message names the limit: {problem}"
+    );
+    let (status, rooms) = app.get("/api/v1/rooms?capacity=2147483647", None).await;
+    assert_eq!((status, rooms["rooms"].clone()), (200, json!([])));
+
+    let kari = app.resident("kari@example.no").await;
+    let room = app.room("Klubbrommet").await;
+    let mut body = booking(&room, "2027-01-06T18:00", "2027-01-06T20:00");
+    body["attendees"] = json!(2_147_483_648_u64);
+    let (status, problem) = app.post("/api/v1/bookings", login(&kari), body).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid-field")),
+        "{problem}"
+    );
+}
+
+/// A body that is JSON but not an object (`null`, a list, a string) is refused whole as
+/// malformed, on every operation that takes a body, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_null_body_is_malformed_json() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    let room = app.room("Klubbrommet").await;
+    let (_, created) = app
+        .post(
+            "/api/v1/bookings",
+            login(&kari),
+            booking(&room, "2027-01-06T18:00", "2027-01-06T20:00"),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let cases = [
+        (
+            "/api/v1/bookings".to_owned(),
+            kari.0.as_str(),
+            kari.1.as_str(),
+        ),
+        (
+            "/api/v1/residents".to_owned(),
+            kari.0.as_str(),
+            kari.1.as_str(),
+        ),
+        (
+            format!("/api/v1/bookings/{id}/cancel"),
+            kari.0.as_str(),
+            kari.1.as_str(),
+        ),
+        (format!("/api/v1/bookings/{id}/reject"), ERIK.0, ERIK.1),
+        ("/api/v1/closures".to_owned(), ERIK.0, ERIK.1),
+    ];
+    for (path, user, password) in &cases {
+        for body in ["null", " [] ", "\"text\"", "3"] {
+            let response = app
+                .client
+                .post(format!("{}{path}", app.base))
+                .basic_auth(user, Some(password))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{path} {body}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(
+                problem["code"], "malformed-json",
+                "{path} {body}: {problem}"
+            );
+            assert!(
+                problem["detail"].as_str().unwrap().contains("JSON object"),
+                "{problem}"
+            );
+        }
+    }
+    // The booking is untouched, and cancelling without a body still works.
+    let (_, got) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
+    assert_eq!(got["status"], created["status"]);
+    let response = app
+        .client
+        .post(format!("{}/api/v1/bookings/{id}/cancel", app.base))
+        .basic_auth(&kari.0, Some(&kari.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A cancel body of another media type is refused as such.
+    let response = app
+        .client
+        .post(format!("{}/api/v1/bookings/{id}/cancel", app.base))
+        .basic_auth(&kari.0, Some(&kari.1))
+        .header("content-type", "text/plain")
+        .body("because")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+}
+
+/// Deciding a booking that does not exist: 404 for a clerk, 403 for a resident (who may not
+/// decide anything), never a 2xx or 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approving_an_unknown_booking_is_not_found() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    for path in ["/api/v1/bookings/x/approve", "/api/v1/bookings/x/reject"] {
+        let (status, problem) = app.post(path, Some(ERIK), json!({"reason": "nei"})).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (404, Some("not-found")),
+            "{path}: {problem}"
+        );
+        let (status, problem) = app.post(path, login(&kari), json!({"reason": "nei"})).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .post("/api/v1/bookings/x/approve", None, json!({}))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+}
+
+/// The window of a free-room search is checked even when no room has the seats asked for, and
+/// a resident's mail language is one of the two documented codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonsense_is_refused_even_where_it_would_change_nothing() {
+    let app = TestApp::sqlite().await;
+    let (status, problem) = app
+        .get(
+            "/api/v1/availability?from=someday&to=later&capacity=100000",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid-time")),
+        "{problem}"
+    );
+    for language in ["NB", "no", " en", ""] {
+        let (status, problem) = app
+            .post(
+                "/api/v1/residents",
+                None,
+                json!({"email": "ola@example.no", "password": "a long passphrase", "name": "Ola",
+                       "language": language}),
+            )
+            .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some("invalid-field")),
+            "{language:?}: {problem}"
+        );
+    }
+    let (status, _) = app
+        .post(
+            "/api/v1/residents",
+            None,
+            json!({"email": "ola@example.no", "password": "a long passphrase", "name": "Ola",
+                   "language": null}),
         )
         .await;
     assert_eq!(status, 201);

@@ -20,6 +20,7 @@ mod notify_mail;
 mod scheduling;
 mod scheduling_input;
 mod scheduling_race;
+mod schemathesis;
 mod serve;
 mod store;
 mod support;

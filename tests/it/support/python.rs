@@ -9,8 +9,15 @@ static LOCK: Mutex<()> = Mutex::new(());
 
 /// The venv's python, with `packages` installed (pinned specifiers, e.g. `name==1.2.3`).
 pub fn venv(packages: &[&str]) -> PathBuf {
+    venv_named("lokal-pyenv", packages)
+}
+
+/// As [`venv`], in a virtualenv of its own called `name`: for a tool whose dependencies cannot
+/// live beside the others' (caldav 3 brings urllib3-future, which takes over the `urllib3`
+/// module that requests-based tools such as schemathesis need).
+pub fn venv_named(name: &str, packages: &[&str]) -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lokal-pyenv");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = dir.join("bin/python");
     if !python.exists() {
         let out = Command::new("python3")
