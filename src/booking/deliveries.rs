@@ -29,8 +29,8 @@ use crate::identity::Principal;
 use crate::store::{AuditRecord, Store};
 
 pub use crate::store::{
-    BookingRecord, DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact,
-    StoreError, StoredRoom,
+    Attempt, AttemptOutcome, BookingRecord, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
+    OutboxEvent, OutboxListener, ResidentContact, StoreError, StoredRoom,
 };
 
 /// The delivery queue service; cheap to make (`Deliveries::new(&state.bookings)`).
@@ -106,6 +106,12 @@ impl Deliveries {
             .map(|_| ())
     }
 
+    /// Fans out several outbox rows in one transaction (see [`Deliveries::fan_out`]); the
+    /// number of rows stamped by this call.
+    pub async fn fan_out_batch(&self, batch: &[FanOut]) -> Result<usize, StoreError> {
+        self.store.fan_out_batch(batch, self.clock.now()).await
+    }
+
     /// Claims up to `limit` due deliveries for `lease`.
     pub async fn claim_due(
         &self,
@@ -113,6 +119,33 @@ impl Deliveries {
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.store.claim_due(self.clock.now(), lease, limit).await
+    }
+
+    /// Claims up to `limit` due deliveries of one lane for `lease`.
+    pub async fn claim_due_in(
+        &self,
+        lane: Lane,
+        lease: TimeDelta,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.store
+            .claim_due_in(lane, self.clock.now(), lease, limit)
+            .await
+    }
+
+    /// Records the outcomes of several attempts in one transaction.
+    pub async fn record(&self, attempts: &[Attempt]) -> Result<(), StoreError> {
+        self.store.record_attempts(attempts, self.clock.now()).await
+    }
+
+    /// Hears new outbox rows written by any instance (PostgreSQL); `None` on SQLite.
+    pub async fn listener(&self) -> Result<Option<OutboxListener>, StoreError> {
+        self.store.outbox_listener().await
+    }
+
+    /// Outbox rows not fanned out yet, and deliveries pending.
+    pub async fn backlog(&self) -> Result<(i64, i64), StoreError> {
+        self.store.notification_backlog().await
     }
 
     /// The receiver accepted delivery `id`.

@@ -277,6 +277,9 @@ pub struct Bookings {
     store: Arc<Store>,
     pub rules: Arc<Rules>,
     pub clock: Arc<dyn Clock>,
+    /// Pinged after every commit that wrote outbox rows, to wake this process's notification
+    /// worker (other instances hear PostgreSQL's NOTIFY; see `notify`).
+    outbox_written: Arc<tokio::sync::Notify>,
 }
 
 /// One occurrence, for the API.
@@ -649,6 +652,9 @@ impl Bookings {
                 )
             })
             .await?;
+        if matches!(created, Created::Inserted(_)) {
+            self.outbox_written.notify_one();
+        }
         match created {
             Created::Inserted(b) => Ok(CreateResult {
                 booking: BookingView::from_record(b),
@@ -822,7 +828,10 @@ impl Bookings {
             .transition(id, from, to, &who.requester_id(), reason, now)
             .await
         {
-            Ok(b) => Ok(BookingView::from_record(b)),
+            Ok(b) => {
+                self.outbox_written.notify_one();
+                Ok(BookingView::from_record(b))
+            }
             Err(TransitionError::NotFound) => Err(BookingError::NotFound {
                 what: "booking",
                 id: id.to_owned(),
@@ -885,7 +894,7 @@ impl Bookings {
                 "the approval queue is for clerks".into(),
             ));
         }
-        self.store.expire_holds(self.clock.now()).await?;
+        self.expire_holds_now().await?;
         let pending = self.store.pending_bookings().await?;
         let rooms: HashMap<String, StoredRoom> = self
             .store
@@ -1245,7 +1254,22 @@ impl Bookings {
             store,
             rules,
             clock,
+            outbox_written: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified after each commit of this service that wrote outbox rows (a creation, a
+    /// decision, a cancellation, expired holds): the notification worker waits on it.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_written.clone()
+    }
+
+    async fn expire_holds_now(&self) -> Result<usize, StoreError> {
+        let n = self.store.expire_holds(self.clock.now()).await?;
+        if n > 0 {
+            self.outbox_written.notify_one();
+        }
+        Ok(n)
     }
 
     /// The store, for the other services built on this one (`calendar`, `identity::session`)
@@ -1257,7 +1281,7 @@ impl Bookings {
     /// Expires the pending requests whose hold ran out (with their audit and outbox rows);
     /// the number expired.
     pub async fn expire_holds(&self) -> Result<usize, BookingError> {
-        Ok(self.store.expire_holds(self.clock.now()).await?)
+        Ok(self.expire_holds_now().await?)
     }
 }
 

@@ -19,7 +19,10 @@ pub use booking::{
     NewOccurrence, OccurrenceRecord, ResidentRecord, Snapshot, TransitionError,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
-pub use outbox::{DeliveryRecord, DigestEntry, NewDelivery, OutboxEvent, ResidentContact};
+pub use outbox::{
+    Attempt, AttemptOutcome, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
+    OUTBOX_CHANNEL, OutboxEvent, OutboxListener, ResidentContact,
+};
 pub use search::SearchFilter;
 pub use session::SessionRecord;
 pub use staff::{InboxItem, RoomLink, StaffChange, StaffObject};

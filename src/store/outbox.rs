@@ -16,6 +16,14 @@
 //!   Message-ID stay as sent; later requests open a new digest);
 //! - a clerk's retry never clears a lease that is still running (that would let a second
 //!   worker send the delivery while the first is still at it).
+//!
+//! Throughput (issue 15): the worker fans out a batch of outbox rows in one transaction
+//! ([`Store::fan_out_batch`]), claims a batch of deliveries per query, per lane (mail or
+//! webhooks, [`Lane`], so that a slow SMTP server never holds up webhooks nor the reverse), and
+//! records a batch of outcomes in one transaction ([`Store::record_attempts`]): a few commits
+//! per hundred mails, not three per mail. On PostgreSQL every new outbox row also sends a
+//! `NOTIFY lokal_outbox` (migration 0011), which [`OutboxListener`] hears, so that the
+//! workers of every instance wake up, not only the one that wrote the row.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -63,6 +71,70 @@ pub struct DigestEntry {
     pub message_id: String,
 }
 
+/// One outbox row's fan-out: its deliveries and digest entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FanOut {
+    pub outbox_id: i64,
+    pub deliveries: Vec<NewDelivery>,
+    pub digests: Vec<DigestEntry>,
+}
+
+/// Which deliveries a sender claims: each lane has its own senders, so that one slow receiver
+/// (a dead SMTP server, a webhook that times out) never holds up the other kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Every channel.
+    All,
+    /// Mails: `email` and `digest`.
+    Mail,
+    /// `webhook`.
+    Webhooks,
+}
+
+impl Lane {
+    fn condition(self) -> &'static str {
+        match self {
+            Lane::All => "",
+            Lane::Mail => " AND channel <> 'webhook'",
+            Lane::Webhooks => " AND channel = 'webhook'",
+        }
+    }
+}
+
+/// What one attempt at a delivery came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The receiver accepted it.
+    Delivered,
+    /// It failed: tried again at `retry_at`, or dead when `None`.
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// The outcome of an attempt at delivery `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: i64,
+    pub outcome: AttemptOutcome,
+}
+
+/// The PostgreSQL channel migration 0011's trigger notifies for every new outbox row.
+pub const OUTBOX_CHANNEL: &str = "lokal_outbox";
+
+/// A PostgreSQL connection that LISTENs on [`OUTBOX_CHANNEL`]; it holds one connection of the
+/// pool for as long as it lives.
+pub struct OutboxListener(sqlx::postgres::PgListener);
+
+impl OutboxListener {
+    /// Waits for the next notice. `Ok(false)` when the connection was lost and made again:
+    /// notices sent meanwhile are gone, so the caller should look at the outbox anyway.
+    pub async fn next(&mut self) -> Result<bool, StoreError> {
+        Ok(self.0.try_recv().await?.is_some())
+    }
+}
+
 /// A delivery as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeliveryRecord {
@@ -93,6 +165,11 @@ impl DeliveryRecord {
     pub fn digest_items(&self) -> Vec<String> {
         serde_json::from_str(&self.items).unwrap_or_default()
     }
+}
+
+/// Errors can quote a receiver's body: the stored text is kept short.
+fn short_error(error: &str) -> String {
+    error.chars().take(500).collect()
 }
 
 const DELIVERY_COLUMNS: &str = "id, outbox_id, booking_id, room_id, event, channel, target, lang, \
@@ -150,9 +227,34 @@ impl Store {
         digests: &[DigestEntry],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let one = FanOut {
+            outbox_id,
+            deliveries: deliveries.to_vec(),
+            digests: digests.to_vec(),
+        };
+        Ok(self.fan_out_batch(std::slice::from_ref(&one), now).await? == 1)
+    }
+
+    /// Fans out several outbox rows in one transaction, each as [`Store::fan_out`] does (a
+    /// row already stamped, by another instance, gets nothing). The number of rows this call
+    /// stamped. Rows are taken in id order, so two instances racing over the same rows on
+    /// PostgreSQL lock them in the same order and never deadlock.
+    pub async fn fan_out_batch(
+        &self,
+        batch: &[FanOut],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut order: Vec<&FanOut> = batch.iter().collect();
+        order.sort_by_key(|f| f.outbox_id);
+        let mut stamped_rows = 0;
         on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
+            for f in &order {
+            let (outbox_id, deliveries, digests) = (f.outbox_id, &f.deliveries, &f.digests);
             // First, so that on PostgreSQL a racing instance waits here and then finds the row
             // stamped.
             let stamped = sqlx::query(
@@ -164,9 +266,9 @@ impl Store {
             .await?
             .rows_affected();
             if stamped != 1 {
-                tx.rollback().await?;
-                return Ok(false);
+                continue;
             }
+            stamped_rows += 1;
             for d in deliveries {
                 sqlx::query(
                     "INSERT INTO deliveries (outbox_id, booking_id, room_id, event, channel, target, lang, \
@@ -237,9 +339,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            }
             tx.commit().await?;
         });
-        Ok(true)
+        Ok(stamped_rows)
     }
 
     /// Claims up to `limit` due deliveries for `lease`: each comes back with its attempt
@@ -250,6 +353,18 @@ impl Store {
         lease: TimeDelta,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.claim_due_in(Lane::All, now, lease, limit).await
+    }
+
+    /// [`Store::claim_due`] for the deliveries of one lane.
+    pub async fn claim_due_in(
+        &self,
+        lane: Lane,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let lane = lane.condition();
         let until = now.checked_add_signed(lease).unwrap_or(now);
         let rows: Vec<DeliveryRecord> = match &self.pool {
             Pool::Sqlite(pool) => {
@@ -259,7 +374,7 @@ impl Store {
                 sqlx::query_as(&format!(
                     "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 \
                      WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' \
-                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2){lane} \
                      ORDER BY next_attempt_at, id LIMIT $3) \
                      RETURNING {DELIVERY_COLUMNS}"
                 ))
@@ -273,7 +388,7 @@ impl Store {
                 sqlx::query_as(&format!(
                     "UPDATE deliveries SET locked_until = $1, attempts = attempts + 1 \
                      WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' \
-                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2){lane} \
                      ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
                      RETURNING {DELIVERY_COLUMNS}"
                 ))
@@ -312,8 +427,7 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        // Errors can quote a receiver's body: keep the stored text short.
-        let error: String = error.chars().take(500).collect();
+        let error = short_error(error);
         on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             match retry_at {
@@ -337,6 +451,78 @@ impl Store {
             };
         });
         Ok(())
+    }
+
+    /// Records the outcomes of several attempts in one transaction, each as
+    /// [`Store::mark_delivered`] or [`Store::mark_failed`] would.
+    pub async fn record_attempts(
+        &self,
+        attempts: &[Attempt],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            for a in attempts {
+                match &a.outcome {
+                    AttemptOutcome::Delivered => sqlx::query(
+                        "UPDATE deliveries SET status = 'delivered', delivered_at = $1, locked_until = NULL, \
+                         last_error = NULL WHERE id = $2 AND status = 'pending'",
+                    )
+                    .bind(now)
+                    .bind(a.id)
+                    .execute(&mut *tx)
+                    .await?,
+                    AttemptOutcome::Failed { error, retry_at: Some(at) } => sqlx::query(
+                        "UPDATE deliveries SET next_attempt_at = $1, locked_until = NULL, last_error = $2 \
+                         WHERE id = $3 AND status = 'pending'",
+                    )
+                    .bind(at)
+                    .bind(short_error(error))
+                    .bind(a.id)
+                    .execute(&mut *tx)
+                    .await?,
+                    AttemptOutcome::Failed { error, retry_at: None } => sqlx::query(
+                        "UPDATE deliveries SET status = 'dead', locked_until = NULL, last_error = $1 \
+                         WHERE id = $2 AND status = 'pending'",
+                    )
+                    .bind(short_error(error))
+                    .bind(a.id)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A listener for new outbox rows on PostgreSQL; `None` on SQLite, where only the writing
+    /// process can know (it wakes its own worker; see `booking::Bookings::outbox_signal`).
+    pub async fn outbox_listener(&self) -> Result<Option<OutboxListener>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(None),
+            Pool::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(OUTBOX_CHANNEL).await?;
+                Ok(Some(OutboxListener(listener)))
+            }
+        }
+    }
+
+    /// How many outbox rows wait to be fanned out, and how many deliveries are pending (due
+    /// or not): the notification backlog, for operators and the mail bench.
+    pub async fn notification_backlog(&self) -> Result<(i64, i64), StoreError> {
+        let row: (i64, i64) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL), \
+             (SELECT COUNT(*) FROM deliveries WHERE status = 'pending')",
+        )
+        .fetch_one(pool)
+        .await?);
+        Ok(row)
     }
 
     /// Deliveries the clerks of these rooms should see: dead ones, and pending ones that

@@ -7,6 +7,7 @@ FOLDER/<n>.rcpt beside it (the envelope recipients, one a line); the .eml appear
 whole (written to a temporary name, then renamed), so a reader that sees it may read both.
 --fail-first N answers the first N messages' DATA with "451 4.3.0 Try again later";
 --reject-rcpt TEXT answers RCPT TO for an address containing TEXT with "550 5.1.1".
+FOLDER/connections holds the number of SMTP connections accepted so far (replaced whole).
 
 Prints "ready <port>" on stdout once listening; exits when its stdin closes (the test
 dropped its handle) or on SIGTERM/SIGINT.
@@ -29,6 +30,14 @@ class Sink:
         self.reject_rcpt = reject_rcpt
         self.failed = 0
         self.saved = 0
+        self.connections = 0
+
+    def connected(self):
+        self.connections += 1
+        path = os.path.join(self.folder, "connections")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(str(self.connections))
+        os.rename(path + ".tmp", path)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject_rcpt and self.reject_rcpt in address:
@@ -51,6 +60,14 @@ class Sink:
         return "250 2.0.0 Saved"
 
 
+class CountingSMTP(SMTP):
+    """Counts the connections it is made for (a client reusing one counts once)."""
+
+    def connection_made(self, transport):
+        self.event_handler.connected()
+        super().connection_made(transport)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
@@ -64,7 +81,7 @@ def main():
     asyncio.set_event_loop(loop)
     server = loop.run_until_complete(
         loop.create_server(
-            lambda: SMTP(handler, enable_SMTPUTF8=True, hostname="sink.test"),
+            lambda: CountingSMTP(handler, enable_SMTPUTF8=True, hostname="sink.test"),
             host="127.0.0.1",
             port=0,
         )

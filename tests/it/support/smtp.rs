@@ -115,6 +115,14 @@ impl SmtpSink {
         out
     }
 
+    /// How many SMTP connections the sink has accepted so far.
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(self.folder.0.join("connections"))
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Waits until at least `n` messages have arrived (at most `timeout`), then returns all.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
