@@ -34,6 +34,7 @@ async fn app() -> (TestApp, TempDir) {
     let dir = TempDir::new("schemathesis");
     let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
     config.auth.max_failures = 1_000_000;
+    config.auth.address_max_failures = 1_000_000;
     (TestApp::start(config).await, dir)
 }
 
