@@ -612,3 +612,95 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
         .unwrap();
     assert_eq!(r.status(), 429);
 }
+
+#[test]
+fn auth_settings_old_keys_still_load_and_a_wrong_proxy_is_named() {
+    let dir = TempDir::new("identity-config");
+    let file = dir.0.join("lokal.toml");
+    // A configuration from before the throttle: its keys keep working.
+    std::fs::write(
+        &file,
+        "[auth]\nmax_failures = 3\nfailure_window_secs = 60\ncredential_cache_secs = 0\n",
+    )
+    .unwrap();
+    let config = lokal::config::Config::load(Some(&file)).unwrap();
+    assert_eq!(config.auth.max_failures, 3);
+    assert_eq!(
+        config.auth.address_max_failures, 20,
+        "new keys have defaults"
+    );
+    std::fs::write(
+        &file,
+        "[auth]\ntrusted_proxies = [\"10.0.0.1\", \"10.0.0.0/33\"]\n",
+    )
+    .unwrap();
+    let e = lokal::config::Config::load(Some(&file))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("auth.trusted_proxies") && e.contains("10.0.0.0/33"),
+        "{e}"
+    );
+    std::fs::write(&file, "[auth]\nlockout_minutes = 15\n").unwrap();
+    let e = lokal::config::Config::load(Some(&file))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lockout_minutes"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_beyond_the_hashing_queue_get_503_busy_with_retry_after_and_are_not_counted() {
+    let dir = TempDir::new("identity-busy");
+    let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
+    config.auth.hash_threads = 1;
+    config.auth.hash_queue = 2;
+    let app = TestApp::start(config).await;
+    let mut logins = Vec::new();
+    for n in 0..12 {
+        let client = client_from(&format!("127.0.0.{}", 20 + n));
+        let email = format!("busy{n}@example.no");
+        let response = client
+            .post(format!("{}/api/v1/residents", app.base))
+            .json(&json!({"email": email, "password": "a-long-password-2027", "name": "B"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        logins.push((client, email));
+    }
+    let mut tasks = Vec::new();
+    for (client, email) in &logins {
+        let request = client
+            .get(format!("{}/api/v1/bookings?mine=true", app.base))
+            .basic_auth(email, Some("a-long-password-2027"));
+        tasks.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            let retry = retry_after(&response);
+            let (status, body) = read(response).await;
+            (status, retry, body)
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let ok = answers.iter().filter(|a| a.0 == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert_eq!(ok + busy.len(), 12, "{answers:?}");
+    assert!(!busy.is_empty() && ok >= 2, "{answers:?}");
+    for (_, retry, body) in &busy {
+        assert!(retry.is_some(), "{body}");
+        assert_eq!(body["code"], "busy", "{body}");
+    }
+    // Nothing was lost: each of them signs in now, one by one.
+    for (client, email) in &logins {
+        let (status, _, body) = get_as(
+            client,
+            &app,
+            "/api/v1/bookings?mine=true",
+            (email, "a-long-password-2027"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
