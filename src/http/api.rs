@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`. Handlers are thin: extract, call the service, map the result.
-//! Each carries its OpenAPI description; [`ApiDoc`] gathers them into the document served at
+//! Each carries its OpenAPI description (parameters, body, success, security); [`ApiDoc`]
+//! gathers them, and `contract` adds the problems each can answer, into the document served at
 //! `/api/v1/openapi.json`.
 
 use axum::extract::{Path, State};
@@ -447,7 +448,7 @@ pub struct CancelRequest {
 
 /// Cancels a pending or approved booking: its requester, or a clerk of its room.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", params(("id" = String, Path)), tag = "bookings",
-    request_body(content = CancelRequest, description = "optional"), security(("basic" = [])),
+    request_body(content = CancelRequest, description = "Optional: none, or a reason."), security(("basic" = [])),
     responses((status = 200, body = BookingView)))]
 async fn cancel_booking(
     State(state): State<AppState>,

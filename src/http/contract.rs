@@ -154,30 +154,36 @@ const WHITE: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u20
 /// `char::is_control` (Unicode Cc), for a character class.
 const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
 
-fn text(min: usize, max: usize, pattern: String, description: &str) -> Object {
+/// A string matching `pattern`. The services count a text's length once the white space
+/// around it is dropped, so the bound is in the pattern rather than in `maxLength` (which would
+/// count that white space too, and refuse what the server takes).
+fn text(pattern: String, description: &str) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .min_length(Some(min))
-        .max_length(Some(max))
+        .min_length(Some(1))
         .pattern(Some(pattern))
         .description(Some(description))
         .build()
 }
 
-/// Text that is not only white space, of at most `max` characters.
+/// Text that is not only white space: 1 to `max` characters once trimmed.
 fn not_blank(max: usize, description: &str) -> Object {
-    text(1, max, format!("[^{WHITE}]"), description)
+    let edge = format!("[^{WHITE}]");
+    let middle = max.saturating_sub(2);
+    text(
+        format!("^[{WHITE}]*{edge}([\\s\\S]{{0,{middle}}}{edge})?[{WHITE}]*$"),
+        description,
+    )
 }
 
 /// A resident's email (`identity::register`): something before the first `@`, a dot after it,
-/// no white space or control character inside; white space around it is dropped.
+/// no white space or control character inside; white space around it is dropped. (Its limit of
+/// 254 bytes is in the description: a pattern cannot count bytes.)
 pub fn email() -> Object {
     let inner = format!("{WHITE}{CONTROL}");
     text(
-        3,
-        254,
         format!("^[{WHITE}]*[^@{inner}]+@[^{inner}]*\\.[^{inner}]*[{WHITE}]*$"),
-        "An address like `name@example.no`; compared without regard to case.",
+        "An address like `name@example.no`, at most 254 bytes; compared without regard to case.",
     )
 }
 
@@ -185,10 +191,9 @@ pub fn email() -> Object {
 /// it is dropped, and no control character.
 pub fn person_name() -> Object {
     let edge = format!("[^{WHITE}{CONTROL}]");
+    let middle = crate::limits::NAME_CHARS - 2;
     text(
-        1,
-        200,
-        format!("^[{WHITE}]*{edge}([^{CONTROL}]*{edge})?[{WHITE}]*$"),
+        format!("^[{WHITE}]*{edge}([^{CONTROL}]{{0,{middle}}}{edge})?[{WHITE}]*$"),
         "1 to 200 characters (white space around it is dropped), no control characters.",
     )
 }
@@ -216,6 +221,9 @@ pub fn closure_reason() -> Object {
         "1 to 500 characters, not only white space.",
     )
 }
+
+/// Operations whose JSON body may be left out (`extract::OptionalApiJson`).
+const OPTIONAL_BODIES: &[&str] = &["cancel_booking"];
 
 /// What a status means, for the answer's description.
 fn meaning(status: u16) -> &'static str {
@@ -296,7 +304,15 @@ fn add_problems(doc: &mut Value) {
                 add(QUERY);
             }
             add(ALWAYS);
-            let id = op["operationId"].as_str().unwrap_or("");
+            let id = op["operationId"].as_str().unwrap_or("").to_owned();
+            let id = id.as_str();
+            // utoipa infers `required` from an `Option` body, which would also allow `null`;
+            // these bodies may be left out, but are an object when sent.
+            if OPTIONAL_BODIES.contains(&id)
+                && let Some(body) = op.get_mut("requestBody")
+            {
+                body["required"] = json!(false);
+            }
             for (status, list) in problems_of(id).unwrap_or_default() {
                 add(&[(status, &list)]);
             }
@@ -388,6 +404,13 @@ mod tests {
         for status in ["429", "503"] {
             assert!(op["responses"][status]["headers"]["Retry-After"].is_object());
         }
+        // The cancel body may be left out, but is not `null`.
+        let cancel = &doc["paths"]["/api/v1/bookings/{id}/cancel"]["post"]["requestBody"];
+        assert_eq!(cancel["required"], json!(false));
+        assert_eq!(
+            cancel["content"]["application/json"]["schema"]["$ref"],
+            json!("#/components/schemas/CancelRequest")
+        );
         // A public operation has neither.
         let rooms = &doc["paths"]["/api/v1/rooms"]["get"];
         assert!(rooms["responses"]["401"].is_null());
