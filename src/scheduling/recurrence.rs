@@ -184,6 +184,14 @@ impl Recurrence {
         if body.is_empty() {
             return Err(RecurrenceError::Empty);
         }
+        // RFC 5545 §3.3.10 is ASCII throughout; the rrule crate slices BYDAY values by bytes
+        // and panicked on `BYDAY=EQѫH` (found by the rrule fuzz target).
+        if !body.is_ascii() {
+            return Err(invalid(
+                text,
+                "it may hold only ASCII letters, digits and = ; , + -",
+            ));
+        }
         if body.contains(['\r', '\n', ':']) {
             return Err(invalid(
                 text,
@@ -679,6 +687,10 @@ mod tests {
         ] {
             let err = Recurrence::parse(bad).unwrap_err().to_string();
             assert!(err.contains("BYSETPOS"), "{bad}: {err}");
+        }
+        // Found by the rrule fuzz target: the rrule crate panicked on a non-ASCII weekday.
+        for bad in ["FREQ=WEEKLY;COUNT=10;BYDAY=EQѫH", "FREQ=DAILY;BYDAY=Mø"] {
+            assert!(Recurrence::parse(bad).is_err(), "{bad}");
         }
         for good in [
             "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
