@@ -26,8 +26,11 @@ use lokal::scheduling::{
     RequesterKind, Room, SeriesMode, Zone, decide,
 };
 
-/// The targets, by name (the corpus folders under `fuzz/corpus/`).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// One target: its name (its corpus folder under `fuzz/corpus/`) and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// The targets.
+pub const TARGETS: [Target; 5] = [
     ("ical", ical),
     ("dav_xml", dav_xml),
     ("rrule", rrule),
