@@ -314,12 +314,15 @@ pub fn render_text(scenario: &Scenario, decision: &Decision, now: DateTime<Utc>)
     let zone = decision.zone;
     let _ = writeln!(
         out,
-        "Room {} ({}), policy {:?}, requester {} ({:?}), now {}",
+        "Room {} ({}), policy {:?}, requester {} ({}), now {}",
         scenario.room.id,
         zone,
         scenario.policy.name,
         scenario.requester.id,
-        scenario.requester.kind,
+        match scenario.requester.kind {
+            crate::scheduling::RequesterKind::Resident => "resident",
+            crate::scheduling::RequesterKind::Staff => "staff",
+        },
         now.format("%Y-%m-%d %H:%M UTC"),
     );
     if !scenario.closure_names.is_empty() {

@@ -585,7 +585,7 @@ impl Bookings {
             now,
         );
         if let Some(truncation) = &decision.truncated {
-            return Err(too_many_occurrences(p.policy, truncation));
+            return Err(too_many_occurrences(truncation));
         }
         Ok(Preview {
             decision,
@@ -1314,16 +1314,13 @@ fn request_hash(r: &CreateBooking) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn too_many_occurrences(
-    policy: &Policy,
-    truncation: &crate::scheduling::Truncation,
-) -> BookingError {
+fn too_many_occurrences(truncation: &crate::scheduling::Truncation) -> BookingError {
     BookingError::Invalid {
         code: "too-many-occurrences",
         field: "recurrence",
         message: format!(
-            "the series has more occurrences than may be decided at once ({}, {truncation:?}); end it sooner with COUNT or UNTIL",
-            policy.max_occurrences
+            "{}; end it sooner with COUNT or UNTIL",
+            crate::i18n::reasons::truncation_record(truncation)
         ),
     }
 }
@@ -1345,7 +1342,7 @@ fn new_booking(
         .map(|r| reason_view(r, zone))
         .collect();
     if let Some(truncation) = &decision.truncated {
-        return Err(too_many_occurrences(policy, truncation));
+        return Err(too_many_occurrences(truncation));
     }
     let status = match decision.outcome {
         Outcome::Approved => BookingStatus::Approved,

@@ -461,6 +461,48 @@ impl XmlError {
             _ => None,
         }
     }
+
+    /// The error with the client's text it quotes cut to [`MAX_QUOTED`] characters: a
+    /// refusal names what was wrong, it does not echo a body back (a 60 KiB element name
+    /// made a 60 KiB message before, found by fuzzing).
+    fn clipped(self) -> Self {
+        let c = |s: String| clip(&s);
+        match self {
+            XmlError::Malformed(m) => XmlError::Malformed(c(m)),
+            XmlError::UnexpectedRoot { expected, found } => XmlError::UnexpectedRoot {
+                expected,
+                found: c(found),
+            },
+            XmlError::UnsupportedReport { ns, name } => XmlError::UnsupportedReport {
+                ns: c(ns),
+                name: c(name),
+            },
+            XmlError::InvalidTimeRange(m) => XmlError::InvalidTimeRange(c(m)),
+            XmlError::InvalidFilter(m) => XmlError::InvalidFilter(c(m)),
+            XmlError::UnsupportedCollation(m) => XmlError::UnsupportedCollation(c(m)),
+            XmlError::UnsupportedCalendarData(m) => XmlError::UnsupportedCalendarData(c(m)),
+            XmlError::InvalidValue(m) => XmlError::InvalidValue(c(m)),
+            other => other,
+        }
+    }
+}
+
+/// The most characters of one message part that quotes the client's text.
+const MAX_QUOTED: usize = 120;
+
+/// `text` cut to [`MAX_QUOTED`] characters, with `…` where it was cut, and each control
+/// character shown as `�` (a quoted NUL would otherwise be escaped to `\0`, six bytes for
+/// some: found by fuzzing).
+fn clip(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_QUOTED)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if text.chars().nth(MAX_QUOTED).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -779,6 +821,10 @@ fn is_name_char(c: char) -> bool {
 /// Parses a PROPFIND body (RFC 4918 §9.1, §14.20). An empty body, or a `<D:propfind/>`
 /// without allprop, propname or prop, is allprop.
 pub fn parse_propfind(body: &[u8]) -> Result<PropRequest, XmlError> {
+    propfind_of(body).map_err(XmlError::clipped)
+}
+
+fn propfind_of(body: &[u8]) -> Result<PropRequest, XmlError> {
     // RFC 4918 §9.1: "A client may choose not to submit a request body. An empty PROPFIND
     // request body MUST be treated as if it were an 'allprop' request."
     let Some(root) = parse_document(body)? else {
@@ -845,6 +891,10 @@ fn parse_prop_list(prop: &Element) -> Result<Vec<PropName>, XmlError> {
 /// free-busy-query. Any other root is [`XmlError::UnsupportedReport`], which the server
 /// answers with 403 and `<D:supported-report/>` (RFC 3253 §3.6).
 pub fn parse_report(body: &[u8]) -> Result<Report, XmlError> {
+    report_of(body).map_err(XmlError::clipped)
+}
+
+fn report_of(body: &[u8]) -> Result<Report, XmlError> {
     let root = parse_document(body)?.ok_or(XmlError::EmptyBody)?;
     match (root.ns.as_str(), root.name.as_str()) {
         (NS_CALDAV, "calendar-query") => parse_calendar_query(&root),
@@ -1814,6 +1864,29 @@ mod tests {
     }
 
     // ---- Safety ------------------------------------------------------------------------
+
+    #[test]
+    fn a_refusal_quotes_a_long_name_briefly() {
+        // Found by fuzzing (fuzz/corpus/dav_xml/crash-long-name): the whole name came back.
+        let mut body = br#"<?xml version="1.0" encoding="utf-8"?><D:propfind"#.to_vec();
+        body.extend(std::iter::repeat_n(0x18, 20_000));
+        for err in [
+            parse_propfind(&body).unwrap_err(),
+            parse_report(&body).unwrap_err(),
+        ] {
+            let text = err.to_string();
+            assert!(text.len() < 1_000, "{} bytes: {text:.300}", text.len());
+            assert_eq!(err.status(), 400);
+        }
+        // Control characters quoted are not escaped six bytes each (found by fuzzing:
+        // fuzz/corpus/dav_xml/crash-collation-controls).
+        let collation = include_bytes!("../../fuzz/corpus/dav_xml/crash-collation-controls");
+        let text = parse_report(collation).unwrap_err().to_string();
+        assert!(text.len() < 600, "{} bytes: {text:.300}", text.len());
+        let long = format!("<{}/>", "a".repeat(5_000));
+        let text = parse_report(long.as_bytes()).unwrap_err().to_string();
+        assert!(text.len() < 1_000 && text.contains('…'), "{text:.300}");
+    }
 
     const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [

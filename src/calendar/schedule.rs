@@ -341,7 +341,7 @@ fn hex(bytes: &[u8]) -> String {
 fn request_for(
     master: &Component,
     times: &EventTimes,
-    room: &RoomCalendar,
+    room_id: &str,
     people: u32,
 ) -> CreateBooking {
     let local = |w: When| match w {
@@ -355,7 +355,7 @@ fn request_for(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| UNTITLED.to_owned());
     CreateBooking {
-        room_id: room.room.room.id.clone(),
+        room_id: room_id.to_owned(),
         start: local(times.start),
         end: local(times.end),
         purpose: summary.chars().take(500).collect(),
@@ -400,7 +400,7 @@ async fn book(
     let mut booking_id = None;
     {
         {
-            let request = request_for(master, times, room, people);
+            let request = request_for(master, times, &room.room.room.id, people);
             // A retry of the same write replays the same booking: the key names who, what
             // event, which room, which times, and the state of the object it changes: its
             // write generation (raised by every PUT and DELETE, kept by tombstones, never
@@ -470,6 +470,11 @@ async fn book(
                 Err(e @ BookingError::Misconfigured(_)) => {
                     return Err(WriteError::Store(StoreError::Config(e.to_string())));
                 }
+                // Too many dates: the organiser's language, not the API's English record.
+                Err(BookingError::Invalid {
+                    code: code @ "too-many-occurrences",
+                    ..
+                }) => refuse(&mut answer, code, me.lang.t("book-error-too-many")),
                 Err(e @ BookingError::Invalid { code, .. }) => {
                     refuse(&mut answer, code, e.to_string())
                 }
@@ -785,6 +790,85 @@ async fn delete(
         Ok(())
     } else {
         Err(WriteError::NotFound)
+    }
+}
+
+/// What [`put_steps`] made of a body.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum PutSteps {
+    /// Refused as a PUT refuses it: the sentence for people.
+    Refused(String),
+    /// Accepted: the text stored, the booking request the master makes of a room (when its
+    /// times are definite), and the copy served back with every room's answer written in.
+    Accepted {
+        stored: String,
+        request: Option<CreateBooking>,
+        served: String,
+    },
+}
+
+/// The pure steps a PUT takes with a body, without a store: the checks, taking out what
+/// Lokal added to a copy it served, the text stored, the fingerprint and times of the master,
+/// the booking request it makes of a room, and the organiser's copy as served with room
+/// answers of each kind written in (declined with a sentence, accepted with skipped dates, a
+/// moved date). For the fuzz targets and their corpus replay (`fuzz/harness.rs`), which
+/// check that what Lokal stores and serves reads back.
+#[doc(hidden)]
+pub fn put_steps(text: &str) -> PutSteps {
+    let mut obj = match object::check(text) {
+        Ok(o) => o,
+        Err(e) => return PutSteps::Refused(e.message),
+    };
+    strip_answers(&mut obj.root);
+    let stored = match object::parse(text) {
+        Ok(root) if root == obj.root => text.to_owned(),
+        _ => obj.root.to_text(),
+    };
+    let mut request = None;
+    let mut answers = Vec::new();
+    if let Some(master) = obj.master() {
+        let _ = fingerprint(master);
+        if let Ok(times) = object::event_times(master) {
+            let people = u32::try_from(master.props("ATTENDEE").count()).unwrap_or(u32::MAX);
+            request = Some(request_for(master, &times, "fuzz-room", people));
+            let first = match times.start {
+                When::At(t) => Some(t),
+                When::Day(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+            };
+            for (i, a) in master.props("ATTENDEE").enumerate() {
+                let mut n = Now {
+                    partstat: "ACCEPTED",
+                    declined: None,
+                    skipped: Vec::new(),
+                    zone: chrono_tz::Europe::Oslo,
+                    address: a.value.clone(),
+                    room_name: format!("Rom {i}; \\, \"sal\""),
+                    moved: MOVED_NB.to_owned(),
+                };
+                match i % 3 {
+                    0 => {
+                        n.partstat = "DECLINED";
+                        n.declined = Some((
+                            "3.1".into(),
+                            "Rommet er stengt, også\nneste dag; se: «regler»".into(),
+                        ));
+                    }
+                    1 => n
+                        .skipped
+                        .extend(first.map(|t| (t, "Opptatt, beklager.".into()))),
+                    _ => n.partstat = "TENTATIVE",
+                }
+                answers.push(n);
+            }
+        }
+    }
+    let mut root = obj.root.clone();
+    annotate(&mut root, &answers);
+    PutSteps::Accepted {
+        stored,
+        request,
+        served: root.to_text(),
     }
 }
 

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc, Weekday};
 
 use super::{Arg, Lang, ToArg};
-use crate::scheduling::{Interval, QuotaPeriod, Reason, Zone};
+use crate::scheduling::{Interval, QuotaPeriod, Reason, Truncation, Zone};
 
 fn text(s: impl Into<String>) -> Arg {
     Arg::Text(s.into())
@@ -508,6 +508,33 @@ const STORED: &[&str] = &[
     "no-occurrences",
 ];
 
+/// Why a series was not decided to its end ([`Truncation`]), as a sentence for the requester:
+/// "The series has more than 40 dates, …". Never the value's `Debug` text.
+pub fn truncation(lang: Lang, t: &Truncation) -> String {
+    match t {
+        Truncation::MaxCount { limit } => {
+            lang.t_args("series-cut-count", &[("limit", limit.to_arg())])
+        }
+        Truncation::Horizon { window_end } => lang.t_args(
+            "series-cut-horizon",
+            &[("date", text(date(lang, window_end.date())))],
+        ),
+    }
+}
+
+/// [`truncation`] as the English record message of the API and `lokal explain`.
+pub fn truncation_record(t: &Truncation) -> String {
+    match t {
+        Truncation::MaxCount { limit } => {
+            format!("the series has more than {limit} dates, the most that may be decided at once")
+        }
+        Truncation::Horizon { window_end } => format!(
+            "the series goes on after {}, the furthest ahead the room can be booked",
+            window_end.format("%Y-%m-%d")
+        ),
+    }
+}
+
 /// A stored reason (its code and English message) as a sentence; an unknown code keeps
 /// its message.
 pub fn stored(lang: Lang, code: &str, message: &str) -> String {
@@ -667,6 +694,36 @@ mod tests {
                 assert!(!stored(lang, r.code(), "x").starts_with("stored-"));
             }
         }
+    }
+
+    #[test]
+    fn a_series_cut_short_is_words_in_both_languages_never_debug_text() {
+        // Issue 15 item 8: a CalDAV COMMENT read `(40\, MaxCount { limit: 40 })`.
+        let cuts = [
+            Truncation::MaxCount { limit: 40 },
+            Truncation::Horizon {
+                window_end: NaiveDate::from_ymd_opt(2027, 9, 1)
+                    .unwrap()
+                    .and_hms_opt(12, 0, 0)
+                    .unwrap(),
+            },
+        ];
+        for t in &cuts {
+            let texts = [
+                truncation(Lang::Nb, t),
+                truncation(Lang::En, t),
+                truncation_record(t),
+            ];
+            for s in &texts {
+                assert!(!s.contains("MaxCount") && !s.contains("Horizon"), "{s}");
+                assert!(!s.contains('{') && !s.contains("limit"), "{s}");
+                assert!(!s.starts_with("series-cut"), "no message for {s}");
+            }
+        }
+        assert!(truncation(Lang::En, &cuts[0]).contains("more than 40 dates"));
+        assert!(truncation(Lang::Nb, &cuts[0]).contains("flere enn 40 datoer"));
+        assert!(truncation(Lang::Nb, &cuts[1]).contains("1. september 2027"));
+        assert!(truncation_record(&cuts[1]).contains("2027-09-01"));
     }
 
     #[test]

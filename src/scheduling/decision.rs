@@ -230,11 +230,17 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Every reason, request-level first, then per occurrence.
+    /// Every reason, request-level first, then per occurrence: a reason appears once per
+    /// date. An occurrence's reasons are distinct ([`decide`] keeps them so), and a reason of
+    /// the request as a whole (the room is closed, the requester may not book it) is not
+    /// given again for each date that carries it too.
     pub fn all_reasons(&self) -> impl Iterator<Item = &Reason> {
-        self.reasons
-            .iter()
-            .chain(self.occurrences.iter().flat_map(|o| o.reasons.iter()))
+        self.reasons.iter().chain(
+            self.occurrences
+                .iter()
+                .flat_map(|o| o.reasons.iter())
+                .filter(|r| !self.reasons.contains(r)),
+        )
     }
 }
 
@@ -432,6 +438,14 @@ pub fn decide(
                 reasons.push(reason);
             }
         }
+        // One reason once per date, however many checks found it.
+        let mut distinct: Vec<Reason> = Vec::with_capacity(reasons.len());
+        for r in reasons {
+            if !distinct.contains(&r) {
+                distinct.push(r);
+            }
+        }
+        let reasons = distinct;
         let outcome = if reasons.iter().any(|r| r.severity() == Severity::Hard) {
             Outcome::Rejected
         } else if !reasons.is_empty() {

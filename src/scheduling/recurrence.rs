@@ -126,6 +126,49 @@ fn parse_until(value: &str) -> Result<Until, RecurrenceError> {
         .map_err(|_| bad())
 }
 
+/// Refuses a BYSETPOS that can never pick an occurrence, before the rrule crate would look
+/// for one: it scans up to 100 000 intervals for each occurrence asked for, and each scan
+/// builds the interval's whole set, so `FREQ=MINUTELY;BYSETPOS=-5` (a set of one time per
+/// minute has no fifth-last) took seconds of CPU per request (found by the rrule fuzz
+/// target). RFC 5545 §3.3.10: BYSETPOS picks the n-th of the times one interval of the
+/// frequency gives. Lokal books rooms: BYSETPOS is taken with DAILY or coarser frequencies
+/// only, and its positions must fit the most times one interval can give.
+fn check_set_pos(text: &str, rule: &RRule<Unvalidated>) -> Result<(), RecurrenceError> {
+    let positions = rule.get_by_set_pos();
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let days: u64 = match rule.get_freq() {
+        rrule::Frequency::Daily => 1,
+        rrule::Frequency::Weekly => 7,
+        rrule::Frequency::Monthly => 31,
+        rrule::Frequency::Yearly => 366,
+        _ => {
+            return Err(invalid(
+                text,
+                "BYSETPOS is supported with FREQ=DAILY, WEEKLY, MONTHLY or YEARLY only",
+            ));
+        }
+    };
+    let count = |n: usize| u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+    let most = days
+        .saturating_mul(count(rule.get_by_hour().len()))
+        .saturating_mul(count(rule.get_by_minute().len()))
+        .saturating_mul(count(rule.get_by_second().len()));
+    if let Some(p) = positions
+        .iter()
+        .find(|p| u64::from(p.unsigned_abs()) > most)
+    {
+        return Err(invalid(
+            text,
+            format!(
+                "BYSETPOS={p} can never match: one interval of this rule gives at most {most} times"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Recurrence {
     /// Parses an RRULE value such as `FREQ=WEEKLY;BYDAY=TU;UNTIL=20270601`. A leading
     /// `RRULE:` is accepted.
@@ -140,6 +183,14 @@ impl Recurrence {
         };
         if body.is_empty() {
             return Err(RecurrenceError::Empty);
+        }
+        // RFC 5545 §3.3.10 is ASCII throughout; the rrule crate slices BYDAY values by bytes
+        // and panicked on `BYDAY=EQѫH` (found by the rrule fuzz target).
+        if !body.is_ascii() {
+            return Err(invalid(
+                text,
+                "it may hold only ASCII letters, digits and = ; , + -",
+            ));
         }
         if body.contains(['\r', '\n', ':']) {
             return Err(invalid(
@@ -173,6 +224,7 @@ impl Recurrence {
             return Err(RecurrenceError::CountAndUntil);
         }
         let rule = RRule::<Unvalidated>::from_str(&kept.join(";")).map_err(|e| invalid(text, e))?;
+        check_set_pos(text, &rule)?;
         // Validate once against a neutral start, so that a rule that can never be expanded is
         // refused here rather than later.
         let probe = NaiveDate::from_ymd_opt(2000, 1, 3)
@@ -620,6 +672,32 @@ mod tests {
                     prop_assert!(e.starts.iter().all(|&t| t <= local("2028-01-01T00:00")));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_set_position_that_can_never_match_is_refused_before_any_expansion() {
+        // Found by the rrule fuzz target: seconds of CPU per request before.
+        for bad in [
+            "FREQ=MINUTELY;BYSETPOS=-5;BYMINUTE=30",
+            "FREQ=HOURLY;BYSETPOS=2",
+            "FREQ=DAILY;BYSETPOS=2",
+            "FREQ=WEEKLY;BYSETPOS=8",
+            "FREQ=MONTHLY;BYSETPOS=-32",
+        ] {
+            let err = Recurrence::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("BYSETPOS"), "{bad}: {err}");
+        }
+        // Found by the rrule fuzz target: the rrule crate panicked on a non-ASCII weekday.
+        for bad in ["FREQ=WEEKLY;COUNT=10;BYDAY=EQѫH", "FREQ=DAILY;BYDAY=Mø"] {
+            assert!(Recurrence::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            "FREQ=DAILY;BYHOUR=9,17;BYSETPOS=2",
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=SU;BYSETPOS=-1",
+        ] {
+            assert!(Recurrence::parse(good).is_ok(), "{good}");
         }
     }
 }

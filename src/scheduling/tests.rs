@@ -419,6 +419,42 @@ fn a_closed_room_is_not_bookable_at_all() {
 }
 
 #[test]
+fn a_reason_appears_once_per_date_for_one_date_and_for_a_series() {
+    // Issue 15: `room-closed` came twice for one date, four times for a three-date series.
+    for rule in [None, Some("FREQ=WEEKLY;COUNT=3")] {
+        let mut r = request(WED_18, WED_20);
+        if let Some(rule) = rule {
+            r = r
+                .with_recurrence(Recurrence::parse(rule).unwrap(), SeriesMode::SkipRejected)
+                .unwrap();
+        }
+        let mut c = Case::new(r);
+        c.policy = policy("shut");
+        let d = c.decide();
+        assert_eq!(d.outcome, Outcome::Rejected);
+        assert_eq!(codes(&d), ["room-closed"], "{rule:?}");
+        // Each date still says why, once.
+        for o in &d.occurrences {
+            assert_eq!(o.reasons.len(), 1, "{rule:?}");
+        }
+    }
+}
+
+#[test]
+fn a_date_outside_hours_and_too_long_names_each_reason_once() {
+    // Two checks, two reasons; none given twice for the date, none repeated by all_reasons.
+    let mut c = Case::new(request("2027-01-13T06:00", "2027-01-13T23:30"));
+    c.requester = member_of("kultur");
+    let d = c.decide();
+    let all = codes(&d);
+    let mut distinct = all.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(all.len(), distinct.len(), "{all:?}");
+    assert!(all.contains(&"outside-opening-hours"), "{all:?}");
+}
+
+#[test]
 fn a_requester_in_no_allowed_group_is_not_allowed() {
     let mut c = Case::new(request(WED_18, WED_20));
     c.policy = policy("staff-only");

@@ -86,3 +86,7 @@ stored-not-allowed = You may not book this hall.
 stored-too-many-skipped = Too many dates would be skipped.
 stored-invalid-recurrence = The repetition could not be used.
 stored-no-occurrences = The repetition gave no dates.
+
+# A series that was not decided to its end (i18n::reasons::truncation).
+series-cut-count = The series has more than { $limit } dates, the most that may be booked at once. End it sooner.
+series-cut-horizon = The series goes on after { $date }, the furthest ahead the room can be booked. End it sooner.

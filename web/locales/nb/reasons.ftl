@@ -86,3 +86,7 @@ stored-not-allowed = Du har ikke tilgang til å booke dette lokalet.
 stored-too-many-skipped = For mange datoer ville blitt hoppet over.
 stored-invalid-recurrence = Gjentakelsen kunne ikke brukes.
 stored-no-occurrences = Gjentakelsen ga ingen datoer.
+
+# A series that was not decided to its end (i18n::reasons::truncation).
+series-cut-count = Serien har flere enn { $limit } datoer, og det er det meste som kan bookes på én gang. Avslutt den tidligere.
+series-cut-horizon = Serien fortsetter etter { $date }, og lenger fram kan ikke rommet bookes. Avslutt den tidligere.
