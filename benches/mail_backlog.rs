@@ -34,8 +34,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use chrono::{DurationRound as _, TimeDelta, Utc};
-use lokal::clock::SystemClock;
+use chrono::{DurationRound as _, TimeDelta};
+use lokal::clock::{Clock as _, SystemClock};
 use lokal::config::Config;
 use lokal::notify::mail::{MailTransport, SmtpTls};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
@@ -126,9 +126,7 @@ fn parse_args() -> anyhow::Result<Args> {
         let (key, value) = match arg.split_once('=') {
             Some((k, v)) => (k.to_owned(), v.to_owned()),
             None => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| anyhow!("{arg} needs a value"))?;
+                let v = it.next().ok_or_else(|| anyhow!("{arg} needs a value"))?;
                 (arg.clone(), v)
             }
         };
@@ -484,7 +482,7 @@ async fn run_one(backend: Backend, url: &str, work: &Path, args: &Args) -> anyho
     // Each booking its own UTC hour: room by room, then hour by hour, from the day after
     // tomorrow (no opening hours in the bench policies, and UTC hours have no DST gaps).
     let total = args.rate * args.seconds;
-    let first = (Utc::now() + TimeDelta::days(2)).duration_trunc(TimeDelta::days(1))?;
+    let first = (SystemClock.now() + TimeDelta::days(2)).duration_trunc(TimeDelta::days(1))?;
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..total)
             .map(|i| {
@@ -532,7 +530,10 @@ async fn run_one(backend: Backend, url: &str, work: &Path, args: &Args) -> anyho
                     Ok(r) => {
                         if errors.fetch_add(1, Ordering::Relaxed) < 3 {
                             let status = r.status();
-                            eprintln!("booking {i}: {status} {}", r.text().await.unwrap_or_default());
+                            eprintln!(
+                                "booking {i}: {status} {}",
+                                r.text().await.unwrap_or_default()
+                            );
                         }
                     }
                     Err(e) => {
@@ -644,7 +645,11 @@ fn main() -> anyhow::Result<()> {
         args.seconds,
         args.clients,
         args.parallel,
-        if args.file { "file" } else { "SMTP (sink in this script)" }
+        if args.file {
+            "file"
+        } else {
+            "SMTP (sink in this script)"
+        }
     );
     let mut outcomes = Vec::new();
     for &backend in &args.backends {
@@ -679,8 +684,10 @@ fn main() -> anyhow::Result<()> {
                 o.connections.to_string()
             },
             o.peak_backlog,
-            o.drain_secs
-                .map_or_else(|| "not within the limit".to_owned(), |d| format!("{d:.0} s")),
+            o.drain_secs.map_or_else(
+                || "not within the limit".to_owned(),
+                |d| format!("{d:.0} s")
+            ),
             o.peak_rss_mb,
         );
     }
@@ -688,7 +695,9 @@ fn main() -> anyhow::Result<()> {
         println!();
         println!("{}: backlog every 10 s", o.backend.name());
         println!();
-        println!("| t (s) | booked | outbox rows not fanned out | deliveries pending | mails received | RSS (MB) |");
+        println!(
+            "| t (s) | booked | outbox rows not fanned out | deliveries pending | mails received | RSS (MB) |"
+        );
         println!("|---:|---:|---:|---:|---:|---:|");
         for (i, s) in o.timeline.iter().enumerate() {
             if i % 10 == 0 || i + 1 == o.timeline.len() {

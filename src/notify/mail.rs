@@ -209,7 +209,7 @@ impl SmtpPool {
 const DEFAULT_SMTP_CONNECTIONS: u32 = 4;
 
 enum Transport {
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
     File(AsyncFileTransport<Tokio1Executor>),
     Log,
 }
@@ -245,14 +245,14 @@ impl Mailer {
         sender(cfg)?;
         reply_to(cfg)?;
         let transport = match cfg.transport {
-            MailTransport::Smtp => Transport::Smtp(SmtpPool {
+            MailTransport::Smtp => Transport::Smtp(Box::new(SmtpPool {
                 builder: smtp_transport(&cfg.smtp)?.pool_config(
                     PoolConfig::new()
                         .max_size(connections.max(1))
                         .idle_timeout(Duration::from_secs(60)),
                 ),
                 pool: std::sync::OnceLock::new(),
-            }),
+            })),
             MailTransport::File => {
                 std::fs::create_dir_all(&cfg.file_dir).map_err(|e| {
                     config_error(

@@ -226,6 +226,8 @@ pub struct Notifier {
 
 /// Outbox rows read and fanned out per transaction.
 const FAN_OUT_PAGE: usize = 200;
+/// Rounds of `parallel` attempts per claimed batch (see [`Notifier::send_batch`]).
+const BATCH_ROUNDS: usize = 8;
 /// Pages per fan-out pass: a pass tries each row at most once (see [`Notifier::fan_out`]).
 const FAN_OUT_PAGES: usize = 50;
 
@@ -475,10 +477,17 @@ impl Notifier {
     /// Claims a batch of due deliveries of `lane`, sends them with at most `parallel` in
     /// flight, and records the outcomes in one transaction. True when the batch was full
     /// (more may be due).
+    ///
+    /// A batch is `BATCH_ROUNDS × parallel` deliveries: on SQLite each claim and each record
+    /// queues behind the bookings being written, so fewer, larger batches keep up far better
+    /// under load. The lease is `lease_secs` per round a delivery may wait, so that none runs
+    /// out while a delivery waits its turn behind others in its batch (that would let another
+    /// instance send the same message).
     pub async fn send_batch(self: &Arc<Self>, lane: Lane) -> Result<bool, NotifyError> {
-        let parallel = self.config.parallel;
-        let size = (parallel * 4).clamp(16, 512);
-        let lease = TimeDelta::seconds(i64::try_from(self.config.lease_secs).unwrap_or(120));
+        let parallel = self.config.parallel.max(1);
+        let size = parallel * BATCH_ROUNDS;
+        let lease_secs = i64::try_from(self.config.lease_secs).unwrap_or(120);
+        let lease = TimeDelta::seconds(lease_secs.saturating_mul(BATCH_ROUNDS as i64));
         let due = self
             .deliveries
             .claim_due_in(lane, lease, i64::try_from(size).unwrap_or(64))
