@@ -118,7 +118,10 @@ pub fn check_room_policies<'a>(
     Err(unknown_policies_error(&unknown, policies_file))
 }
 
-fn unknown_policies_error(unknown: &[UnknownPolicy], policies_file: &std::path::Path) -> anyhow::Error {
+fn unknown_policies_error(
+    unknown: &[UnknownPolicy],
+    policies_file: &std::path::Path,
+) -> anyhow::Error {
     anyhow::anyhow!(
         "rooms name policies that the policy file {} does not define:\n{}\n\
          Add these policies to the file, or correct the rooms' policy attribute in the \

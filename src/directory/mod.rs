@@ -91,7 +91,13 @@ pub fn describe_unknown_policies(unknown: &[UnknownPolicy]) -> String {
         .iter()
         .map(|u| {
             let n = u.rooms.len();
-            let mut rooms = u.rooms.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+            let mut rooms = u
+                .rooms
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
             if n > SHOWN {
                 rooms.push_str(&format!(" and {} more", n - SHOWN));
             }

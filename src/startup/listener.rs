@@ -292,7 +292,10 @@ async fn release_memory_after_bursts(registry: Arc<Registry>) {
 fn trim_heap() {
     // SAFETY: malloc_trim has no preconditions; it only returns free memory to the system.
     let released = unsafe { libc::malloc_trim(0) };
-    tracing::debug!(released = released != 0, "returned free heap memory after a burst");
+    tracing::debug!(
+        released = released != 0,
+        "returned free heap memory after a burst"
+    );
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -444,7 +447,10 @@ impl Conn {
                 "the request head did not arrive in time",
             ))
         } else {
-            Some((a.since + limits.idle_timeout, "the connection was idle too long"))
+            Some((
+                a.since + limits.idle_timeout,
+                "the connection was idle too long",
+            ))
         }
     }
 
@@ -539,7 +545,10 @@ impl Registry {
         }
         let mut best: Option<(Instant, Arc<Conn>)> = None;
         if n <= SAMPLES * 4 {
-            s.slots.iter().flatten().for_each(|c| consider(&mut best, c));
+            s.slots
+                .iter()
+                .flatten()
+                .for_each(|c| consider(&mut best, c));
         } else {
             if s.seed == 0 {
                 s.seed = 0x9E37_79B9_7F4A_7C15;
@@ -555,7 +564,10 @@ impl Registry {
             }
             if best.is_none() {
                 // Mostly busy: look at every one.
-                s.slots.iter().flatten().for_each(|c| consider(&mut best, c));
+                s.slots
+                    .iter()
+                    .flatten()
+                    .for_each(|c| consider(&mut best, c));
             }
         }
         drop(s);
