@@ -198,8 +198,11 @@ fn init_logging(format: crate::config::LogFormat) {
 
 async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {
     let directory = open_directory(config).await?;
-    let store = crate::store::Store::open(&config.store.url).await?;
+    let rules = crate::startup::load_rules(config)?;
     let rooms = directory.rooms().await?;
+    // Nothing is stored when a room names a policy the file lacks.
+    crate::startup::check_room_policies(&rooms, &rules, &config.scheduling.policies)?;
+    let store = crate::store::Store::open(&config.store.url).await?;
     let report = store.sync_rooms(&rooms, crate::clock::now()).await?;
     println!(
         "{} rooms in the directory: {} added, {} updated, {} unchanged, {} restored, {} retired",
@@ -226,7 +229,9 @@ async fn directory_command(
                 Format::Json => println!("{}", serde_json::to_string_pretty(&rooms)?),
                 Format::Text => print!("{}", rooms_table(&rooms)),
             }
-            Ok(())
+            // The listing is shown either way; a policy the file lacks makes it fail after.
+            let rules = crate::startup::load_rules(config)?;
+            crate::startup::check_room_policies(&rooms, &rules, &config.scheduling.policies)
         }
         DirectoryCommand::CheckLogin {
             user,

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::directory::{BuildingFrom, GroupsFrom, LdapSettings, Mapping, Preset, Selector};
@@ -45,6 +46,19 @@ pub struct ServerConfig {
     /// `https://booking.kommune.no`); empty means `http://localhost:<port of listen>`.
     #[serde(default)]
     pub public_url: String,
+    /// Connections served at once. The cap in force is at most the open-file limit less 128
+    /// (descriptors for the store, the directory and SMTP); at the cap, the connection idle
+    /// longest is closed to make room, or, when every one is in a request, the newcomer gets
+    /// `503`.
+    pub max_connections: usize,
+    /// A connection with no request in progress is closed after this many seconds without a
+    /// byte (keep-alive connections between requests, and new ones before their first).
+    pub idle_timeout_secs: u64,
+    /// A request's head (request line and headers) must be complete within this many seconds
+    /// of its first byte.
+    pub header_timeout_secs: u64,
+    /// A request's body must have arrived within this many seconds.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +313,10 @@ impl Default for Config {
                 expiry_interval_secs: 60,
                 log_format: LogFormat::Text,
                 public_url: String::new(),
+                max_connections: 10_000,
+                idle_timeout_secs: 60,
+                header_timeout_secs: 10,
+                body_timeout_secs: 30,
             },
             scheduling: SchedulingConfig {
                 policies: "seed/policies.toml".into(),
@@ -320,17 +338,25 @@ pub struct ConfigError(String);
 impl Config {
     /// Defaults, then the TOML file (if given, or `lokal.toml` if it exists), then `LOKAL_*`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = Env::prefixed("LOKAL_").split("__");
+        // The keys the environment sets, taken out of the file before the environment is laid
+        // over it (see `Overridden`).
+        let overridden: Vec<String> = env.iter().map(|(key, _)| key.to_string()).collect();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match file {
+        let path = match file {
             Some(path) => {
                 if !path.exists() {
                     return Err(ConfigError(format!("{} does not exist", path.display())));
                 }
-                figment = figment.merge(Toml::file(path));
+                path
             }
-            None => figment = figment.merge(Toml::file("lokal.toml")),
-        }
-        figment = figment.merge(Env::prefixed("LOKAL_").split("__"));
+            None => Path::new("lokal.toml"),
+        };
+        figment = figment.merge(Overridden {
+            inner: Toml::file(path),
+            keys: overridden,
+        });
+        figment = figment.merge(env);
         let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
         Ok(config)
@@ -362,6 +388,23 @@ impl Config {
             return Err(ConfigError(
                 "server.max_body_bytes must be at least 1024".into(),
             ));
+        }
+        let srv = &self.server;
+        if !(1..=1_000_000).contains(&srv.max_connections) {
+            return Err(ConfigError(
+                "server.max_connections must be between 1 and 1000000".into(),
+            ));
+        }
+        for (key, value) in [
+            ("server.idle_timeout_secs", srv.idle_timeout_secs),
+            ("server.header_timeout_secs", srv.header_timeout_secs),
+            ("server.body_timeout_secs", srv.body_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(ConfigError(format!(
+                    "{key} must be between 1 and 3600 seconds"
+                )));
+            }
         }
         const YEAR: u64 = 366 * 24 * 3600;
         for (key, value) in [
@@ -403,6 +446,52 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// A provider with the keys the environment sets taken out, so that a `LOKAL_*` variable
+/// replaces the file's value at its key whole. Figment merges tables key by key: without this,
+/// a selector in the file (`rooms = { all = [...] }`) and one from
+/// `LOKAL_DIRECTORY__MAPPING__ROOMS='{ object_class = "room" }'` became one table naming two
+/// selectors, of which deserializing took the file's (the first key), and the environment
+/// was silently ignored.
+struct Overridden<P> {
+    inner: P,
+    /// Dotted keys, e.g. `directory.mapping.rooms`.
+    keys: Vec<String>,
+}
+
+impl<P: Provider> Provider for Overridden<P> {
+    fn metadata(&self) -> Metadata {
+        self.inner.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.inner.data()?;
+        for dict in data.values_mut() {
+            for key in &self.keys {
+                remove_key(dict, key);
+            }
+        }
+        Ok(data)
+    }
+
+    fn profile(&self) -> Option<Profile> {
+        self.inner.profile()
+    }
+}
+
+/// Removes a dotted key (`a.b.c`) from nested tables, if it is there.
+fn remove_key(dict: &mut Dict, key: &str) {
+    match key.split_once('.') {
+        None => {
+            dict.remove(key);
+        }
+        Some((head, rest)) => {
+            if let Some(Value::Dict(_, inner)) = dict.get_mut(head) {
+                remove_key(inner, rest);
+            }
+        }
     }
 }
 
@@ -485,5 +574,52 @@ impl DirectoryConfig {
             timeout: Duration::from_secs_f64(self.timeout_secs),
             page_size: self.page_size,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overridden_key_is_taken_out_of_nested_tables_whole() {
+        let file = r#"
+            [directory.mapping]
+            rooms = { all = [{ object_class = "room" }] }
+            login = "uid"
+            [server]
+            listen = "0.0.0.0:80"
+        "#;
+        let data = Overridden {
+            inner: Toml::string(file),
+            keys: vec![
+                "directory.mapping.rooms".into(),
+                "server.nothing.here".into(),
+                "store".into(),
+            ],
+        }
+        .data()
+        .unwrap();
+        let dict = data.values().next().unwrap();
+        let mapping = dict["directory"].as_dict().unwrap()["mapping"]
+            .as_dict()
+            .unwrap();
+        assert!(!mapping.contains_key("rooms"));
+        assert_eq!(mapping["login"].as_str(), Some("uid"));
+        assert_eq!(
+            dict["server"].as_dict().unwrap()["listen"].as_str(),
+            Some("0.0.0.0:80")
+        );
+    }
+
+    #[test]
+    fn connection_settings_are_checked() {
+        let mut config = Config::default();
+        config.server.idle_timeout_secs = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.server.max_connections = 0;
+        assert!(config.validate().is_err());
+        assert!(Config::default().validate().is_ok());
     }
 }

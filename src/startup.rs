@@ -2,6 +2,11 @@
 //! start the background jobs (directory sync, hold expiry, metrics upkeep), and serve until
 //! asked to stop.
 //!
+//! `lokal serve` binds its port first, so a taken port fails at once, before anything is
+//! synced or started; then it checks that every policy a room names exists (a room naming a
+//! missing one would answer every booking with a 500) and refuses to start if not. Serving
+//! itself is [`listener`]: capped, timed connections.
+//!
 //! Each application built here owns its own metrics recorder (`telemetry::Metrics`), never a
 //! process-wide one, so that several apps in one process (the integration tests) count apart;
 //! the `measure` layer records every request into it.
@@ -25,11 +30,15 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+mod listener;
+
+pub use listener::ConnLimits;
+
 use crate::app::AppState;
 use crate::booking::{Bookings, CreateBooking, OnConflict, Rules};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::{DirRoom, Directory, UnknownPolicy};
 use crate::identity::{
     ClientAddr, DirectoryLogins, HashPool, Identity, NewResident, Principal, ResidentLogins,
 };
@@ -56,15 +65,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             .with_context(|| format!("opening the store {}", redact(&config.store.url)))?,
     );
     let directory = open_directory(config).await?;
-    let s = &config.scheduling;
-    let rules = Rules::load(
-        &s.policies,
-        &s.calendars,
-        &s.default_policy,
-        &s.default_time_zone,
-    )
-    .map_err(anyhow::Error::msg)
-    .context("loading the scheduling rules")?;
+    let rules = load_rules(config)?;
     // The one pool that hashes and checks residents' passwords: memory stays at its threads'
     // blocks whatever the number of registrations and logins at once.
     let hasher = HashPool::start(config.auth.hash_threads, config.auth.hash_queue)
@@ -97,6 +98,56 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     })
 }
 
+/// The policies and closure calendars named by `scheduling.*`.
+pub fn load_rules(config: &Config) -> anyhow::Result<Rules> {
+    let s = &config.scheduling;
+    Rules::load(
+        &s.policies,
+        &s.calendars,
+        &s.default_policy,
+        &s.default_time_zone,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("loading the scheduling rules")
+}
+
+/// Fails, naming the rooms and the policies, when rooms name a policy the policy file does not
+/// define: such a room could not be booked (every booking would fail with a 500), so Lokal
+/// refuses that directory rather than serve it.
+pub fn check_room_policies<'a>(
+    rooms: impl IntoIterator<Item = &'a DirRoom>,
+    rules: &Rules,
+    policies_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let unknown = crate::directory::unknown_policies(rooms, |name| rules.defines(name));
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(unknown_policies_error(&unknown, policies_file))
+}
+
+fn unknown_policies_error(
+    unknown: &[UnknownPolicy],
+    policies_file: &std::path::Path,
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "rooms name policies that the policy file {} does not define:\n{}\n\
+         Add these policies to the file, or correct the rooms' policy attribute in the \
+         directory (directory.mapping.policy). See docs/directory.md.",
+        policies_file.display(),
+        crate::directory::describe_unknown_policies(unknown)
+    )
+}
+
+/// Why a sync did not happen.
+enum SyncError {
+    /// The directory did not answer.
+    Directory(crate::directory::DirectoryError),
+    /// Rooms name policies the policy file lacks.
+    UnknownPolicies(Vec<UnknownPolicy>),
+    Store(crate::store::StoreError),
+}
+
 /// The store under `state`'s services, for the wiring (room sync, demo data) and for tests
 /// that seed or inspect the database. Faces cannot call this: they never import the wiring
 /// (`tests/it/architecture/layers.rs`).
@@ -105,41 +156,98 @@ pub fn store_of(state: &AppState) -> &Arc<Store> {
 }
 
 /// Copies the directory's rooms into the store. A directory that does not answer is logged
-/// and the store keeps serving what it has.
+/// and the store keeps serving what it has; so is a directory whose rooms name policies the
+/// policy file lacks (nothing of that sync is stored: the rooms stay as they were).
 pub async fn sync_rooms(state: &AppState) -> bool {
-    match state.directory.rooms().await {
-        Ok(rooms) => {
-            state.metrics.set_directory_up(true);
-            match state
-                .bookings
-                .store()
-                .sync_rooms(&rooms, state.bookings.clock.now())
-                .await
-            {
-                Ok(report) => {
-                    state.metrics.set_rooms(rooms.len());
-                    tracing::info!(
-                        rooms = rooms.len(),
-                        added = report.added,
-                        updated = report.updated,
-                        retired = report.retired,
-                        restored = report.restored,
-                        "rooms synced from the directory"
-                    );
-                    true
-                }
-                Err(e) => {
-                    state.metrics.sync_failed();
-                    tracing::error!(error = %e, "storing the directory's rooms failed");
-                    false
-                }
-            }
+    match try_sync_rooms(state).await {
+        Ok(()) => true,
+        Err(SyncError::Directory(e)) => {
+            tracing::warn!(error = %e, "the directory did not answer; serving rooms from the store");
+            false
         }
+        Err(SyncError::UnknownPolicies(unknown)) => {
+            tracing::error!(
+                "rooms name policies that the policy file does not define; keeping the rooms as \
+                 they were until the directory or the policy file is corrected:\n{}",
+                crate::directory::describe_unknown_policies(&unknown)
+            );
+            false
+        }
+        Err(SyncError::Store(e)) => {
+            tracing::error!(error = %e, "storing the directory's rooms failed");
+            false
+        }
+    }
+}
+
+async fn try_sync_rooms(state: &AppState) -> Result<(), SyncError> {
+    let rooms = match state.directory.rooms().await {
+        Ok(rooms) => rooms,
         Err(e) => {
             state.metrics.set_directory_up(false);
             state.metrics.sync_failed();
+            return Err(SyncError::Directory(e));
+        }
+    };
+    state.metrics.set_directory_up(true);
+    let unknown =
+        crate::directory::unknown_policies(&rooms, |name| state.bookings.rules.defines(name));
+    if !unknown.is_empty() {
+        state.metrics.sync_failed();
+        return Err(SyncError::UnknownPolicies(unknown));
+    }
+    match state
+        .bookings
+        .store()
+        .sync_rooms(&rooms, state.bookings.clock.now())
+        .await
+    {
+        Ok(report) => {
+            state.metrics.set_rooms(rooms.len());
+            tracing::info!(
+                rooms = rooms.len(),
+                added = report.added,
+                updated = report.updated,
+                retired = report.retired,
+                restored = report.restored,
+                "rooms synced from the directory"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            state.metrics.sync_failed();
+            Err(SyncError::Store(e))
+        }
+    }
+}
+
+/// The first sync of `lokal serve`: like [`sync_rooms`], but rooms naming a missing policy
+/// stop the start, and when the directory does not answer, the rooms the store already has are
+/// checked instead.
+async fn sync_rooms_at_start(state: &AppState, config: &Config) -> anyhow::Result<()> {
+    let policies_file = &config.scheduling.policies;
+    match try_sync_rooms(state).await {
+        Ok(()) => Ok(()),
+        Err(SyncError::UnknownPolicies(unknown)) => {
+            Err(unknown_policies_error(&unknown, policies_file))
+        }
+        Err(SyncError::Directory(e)) => {
             tracing::warn!(error = %e, "the directory did not answer; serving rooms from the store");
-            false
+            let stored = state
+                .bookings
+                .store()
+                .rooms(false)
+                .await
+                .context("reading the stored rooms")?;
+            check_room_policies(
+                stored.iter().map(|r| &r.room),
+                &state.bookings.rules,
+                policies_file,
+            )
+        }
+        Err(SyncError::Store(e)) => {
+            tracing::error!(error = %e, "storing the directory's rooms failed");
+            Ok(())
         }
     }
 }
@@ -288,22 +396,40 @@ pub async fn create_demo_data(state: &AppState) -> anyhow::Result<usize> {
     Ok(made)
 }
 
-/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight, with
+/// the connection limits of the default configuration.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     max_body_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limits = conn_limits(&Config::default().server, None);
+    serve_with(listener, state, max_body_bytes, limits, shutdown).await
+}
+
+/// [`serve`] with the given connection limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    max_body_bytes: usize,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = router(state, max_body_bytes);
-    // The peer's address reaches the handlers (`identity::ClientAddr`).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")
+    listener::serve(listener, app, limits, shutdown).await;
+    Ok(())
+}
+
+/// The connection limits of `server.*`, the cap no higher than the open-file limit `nofile`
+/// allows.
+pub fn conn_limits(server: &crate::config::ServerConfig, nofile: Option<u64>) -> ConnLimits {
+    ConnLimits {
+        max_connections: ConnLimits::cap(server.max_connections, nofile),
+        idle_timeout: Duration::from_secs(server.idle_timeout_secs),
+        header_timeout: Duration::from_secs(server.header_timeout_secs),
+        body_timeout: Duration::from_secs(server.body_timeout_secs),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -336,9 +462,26 @@ pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<(
     if let Some(addr) = listen {
         config.server.listen = addr;
     }
+    // The port first: when it is taken, nothing has been opened, synced or started yet.
+    let addr = config.server.listen.clone();
+    let listener = TcpListener::bind(&addr).await.with_context(|| {
+        format!("cannot listen on {addr} (server.listen or --listen): is another program using it?")
+    })?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    config.server.listen = local.to_string();
+    let nofile = listener::raise_open_files_limit();
+    let limits = conn_limits(&config.server, nofile);
+    if limits.max_connections < config.server.max_connections {
+        tracing::info!(
+            max_connections = limits.max_connections,
+            configured = config.server.max_connections,
+            open_files = nofile,
+            "connections capped below server.max_connections by the open-file limit"
+        );
+    }
     let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
     let state = build_state(&config, clock).await?;
-    sync_rooms(&state).await;
+    sync_rooms_at_start(&state, &config).await?;
     if config.server.demo_data {
         match create_demo_data(&state).await {
             Ok(0) => {}
@@ -353,11 +496,6 @@ pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<(
             .context("starting notifications")?;
     }
     spawn_background(&state, &config);
-    let addr = config.server.listen.clone();
-    let listener = TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let local = listener.local_addr().context("reading the bound address")?;
     // Written without println!, which panics when stdout is closed: a supervisor that reads
     // only the first line must not bring the server down.
     let mut banner = format!(
@@ -374,10 +512,11 @@ pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<(
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
-    serve(
+    serve_with(
         listener,
         state,
         config.server.max_body_bytes,
+        limits,
         shutdown_signal(),
     )
     .await

@@ -90,6 +90,12 @@ impl Rules {
             .map_err(|e| BookingError::Misconfigured(format!("room {}: {e}", room.room.id)))
     }
 
+    /// Whether the policy file defines a policy of this name (checked before serving, so
+    /// that no room names a missing one).
+    pub fn defines(&self, name: &str) -> bool {
+        self.policies.get(name).is_ok()
+    }
+
     /// A room's zone; an unknown zone in the directory falls back to the default.
     pub fn zone(&self, room: &StoredRoom) -> Zone {
         room.room

@@ -44,6 +44,70 @@ pub struct DirRoom {
     pub email: Option<String>,
 }
 
+/// A policy name that rooms give and the policy file lacks, with the rooms giving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownPolicy {
+    pub policy: String,
+    /// The rooms, as `name (building)`, sorted.
+    pub rooms: Vec<String>,
+}
+
+/// The policies `rooms` name that `defined` does not know, each with its rooms, sorted by
+/// name. A room naming none is left out: it gets the default policy, which is checked when
+/// the policy file is loaded.
+pub fn unknown_policies<'a>(
+    rooms: impl IntoIterator<Item = &'a DirRoom>,
+    defined: impl Fn(&str) -> bool,
+) -> Vec<UnknownPolicy> {
+    let mut by_policy: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for room in rooms {
+        if let Some(policy) = room.policy.as_deref()
+            && !defined(policy)
+        {
+            let label = match &room.building {
+                Some(b) => format!("{} ({b})", room.name),
+                None => room.name.clone(),
+            };
+            by_policy.entry(policy).or_default().push(label);
+        }
+    }
+    by_policy
+        .into_iter()
+        .map(|(policy, mut rooms)| {
+            rooms.sort();
+            UnknownPolicy {
+                policy: policy.to_owned(),
+                rooms,
+            }
+        })
+        .collect()
+}
+
+/// One line per missing policy: `"closed" is named by 3 rooms: A (X), B (X), C (Y)`, the rooms
+/// cut off after a dozen.
+pub fn describe_unknown_policies(unknown: &[UnknownPolicy]) -> String {
+    const SHOWN: usize = 12;
+    unknown
+        .iter()
+        .map(|u| {
+            let n = u.rooms.len();
+            let mut rooms = u
+                .rooms
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if n > SHOWN {
+                rooms.push_str(&format!(" and {} more", n - SHOWN));
+            }
+            let noun = if n == 1 { "room" } else { "rooms" };
+            format!("  policy {:?} is named by {n} {noun}: {rooms}", u.policy)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A person in the directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Person {
@@ -179,4 +243,68 @@ pub async fn connect(
     Err(DirectoryError::Config(format!(
         "unsupported directory URL {url:?}: use file:PATH.ldif, ldap://HOST or ldaps://HOST"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str, building: Option<&str>, policy: Option<&str>) -> DirRoom {
+        DirRoom {
+            id: name.to_lowercase(),
+            dn: format!("cn={name},dc=x"),
+            name: name.into(),
+            building: building.map(Into::into),
+            capacity: None,
+            equipment: Vec::new(),
+            policy: policy.map(Into::into),
+            approver_group: None,
+            resource_type: None,
+            floor: None,
+            time_zone: None,
+            description: None,
+            email: None,
+        }
+    }
+
+    #[test]
+    fn rooms_naming_a_missing_policy_are_listed_by_policy() {
+        let rooms = [
+            room("Hovedhallen", Some("Idrettshallen"), Some("closed")),
+            room("Storsalen", Some("Kulturhuset"), Some("hall")),
+            room("Aulaen", None, Some("closed")),
+            room("Lager", None, None),
+            room("Bua", None, Some("shed")),
+        ];
+        let unknown = unknown_policies(&rooms, |name| name == "hall");
+        assert_eq!(
+            unknown,
+            [
+                UnknownPolicy {
+                    policy: "closed".into(),
+                    rooms: vec!["Aulaen".into(), "Hovedhallen (Idrettshallen)".into()],
+                },
+                UnknownPolicy {
+                    policy: "shed".into(),
+                    rooms: vec!["Bua".into()],
+                },
+            ]
+        );
+        assert_eq!(
+            describe_unknown_policies(&unknown),
+            "  policy \"closed\" is named by 2 rooms: Aulaen, Hovedhallen (Idrettshallen)\n  \
+             policy \"shed\" is named by 1 room: Bua"
+        );
+        assert!(unknown_policies(&rooms[1..2], |name| name == "hall").is_empty());
+    }
+
+    #[test]
+    fn a_long_list_of_rooms_is_cut_off() {
+        let rooms: Vec<DirRoom> = (0..20)
+            .map(|i| room(&format!("Rom {i:02}"), None, Some("gone")))
+            .collect();
+        let text = describe_unknown_policies(&unknown_policies(&rooms, |_| false));
+        assert!(text.contains("named by 20 rooms"), "{text}");
+        assert!(text.ends_with("Rom 11 and 8 more"), "{text}");
+    }
 }
