@@ -11,6 +11,7 @@ mod console;
 mod directory;
 mod explain;
 mod freebusy;
+mod hardening_server;
 mod holidays;
 mod libdav;
 mod mail;
