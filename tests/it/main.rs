@@ -13,6 +13,7 @@ mod explain;
 mod freebusy;
 mod fuzz_corpus;
 mod hardening_identity;
+mod hardening_server;
 mod holidays;
 mod human_text;
 mod libdav;
