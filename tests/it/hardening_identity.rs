@@ -204,6 +204,7 @@ async fn sixty_four_registrations_at_once(store_url: &str) {
             (email, status, retry, body, Instant::now())
         }));
     }
+    drop(refused_tx);
     // Once refusals come back the burst is under way: a normal request now.
     refused_rx
         .recv()
