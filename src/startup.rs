@@ -253,14 +253,23 @@ async fn sync_rooms_at_start(state: &AppState, config: &Config) -> anyhow::Resul
 }
 
 /// Runs the directory sync and the hold expiry every so often, and the notification worker,
-/// until the runtime stops.
-pub fn spawn_background(state: &AppState, config: &Config) {
-    match crate::notify::start(state, &config.notify, &config.server.public_base()) {
-        // Runs until the runtime stops; deliveries in flight are sent again after a restart.
-        Ok(Some(_worker)) => tracing::info!("notification worker started"),
-        Ok(None) => tracing::info!("notifications are off (notify.enabled = false)"),
-        Err(e) => tracing::error!(error = %e, "the notification worker could not start"),
-    }
+/// until the runtime stops. The worker's handle is returned so that a graceful shutdown can
+/// let it finish and record the deliveries it is sending.
+pub fn spawn_background(state: &AppState, config: &Config) -> Option<crate::notify::WorkerHandle> {
+    let worker = match crate::notify::start(state, &config.notify, &config.server.public_base()) {
+        Ok(Some(worker)) => {
+            tracing::info!("notification worker started");
+            Some(worker)
+        }
+        Ok(None) => {
+            tracing::info!("notifications are off (notify.enabled = false)");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the notification worker could not start");
+            None
+        }
+    };
     let every = Duration::from_secs(config.directory.sync_interval_secs);
     let s = state.clone();
     tokio::spawn(async move {
@@ -297,6 +306,7 @@ pub fn spawn_background(state: &AppState, config: &Config) {
             }
         }
     });
+    worker
 }
 
 /// The demo resident made on first start with demo data.
@@ -495,7 +505,7 @@ pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<(
         crate::notify::Notifier::new(&state, &config.notify, &config.server.public_base())
             .context("starting notifications")?;
     }
-    spawn_background(&state, &config);
+    let worker = spawn_background(&state, &config);
     // Written without println!, which panics when stdout is closed: a supervisor that reads
     // only the first line must not bring the server down.
     let mut banner = format!(
@@ -512,14 +522,26 @@ pub async fn run(mut config: Config, listen: Option<String>) -> anyhow::Result<(
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
-    serve_with(
+    let served = serve_with(
         listener,
         state,
         config.server.max_body_bytes,
         limits,
         shutdown_signal(),
     )
-    .await
+    .await;
+    // The notification worker finishes the deliveries it is sending and records them, so a
+    // restart does not send them again; a receiver that hangs cannot hold the stop for long.
+    if let Some(worker) = worker
+        && tokio::time::timeout(Duration::from_secs(30), worker.stop())
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            "the notification worker did not stop within 30 s; its unrecorded deliveries are sent again after the restart"
+        );
+    }
+    served
 }
 
 /// A URL with its password hidden, for messages.

@@ -267,6 +267,9 @@ fn hash_with(memory: &mut Vec<Block>, password: &[u8], salt: &[u8]) -> Result<St
 }
 
 /// Whether `password` matches `phc`: its algorithm, version, params and salt, recomputed in
+/// The most passes a stored hash may ask for (Lokal's own use 2).
+const MAX_T_COST: u32 = 16;
+
 /// `memory` and compared in constant time. Anything unreadable is a mismatch.
 fn verify_with(memory: &mut Vec<Block>, phc: &str, password: &[u8]) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
@@ -286,7 +289,9 @@ fn verify_with(memory: &mut Vec<Block>, phc: &str, password: &[u8]) -> bool {
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
         return false;
     };
-    if params.block_count() > MAX_BLOCKS {
+    // A stored hash with absurd costs (only someone who can write the database can plant
+    // one) must not tie up a hashing thread for minutes.
+    if params.block_count() > MAX_BLOCKS || params.t_cost() > MAX_T_COST || params.p_cost() > 16 {
         return false;
     }
     let mut out = vec![0u8; expected.len()];

@@ -225,7 +225,10 @@ impl RegistrationThrottle {
     /// Takes one registration for `addr`, or says how many seconds until one is free.
     pub fn take(&self, addr: AddrKey) -> Result<(), u64> {
         let now = self.clock.now();
-        let allowance = self.interval * i32::try_from(self.burst).unwrap_or(i32::MAX);
+        let allowance = self
+            .interval
+            .checked_mul(i32::try_from(self.burst).unwrap_or(i32::MAX))
+            .unwrap_or(TimeDelta::MAX);
         let mut map = lock(&self.next);
         if !map.contains_key(&addr) && map.len() >= self.max_tracked {
             map.retain(|_, t| *t > now);

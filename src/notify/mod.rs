@@ -505,16 +505,43 @@ impl Notifier {
                 me.deliver(d).await
             });
         }
-        let mut attempts = Vec::with_capacity(n);
+        // Outcomes are written a round (`parallel`) at a time as they complete, not once for
+        // the whole batch: a process that stops mid-batch sends again at most the round it
+        // had not recorded yet, as before batching.
+        let mut attempts = Vec::with_capacity(parallel);
         while let Some(done) = sending.join_next().await {
             match done {
                 Ok(a) => attempts.push(a),
                 // A sender that panicked: its lease runs out and it is tried again.
                 Err(e) => tracing::error!(error = %e, "a notification sender failed"),
             }
+            if attempts.len() >= parallel {
+                self.record(&attempts).await?;
+                attempts.clear();
+            }
         }
-        self.deliveries.record(&attempts).await?;
+        if !attempts.is_empty() {
+            self.record(&attempts).await?;
+        }
         Ok(n == size)
+    }
+
+    /// Writes outcomes, trying again after a short pause when the store refuses once (a busy
+    /// SQLite writer, a PostgreSQL failover): an outcome that is not written means a message
+    /// that is sent again when its lease runs out.
+    async fn record(&self, attempts: &[Attempt]) -> Result<(), NotifyError> {
+        let mut pause = Duration::from_millis(200);
+        for _ in 0..3 {
+            match self.deliveries.record(attempts).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, outcomes = attempts.len(), "recording notification outcomes failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 4;
+                }
+            }
+        }
+        self.deliveries.record(attempts).await.map_err(Into::into)
     }
 
     fn message_id(&self, outbox_id: i64, channel: &str, target: &str) -> String {

@@ -134,6 +134,9 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.keep_alive(true);
+    // A request head is at most 64 KiB buffered (hyper's default allows ~400 KiB): 10,000
+    // connections trickling heads cannot make Lokal hold gigabytes.
+    http.max_buf_size(64 * 1024);
     let mut shutdown = pin!(shutdown);
     let mut backoff = Backoff::default();
     let mut accept_errors = Throttle::default();
