@@ -148,7 +148,15 @@ pub struct LoginThrottle {
     settings: ThrottleSettings,
     pairs: Mutex<Tracked<(AccountKey, AddrKey)>>,
     addresses: Mutex<Tracked<AddrKey>>,
+    /// Pairs whose password was right lately ([`KNOWN_FOR`]): the account holder's own
+    /// device. They are not slowed by their address's failures (a town hall's NAT, a library,
+    /// mobile CGNAT: one stranger spraying from the same address must not lock out everyone
+    /// behind it), only by their own pair's.
+    known: Mutex<HashMap<(AccountKey, AddrKey), DateTime<Utc>>>,
 }
+
+/// How long a right password keeps its pair out of its address's delays.
+const KNOWN_FOR: TimeDelta = TimeDelta::days(7);
 
 /// Whole seconds to wait, at least 1.
 fn secs(wait: TimeDelta) -> u64 {
@@ -163,6 +171,7 @@ impl LoginThrottle {
             settings,
             pairs: Mutex::new(Tracked::new()),
             addresses: Mutex::new(Tracked::new()),
+            known: Mutex::new(HashMap::new()),
         }
     }
 
@@ -171,7 +180,14 @@ impl LoginThrottle {
         let now = self.clock.now();
         let window = self.settings.window;
         let pair = lock(&self.pairs).wait((account, addr), now, window);
-        let address = lock(&self.addresses).wait(addr, now, window);
+        let known = lock(&self.known)
+            .get(&(account, addr))
+            .is_some_and(|at| now - *at < KNOWN_FOR);
+        let address = if known {
+            None
+        } else {
+            lock(&self.addresses).wait(addr, now, window)
+        };
         match pair.max(address) {
             Some(wait) => Err(secs(wait)),
             None => Ok(()),
@@ -189,6 +205,20 @@ impl LoginThrottle {
     /// The password was right: this pair starts afresh.
     pub fn succeeded(&self, account: AccountKey, addr: AddrKey) {
         lock(&self.pairs).map.remove(&(account, addr));
+        let now = self.clock.now();
+        let mut known = lock(&self.known);
+        if !known.contains_key(&(account, addr)) && known.len() >= self.settings.max_tracked {
+            known.retain(|_, at| now - *at < KNOWN_FOR);
+            if known.len() >= self.settings.max_tracked {
+                // Still full: the half seen longest ago goes.
+                let mut ats: Vec<DateTime<Utc>> = known.values().copied().collect();
+                let middle = ats.len() / 2;
+                let (_, cut, _) = ats.select_nth_unstable(middle);
+                let cut = *cut;
+                known.retain(|_, at| *at > cut);
+            }
+        }
+        known.insert((account, addr), now);
     }
 
     /// Entries held: (pairs, addresses).
@@ -443,6 +473,34 @@ mod tests {
         t.succeeded(AccountKey::of("spray@example.no"), HOME);
         assert_eq!(t.check(next, HOME), Err(1));
         assert_eq!(t.check(next, ELSEWHERE), Ok(()));
+    }
+
+    #[test]
+    fn someone_who_logged_in_from_a_shared_address_is_not_slowed_by_a_stranger_spraying_from_it() {
+        let clock = Arc::new(ManualClock::new(at()));
+        let t = throttle(&clock, ThrottleSettings::default());
+        let kari = AccountKey::of("kari@example.no");
+        assert_eq!(t.check(kari, HOME), Ok(()));
+        t.succeeded(kari, HOME);
+        // A stranger behind the same NAT sprays.
+        for n in 0..25 {
+            t.failed(AccountKey::of(&format!("person{n}@example.no")), HOME);
+        }
+        let stranger = AccountKey::of("person25@example.no");
+        assert!(t.check(stranger, HOME).is_err(), "the sprayer is slowed");
+        // Kari, known from this address, is not; her own wrong passwords still count.
+        assert_eq!(t.check(kari, HOME), Ok(()));
+        for _ in 0..5 {
+            t.failed(kari, HOME);
+        }
+        assert!(t.check(kari, HOME).is_err());
+        // Known for a week, not for ever.
+        t.succeeded(kari, HOME);
+        clock.advance(KNOWN_FOR);
+        for n in 0..25 {
+            t.failed(AccountKey::of(&format!("person{n}@example.no")), HOME);
+        }
+        assert!(t.check(kari, HOME).is_err());
     }
 
     #[test]

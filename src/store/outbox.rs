@@ -307,14 +307,17 @@ impl Store {
                     if !list.contains(&e.booking_id) {
                         list.push(e.booking_id.clone());
                     }
-                    let items = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
-                    // Guarded again: a claim between the read and this update wins.
+                    let grown = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+                    // Guarded again: a claim between the read and this update wins, and so does
+                    // another instance that added its item first (the list read here would
+                    // drop that item); either way this item opens a digest of its own below.
                     let added = sqlx::query(
-                        "UPDATE deliveries SET items = $1 WHERE id = $2 AND locked_until IS NULL \
-                         AND attempts = 0 AND last_error IS NULL",
+                        "UPDATE deliveries SET items = $1 WHERE id = $2 AND items = $3 \
+                         AND locked_until IS NULL AND attempts = 0 AND last_error IS NULL",
                     )
-                    .bind(&items)
+                    .bind(&grown)
                     .bind(id)
+                    .bind(&items)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
