@@ -19,6 +19,7 @@
 //!
 //! The faces never reach the store: the record types they get from here are re-exported.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -39,6 +40,48 @@ pub struct Deliveries {
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
     bookings: Bookings,
+}
+
+/// What the worker needs to word the notifications about many bookings, read at once (a few
+/// queries per page of events or batch of mails, not four per mail: issue 15). A cache: what
+/// it lacks, the worker reads one by one.
+#[derive(Clone, Debug, Default)]
+pub struct NotifyFacts {
+    bookings: HashMap<String, BookingRecord>,
+    rooms: HashMap<String, StoredRoom>,
+    contacts: HashMap<String, ResidentContact>,
+    /// The reason of the latest change of a booking to a status: `(booking id, status)`.
+    reasons: HashMap<(String, String), Option<String>>,
+}
+
+impl NotifyFacts {
+    /// The booking, if it was read.
+    pub fn booking(&self, id: &str) -> Option<&BookingRecord> {
+        self.bookings.get(id)
+    }
+
+    /// The room, if it was read.
+    pub fn room(&self, id: &str) -> Option<&StoredRoom> {
+        self.rooms.get(id)
+    }
+
+    /// A resident's contact by id (without `resident:`), if it was read.
+    pub fn contact(&self, resident_id: &str) -> Option<&ResidentContact> {
+        self.contacts.get(resident_id)
+    }
+
+    /// The reason given with the latest change of a read booking to `status`: `None` when
+    /// the booking was not read, `Some(None)` when that change had no reason.
+    pub fn reason(&self, booking_id: &str, status: &str) -> Option<Option<&str>> {
+        if !self.bookings.contains_key(booking_id) {
+            return None;
+        }
+        Some(
+            self.reasons
+                .get(&(booking_id.to_owned(), status.to_owned()))
+                .and_then(|r| r.as_deref()),
+        )
+    }
 }
 
 /// A delivery that failed, for the console, with the name of the room it is about.
@@ -161,6 +204,37 @@ impl Deliveries {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         self.store.mark_failed(id, error, retry_at).await
+    }
+
+    /// The bookings with these ids, their rooms, their residents' contacts and the reasons of
+    /// their changes, in four queries (per 500 bookings).
+    pub async fn facts(&self, booking_ids: &[String]) -> Result<NotifyFacts, StoreError> {
+        let mut ids: Vec<String> = booking_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let bookings = self.store.bookings_by_ids(&ids).await?;
+        let mut room_ids: Vec<String> = bookings.iter().map(|b| b.room_id.clone()).collect();
+        room_ids.sort_unstable();
+        room_ids.dedup();
+        let mut residents: Vec<String> = bookings
+            .iter()
+            .filter_map(|b| b.requester_id.strip_prefix("resident:").map(str::to_owned))
+            .collect();
+        residents.sort_unstable();
+        residents.dedup();
+        let rooms = self.store.rooms_by_ids(&room_ids).await?;
+        let contacts = self.store.resident_contacts(&residents).await?;
+        let reasons = self.store.reasons_of(&ids).await?;
+        Ok(NotifyFacts {
+            bookings: bookings.into_iter().map(|b| (b.id.clone(), b)).collect(),
+            rooms: rooms.into_iter().map(|r| (r.room.id.clone(), r)).collect(),
+            contacts: contacts.into_iter().collect(),
+            // Oldest first: the latest change to a status wins.
+            reasons: reasons
+                .into_iter()
+                .map(|(booking, to, reason)| ((booking, to), reason))
+                .collect(),
+        })
     }
 
     /// A booking, as the store has it (for the sender of a notification about it).

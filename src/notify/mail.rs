@@ -45,9 +45,8 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::TlsParameters;
+use lettre::{Address, AsyncFileTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use crate::booking::records::{BookingRecord, OccurrenceRecord};
@@ -55,6 +54,8 @@ use crate::calendar::ical::{self, Detail, Itip, ItipMethod, RoomInfo};
 use crate::i18n::reasons;
 use crate::i18n::{Arg, Lang, ToArg};
 use crate::scheduling::{Zone, parse_local};
+
+use super::smtp::{Security, SmtpClient};
 
 /// The most dates a mail lists; a longer series ends with "… and N more dates".
 const MAX_LISTED_DATES: usize = 60;
@@ -183,33 +184,19 @@ pub struct SendError {
 /// Sends mails with the configured transport. Cheap to share behind an `Arc`, and safe to use
 /// from several tasks at once.
 ///
-/// SMTP connections are pooled (lettre's pool): a mail takes an idle connection if there is
-/// one (checked with `NOOP` first; a connection the server closed is dropped, never reused),
-/// else opens one, and gives it back after the mail, so a burst of mails shares a few
+/// SMTP connections are pooled ([`super::smtp`]): a mail takes an idle connection if there
+/// is one, else opens one, and gives it back after the mail, so a burst of mails shares a few
 /// connections instead of paying TCP, EHLO, TLS and AUTH per mail (issue 15). At most
-/// `connections` idle connections are kept, each for at most a minute. The pool is made on
-/// the first send, inside the runtime (it runs a cleanup task).
+/// `connections` idle connections are kept, each for at most a minute.
 pub struct Mailer {
     transport: Transport,
-}
-
-/// The SMTP transport, made on first use.
-struct SmtpPool {
-    builder: AsyncSmtpTransportBuilder,
-    pool: std::sync::OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-}
-
-impl SmtpPool {
-    fn get(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
-        self.pool.get_or_init(|| self.builder.clone().build())
-    }
 }
 
 /// Idle SMTP connections kept by [`Mailer::new`] (see [`Mailer::with_connections`]).
 const DEFAULT_SMTP_CONNECTIONS: u32 = 4;
 
 enum Transport {
-    Smtp(Box<SmtpPool>),
+    Smtp(Box<SmtpClient>),
     File(AsyncFileTransport<Tokio1Executor>),
     Log,
 }
@@ -245,14 +232,7 @@ impl Mailer {
         sender(cfg)?;
         reply_to(cfg)?;
         let transport = match cfg.transport {
-            MailTransport::Smtp => Transport::Smtp(Box::new(SmtpPool {
-                builder: smtp_transport(&cfg.smtp)?.pool_config(
-                    PoolConfig::new()
-                        .max_size(connections.max(1))
-                        .idle_timeout(Duration::from_secs(60)),
-                ),
-                pool: std::sync::OnceLock::new(),
-            })),
+            MailTransport::Smtp => Transport::Smtp(Box::new(smtp_client(&cfg.smtp, connections)?)),
             MailTransport::File => {
                 std::fs::create_dir_all(&cfg.file_dir).map_err(|e| {
                     config_error(
@@ -270,10 +250,7 @@ impl Mailer {
     /// Sends one mail. See [`SendError::permanent`] for what is worth retrying.
     pub async fn send(&self, m: lettre::Message) -> Result<(), SendError> {
         match &self.transport {
-            Transport::Smtp(smtp) => smtp.get().send(m).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                message: format!("smtp: {e}"),
-            }),
+            Transport::Smtp(smtp) => smtp.send(m.envelope(), &m.formatted()).await,
             Transport::File(file) => file.send(m).await.map(|_| ()).map_err(|e| SendError {
                 permanent: false,
                 message: format!("mail file: {e}"),
@@ -293,7 +270,7 @@ impl Mailer {
     }
 }
 
-fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransportBuilder, MailError> {
+fn smtp_client(smtp: &SmtpConfig, connections: u32) -> Result<SmtpClient, MailError> {
     let host = smtp.host.trim();
     if host.is_empty() {
         return Err(config_error(
@@ -307,22 +284,14 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransportBuilder, MailEr
     if smtp.timeout_secs == 0 {
         return Err(config_error("mail.smtp.timeout_secs", "must be at least 1"));
     }
-    let tls = match smtp.tls {
-        SmtpTls::None => Tls::None,
-        SmtpTls::Starttls | SmtpTls::Tls => {
-            let parameters = TlsParameters::new(host.to_owned())
-                .map_err(|e| config_error("mail.smtp.tls", e.to_string()))?;
-            if smtp.tls == SmtpTls::Tls {
-                Tls::Wrapper(parameters)
-            } else {
-                Tls::Required(parameters)
-            }
-        }
+    let security = match smtp.tls {
+        SmtpTls::None => Security::None,
+        SmtpTls::Starttls => Security::Starttls(
+            TlsParameters::new(host.to_owned())
+                .map_err(|e| config_error("mail.smtp.tls", e.to_string()))?,
+        ),
+        SmtpTls::Tls => SmtpClient::implicit_tls().map_err(|e| config_error("mail.smtp.tls", e))?,
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(smtp.port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(smtp.timeout_secs)));
     let password = match (&smtp.password, &smtp.password_file) {
         (Some(_), Some(_)) => {
             return Err(config_error(
@@ -342,10 +311,8 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransportBuilder, MailEr
         }
         (None, None) => None,
     };
-    match (&smtp.username, password) {
-        (Some(user), Some(password)) => {
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
+    let credentials = match (&smtp.username, password) {
+        (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password)),
         (Some(_), None) => {
             return Err(config_error(
                 "mail.smtp.password",
@@ -358,9 +325,16 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransportBuilder, MailEr
                 "a password is set, but no mail.smtp.username",
             ));
         }
-        (None, None) => {}
-    }
-    Ok(builder)
+        (None, None) => None,
+    };
+    Ok(SmtpClient::new(
+        host.to_owned(),
+        smtp.port,
+        security,
+        Duration::from_secs(smtp.timeout_secs),
+        credentials,
+        usize::try_from(connections).unwrap_or(1),
+    ))
 }
 
 /// What happened to a booking, for the resident's mail.

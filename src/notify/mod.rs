@@ -38,6 +38,7 @@
 pub mod webhook;
 
 pub mod mail;
+mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,8 +50,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::app::AppState;
 use crate::booking::deliveries::{
-    Attempt, AttemptOutcome, Deliveries, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
-    OutboxEvent, StoreError,
+    Attempt, AttemptOutcome, BookingRecord, Deliveries, DeliveryRecord, DigestEntry, FanOut, Lane,
+    NewDelivery, NotifyFacts, OutboxEvent, ResidentContact, StoreError, StoredRoom,
 };
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -441,13 +442,15 @@ impl Notifier {
         for _ in 0..FAN_OUT_PAGES {
             let events = self.deliveries.new_events_after(last, page).await?;
             let n = events.len();
+            let ids: Vec<String> = events.iter().filter_map(|e| e.booking_id.clone()).collect();
+            let facts = Arc::new(self.facts(&ids).await);
             let mut planning = tokio::task::JoinSet::new();
             for event in events {
                 last = last.max(event.id);
-                let (me, bound) = (self.clone(), bound.clone());
+                let (me, bound, facts) = (self.clone(), bound.clone(), facts.clone());
                 planning.spawn(async move {
                     let _permit = bound.acquire_owned().await;
-                    let planned = me.plan(&event).await;
+                    let planned = me.plan(&event, &facts).await;
                     (event.id, planned)
                 });
             }
@@ -496,13 +499,24 @@ impl Notifier {
         if n == 0 {
             return Ok(false);
         }
+        // What the batch's mails are about, read at once.
+        let ids: Vec<String> = due
+            .iter()
+            .filter(|d| d.channel == "email")
+            .filter_map(|d| d.booking_id.clone())
+            .collect();
+        let facts = Arc::new(if ids.is_empty() {
+            NotifyFacts::default()
+        } else {
+            self.facts(&ids).await
+        });
         let bound = Arc::new(Semaphore::new(parallel));
         let mut sending = tokio::task::JoinSet::new();
         for d in due {
-            let (me, bound) = (self.clone(), bound.clone());
+            let (me, bound, facts) = (self.clone(), bound.clone(), facts.clone());
             sending.spawn(async move {
                 let _permit = bound.acquire_owned().await;
-                me.deliver(d).await
+                me.deliver(d, &facts).await
             });
         }
         // Outcomes are written a round (`parallel`) at a time as they complete, not once for
@@ -544,6 +558,47 @@ impl Notifier {
         self.deliveries.record(attempts).await.map_err(Into::into)
     }
 
+    /// The facts about these bookings, read at once; none when the store refuses (each
+    /// event or mail then reads its own, and fails on its own if the store is down).
+    async fn facts(&self, booking_ids: &[String]) -> NotifyFacts {
+        match self.deliveries.facts(booking_ids).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading what a batch of notifications is about failed; reading one by one");
+                NotifyFacts::default()
+            }
+        }
+    }
+
+    async fn booking(
+        &self,
+        facts: &NotifyFacts,
+        id: &str,
+    ) -> Result<Option<BookingRecord>, StoreError> {
+        match facts.booking(id) {
+            Some(b) => Ok(Some(b.clone())),
+            None => self.deliveries.booking(id).await,
+        }
+    }
+
+    async fn room(&self, facts: &NotifyFacts, id: &str) -> Result<Option<StoredRoom>, StoreError> {
+        match facts.room(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.deliveries.room(id).await,
+        }
+    }
+
+    async fn contact(
+        &self,
+        facts: &NotifyFacts,
+        resident: &str,
+    ) -> Result<Option<ResidentContact>, StoreError> {
+        match facts.contact(resident) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.deliveries.resident_contact(resident).await,
+        }
+    }
+
     fn message_id(&self, outbox_id: i64, channel: &str, target: &str) -> String {
         let digest = Sha256::digest(target.as_bytes());
         let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
@@ -555,6 +610,7 @@ impl Notifier {
     pub async fn plan(
         &self,
         event: &OutboxEvent,
+        facts: &NotifyFacts,
     ) -> Result<(Vec<NewDelivery>, Vec<DigestEntry>), NotifyError> {
         let payload: OutboxPayload = match serde_json::from_str(&event.payload) {
             Ok(p) => p,
@@ -569,10 +625,10 @@ impl Notifier {
         let Some(booking_id) = &event.booking_id else {
             return Ok((Vec::new(), Vec::new()));
         };
-        let Some(booking) = self.deliveries.booking(booking_id).await? else {
+        let Some(booking) = self.booking(facts, booking_id).await? else {
             return Ok((Vec::new(), Vec::new()));
         };
-        let Some(room) = self.deliveries.room(&booking.room_id).await? else {
+        let Some(room) = self.room(facts, &booking.room_id).await? else {
             return Ok((Vec::new(), Vec::new()));
         };
         let building = room.room.building.as_deref();
@@ -611,7 +667,7 @@ impl Notifier {
         // book from the console or their calendar app, which shows the outcome.
         if self.config.mail_residents
             && let Some(resident) = booking.requester_id.strip_prefix("resident:")
-            && let Some(contact) = self.deliveries.resident_contact(resident).await?
+            && let Some(contact) = self.contact(facts, resident).await?
         {
             deliveries.push(NewDelivery {
                 booking_id: Some(booking.id.clone()),
@@ -658,11 +714,11 @@ impl Notifier {
     }
 
     /// Sends one claimed delivery; the outcome, for the caller to record.
-    async fn deliver(&self, d: DeliveryRecord) -> Attempt {
+    async fn deliver(&self, d: DeliveryRecord, facts: &NotifyFacts) -> Attempt {
         let started = std::time::Instant::now();
         let outcome = match d.channel.as_str() {
             "webhook" => self.send_webhook(&d).await,
-            "email" => self.send_booking_mail(&d).await,
+            "email" => self.send_booking_mail(&d, facts).await,
             "digest" => self.send_digest(&d).await,
             other => Err(Failure::permanent(format!("unknown channel {other}"))),
         };
@@ -745,7 +801,11 @@ impl Notifier {
         })
     }
 
-    async fn send_booking_mail(&self, d: &DeliveryRecord) -> Result<(), Failure> {
+    async fn send_booking_mail(
+        &self,
+        d: &DeliveryRecord,
+        facts: &NotifyFacts,
+    ) -> Result<(), Failure> {
         let kind = match d.event.as_str() {
             "booking.requested" => mail::BookingMailKind::Received,
             "booking.approved" => mail::BookingMailKind::Approved,
@@ -756,22 +816,19 @@ impl Notifier {
         };
         let booking_id = d.booking_id.as_deref().unwrap_or_default();
         let booking = self
-            .deliveries
-            .booking(booking_id)
+            .booking(facts, booking_id)
             .await
             .map_err(Failure::transient)?
             .ok_or_else(|| Failure::permanent(format!("no booking {booking_id}")))?;
         let room = self
-            .deliveries
-            .room(&booking.room_id)
+            .room(facts, &booking.room_id)
             .await
             .map_err(Failure::transient)?
             .ok_or_else(|| Failure::permanent(format!("no room {}", booking.room_id)))?;
-        let reason = self.reason_of(d).await;
+        let reason = self.reason_of(d, facts).await;
         let name = match booking.requester_id.strip_prefix("resident:") {
             Some(id) => self
-                .deliveries
-                .resident_contact(id)
+                .contact(facts, id)
                 .await
                 .map_err(Failure::transient)?
                 .map(|c| c.name)
@@ -802,10 +859,13 @@ impl Notifier {
     }
 
     /// The reason the outbox row gave (a clerk's rejection, a cancellation's note).
-    async fn reason_of(&self, d: &DeliveryRecord) -> Option<String> {
+    async fn reason_of(&self, d: &DeliveryRecord, facts: &NotifyFacts) -> Option<String> {
         let booking_id = d.booking_id.as_deref()?;
         let to = d.event.strip_prefix("booking.")?;
         let to = if to == "requested" { "pending" } else { to };
+        if let Some(known) = facts.reason(booking_id, to) {
+            return known.map(str::to_owned);
+        }
         self.deliveries.reason_for(booking_id, to).await.ok()?
     }
 

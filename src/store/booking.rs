@@ -186,7 +186,7 @@ pub(super) struct BookingRow {
     updated_at: DateTime<Utc>,
 }
 
-const SELECT_BOOKINGS: &str = "SELECT id, room_id, requester_id, requester_name, purpose, attendees, \
+pub(super) const SELECT_BOOKINGS: &str = "SELECT id, room_id, requester_id, requester_name, purpose, attendees, \
      local_start, local_end, time_zone, recurrence, on_conflict, status, status_reason, hold_until, \
      reasons, created_at, updated_at FROM bookings";
 

@@ -27,7 +27,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Pool, ResidentRecord, Store, StoreError};
+use super::booking::{BookingRecord, BookingRow, SELECT_BOOKINGS, booking_from_row};
+use super::{
+    Pool, ResidentRecord, RoomRow, SELECT_ROOMS, Store, StoreError, StoredRoom, room_from_row,
+};
 
 /// One row of the outbox, not yet fanned out.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -660,4 +663,104 @@ impl Store {
         });
         Ok(())
     }
+
+    // --- what the notifier needs about many events at once (issue 15: one query per page or
+    // batch, not four per mail) ---
+
+    /// The bookings with these ids (with their occurrences); missing ids are left out.
+    pub async fn bookings_by_ids(&self, ids: &[String]) -> Result<Vec<BookingRecord>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "{SELECT_BOOKINGS} WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let rows: Vec<BookingRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(booking_from_row));
+        }
+        self.attach_occurrences(found).await
+    }
+
+    /// The rooms with these ids, retired or not; missing ids are left out.
+    pub async fn rooms_by_ids(&self, ids: &[String]) -> Result<Vec<StoredRoom>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!("{SELECT_ROOMS} WHERE id IN ({})", placeholders(chunk.len()));
+            let rows: Vec<RoomRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(room_from_row));
+        }
+        Ok(found)
+    }
+
+    /// The contacts of these residents (ids without `resident:`), by id.
+    pub async fn resident_contacts(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, ResidentContact)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id, email, name, lang FROM residents WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let rows: Vec<(String, String, String, String)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            found.extend(
+                rows.into_iter()
+                    .map(|(id, email, name, lang)| (id, ResidentContact { email, name, lang })),
+            );
+        }
+        Ok(found)
+    }
+
+    /// The audit rows of these bookings, oldest first: `(booking id, to status, reason)`.
+    pub async fn reasons_of(
+        &self,
+        booking_ids: &[String],
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in booking_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT booking_id, to_status, reason FROM audit WHERE booking_id IN ({}) ORDER BY id",
+                placeholders(chunk.len())
+            );
+            let rows: Vec<(String, String, Option<String>)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+}
+
+/// Ids per `IN (...)` query: well under SQLite's 32,766 parameters and PostgreSQL's 65,535.
+const IN_CHUNK: usize = 500;
+
+/// `$1, $2, … $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
