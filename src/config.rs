@@ -101,6 +101,14 @@ pub struct AuthConfig {
     pub delay_max_secs: u64,
     /// Client addresses (and accounts per address) remembered at most, per table.
     pub max_tracked: usize,
+    /// Failed directory logins per staff account, from anywhere, before only the clients it
+    /// signed in from lately may try (so that strangers cannot make the directory's own
+    /// lockout policy lock the account). Keep it below the directory's lockout threshold;
+    /// 0 turns the guard off.
+    pub directory_max_failures: u32,
+    /// How long those failures are remembered after the last one: at least the directory's
+    /// own "reset the lockout counter after" time.
+    pub directory_failure_window_secs: u64,
     /// How long a resident's verified password is remembered (as a keyed hash, in memory),
     /// so that each API call does not pay for argon2 again. 0 turns it off.
     pub credential_cache_secs: u64,
@@ -130,6 +138,8 @@ impl Default for AuthConfig {
             delay_base_secs: 1,
             delay_max_secs: 300,
             max_tracked: 100_000,
+            directory_max_failures: 8,
+            directory_failure_window_secs: 1800,
             credential_cache_secs: 300,
             hash_threads: 0,
             hash_queue: 32,
@@ -157,6 +167,8 @@ impl AuthConfig {
                 base_delay: secs(self.delay_base_secs),
                 max_delay: secs(self.delay_max_secs),
                 max_tracked: self.max_tracked,
+                directory_max_failures: self.directory_max_failures,
+                directory_window: secs(self.directory_failure_window_secs),
             },
             register_burst: self.register_burst,
             register_interval: secs(self.register_interval_secs),
@@ -174,6 +186,11 @@ impl AuthConfig {
             if value == 0 {
                 return Err(ConfigError(format!("{key} must be at least 1")));
             }
+        }
+        if !(60..=86_400).contains(&self.directory_failure_window_secs) {
+            return Err(ConfigError(
+                "auth.directory_failure_window_secs must be between 60 and 86400 (a day)".into(),
+            ));
         }
         if !(1..=3600).contains(&self.delay_base_secs) {
             return Err(ConfigError(

@@ -101,6 +101,8 @@ pub enum DavError {
     /// No or wrong credentials: 401 with a Basic challenge.
     Unauthorized(String),
     TooManyFailures(u64),
+    /// The account's failed directory logins are spent; only its known clients may try.
+    AccountGuarded(u64),
     /// 503: the password-hashing queue is full; try again after this many seconds.
     Busy(u64),
     /// A failed precondition: its status and `DAV:error` body, with a sentence for people.
@@ -196,6 +198,9 @@ impl From<IdentityError> for DavError {
             IdentityError::TooManyFailures { retry_after_secs } => {
                 DavError::TooManyFailures(retry_after_secs)
             }
+            IdentityError::AccountGuarded { retry_after_secs } => {
+                DavError::AccountGuarded(retry_after_secs)
+            }
             IdentityError::Busy { retry_after_secs } => DavError::Busy(retry_after_secs),
             IdentityError::Unavailable(why) | IdentityError::StoreUnavailable(why) => {
                 DavError::Unavailable(why)
@@ -220,14 +225,17 @@ impl IntoResponse for DavError {
                 );
                 return response;
             }
-            DavError::TooManyFailures(secs) => {
-                let mut response = (
-                    StatusCode::TOO_MANY_REQUESTS,
+            DavError::TooManyFailures(secs) | DavError::AccountGuarded(secs) => {
+                let text = if matches!(self, DavError::AccountGuarded(_)) {
+                    format!(
+                        "this account had too many failed logins lately; so that the directory does not lock it, only devices that signed in to it before may try for the next {secs} s\n"
+                    )
+                } else {
                     format!(
                         "too many failed logins from your address; wait {secs} s before the next try\n"
-                    ),
-                )
-                    .into_response();
+                    )
+                };
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, text).into_response();
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }

@@ -29,7 +29,7 @@ use super::api::ApiDoc;
 /// down.
 const LOGIN: &[(u16, &[&str])] = &[
     (401, &["unauthorized"]),
-    (429, &["too-many-failed-logins"]),
+    (429, &["too-many-failed-logins", "account-protected"]),
     (503, &["busy", "directory-unavailable", "store-unavailable"]),
 ];
 

@@ -216,6 +216,16 @@ impl From<IdentityError> for ApiError {
                     ),
                 )
             },
+            IdentityError::AccountGuarded { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account-protected",
+                    format!(
+                        "this account had too many failed logins lately; so that the directory does not lock it, only devices that signed in to it before may try for the next {retry_after_secs} s"
+                    ),
+                )
+            },
             IdentityError::Busy { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

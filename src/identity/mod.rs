@@ -164,6 +164,10 @@ pub enum IdentityError {
     /// This account from this address (or this address at all) failed too often lately.
     #[error("too many failed logins from your address; try again in {retry_after_secs} s")]
     TooManyFailures { retry_after_secs: u64 },
+    /// The account's budget of failed directory logins is spent and this client is not one
+    /// it signed in from lately: asking the directory again could lock the account there.
+    #[error("too many failed logins for this account lately; try again in {retry_after_secs} s")]
+    AccountGuarded { retry_after_secs: u64 },
     /// The password-hashing queue is full.
     #[error("the server is busy checking other passwords; try again in {retry_after_secs} s")]
     Busy { retry_after_secs: u64 },
@@ -404,6 +408,9 @@ impl Identity {
         let _turn = self.turns.wait(account, addr).await;
         // The attempts before this one have ended: their failures count now.
         self.throttle.check(account, addr).map_err(refused)?;
+        self.throttle
+            .check_directory(account, addr)
+            .map_err(|retry_after_secs| IdentityError::AccountGuarded { retry_after_secs })?;
         let mut unavailable = None;
         for provider in &self.providers {
             match provider.authenticate(login, password).await {
@@ -429,6 +436,9 @@ impl Identity {
             return Err(e);
         }
         self.throttle.failed(account, addr);
+        // No provider knew the login: the directory was asked and said no (a resident's wrong
+        // password ends above, without asking it).
+        self.throttle.directory_failed(account);
         Err(IdentityError::InvalidCredentials)
     }
 

@@ -13,6 +13,15 @@
 //! few per address, so parallel guesses cannot all start before the first failure is counted,
 //! and ten parallel correct first logins cost one password check, not ten, and all succeed.
 //!
+//! Directory accounts: a directory with its own lockout policy (Active Directory's "account
+//! lockout threshold", OpenLDAP ppolicy) counts every failed bind, from anywhere. So that
+//! strangers cannot use Lokal to make the directory lock a staff member out of every service,
+//! Lokal keeps a budget of failed directory logins per account (`directory_max_failures`,
+//! below the directory's threshold, forgotten `directory_window` after the last failure, and
+//! reset by a right password, as the directory resets its own count). When it is spent, only
+//! the account's known clients (a right password from that address within [`KNOWN_FOR`]) may
+//! still try; others wait until the window has passed, without a bind.
+//!
 //! Registrations: a token bucket per address (`burst` at once, then one per `interval`).
 //!
 //! Memory is bounded: account names are kept as 128-bit digests, never as the text an
@@ -43,6 +52,11 @@ pub struct ThrottleSettings {
     pub max_delay: TimeDelta,
     /// Entries per map at most.
     pub max_tracked: usize,
+    /// Failed directory logins per account (from any address) before only its known clients
+    /// may try; 0 turns the guard off.
+    pub directory_max_failures: u32,
+    /// How long an account's failed directory logins are remembered after the last one.
+    pub directory_window: TimeDelta,
 }
 
 impl Default for ThrottleSettings {
@@ -54,6 +68,8 @@ impl Default for ThrottleSettings {
             base_delay: TimeDelta::seconds(1),
             max_delay: TimeDelta::minutes(5),
             max_tracked: 100_000,
+            directory_max_failures: 8,
+            directory_window: TimeDelta::minutes(30),
         }
     }
 }
@@ -153,6 +169,8 @@ pub struct LoginThrottle {
     /// mobile CGNAT: one stranger spraying from the same address must not lock out everyone
     /// behind it), only by their own pair's.
     known: Mutex<HashMap<(AccountKey, AddrKey), DateTime<Utc>>>,
+    /// Failed directory logins per account: (count, last).
+    directory: Mutex<HashMap<AccountKey, (u32, DateTime<Utc>)>>,
 }
 
 /// How long a right password keeps its pair out of its address's delays.
@@ -172,7 +190,68 @@ impl LoginThrottle {
             pairs: Mutex::new(Tracked::new()),
             addresses: Mutex::new(Tracked::new()),
             known: Mutex::new(HashMap::new()),
+            directory: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn is_known(&self, account: AccountKey, addr: AddrKey, now: DateTime<Utc>) -> bool {
+        lock(&self.known)
+            .get(&(account, addr))
+            .is_some_and(|at| now - *at < KNOWN_FOR)
+    }
+
+    /// `Err(seconds)` when the account's budget of failed directory logins is spent and this
+    /// address is not one of its known clients: asking the directory again could lock the
+    /// account there.
+    pub fn check_directory(&self, account: AccountKey, addr: AddrKey) -> Result<(), u64> {
+        let s = &self.settings;
+        if s.directory_max_failures == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let spent = {
+            let mut directory = lock(&self.directory);
+            match directory.get(&account) {
+                Some((_, last)) if now - *last >= s.directory_window => {
+                    directory.remove(&account);
+                    None
+                }
+                Some((count, last)) if *count >= s.directory_max_failures => Some(*last),
+                _ => None,
+            }
+        };
+        match spent {
+            Some(last) if !self.is_known(account, addr, now) => {
+                Err(secs(last + s.directory_window - now))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The directory was asked and found no such login or a wrong password.
+    pub fn directory_failed(&self, account: AccountKey) {
+        let s = &self.settings;
+        if s.directory_max_failures == 0 {
+            return;
+        }
+        let now = self.clock.now();
+        let mut directory = lock(&self.directory);
+        if !directory.contains_key(&account) && directory.len() >= s.max_tracked {
+            directory.retain(|_, (_, last)| now - *last < s.directory_window);
+            if directory.len() >= s.max_tracked {
+                let mut lasts: Vec<DateTime<Utc>> = directory.values().map(|(_, l)| *l).collect();
+                let middle = lasts.len() / 2;
+                let (_, cut, _) = lasts.select_nth_unstable(middle);
+                let cut = *cut;
+                directory.retain(|_, (_, last)| *last > cut);
+            }
+        }
+        let entry = directory.entry(account).or_insert((0, now));
+        if now - entry.1 >= s.directory_window {
+            entry.0 = 0;
+        }
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = now;
     }
 
     /// `Err(seconds)` when this account from this address (or this address at all) must wait.
@@ -180,9 +259,7 @@ impl LoginThrottle {
         let now = self.clock.now();
         let window = self.settings.window;
         let pair = lock(&self.pairs).wait((account, addr), now, window);
-        let known = lock(&self.known)
-            .get(&(account, addr))
-            .is_some_and(|at| now - *at < KNOWN_FOR);
+        let known = self.is_known(account, addr, now);
         let address = if known {
             None
         } else {
@@ -202,9 +279,11 @@ impl LoginThrottle {
         lock(&self.addresses).fail(addr, now, s.address_max_failures, s);
     }
 
-    /// The password was right: this pair starts afresh.
+    /// The password was right: this pair starts afresh, and so does the account's count of
+    /// failed directory logins (the directory resets its own on a right password).
     pub fn succeeded(&self, account: AccountKey, addr: AddrKey) {
         lock(&self.pairs).map.remove(&(account, addr));
+        lock(&self.directory).remove(&account);
         let now = self.clock.now();
         let mut known = lock(&self.known);
         if !known.contains_key(&(account, addr)) && known.len() >= self.settings.max_tracked {
@@ -219,6 +298,11 @@ impl LoginThrottle {
             }
         }
         known.insert((account, addr), now);
+    }
+
+    /// Accounts with failed directory logins remembered.
+    pub fn tracked_directory(&self) -> usize {
+        lock(&self.directory).len()
     }
 
     /// Entries held: (pairs, addresses).
@@ -473,6 +557,58 @@ mod tests {
         t.succeeded(AccountKey::of("spray@example.no"), HOME);
         assert_eq!(t.check(next, HOME), Err(1));
         assert_eq!(t.check(next, ELSEWHERE), Ok(()));
+    }
+
+    #[test]
+    fn strangers_cannot_spend_a_directory_account_beyond_its_budget_but_its_own_devices_can_still_try()
+     {
+        let clock = Arc::new(ManualClock::new(at()));
+        let t = throttle(&clock, ThrottleSettings::default());
+        let erik = AccountKey::of("erik.dahl");
+        let office = AddrKey::V4(0x0a00_0001);
+        // Erik signed in from his office last week.
+        t.succeeded(erik, office);
+        clock.advance(TimeDelta::days(6));
+        // Strangers from eight addresses, one wrong password each: each was a bind.
+        for n in 0..8 {
+            let stranger = AddrKey::V4(0xc000_0200 + n);
+            assert_eq!(t.check_directory(erik, stranger), Ok(()), "try {n}");
+            t.directory_failed(erik);
+        }
+        // The ninth stranger is not let through to the directory...
+        let ninth = AddrKey::V4(0xc000_0299);
+        assert_eq!(t.check_directory(erik, ninth), Err(30 * 60));
+        // ...nor Erik from a new device, but his office is.
+        assert!(t.check_directory(erik, HOME).is_err());
+        assert_eq!(t.check_directory(erik, office), Ok(()));
+        // The budget is the account's, not everyone's: another account is untouched.
+        assert_eq!(
+            t.check_directory(AccountKey::of("kari.holm"), ninth),
+            Ok(())
+        );
+        // After the window without failures the count is forgotten...
+        clock.advance(TimeDelta::minutes(30));
+        assert_eq!(t.check_directory(erik, ninth), Ok(()));
+        // ...and a right password resets it, as the directory resets its own.
+        for _ in 0..8 {
+            t.directory_failed(erik);
+        }
+        assert!(t.check_directory(erik, ninth).is_err());
+        t.succeeded(erik, office);
+        assert_eq!(t.check_directory(erik, ninth), Ok(()));
+        // Off when set to 0.
+        let off = throttle(
+            &clock,
+            ThrottleSettings {
+                directory_max_failures: 0,
+                ..ThrottleSettings::default()
+            },
+        );
+        for _ in 0..100 {
+            off.directory_failed(erik);
+        }
+        assert_eq!(off.check_directory(erik, ninth), Ok(()));
+        assert_eq!(off.tracked_directory(), 0);
     }
 
     #[test]

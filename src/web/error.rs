@@ -332,6 +332,14 @@ pub fn identity(lang: Lang, e: &IdentityError) -> Refusal {
             ),
             Some(*retry_after_secs),
         ),
+        IdentityError::AccountGuarded { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            lang.t_args(
+                "login-error-account-guarded",
+                &[("seconds", retry_after_secs.to_arg())],
+            ),
+            Some(*retry_after_secs),
+        ),
         IdentityError::Busy { retry_after_secs } => (
             StatusCode::SERVICE_UNAVAILABLE,
             lang.t_args(

@@ -355,6 +355,57 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_account_for_another() 
     assert_eq!((status, retry.as_deref()), (429, Some("2")));
 }
 
+/// A directory with its own lockout policy counts every failed bind. Strangers spread over
+/// many addresses must not be able to make it lock a clerk out of everything through Lokal:
+/// after `auth.directory_max_failures` (8) failed binds Lokal stops asking the directory for
+/// that account, except from the clients it signed in from lately.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_on_many_addresses_cannot_spend_a_clerks_directory_lockout_budget() {
+    let app = TestApp::sqlite().await;
+    let office = client_from("127.0.0.3");
+    let (status, _, body) = get_as(&office, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    assert_eq!(status, 200, "{body}");
+    for n in 0..8 {
+        let stranger = client_from(&format!("127.0.1.{}", 10 + n));
+        let (status, _, body) = get_as(
+            &stranger,
+            &app,
+            "/api/v1/bookings?mine=true",
+            (ERIK.0, "guess"),
+        )
+        .await;
+        assert_eq!(status, 401, "stranger {n}: {body}");
+    }
+    // The ninth stranger gets no bind, whatever password: the directory's count stays at 8.
+    let ninth = client_from("127.0.1.99");
+    let (status, retry, problem) = get_as(
+        &ninth,
+        &app,
+        "/api/v1/bookings?mine=true",
+        (ERIK.0, "guess"),
+    )
+    .await;
+    assert_eq!(status, 429, "{problem}");
+    assert_eq!(problem["code"], "account-protected");
+    assert_eq!(retry.as_deref(), Some("1800"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only devices that signed in to it before"),
+        "{problem}"
+    );
+    assert_eq!(propfind_as(&ninth, &app, ERIK).await, 429);
+    // Erik's office, where he signed in before, still works: API and CalDAV.
+    let (status, _, body) = get_as(&office, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(propfind_as(&office, &app, ERIK).await, 207);
+    // The count is forgotten 30 minutes after the last failure.
+    app.clock.advance(chrono::TimeDelta::minutes(30));
+    let (status, _, body) = get_as(&ninth, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spraying_one_wrong_password_over_sixty_logins_from_one_address_is_slowed() {
     let app = TestApp::sqlite().await;

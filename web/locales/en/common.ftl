@@ -33,6 +33,10 @@ login-error-busy = Many people are signing in right now. Wait { $seconds } { $se
     [one] second
    *[other] seconds
   } and try again.
+login-error-account-guarded = This account has had many failed sign-ins lately. So that the directory does not lock it, only devices that have signed in to it before may try for the next { $seconds } { $seconds ->
+    [one] second
+   *[other] seconds
+  }. Wait, or sign in from a device you have used before.
 login-error-unavailable = Signing in does not work right now. Please try again shortly.
 register-title = Register
 register-intro = With an account you can request halls and follow your requests.

@@ -33,6 +33,10 @@ login-error-busy = Mange logger inn akkurat nå. Vent { $seconds } { $seconds ->
     [one] sekund
    *[other] sekunder
   } og prøv igjen.
+login-error-account-guarded = Denne kontoen har hatt mange mislykkede innlogginger i det siste. For at kontoen ikke skal bli sperret i katalogen, kan bare enheter som har vært logget inn på den før, prøve de neste { $seconds } { $seconds ->
+    [one] sekundet
+   *[other] sekundene
+  }. Vent, eller logg inn fra en enhet du har brukt før.
 login-error-unavailable = Innloggingen svarer ikke akkurat nå. Prøv igjen om litt.
 register-title = Registrer deg
 register-intro = Med en konto kan du søke om å booke lokaler og følge søknadene dine.
