@@ -649,6 +649,7 @@ mod tests {
                     time_zone: None,
                     description: None,
                     email: None,
+                    parts: Vec::new(),
                 },
                 synced_at: chrono::DateTime::UNIX_EPOCH,
                 retired_at: None,
