@@ -152,6 +152,21 @@ macro_rules! sync_parts {
         );
         new_leaves.sort();
         let changed = old_parts != new_parts || old_leaves != new_leaves;
+        // Rooms whose physical parts changed: their bookings' `occurrence_parts` rows are
+        // written again below, so what a hall blocks follows the directory.
+        let leaves_of = |rows: &[(String, String)]| {
+            let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (r, l) in rows {
+                m.entry(r.clone()).or_default().push(l.clone());
+            }
+            m
+        };
+        let (before, after) = (leaves_of(&old_leaves), leaves_of(&new_leaves));
+        let moved: Vec<&String> = after
+            .iter()
+            .filter(|(r, l)| before.get(*r) != Some(*l))
+            .map(|(r, _)| r)
+            .collect();
         if changed {
             sqlx::query("DELETE FROM room_parts").execute(&mut *$tx).await?;
             sqlx::query("DELETE FROM room_leaves").execute(&mut *$tx).await?;
@@ -170,6 +185,28 @@ macro_rules! sync_parts {
                     }
                     q.execute(&mut *$tx).await?;
                 }
+            }
+            for room in moved {
+                sqlx::query(
+                    "DELETE FROM occurrence_parts WHERE EXISTS (SELECT 1 FROM occurrences o \
+                     WHERE o.booking_id = occurrence_parts.booking_id AND o.seq = occurrence_parts.seq \
+                     AND o.room_id = $1)",
+                )
+                .bind(room)
+                .execute(&mut *$tx)
+                .await?;
+                // On PostgreSQL the exclusion constraint refuses this when the hall and one of
+                // its new parts were both booked for one time before: the sync then fails
+                // with `StoreError::Overlap` and the rooms stay as they were.
+                sqlx::query(
+                    "INSERT INTO occurrence_parts (booking_id, seq, part_id, block_start, block_end, status) \
+                     SELECT o.booking_id, o.seq, l.leaf_id, o.block_start, o.block_end, o.status \
+                     FROM occurrences o JOIN room_leaves l ON l.room_id = o.room_id WHERE o.room_id = $1",
+                )
+                .bind(room)
+                .execute(&mut *$tx)
+                .await
+                .map_err(booking::map_insert_error)?;
             }
         }
         changed
@@ -318,6 +355,40 @@ impl Store {
         let row: Option<RoomRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         Ok(row.map(room_from_row))
+    }
+
+    /// The physical parts a booking of the room blocks, sorted: the leaves of its part tree
+    /// (a room without parts blocks itself).
+    pub async fn room_leaves(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = format!("{} ORDER BY leaf_id", booking::LEAVES_OF_1);
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
+        let mut leaves: Vec<String> = rows.into_iter().map(|r| r.0).collect();
+        if leaves.is_empty() {
+            leaves.push(room_id.to_owned());
+        }
+        Ok(leaves)
+    }
+
+    /// Every divisible room's direct parts: `(room id, part id)`, sorted.
+    pub async fn room_parts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT room_id, part_id FROM room_parts ORDER BY room_id, part_id",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The other rooms sharing a physical part with the room (a hall's halves, a half's
+    /// hall), sorted.
+    pub async fn related_rooms(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "SELECT DISTINCT room_id FROM ({}) r WHERE room_id <> $1 ORDER BY room_id",
+            booking::RELATED_TO_1
+        );
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Makes the stored rooms match the directory's, in one transaction: new rooms are added,
