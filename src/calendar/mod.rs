@@ -263,12 +263,50 @@ impl Calendars {
         self.store.calendar_changes(&cal.room.room.id, since).await
     }
 
-    /// When the calendar last changed (`None` before its first booking).
+    /// When the calendar last changed (`None` before its first booking): a booking of the
+    /// room, or of a room sharing a physical part with it.
     pub async fn last_change(
         &self,
         cal: &RoomCalendar,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.store.room_last_change(&cal.room.room.id).await
+    }
+
+    /// The bookings of the other rooms that share a physical part with this one (a divisible
+    /// hall's, for each of its halves; the halves', for the hall), in calendar order: they
+    /// block this room too, and feeds and free-busy show them as busy only.
+    pub async fn related_bookings(
+        &self,
+        cal: &RoomCalendar,
+    ) -> Result<Vec<BookingRecord>, StoreError> {
+        let mut out = Vec::new();
+        for room in self.store.related_rooms(&cal.room.room.id).await? {
+            out.extend(
+                self.store
+                    .calendar_entries(&room, None)
+                    .await?
+                    .into_iter()
+                    .map(|e| e.booking),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The rooms a divisible room is made of and the halls a room is part of, as
+    /// `(parts, part of)` by id, for the pages that explain a divisible hall.
+    pub async fn structure(&self, room_id: &str) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let all = self.store.room_parts().await?;
+        let parts = all
+            .iter()
+            .filter(|(r, _)| r == room_id)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let wholes = all
+            .iter()
+            .filter(|(_, p)| p == room_id)
+            .map(|(r, _)| r.clone())
+            .collect();
+        Ok((parts, wholes))
     }
 }
 
@@ -389,7 +427,8 @@ impl Calendars {
         Ok(found.pop().filter(|c| c.bookable))
     }
 
-    /// The busy periods (UTC) of a room's blocking bookings overlapping `[from, to)`:
+    /// The busy periods (UTC) of the blocking bookings overlapping `[from, to)` of a room and
+    /// of the rooms sharing a physical part with it (busy only: nothing of who):
     /// `(start, end, tentative)`, as [`ical::freebusy`](ical::freebusy) takes them. One
     /// source for the free-busy-query REPORT (RFC 4791 §7.10) and the schedule outbox's
     /// VFREEBUSY requests (RFC 6638 §5).
@@ -400,12 +439,13 @@ impl Calendars {
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>, bool)>, StoreError> {
         let mut periods = Vec::new();
-        for entry in self
-            .store
-            .calendar_entries_between(&cal.room.room.id, from, to)
-            .await?
-        {
-            periods.extend(ical::busy_periods(&entry.booking, from, to));
+        // A divisible hall is busy when one of its halves is, and each half when the hall is.
+        let mut rooms = vec![cal.room.room.id.clone()];
+        rooms.extend(self.store.related_rooms(&cal.room.room.id).await?);
+        for room in rooms {
+            for entry in self.store.calendar_entries_between(&room, from, to).await? {
+                periods.extend(ical::busy_periods(&entry.booking, from, to));
+            }
         }
         Ok(periods)
     }

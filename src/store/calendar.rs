@@ -314,13 +314,17 @@ impl Store {
 }
 
 impl Store {
-    /// When a booking of the room last changed (any status): a feed's Last-Modified.
+    /// When a booking of the room, or of a room sharing a physical part with it (a divisible
+    /// hall and its halves), last changed (any status): a feed's Last-Modified.
     pub async fn room_last_change(
         &self,
         room_id: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row: Option<(Option<DateTime<Utc>>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT MAX(updated_at) FROM bookings WHERE room_id = $1",
+            &format!(
+                "SELECT MAX(updated_at) FROM bookings WHERE room_id = $1 OR room_id IN ({})",
+                super::booking::RELATED_TO_1
+            ),
         )
         .bind(room_id)
         .fetch_optional(pool)
