@@ -291,23 +291,6 @@ impl Calendars {
         }
         Ok(out)
     }
-
-    /// The rooms a divisible room is made of and the halls a room is part of, as
-    /// `(parts, part of)` by id, for the pages that explain a divisible hall.
-    pub async fn structure(&self, room_id: &str) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let all = self.store.room_parts().await?;
-        let parts = all
-            .iter()
-            .filter(|(r, _)| r == room_id)
-            .map(|(_, p)| p.clone())
-            .collect();
-        let wholes = all
-            .iter()
-            .filter(|(_, p)| p == room_id)
-            .map(|(r, _)| r.clone())
-            .collect();
-        Ok((parts, wholes))
-    }
 }
 
 /// Reading a staff member's own calendar ("Lokal: møter") and schedule inbox. Writes go
