@@ -202,6 +202,12 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
             "closed".to_owned(),
             None,
         ),
+        WeekEntryKind::Elsewhere { room, status } => (
+            lang.t_args("console-elsewhere", &[("room", room.to_arg())]),
+            lang.t("console-elsewhere-detail"),
+            status.to_string(),
+            None,
+        ),
     }
 }
 
