@@ -11,6 +11,7 @@ mod console;
 mod directory;
 mod explain;
 mod freebusy;
+mod halls;
 mod fuzz_corpus;
 mod hardening_identity;
 mod hardening_server;
