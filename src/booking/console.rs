@@ -225,7 +225,11 @@ impl Bookings {
                     Some(r) => r.room.name,
                     None => continue,
                 };
-                for e in self.store.calendar_entries_between(&other, from, to).await? {
+                for e in self
+                    .store
+                    .calendar_entries_between(&other, from, to)
+                    .await?
+                {
                     for o in e
                         .booking
                         .occurrences

@@ -134,7 +134,11 @@ pub fn resolve_parts(rooms: &[DirRoom]) -> Result<RoomParts, PartsError> {
         if let Err(cycle) = leaves_of(&room.id, &parts, &mut leaves, &mut path) {
             let names: Vec<String> = cycle
                 .iter()
-                .map(|id| names.get(id.as_str()).map_or(id.clone(), |r| r.name.clone()))
+                .map(|id| {
+                    names
+                        .get(id.as_str())
+                        .map_or(id.clone(), |r| r.name.clone())
+                })
                 .collect();
             return Err(PartsError(format!(
                 "rooms are parts of each other in a cycle: {}; a part must be a smaller room",
@@ -426,7 +430,10 @@ mod tests {
             resolved.leaves.get("gymsal a"),
             Some(&vec!["gymsal a".to_string()])
         );
-        assert_eq!(resolved.leaves.get("lager"), Some(&vec!["lager".to_string()]));
+        assert_eq!(
+            resolved.leaves.get("lager"),
+            Some(&vec!["lager".to_string()])
+        );
         assert!(!resolved.parts.contains_key("lager"));
     }
 
@@ -449,7 +456,10 @@ mod tests {
         let mut rooms = hall();
         rooms[0].parts.push("cn=Gymsal C,dc=x".into());
         let e = resolve_parts(&rooms).unwrap_err().to_string();
-        assert!(e.contains("\"Gymsal A+B\"") && e.contains("cn=Gymsal C,dc=x"), "{e}");
+        assert!(
+            e.contains("\"Gymsal A+B\"") && e.contains("cn=Gymsal C,dc=x"),
+            "{e}"
+        );
         assert!(e.contains("not a bookable room"), "{e}");
 
         let mut rooms = hall();
@@ -460,7 +470,10 @@ mod tests {
         let mut rooms = hall();
         rooms[1].parts = vec!["cn=Gymsal A+B,dc=x".into()];
         let e = resolve_parts(&rooms).unwrap_err().to_string();
-        assert!(e.contains("cycle") && e.contains("Gymsal A+B -> Gymsal A -> Gymsal A+B"), "{e}");
+        assert!(
+            e.contains("cycle") && e.contains("Gymsal A+B -> Gymsal A -> Gymsal A+B"),
+            "{e}"
+        );
     }
 
     #[test]

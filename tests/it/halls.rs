@@ -221,8 +221,8 @@ async fn race(app: &TestApp, day: u32, api_room: &str, invited: &str) {
                     .find(|(u, _)| *u == login)
                     .map(|(_, p)| *p)
                     .unwrap();
-                let (status, copy) = dav(app, "GET", &object(&login, day), (&login, password), "")
-                    .await;
+                let (status, copy) =
+                    dav(app, "GET", &object(&login, day), (&login, password), "").await;
                 assert_eq!(status, 200, "{copy}");
                 match room_partstat(&copy, invited).as_deref() {
                     Some("ACCEPTED" | "TENTATIVE") => won += 1,
@@ -253,7 +253,11 @@ async fn race(app: &TestApp, day: u32, api_room: &str, invited: &str) {
                 None,
             )
             .await;
-        assert_eq!(body["busy"].as_array().unwrap().len(), busy, "{name}: {body}");
+        assert_eq!(
+            body["busy"].as_array().unwrap().len(),
+            busy,
+            "{name}: {body}"
+        );
     }
 }
 
@@ -329,29 +333,73 @@ async fn postgres_refuses_the_whole_and_a_half_written_directly_in_sql() {
         other => panic!("expected the exclusion constraint, got {other:?}"),
     };
 
-    insert(&mut conn, "sql-whole", &whole, "2027-01-08T17:00:00Z", "2027-01-08T19:00:00Z")
-        .await
-        .unwrap();
+    insert(
+        &mut conn,
+        "sql-whole",
+        &whole,
+        "2027-01-08T17:00:00Z",
+        "2027-01-08T19:00:00Z",
+    )
+    .await
+    .unwrap();
     refused(
-        insert(&mut conn, "sql-a", &half_a, "2027-01-08T18:00:00Z", "2027-01-08T20:00:00Z").await,
+        insert(
+            &mut conn,
+            "sql-a",
+            &half_a,
+            "2027-01-08T18:00:00Z",
+            "2027-01-08T20:00:00Z",
+        )
+        .await,
     );
     refused(
-        insert(&mut conn, "sql-b", &half_b, "2027-01-08T16:00:00Z", "2027-01-08T17:30:00Z").await,
+        insert(
+            &mut conn,
+            "sql-b",
+            &half_b,
+            "2027-01-08T16:00:00Z",
+            "2027-01-08T17:30:00Z",
+        )
+        .await,
     );
     // Touching is no overlap (half-open intervals).
-    insert(&mut conn, "sql-b2", &half_b, "2027-01-08T19:00:00Z", "2027-01-08T20:00:00Z")
-        .await
-        .unwrap();
+    insert(
+        &mut conn,
+        "sql-b2",
+        &half_b,
+        "2027-01-08T19:00:00Z",
+        "2027-01-08T20:00:00Z",
+    )
+    .await
+    .unwrap();
     // The two halves never block each other.
-    insert(&mut conn, "sql-a2", &half_a, "2027-01-09T17:00:00Z", "2027-01-09T19:00:00Z")
-        .await
-        .unwrap();
-    insert(&mut conn, "sql-b3", &half_b, "2027-01-09T17:00:00Z", "2027-01-09T19:00:00Z")
-        .await
-        .unwrap();
+    insert(
+        &mut conn,
+        "sql-a2",
+        &half_a,
+        "2027-01-09T17:00:00Z",
+        "2027-01-09T19:00:00Z",
+    )
+    .await
+    .unwrap();
+    insert(
+        &mut conn,
+        "sql-b3",
+        &half_b,
+        "2027-01-09T17:00:00Z",
+        "2027-01-09T19:00:00Z",
+    )
+    .await
+    .unwrap();
     refused(
-        insert(&mut conn, "sql-whole2", &whole, "2027-01-09T18:00:00Z", "2027-01-09T18:30:00Z")
-            .await,
+        insert(
+            &mut conn,
+            "sql-whole2",
+            &whole,
+            "2027-01-09T18:00:00Z",
+            "2027-01-09T18:30:00Z",
+        )
+        .await,
     );
 
     // Cancelling the whole in SQL frees its halves (the trigger keeps the parts in step) ...
@@ -359,19 +407,35 @@ async fn postgres_refuses_the_whole_and_a_half_written_directly_in_sql() {
         .execute(&mut conn)
         .await
         .unwrap();
-    insert(&mut conn, "sql-a3", &half_a, "2027-01-08T18:00:00Z", "2027-01-08T20:00:00Z")
-        .await
-        .unwrap();
+    insert(
+        &mut conn,
+        "sql-a3",
+        &half_a,
+        "2027-01-08T18:00:00Z",
+        "2027-01-08T20:00:00Z",
+    )
+    .await
+    .unwrap();
     // ... and bringing it back while a half holds the time is refused.
-    let back = sqlx::query("UPDATE occurrences SET status = 'approved' WHERE booking_id = 'sql-whole'")
-        .execute(&mut conn)
-        .await
-        .map(|_| ());
+    let back =
+        sqlx::query("UPDATE occurrences SET status = 'approved' WHERE booking_id = 'sql-whole'")
+            .execute(&mut conn)
+            .await
+            .map(|_| ());
     refused(back);
-    // A move in time takes the parts along.
+    // A move in time takes the parts along: half A onto a time the whole holds.
+    insert(
+        &mut conn,
+        "sql-whole3",
+        &whole,
+        "2027-01-10T17:00:00Z",
+        "2027-01-10T19:00:00Z",
+    )
+    .await
+    .unwrap();
     let moved = sqlx::query(
-        "UPDATE occurrences SET start_at = start_at + interval '1 day', end_at = end_at + interval '1 day', \
-         block_start = block_start + interval '1 day', block_end = block_end + interval '1 day' \
+        "UPDATE occurrences SET start_at = start_at + interval '2 days', end_at = end_at + interval '2 days', \
+         block_start = block_start + interval '2 days', block_end = block_end + interval '2 days' \
          WHERE booking_id = 'sql-a3'",
     )
     .execute(&mut conn)
@@ -439,8 +503,14 @@ async fn calendars_and_feeds(app: &TestApp) {
         let (status, ics) = text(app, &feed(id), &[]).await;
         assert_eq!(status, 200, "{ics}");
         assert!(ics.contains("SUMMARY:Opptatt"), "{ics}");
-        assert!(ics.contains("DTSTART;TZID=Europe/Oslo:20270107T180000"), "{ics}");
-        assert!(!ics.contains("Innebandy") && !ics.contains("Astrid"), "{ics}");
+        assert!(
+            ics.contains("DTSTART;TZID=Europe/Oslo:20270107T180000"),
+            "{ics}"
+        );
+        assert!(
+            !ics.contains("Innebandy") && !ics.contains("Astrid"),
+            "{ics}"
+        );
     }
     assert_ne!(etag(app, half_a.clone()).await, a_before);
     let (_, english) = text(app, &feed(&half_a), &[("Accept-Language", "en")]).await;
@@ -461,7 +531,10 @@ async fn calendars_and_feeds(app: &TestApp) {
         assert_eq!(freebusy_lines(&body).len(), n, "{id}: {body}");
     }
     let (_, ics) = text(app, &feed(&whole), &[]).await;
-    assert!(ics.contains("DTSTART;TZID=Europe/Oslo:20270108T180000"), "{ics}");
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Oslo:20270108T180000"),
+        "{ics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,7 +578,10 @@ async fn search(app: &TestApp) {
     assert_eq!(status, 201, "{body}");
     let free = free_names(app, "2027-01-07").await;
     assert!(free.iter().any(|n| n == "Gymsal A"), "{free:?}");
-    assert!(!free.iter().any(|n| n == WHOLE || n == "Gymsal B"), "{free:?}");
+    assert!(
+        !free.iter().any(|n| n == WHOLE || n == "Gymsal B"),
+        "{free:?}"
+    );
     // The whole booked (another day): neither half is offered.
     let whole = app.room(WHOLE).await;
     let (status, body) = book(app, ASTRID, &whole, "2027-01-08T19:00", "2027-01-08T21:00").await;
@@ -550,13 +626,32 @@ async fn the_halls_pages_say_what_it_is_made_of_and_what_booking_it_blocks() {
         page.contains("Gymsal A+B, (delbar) består av Gymsal A og Gymsal B."),
         "{page}"
     );
-    assert!(page.contains("Booker du hele lokalet, er alle delene opptatt"), "{page}");
-    assert!(page.contains(&format!("href=\"/halls/{half_a}\"")), "{page}");
-    let (_, page) = text(&app, &format!("/halls/{half_a}"), &[("Accept-Language", "en")]).await;
-    assert!(page.contains("Gymsal A is part of Gymsal A+B, (delbar)."), "{page}");
+    assert!(
+        page.contains("Booker du hele lokalet, er alle delene opptatt"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("href=\"/halls/{half_a}\"")),
+        "{page}"
+    );
+    let (_, page) = text(
+        &app,
+        &format!("/halls/{half_a}"),
+        &[("Accept-Language", "en")],
+    )
+    .await;
+    assert!(
+        page.contains("Gymsal A is part of Gymsal A+B, (delbar)."),
+        "{page}"
+    );
     assert!(page.contains(&format!("href=\"/halls/{whole}\"")), "{page}");
     // A plain room says nothing of the kind.
-    let (_, page) = text(&app, &format!("/halls/{}", app.room("Storsalen").await), &[]).await;
+    let (_, page) = text(
+        &app,
+        &format!("/halls/{}", app.room("Storsalen").await),
+        &[],
+    )
+    .await;
     assert!(!page.contains("division-heading"), "{page}");
 }
 
@@ -712,8 +807,14 @@ async fn a_foreign_schemas_part_attribute_is_mapped_the_same_on_both_backends() 
         let resolved = lokal::directory::resolve_parts(rooms).unwrap();
         assert_eq!(resolved.leaves[&hall.id].len(), 2);
     }
-    let mut a: Vec<_> = file.iter().map(|r| (r.id.clone(), r.parts.clone())).collect();
-    let mut b: Vec<_> = ldap.iter().map(|r| (r.id.clone(), r.parts.clone())).collect();
+    let mut a: Vec<_> = file
+        .iter()
+        .map(|r| (r.id.clone(), r.parts.clone()))
+        .collect();
+    let mut b: Vec<_> = ldap
+        .iter()
+        .map(|r| (r.id.clone(), r.parts.clone()))
+        .collect();
     a.sort();
     b.sort();
     assert_eq!(a, b);
@@ -737,12 +838,9 @@ async fn a_bad_part_refuses_the_sync_and_keeps_the_rooms() {
         .await
         .unwrap();
     let dir = crate::support::app::TempDir::new("halls-bad");
-    let store = lokal::store::Store::open(&format!(
-        "sqlite:{}",
-        dir.0.join("lokal.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = lokal::store::Store::open(&format!("sqlite:{}", dir.0.join("lokal.db").display()))
+        .await
+        .unwrap();
     let now: chrono::DateTime<chrono::Utc> = "2027-01-04T09:00:00Z".parse().unwrap();
     store.sync_rooms(&rooms, now).await.unwrap();
     let whole = rooms.iter().position(|r| r.name == WHOLE).unwrap();
@@ -766,7 +864,10 @@ async fn a_bad_part_refuses_the_sync_and_keeps_the_rooms() {
             let dn = r[whole].dn.clone();
             let a = r.iter().position(|x| x.name == "Gymsal A").unwrap();
             r[a].parts = vec![dn];
-            (r, "cycle: Gymsal A+B, (delbar) -> Gymsal A -> Gymsal A+B, (delbar)")
+            (
+                r,
+                "cycle: Gymsal A+B, (delbar) -> Gymsal A -> Gymsal A+B, (delbar)",
+            )
         },
     ];
     for (bad, says) in cases {

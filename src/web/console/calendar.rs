@@ -341,9 +341,8 @@ fn division_note(
     name: &str,
     s: &crate::booking::rooms::RoomStructure,
 ) -> Option<String> {
-    let names = |rs: &[StoredRoom]| -> Vec<String> {
-        rs.iter().map(|r| r.room.name.clone()).collect()
-    };
+    let names =
+        |rs: &[StoredRoom]| -> Vec<String> { rs.iter().map(|r| r.room.name.clone()).collect() };
     if !s.parts.is_empty() {
         Some(lang.t_args(
             "console-division-parts",
