@@ -132,7 +132,8 @@ pub fn resolve_parts(rooms: &[DirRoom]) -> Result<RoomParts, PartsError> {
     for room in rooms {
         let mut path = Vec::new();
         if let Err(cycle) = leaves_of(&room.id, &parts, &mut leaves, &mut path) {
-            let names: Vec<String> = cycle
+            // Told the same way whichever room the walk started from: from the first name.
+            let mut names: Vec<String> = cycle[1..]
                 .iter()
                 .map(|id| {
                     names
@@ -140,6 +141,11 @@ pub fn resolve_parts(rooms: &[DirRoom]) -> Result<RoomParts, PartsError> {
                         .map_or(id.clone(), |r| r.name.clone())
                 })
                 .collect();
+            let first = (0..names.len()).min_by_key(|&i| &names[i]).unwrap_or(0);
+            names.rotate_left(first);
+            if let Some(start) = names.first().cloned() {
+                names.push(start);
+            }
             return Err(PartsError(format!(
                 "rooms are parts of each other in a cycle: {}; a part must be a smaller room",
                 names.join(" -> ")
@@ -471,7 +477,7 @@ mod tests {
         rooms[1].parts = vec!["cn=Gymsal A+B,dc=x".into()];
         let e = resolve_parts(&rooms).unwrap_err().to_string();
         assert!(
-            e.contains("cycle") && e.contains("Gymsal A+B -> Gymsal A -> Gymsal A+B"),
+            e.contains("cycle") && e.contains("Gymsal A -> Gymsal A+B -> Gymsal A"),
             "{e}"
         );
     }

@@ -871,7 +871,7 @@ async fn a_bad_part_refuses_the_sync_and_keeps_the_rooms() {
             r[a].parts = vec![dn];
             (
                 r,
-                "cycle: Gymsal A+B, (delbar) -> Gymsal A -> Gymsal A+B, (delbar)",
+                "cycle: Gymsal A -> Gymsal A+B, (delbar) -> Gymsal A",
             )
         },
     ];
