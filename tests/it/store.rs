@@ -130,7 +130,7 @@ async fn sqlite_passes_the_store_suite_and_keeps_its_data_across_reopening() {
     }
     // Opening again runs no migration twice and finds the rooms.
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 18);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -141,7 +141,7 @@ async fn postgres_passes_the_same_store_suite() {
     room_sync(&store).await;
     drop(store);
     let store = Store::open(&pg.url).await.unwrap();
-    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -179,10 +179,10 @@ fn lokal_sync_directory_copies_the_rooms_into_the_store() {
     );
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "16 rooms in the directory: 16 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
+        "18 rooms in the directory: 18 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
     );
     let second = run();
-    assert!(String::from_utf8_lossy(&second.stdout).contains("16 unchanged"));
+    assert!(String::from_utf8_lossy(&second.stdout).contains("18 unchanged"));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -693,7 +693,7 @@ async fn crowded_creations(store: std::sync::Arc<Store>, url: &str) {
         .sync_rooms(&seed_rooms().await, at("2027-01-01T07:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(report.unchanged, 16);
+    assert_eq!(report.unchanged, 18);
     assert_eq!(other.overlapping_pairs().await.unwrap(), 0);
 }
 
