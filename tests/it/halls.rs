@@ -724,31 +724,31 @@ fn settings(server: &Slapd) -> lokal::directory::LdapSettings {
 /// A foreign schema: the halls of Rådhuset name their parts in `seeAlso` (RFC 4524 allows
 /// it on `room`), mapped with `parts = "seeAlso"`; `lokalPart` then means nothing.
 const FOREIGN: &str = "\
-dn: cn=Bystyresalen,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
+dn: cn=Kommunestyresalen,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
 objectClass: top
 objectClass: room
 objectClass: lokalBookable
-cn: Bystyresalen
+cn: Kommunestyresalen
 lokalCapacity: 90
 lokalPolicy: meeting-room
-seeAlso: cn=Bystyresalen nord,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
-seeAlso: cn=Bystyresalen sør,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
+seeAlso: cn=Kommunestyresalen nord,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
+seeAlso: cn=Kommunestyresalen sør,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
 entryUUID: 0d3f4a6b-1c2e-5f70-8a9b-c1d2e3f40a01
 
-dn: cn=Bystyresalen nord,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
+dn: cn=Kommunestyresalen nord,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
 objectClass: top
 objectClass: room
 objectClass: lokalBookable
-cn: Bystyresalen nord
+cn: Kommunestyresalen nord
 lokalCapacity: 45
 lokalPolicy: meeting-room
 entryUUID: 0d3f4a6b-1c2e-5f70-8a9b-c1d2e3f40a02
 
-dn: cn=Bystyresalen sør,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
+dn: cn=Kommunestyresalen sør,ou=Rådhuset,ou=Buildings,dc=fjordvik,dc=kommune,dc=no
 objectClass: top
 objectClass: room
 objectClass: lokalBookable
-cn: Bystyresalen sør
+cn: Kommunestyresalen sør
 lokalCapacity: 45
 lokalPolicy: meeting-room
 entryUUID: 0d3f4a6b-1c2e-5f70-8a9b-c1d2e3f40a03
@@ -804,7 +804,7 @@ async fn a_foreign_schemas_part_attribute_is_mapped_the_same_on_both_backends() 
         .await
         .unwrap();
     for rooms in [&file, &ldap] {
-        let hall = rooms.iter().find(|r| r.name == "Bystyresalen").unwrap();
+        let hall = rooms.iter().find(|r| r.name == "Kommunestyresalen").unwrap();
         assert_eq!(hall.parts.len(), 2, "{hall:?}");
         // lokalPart is not the mapped attribute: the gym has no parts here.
         let gym = rooms.iter().find(|r| r.name == WHOLE).unwrap();
