@@ -916,7 +916,7 @@ async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
             .await
             .unwrap()
             .len(),
-        16
+        18
     );
     // More staff attempts than the failure limit during the outage: all 503, none counted.
     for _ in 0..6 {

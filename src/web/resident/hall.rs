@@ -86,13 +86,13 @@ fn division(
     name: &str,
     s: crate::booking::rooms::RoomStructure,
 ) -> Option<Division> {
-    let link = |r: &crate::store::StoredRoom| {
+    let link = |r: &crate::booking::records::StoredRoom| {
         (
             r.room.name.clone(),
             format!("/halls/{}", urlencode(&r.room.id)),
         )
     };
-    let names = |rs: &[crate::store::StoredRoom]| -> Vec<String> {
+    let names = |rs: &[crate::booking::records::StoredRoom]| -> Vec<String> {
         rs.iter().map(|r| r.room.name.clone()).collect()
     };
     if !s.parts.is_empty() {
