@@ -804,7 +804,10 @@ async fn a_foreign_schemas_part_attribute_is_mapped_the_same_on_both_backends() 
         .await
         .unwrap();
     for rooms in [&file, &ldap] {
-        let hall = rooms.iter().find(|r| r.name == "Kommunestyresalen").unwrap();
+        let hall = rooms
+            .iter()
+            .find(|r| r.name == "Kommunestyresalen")
+            .unwrap();
         assert_eq!(hall.parts.len(), 2, "{hall:?}");
         // lokalPart is not the mapped attribute: the gym has no parts here.
         let gym = rooms.iter().find(|r| r.name == WHOLE).unwrap();
@@ -869,10 +872,7 @@ async fn a_bad_part_refuses_the_sync_and_keeps_the_rooms() {
             let dn = r[whole].dn.clone();
             let a = r.iter().position(|x| x.name == "Gymsal A").unwrap();
             r[a].parts = vec![dn];
-            (
-                r,
-                "cycle: Gymsal A -> Gymsal A+B, (delbar) -> Gymsal A",
-            )
+            (r, "cycle: Gymsal A -> Gymsal A+B, (delbar) -> Gymsal A")
         },
     ];
     for (bad, says) in cases {

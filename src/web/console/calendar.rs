@@ -324,7 +324,6 @@ fn week_label(lang: Lang, monday: NaiveDate) -> String {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 /// "A, B og C" in the clerk's language.
 fn listing(lang: Lang, names: &[String]) -> String {
     match names {
@@ -364,6 +363,7 @@ fn division_note(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn calendar_page(
     state: &AppState,
     v: &Visitor,
