@@ -281,8 +281,13 @@ fn closure_from_row(r: ClosureRow) -> ClosureRecord {
     }
 }
 
+/// An existing booking of `room_id` from its row, as blocking that room's own part.
+fn existing_from_row(room_id: &str, r: ExistingRow) -> Option<ExistingBooking> {
+    existing_on(vec![room_id.to_owned()], r)
+}
+
 /// An existing booking from its row, blocking `parts` (the physical parts it was found on).
-fn existing_from_row(parts: Vec<String>, r: ExistingRow) -> Option<ExistingBooking> {
+fn existing_on(parts: Vec<String>, r: ExistingRow) -> Option<ExistingBooking> {
     Some(ExistingBooking {
         id: r.0,
         parts,
@@ -546,7 +551,7 @@ fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
                     parts.push(r.9);
                 }
             } else if let Some(b) =
-                existing_from_row(vec![r.9], (r.0.clone(), r.1, r.2, r.3, r.4, r.5, r.6))
+                existing_on(vec![r.9], (r.0.clone(), r.1, r.2, r.3, r.4, r.5, r.6))
             {
                 seen.insert((r.0, r.2), snapshot.existing.len());
                 snapshot.existing.push(b);
@@ -555,6 +560,14 @@ fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
     }
     (snapshot, stale)
 }
+
+/// PostgreSQL: takes the transaction's advisory locks of room `$1` (by its id) and of each of
+/// its physical parts, in one global order (by key) so that two halls never deadlock. Every
+/// writer that decides against a room's bookings takes these first: a hall and its half then
+/// share a lock, and each sees the other's booking.
+pub(super) const LOCK_PARTS_OF_1: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(k) FROM \
+     (SELECT hashtext(leaf_id) AS k FROM room_leaves WHERE room_id = $1 \
+     UNION SELECT hashtext($1) ORDER BY k OFFSET 0) s) t";
 
 /// The physical parts a booking of room `$1` blocks (migration 0013).
 pub(super) const LEAVES_OF_1: &str = "SELECT leaf_id FROM room_leaves WHERE room_id = $1";
@@ -855,14 +868,10 @@ impl Store {
                 // Serializes creations per physical part (and per room), so each decision sees
                 // the one before it: a hall and its half take the half's lock both. The locks
                 // are taken in one global order (by key), so two halls never deadlock.
-                sqlx::query(
-                    "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(k) FROM \
-                     (SELECT hashtext(leaf_id) AS k FROM room_leaves WHERE room_id = $1 \
-                     UNION SELECT hashtext($1) ORDER BY k OFFSET 0) s) t",
-                )
-                .bind(key.room_id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(LOCK_PARTS_OF_1)
+                    .bind(key.room_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let conn: &mut sqlx::PgConnection = &mut tx;
                 let step = create_steps!(conn, false, key, now, actor, decide);
                 match step {
@@ -1165,7 +1174,7 @@ impl Store {
         .await?);
         Ok(rows
             .into_iter()
-            .filter_map(|r| existing_from_row(vec![room_id.to_owned()], r))
+            .filter_map(|r| existing_from_row(room_id, r))
             .collect())
     }
 
