@@ -197,7 +197,7 @@ impl Bookings {
             let mut entries = Vec::new();
             for e in self
                 .store
-                .calendar_entries_between(&room.room.id, from, to)
+                .calendar_entries_between(&room.room.id, false, from, to)
                 .await?
             {
                 let b = e.booking;
@@ -227,7 +227,7 @@ impl Bookings {
                 };
                 for e in self
                     .store
-                    .calendar_entries_between(&other, from, to)
+                    .calendar_entries_between(&other, false, from, to)
                     .await?
                 {
                     for o in e

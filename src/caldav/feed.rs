@@ -103,18 +103,11 @@ async fn feed(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        // With the bookings of the rooms sharing a physical part, busy only (a divisible
+        // hall's in each half's feed, and the halves' in the hall's).
         let bookings = cals.bookings(cal).await?;
-        // A divisible hall's bookings block its halves (and theirs the hall): busy only.
-        let related = cals.related_bookings(cal).await?;
         // Stamped with the last change, not the clock: the same ETag, the same bytes.
-        let body = ical::feed_with_busy(
-            &bookings,
-            &related,
-            busy_label(headers),
-            &cal.info(),
-            detail,
-            modified,
-        );
+        let body = ical::feed(&bookings, &cal.info(), detail, modified);
         let mut r = (StatusCode::OK, body).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -123,31 +123,8 @@ pub fn feed(
     detail: &Detail,
     stamp: DateTime<Utc>,
 ) -> String {
-    feed_with_busy(bookings, &[], "", room, detail, stamp)
-}
-
-/// A feed as [`feed`] writes it, followed by `busy`: bookings of other rooms that block this
-/// one (a divisible hall's, in its halves' feeds, and the halves', in the hall's), written
-/// busy only, with `busy_label` as SUMMARY and nothing about who booked or why, whatever
-/// `detail` shows of the room's own bookings.
-pub fn feed_with_busy(
-    bookings: &[BookingRecord],
-    busy: &[BookingRecord],
-    busy_label: &str,
-    room: &RoomInfo,
-    detail: &Detail,
-    stamp: DateTime<Utc>,
-) -> String {
     let visible: Vec<&BookingRecord> = bookings.iter().filter(|b| is_visible(b)).collect();
-    let busy: Vec<&BookingRecord> = busy.iter().filter(|b| is_visible(b)).collect();
-    let busy_detail = Detail::Busy {
-        label: busy_label.to_owned(),
-    };
-    let (from, to) = years(
-        visible.iter().copied().chain(busy.iter().copied()),
-        room.zone,
-    )
-    .unwrap_or_else(|| {
+    let (from, to) = years(visible.iter().copied(), room.zone).unwrap_or_else(|| {
         let year = room.zone.local(stamp).year();
         (year, year)
     });
@@ -157,11 +134,6 @@ pub fn feed_with_busy(
         .child(vtimezone_block(room.zone, from, to));
     for booking in visible {
         if let Some(events) = booking_events(booking, room, detail, stamp, None) {
-            calendar.children.extend(events);
-        }
-    }
-    for booking in busy {
-        if let Some(events) = booking_events(booking, room, &busy_detail, stamp, None) {
             calendar.children.extend(events);
         }
     }
@@ -465,7 +437,9 @@ fn base_event(
         }
         Detail::Staff { show_organiser } => {
             event.summary(&clean_text(&booking.purpose));
-            if *show_organiser {
+            // A booking of another room sharing a physical part is shown busy only, with
+            // no requester to name.
+            if *show_organiser && !booking.requester_id.is_empty() {
                 event.append_property(
                     Property::new("ORGANIZER", organiser_address(&booking.requester_id))
                         .add_parameter("CN", &param_text(&booking.requester_name))

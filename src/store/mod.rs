@@ -162,9 +162,13 @@ macro_rules! sync_parts {
             m
         };
         let (before, after) = (leaves_of(&old_leaves), leaves_of(&new_leaves));
+        // A room without leaves yet blocked itself (the trigger's fallback).
         let moved: Vec<&String> = after
             .iter()
-            .filter(|(r, l)| before.get(*r) != Some(*l))
+            .filter(|(r, l)| match before.get(*r) {
+                Some(old) => old != *l,
+                None => l.as_slice() != [(*r).clone()],
+            })
             .map(|(r, _)| r)
             .collect();
         if changed {
@@ -207,6 +211,17 @@ macro_rules! sync_parts {
                 .execute(&mut *$tx)
                 .await
                 .map_err(booking::map_insert_error)?;
+                // The room's calendar now holds its new relatives' bookings: the rooms of its
+                // hall go on from above every change number any of them has stamped (their one
+                // sequence, migration 0013).
+                sqlx::query(&format!(
+                    "UPDATE rooms SET change_seq = (SELECT MAX(change_seq) FROM rooms) + 1 \
+                     WHERE id IN ({} UNION SELECT $1)",
+                    booking::RELATED_TO_1
+                ))
+                .bind(room)
+                .execute(&mut *$tx)
+                .await?;
             }
         }
         changed

@@ -480,8 +480,47 @@ async fn calendars_and_feeds(app: &TestApp) {
     let a_before = etag(app, half_a.clone()).await;
 
     // Thursday 7 January, 18:00–20:00 Oslo (17:00–19:00 UTC): the whole, by a clerk.
+    // Half A's calendar before: its sync token.
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>
+  <d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let half_a_calendar = format!("/dav/calendars/rooms/{half_a}/calendar/");
+    let (status, body) = dav(app, "REPORT", &half_a_calendar, LARS, &sync("")).await;
+    assert_eq!(status, 207, "{body}");
+    let token = body
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .unwrap()
+        .to_owned();
+
     let (status, body) = book(app, ASTRID, &whole, "2027-01-07T18:00", "2027-01-07T20:00").await;
     assert_eq!(status, 201, "{body}");
+    let booked = body["id"].as_str().unwrap().to_owned();
+
+    // Half A's CalDAV calendar: the whole's booking is a member since that token, busy only.
+    let (status, body) = dav(app, "REPORT", &half_a_calendar, LARS, &sync(&token)).await;
+    assert_eq!(status, 207, "{body}");
+    assert!(
+        body.contains(&format!("{half_a_calendar}{booked}.ics")),
+        "{body}"
+    );
+    let (status, object) = dav(
+        app,
+        "GET",
+        &format!("{half_a_calendar}{booked}.ics"),
+        LARS,
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{object}");
+    assert!(object.contains("SUMMARY:Opptatt"), "{object}");
+    for secret in ["Innebandy", "Astrid", "ORGANIZER", "astrid"] {
+        assert!(!object.contains(secret), "{secret} in {object}");
+    }
 
     let query = r#"<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav">
   <c:time-range start="20270104T000000Z" end="20270111T000000Z"/></c:free-busy-query>"#;
