@@ -932,3 +932,52 @@ async fn a_bad_part_refuses_the_sync_and_keeps_the_rooms() {
         .unwrap();
     assert_eq!(store.room_leaves(&whole_id).await.unwrap().len(), 1);
 }
+
+/// The console: a half's week shows the whole's booking as "Booket som Gymsal A+B", with no
+/// details, and each week says how the hall is divided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consoles_week_of_a_half_shows_the_wholes_booking_without_details() {
+    let app = TestApp::sqlite().await;
+    let whole = app.room(WHOLE).await;
+    let half_a = app.room("Gymsal A").await;
+    let kari = app.resident("kari.gym@example.no").await;
+    let (status, body) = book(
+        &app,
+        (&kari.0, &kari.1),
+        &whole,
+        "2027-01-07T18:00",
+        "2027-01-07T20:00",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let astrid = crate::support::browser::Browser::signed_in(&app, ASTRID.0, ASTRID.1).await;
+    let week = astrid
+        .get(&format!("/console/calendar?room={half_a}&week=2027-W01"))
+        .await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    assert!(
+        week.body.contains("Booket som Gymsal A+B, (delbar)"),
+        "{}",
+        week.body
+    );
+    assert!(
+        week.body
+            .contains("Gymsal A er en del av Gymsal A+B, (delbar). En booking av hele lokalet"),
+        "{}",
+        week.body
+    );
+    for secret in ["Innebandy", "Resident kari"] {
+        assert!(!week.body.contains(secret), "{secret} in the half's week");
+    }
+    // The whole's own week shows the booking with its details, as any booking.
+    let week = astrid
+        .get(&format!("/console/calendar?room={whole}&week=2027-W01"))
+        .await;
+    assert!(week.body.contains("Innebandy"), "{}", week.body);
+    assert!(
+        week.body
+            .contains("Gymsal A+B, (delbar) består av Gymsal A og Gymsal B."),
+        "{}",
+        week.body
+    );
+}
