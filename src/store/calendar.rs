@@ -75,6 +75,24 @@ fn rooms_of(family: bool, col: &str) -> String {
     }
 }
 
+/// The bookings `b` a room calendar (the room `$1`) holds, read room by room: a FROM clause
+/// and its condition. With `family` the rooms come first and each one's bookings are read by
+/// the `(room_id, change_seq)` index (CROSS JOIN keeps SQLite from scanning every blocking
+/// booking by status instead).
+fn bookings_of(family: bool) -> (String, &'static str) {
+    if family {
+        (
+            format!(
+                "({} UNION SELECT $1) f CROSS JOIN bookings b",
+                super::booking::RELATED_TO_1
+            ),
+            "b.room_id = f.room_id",
+        )
+    } else {
+        ("bookings b".to_owned(), "b.room_id = $1")
+    }
+}
+
 type FeedTokenRow = (
     String,
     String,
@@ -120,9 +138,9 @@ impl Store {
         room_id: &str,
         family: bool,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (from, cond) = bookings_of(family);
         let sql = format!(
-            "SELECT b.id, b.change_seq FROM bookings b WHERE {} AND {VISIBLE} ORDER BY b.id",
-            rooms_of(family, "b.room_id")
+            "SELECT b.id, b.change_seq FROM {from} WHERE {cond} AND {VISIBLE} ORDER BY b.id"
         );
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?))
     }
@@ -136,11 +154,13 @@ impl Store {
         ids: Option<&[String]>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
         let rooms = rooms_of(family, "b.room_id");
-        let select = format!("SELECT {ENTRY_COLUMNS} FROM bookings b");
         let mut rows: Vec<EntryRow> = Vec::new();
         match ids {
             None => {
-                let sql = format!("{select} WHERE {rooms} AND {VISIBLE} ORDER BY b.id");
+                let (from, cond) = bookings_of(family);
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM {from} WHERE {cond} AND {VISIBLE} ORDER BY b.id"
+                );
                 rows = on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
             }
             Some(ids) => {
@@ -229,10 +249,10 @@ impl Store {
         family: bool,
         since: i64,
     ) -> Result<Vec<CalendarChange>, StoreError> {
+        let (from, cond) = bookings_of(family);
         let sql = format!(
-            "SELECT b.id, b.change_seq, CASE WHEN {VISIBLE} THEN 1 ELSE 0 END FROM bookings b \
-             WHERE {} AND b.change_seq > $2 ORDER BY b.change_seq",
-            rooms_of(family, "b.room_id")
+            "SELECT b.id, b.change_seq, CASE WHEN {VISIBLE} THEN 1 ELSE 0 END FROM {from} \
+             WHERE {cond} AND b.change_seq > $2 ORDER BY b.change_seq"
         );
         let rows: Vec<(String, i64, i32)> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(room_id)
