@@ -1237,6 +1237,23 @@ mod tests {
     }
 
     #[test]
+    fn a_booking_shown_busy_only_names_no_organiser_even_where_organisers_are_shown() {
+        // A divisible hall's booking in a half's calendar comes without a requester.
+        let mut b = booking(
+            "hall",
+            "approved",
+            None,
+            vec![occ(0, at(oslo(), "2027-01-07T18:00"), 120, "approved")],
+        );
+        b.requester_id = String::new();
+        b.requester_name = String::new();
+        b.purpose = "Opptatt".into();
+        let text = calendar_object(&b, &room(), &staff(), stamp()).unwrap();
+        assert!(!text.contains("ORGANIZER"), "{text}");
+        assert!(unfold(&text).contains("SUMMARY:Opptatt\r\n"), "{text}");
+    }
+
+    #[test]
     fn a_series_cut_at_the_horizon_ends_at_its_last_stored_date() {
         let mut b = booking(
             "b2",
