@@ -92,6 +92,12 @@ impl Bookings {
         })
     }
 
+    /// Every divisible room's direct parts, `(room id, part id)`: for lists that mark halls and
+    /// their parts without asking per room.
+    pub async fn divisions(&self) -> Result<Vec<(String, String)>, BookingError> {
+        Ok(self.store.room_parts().await?)
+    }
+
     /// The live rooms that match `query`.
     pub async fn find_rooms(&self, query: &RoomQuery) -> Result<Vec<StoredRoom>, BookingError> {
         Ok(self

@@ -689,6 +689,14 @@ async fn the_halls_pages_say_what_it_is_made_of_and_what_booking_it_blocks() {
         "{page}"
     );
     assert!(page.contains(&format!("href=\"/halls/{whole}\"")), "{page}");
+    // The search's cards say it too.
+    let (status, page) = text(&app, "/?date=2027-01-07&from=18:00&to=20:00&people=40", &[]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Del av Gymsal A+B, (delbar)."), "{page}");
+    assert!(
+        page.contains("Består av Gymsal A og Gymsal B; booker du hele, er alle delene opptatt."),
+        "{page}"
+    );
     // A plain room says nothing of the kind.
     let (_, page) = text(
         &app,

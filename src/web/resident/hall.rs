@@ -72,7 +72,7 @@ pub struct Division {
 }
 
 /// "A, B og C" in the visitor's language.
-fn listing(lang: crate::i18n::Lang, names: &[String]) -> String {
+pub(super) fn listing(lang: crate::i18n::Lang, names: &[String]) -> String {
     match names {
         [] => String::new(),
         [one] => one.clone(),
