@@ -290,6 +290,9 @@ pub struct MappingOverrides {
     pub description: Option<String>,
     /// The room's e-mail address (`mail` in both presets; empty turns it off).
     pub room_email: Option<String>,
+    /// The room's parts, as DNs of other rooms (`lokalPart` in the OpenLDAP preset, none in
+    /// Active Directory's; empty turns it off).
+    pub parts: Option<String>,
     pub member_groups: Option<GroupsFrom>,
 }
 
@@ -560,7 +563,8 @@ impl DirectoryConfig {
             floor,
             time_zone,
             description,
-            room_email
+            room_email,
+            parts
         );
         m.clerk_groups = self.clerk_groups.clone();
         m.admin_groups = self.admin_groups.clone();

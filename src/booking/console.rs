@@ -58,6 +58,14 @@ pub enum WeekEntryKind {
         /// A clerk's block (rather than a holiday calendar's event).
         block: bool,
     },
+    /// A booking of another room that blocks this one: a divisible hall booked whole, in
+    /// the week of one of its parts, or a part, in the hall's. Nothing of who or why: it
+    /// belongs to the other room's calendar.
+    Elsewhere {
+        /// The other room's name.
+        room: String,
+        status: OccurrenceStatus,
+    },
 }
 
 /// One room's week.
@@ -189,7 +197,7 @@ impl Bookings {
             let mut entries = Vec::new();
             for e in self
                 .store
-                .calendar_entries_between(&room.room.id, from, to)
+                .calendar_entries_between(&room.room.id, false, from, to)
                 .await?
             {
                 let b = e.booking;
@@ -209,6 +217,35 @@ impl Bookings {
                             status: o.status,
                         },
                     });
+                }
+            }
+            // A divisible hall's bookings block its parts, and each part's the hall.
+            for other in self.store.related_rooms(&room.room.id).await? {
+                let name = match self.store.room(&other).await? {
+                    Some(r) => r.room.name,
+                    None => continue,
+                };
+                for e in self
+                    .store
+                    .calendar_entries_between(&other, false, from, to)
+                    .await?
+                {
+                    for o in e
+                        .booking
+                        .occurrences
+                        .iter()
+                        .filter(|o| o.status.is_blocking())
+                        .filter(|o| o.start < to && o.end > from)
+                    {
+                        entries.push(WeekEntry {
+                            start: zone.local(o.start),
+                            end: zone.local(o.end),
+                            what: WeekEntryKind::Elsewhere {
+                                room: name.clone(),
+                                status: o.status,
+                            },
+                        });
+                    }
                 }
             }
             let policy = self.rules.policy(room)?;

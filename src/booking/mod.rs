@@ -542,7 +542,9 @@ impl Bookings {
             )
             .unwrap_or(window)
         });
-        let core_room = Room::new(room.room.id.clone(), zone);
+        // A divisible hall blocks its physical parts; a plain room blocks itself.
+        let leaves = self.store.room_leaves(&room.room.id).await?;
+        let core_room = Room::new(room.room.id.clone(), zone).with_parts(leaves);
         let core_room = match room.room.capacity {
             Some(c) => core_room.with_capacity(c),
             None => core_room,

@@ -51,7 +51,53 @@ impl RoomQuery {
     }
 }
 
+/// How a room is divided: the rooms it is made of (a divisible hall's halves) and the halls
+/// it is part of, live rooms only, by name. Both empty for a plain room.
+#[derive(Clone, Debug, Default)]
+pub struct RoomStructure {
+    pub parts: Vec<StoredRoom>,
+    pub part_of: Vec<StoredRoom>,
+}
+
 impl Bookings {
+    /// How `room_id` is divided (see [`RoomStructure`]).
+    pub async fn structure(&self, room_id: &str) -> Result<RoomStructure, BookingError> {
+        let pairs = self.store.room_parts().await?;
+        if !pairs.iter().any(|(r, p)| r == room_id || p == room_id) {
+            return Ok(RoomStructure::default());
+        }
+        let rooms = self.store.rooms(false).await?;
+        let pick = |ids: Vec<&String>| -> Vec<StoredRoom> {
+            rooms
+                .iter()
+                .filter(|r| ids.contains(&&r.room.id))
+                .cloned()
+                .collect()
+        };
+        Ok(RoomStructure {
+            parts: pick(
+                pairs
+                    .iter()
+                    .filter(|(r, _)| r == room_id)
+                    .map(|(_, p)| p)
+                    .collect(),
+            ),
+            part_of: pick(
+                pairs
+                    .iter()
+                    .filter(|(_, p)| p == room_id)
+                    .map(|(r, _)| r)
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Every divisible room's direct parts, `(room id, part id)`: for lists that mark halls and
+    /// their parts without asking per room.
+    pub async fn divisions(&self) -> Result<Vec<(String, String)>, BookingError> {
+        Ok(self.store.room_parts().await?)
+    }
+
     /// The live rooms that match `query`.
     pub async fn find_rooms(&self, query: &RoomQuery) -> Result<Vec<StoredRoom>, BookingError> {
         Ok(self

@@ -103,6 +103,8 @@ async fn feed(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        // With the bookings of the rooms sharing a physical part, busy only (a divisible
+        // hall's in each half's feed, and the halves' in the hall's).
         let bookings = cals.bookings(cal).await?;
         // Stamped with the last change, not the clock: the same ETag, the same bytes.
         let body = ical::feed(&bookings, &cal.info(), detail, modified);

@@ -437,7 +437,9 @@ fn base_event(
         }
         Detail::Staff { show_organiser } => {
             event.summary(&clean_text(&booking.purpose));
-            if *show_organiser {
+            // A booking of another room sharing a physical part is shown busy only, with
+            // no requester to name.
+            if *show_organiser && !booking.requester_id.is_empty() {
                 event.append_property(
                     Property::new("ORGANIZER", organiser_address(&booking.requester_id))
                         .add_parameter("CN", &param_text(&booking.requester_name))
@@ -1232,6 +1234,23 @@ mod tests {
         assert!(props(master, "RDATE").is_empty());
         assert_eq!(independent_starts(master), blocking_starts(&b));
         assert_eq!(independent_starts(master).len(), 9);
+    }
+
+    #[test]
+    fn a_booking_shown_busy_only_names_no_organiser_even_where_organisers_are_shown() {
+        // A divisible hall's booking in a half's calendar comes without a requester.
+        let mut b = booking(
+            "hall",
+            "approved",
+            None,
+            vec![occ(0, at(oslo(), "2027-01-07T18:00"), 120, "approved")],
+        );
+        b.requester_id = String::new();
+        b.requester_name = String::new();
+        b.purpose = "Opptatt".into();
+        let text = calendar_object(&b, &room(), &staff(), stamp()).unwrap();
+        assert!(!text.contains("ORGANIZER"), "{text}");
+        assert!(unfold(&text).contains("SUMMARY:Opptatt\r\n"), "{text}");
     }
 
     #[test]

@@ -200,11 +200,11 @@ impl Calendars {
             .unwrap_or(0))
     }
 
-    /// Every booking in the calendar, with its dates.
+    /// Every booking in the calendar, with its dates (those of rooms sharing a physical part
+    /// busy only, see [`Calendars::entries`]).
     pub async fn bookings(&self, cal: &RoomCalendar) -> Result<Vec<BookingRecord>, StoreError> {
         Ok(self
-            .store
-            .calendar_entries(&cal.room.room.id, None)
+            .entries(cal, None)
             .await?
             .into_iter()
             .map(|e| e.booking)
@@ -218,15 +218,34 @@ impl Calendars {
         booking_id: &str,
     ) -> Result<Option<CalendarEntry>, StoreError> {
         Ok(self
-            .store
-            .calendar_entries(&cal.room.room.id, Some(&[booking_id.to_owned()]))
+            .entries(cal, Some(&[booking_id.to_owned()]))
             .await?
             .into_iter()
             .next())
     }
 }
 
-/// Reading a room calendar's members, by id, by time and by change (RFC 6578).
+/// What a room calendar shows of a booking of another room that shares a physical part with
+/// it (a divisible hall's booking in each half's calendar, a half's in the hall's): the time
+/// and the status, as busy; nothing of who booked or why, whoever looks.
+pub const OTHER_ROOM_BUSY: &str = "Opptatt";
+
+fn busy_only(cal: &RoomCalendar, mut entry: CalendarEntry) -> CalendarEntry {
+    if entry.booking.room_id != cal.room.room.id {
+        let b = &mut entry.booking;
+        b.purpose = OTHER_ROOM_BUSY.to_owned();
+        b.requester_id = String::new();
+        b.requester_name = String::new();
+        b.status_reason = None;
+        b.reasons = "[]".to_owned();
+    }
+    entry
+}
+
+/// Reading a room calendar's members, by id, by time and by change (RFC 6578). A room's
+/// calendar holds its own bookings and, busy only, those of the rooms sharing a physical part
+/// with it (a divisible hall and its halves): they share one change sequence, so ETags, ctags
+/// and sync tokens cover both.
 impl Calendars {
     /// Every booking of the calendar with its dates, or only those with the given ids.
     pub async fn entries(
@@ -234,7 +253,13 @@ impl Calendars {
         cal: &RoomCalendar,
         ids: Option<&[String]>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
-        self.store.calendar_entries(&cal.room.room.id, ids).await
+        Ok(self
+            .store
+            .calendar_entries(&cal.room.room.id, true, ids)
+            .await?
+            .into_iter()
+            .map(|e| busy_only(cal, e))
+            .collect())
     }
 
     /// The bookings of the calendar with an occurrence overlapping `[from, to)`.
@@ -244,14 +269,18 @@ impl Calendars {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
-        self.store
-            .calendar_entries_between(&cal.room.room.id, from, to)
-            .await
+        Ok(self
+            .store
+            .calendar_entries_between(&cal.room.room.id, true, from, to)
+            .await?
+            .into_iter()
+            .map(|e| busy_only(cal, e))
+            .collect())
     }
 
     /// The calendar's members without their bodies: `(booking id, change number)`.
     pub async fn index(&self, cal: &RoomCalendar) -> Result<Vec<(String, i64)>, StoreError> {
-        self.store.calendar_index(&cal.room.room.id).await
+        self.store.calendar_index(&cal.room.room.id, true).await
     }
 
     /// The members changed after change number `since`, removed ones included.
@@ -260,10 +289,13 @@ impl Calendars {
         cal: &RoomCalendar,
         since: i64,
     ) -> Result<Vec<CalendarChange>, StoreError> {
-        self.store.calendar_changes(&cal.room.room.id, since).await
+        self.store
+            .calendar_changes(&cal.room.room.id, true, since)
+            .await
     }
 
-    /// When the calendar last changed (`None` before its first booking).
+    /// When the calendar last changed (`None` before its first booking): a booking of the
+    /// room, or of a room sharing a physical part with it.
     pub async fn last_change(
         &self,
         cal: &RoomCalendar,
@@ -389,7 +421,8 @@ impl Calendars {
         Ok(found.pop().filter(|c| c.bookable))
     }
 
-    /// The busy periods (UTC) of a room's blocking bookings overlapping `[from, to)`:
+    /// The busy periods (UTC) of the blocking bookings overlapping `[from, to)` of a room and
+    /// of the rooms sharing a physical part with it (busy only: nothing of who):
     /// `(start, end, tentative)`, as [`ical::freebusy`](ical::freebusy) takes them. One
     /// source for the free-busy-query REPORT (RFC 4791 §7.10) and the schedule outbox's
     /// VFREEBUSY requests (RFC 6638 §5).
@@ -400,9 +433,10 @@ impl Calendars {
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>, bool)>, StoreError> {
         let mut periods = Vec::new();
+        // A divisible hall is busy when one of its halves is, and each half when the hall is.
         for entry in self
             .store
-            .calendar_entries_between(&cal.room.room.id, from, to)
+            .calendar_entries_between(&cal.room.room.id, true, from, to)
             .await?
         {
             periods.extend(ical::busy_periods(&entry.booking, from, to));

@@ -191,6 +191,10 @@ pub struct Mapping {
     pub description: Option<String>,
     /// The room's e-mail address, its calendar-user address for scheduling (RFC 6638).
     pub room_email: Option<String>,
+    /// The room's parts (a divisible hall's halves), as DNs of other rooms: `lokalPart` in
+    /// our schema; no attribute in the Active Directory preset. `None`: no room has parts.
+    #[serde(default)]
+    pub parts: Option<String>,
     pub member_groups: GroupsFrom,
     /// Members of these groups are clerks.
     pub clerk_groups: Vec<String>,
@@ -232,6 +236,7 @@ impl Mapping {
             time_zone: Some("lokalTimeZone".into()),
             description: Some("description".into()),
             room_email: Some("mail".into()),
+            parts: Some("lokalPart".into()),
             member_groups: GroupsFrom::Member {
                 attribute: "member".into(),
             },
@@ -262,6 +267,9 @@ impl Mapping {
             time_zone: None,
             description: Some("description".into()),
             room_email: Some("mail".into()),
+            // Exchange has no attribute for this; a site names one (e.g. an
+            // extensionAttribute holding DNs) through `directory.mapping.parts`.
+            parts: None,
             member_groups: GroupsFrom::MemberOf {
                 attribute: "memberOf".into(),
             },
@@ -320,6 +328,7 @@ impl Mapping {
                 &self.time_zone,
                 &self.description,
                 &self.room_email,
+                &self.parts,
             ]
             .into_iter()
             .flatten()
@@ -374,6 +383,18 @@ impl Mapping {
         let opt = |a: &Option<String>| a.as_ref().and_then(|a| entry.text(a));
         let mut equipment = entry.texts(&self.equipment);
         equipment.sort();
+        let mut parts: Vec<String> = self
+            .parts
+            .as_ref()
+            .map(|a| entry.texts(a))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .map(|p| dn::canonical(&p))
+            .collect();
+        parts.sort_by_key(|p| dn::normalize(p));
+        parts.dedup_by(|a, b| dn::same(a, b));
         DirRoom {
             id: self.stable_id(entry),
             dn: dn::canonical(&entry.dn),
@@ -393,6 +414,7 @@ impl Mapping {
             time_zone: opt(&self.time_zone),
             description: opt(&self.description),
             email: opt(&self.room_email).and_then(|m| room_address(&m)),
+            parts,
         }
     }
 

@@ -42,6 +42,117 @@ pub struct DirRoom {
     /// The room's e-mail address (an Exchange room mailbox's `mail`): the calendar-user
     /// address (`mailto:`) staff invite it by. `None` where the directory has none.
     pub email: Option<String>,
+    /// The DNs of the rooms this room is made of (a divisible hall's halves), canonical and
+    /// sorted; empty for a room that is not divided. Checked at sync by [`resolve_parts`].
+    pub parts: Vec<String>,
+}
+
+/// A room naming parts that cannot be: a part that is no room of the directory, the room
+/// itself, or a cycle. The sync refuses the whole directory with this message, so that a
+/// hall is never served without the parts it blocks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PartsError(pub String);
+
+/// The direct parts of every room, by room id (rooms without parts left out), from the part
+/// DNs the directory names; and the physical parts (leaves of the part tree) of every room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoomParts {
+    /// Room id -> the ids of its direct parts, sorted.
+    pub parts: std::collections::BTreeMap<String, Vec<String>>,
+    /// Room id -> the ids of the physical parts it blocks, sorted; a room without parts
+    /// blocks itself.
+    pub leaves: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Resolves the part DNs of `rooms` to room ids and works out every room's physical parts.
+/// Refuses a part that is not one of `rooms`, a room naming itself, and a cycle (A made of B
+/// made of A), naming the rooms.
+pub fn resolve_parts(rooms: &[DirRoom]) -> Result<RoomParts, PartsError> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let by_dn: std::collections::HashMap<String, &DirRoom> =
+        rooms.iter().map(|r| (dn::normalize(&r.dn), r)).collect();
+    let label = |r: &DirRoom| format!("{:?} ({})", r.name, r.dn);
+    let mut parts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for room in rooms {
+        let mut ids = BTreeSet::new();
+        for part in &room.parts {
+            let Some(found) = by_dn.get(&dn::normalize(part)) else {
+                return Err(PartsError(format!(
+                    "room {} names the part {part:?}, which is not a bookable room in the \
+                     directory; correct the room's part attribute (directory.mapping.parts)",
+                    label(room)
+                )));
+            };
+            if found.id == room.id {
+                return Err(PartsError(format!(
+                    "room {} names itself as one of its parts",
+                    label(room)
+                )));
+            }
+            ids.insert(found.id.clone());
+        }
+        if !ids.is_empty() {
+            parts.insert(room.id.clone(), ids.into_iter().collect());
+        }
+    }
+    let names: std::collections::HashMap<&str, &DirRoom> =
+        rooms.iter().map(|r| (r.id.as_str(), r)).collect();
+    // Depth-first, with the path on a stack to tell a cycle from a shared part.
+    fn leaves_of(
+        id: &str,
+        parts: &BTreeMap<String, Vec<String>>,
+        done: &mut BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+    ) -> Result<Vec<String>, Vec<String>> {
+        if let Some(l) = done.get(id) {
+            return Ok(l.clone());
+        }
+        if let Some(at) = path.iter().position(|p| p == id) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(id.to_owned());
+            return Err(cycle);
+        }
+        let leaves = match parts.get(id) {
+            None => vec![id.to_owned()],
+            Some(direct) => {
+                path.push(id.to_owned());
+                let mut all = BTreeSet::new();
+                for p in direct {
+                    all.extend(leaves_of(p, parts, done, path)?);
+                }
+                path.pop();
+                all.into_iter().collect()
+            }
+        };
+        done.insert(id.to_owned(), leaves.clone());
+        Ok(leaves)
+    }
+    let mut leaves = BTreeMap::new();
+    for room in rooms {
+        let mut path = Vec::new();
+        if let Err(cycle) = leaves_of(&room.id, &parts, &mut leaves, &mut path) {
+            // Told the same way whichever room the walk started from: from the first name.
+            let mut names: Vec<String> = cycle[1..]
+                .iter()
+                .map(|id| {
+                    names
+                        .get(id.as_str())
+                        .map_or(id.clone(), |r| r.name.clone())
+                })
+                .collect();
+            let first = (0..names.len()).min_by_key(|&i| &names[i]).unwrap_or(0);
+            names.rotate_left(first);
+            if let Some(start) = names.first().cloned() {
+                names.push(start);
+            }
+            return Err(PartsError(format!(
+                "rooms are parts of each other in a cycle: {}; a part must be a smaller room",
+                names.join(" -> ")
+            )));
+        }
+    }
+    Ok(RoomParts { parts, leaves })
 }
 
 /// A policy name that rooms give and the policy file lacks, with the rooms giving it.
@@ -264,6 +375,7 @@ mod tests {
             time_zone: None,
             description: None,
             email: None,
+            parts: Vec::new(),
         }
     }
 
@@ -296,6 +408,78 @@ mod tests {
              policy \"shed\" is named by 1 room: Bua"
         );
         assert!(unknown_policies(&rooms[1..2], |name| name == "hall").is_empty());
+    }
+
+    fn hall() -> Vec<DirRoom> {
+        let mut whole = room("Gymsal A+B", None, None);
+        whole.parts = vec!["cn=Gymsal A,dc=x".into(), "CN=Gymsal B, dc=x".into()];
+        vec![
+            whole,
+            room("Gymsal A", None, None),
+            room("Gymsal B", None, None),
+            room("Lager", None, None),
+        ]
+    }
+
+    #[test]
+    fn a_hall_blocks_its_halves_and_a_half_blocks_itself() {
+        let resolved = resolve_parts(&hall()).unwrap();
+        assert_eq!(
+            resolved.parts.get("gymsal a+b"),
+            Some(&vec!["gymsal a".to_string(), "gymsal b".to_string()])
+        );
+        assert_eq!(
+            resolved.leaves.get("gymsal a+b"),
+            Some(&vec!["gymsal a".to_string(), "gymsal b".to_string()])
+        );
+        assert_eq!(
+            resolved.leaves.get("gymsal a"),
+            Some(&vec!["gymsal a".to_string()])
+        );
+        assert_eq!(
+            resolved.leaves.get("lager"),
+            Some(&vec!["lager".to_string()])
+        );
+        assert!(!resolved.parts.contains_key("lager"));
+    }
+
+    #[test]
+    fn nested_parts_resolve_to_the_physical_leaves() {
+        let mut rooms = hall();
+        let mut hall_a = room("Halvdel A", None, None);
+        hall_a.parts = vec!["cn=Gymsal A,dc=x".into()];
+        rooms[0].parts = vec!["cn=Halvdel A,dc=x".into(), "cn=Gymsal B,dc=x".into()];
+        rooms.push(hall_a);
+        let resolved = resolve_parts(&rooms).unwrap();
+        assert_eq!(
+            resolved.leaves.get("gymsal a+b"),
+            Some(&vec!["gymsal a".to_string(), "gymsal b".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_bad_part_is_refused_with_the_rooms_named() {
+        let mut rooms = hall();
+        rooms[0].parts.push("cn=Gymsal C,dc=x".into());
+        let e = resolve_parts(&rooms).unwrap_err().to_string();
+        assert!(
+            e.contains("\"Gymsal A+B\"") && e.contains("cn=Gymsal C,dc=x"),
+            "{e}"
+        );
+        assert!(e.contains("not a bookable room"), "{e}");
+
+        let mut rooms = hall();
+        rooms[1].parts = vec!["cn=Gymsal A,dc=x".into()];
+        let e = resolve_parts(&rooms).unwrap_err().to_string();
+        assert!(e.contains("names itself"), "{e}");
+
+        let mut rooms = hall();
+        rooms[1].parts = vec!["cn=Gymsal A+B,dc=x".into()];
+        let e = resolve_parts(&rooms).unwrap_err().to_string();
+        assert!(
+            e.contains("cycle") && e.contains("Gymsal A -> Gymsal A+B -> Gymsal A"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //!
 //! Invariants kept here, on both backends:
 //! - a booking is created in one transaction that first expires the room's stale holds, then
-//!   reads the room's blocking occurrences, lets the caller decide, and inserts. SQLite
-//!   serializes writers (`BEGIN IMMEDIATE`); PostgreSQL takes a per-room advisory lock, and
-//!   its `occurrences_no_overlap` exclusion constraint stops any overlap that slips past;
+//!   reads the blocking occurrences of every room sharing a physical part with it (a
+//!   divisible hall and its halves, migration 0013), lets the caller decide, and inserts.
+//!   SQLite serializes writers (`BEGIN IMMEDIATE`); PostgreSQL takes an advisory lock per
+//!   physical part (in one global order), and its `occurrence_parts_no_overlap` exclusion
+//!   constraint stops any overlap that slips past, whichever room of the hall it was booked
+//!   on (the `occurrence_parts` rows are written by trigger, from every entry point);
 //! - every status change writes an audit row and an outbox row in the same transaction;
 //! - nothing is deleted: rejected, cancelled and expired bookings stay with their reason.
 
@@ -247,7 +250,8 @@ type ClosureRow = (
     DateTime<Utc>,
 );
 
-/// A row of the creation snapshot: an occurrence (with its booking's hold) or a closure.
+/// A row of the creation snapshot: an occurrence (with its booking's hold and the physical
+/// part it was found on) or a closure.
 type SnapshotRow = (
     String,
     String,
@@ -257,6 +261,7 @@ type SnapshotRow = (
     DateTime<Utc>,
     String,
     Option<DateTime<Utc>>,
+    String,
     String,
 );
 
@@ -276,10 +281,16 @@ fn closure_from_row(r: ClosureRow) -> ClosureRecord {
     }
 }
 
+/// An existing booking of `room_id` from its row, as blocking that room's own part.
 fn existing_from_row(room_id: &str, r: ExistingRow) -> Option<ExistingBooking> {
+    existing_on(vec![room_id.to_owned()], r)
+}
+
+/// An existing booking from its row, blocking `parts` (the physical parts it was found on).
+fn existing_on(parts: Vec<String>, r: ExistingRow) -> Option<ExistingBooking> {
     Some(ExistingBooking {
         id: r.0,
-        parts: vec![room_id.to_owned()],
+        parts,
         requester: r.1,
         span: Interval::new(r.2, r.3).ok()?,
         blocked: Interval::new(r.4, r.5).ok()?,
@@ -439,7 +450,7 @@ macro_rules! create_steps {
                     Step::KeyReused
                 };
             }
-            let (snapshot, stale) = snapshot_of(key.room_id, rows, now);
+            let (snapshot, stale) = snapshot_of(rows, now);
             if stale {
                 expire_in_tx!($conn, Some(key.room_id), now);
             }
@@ -510,10 +521,13 @@ macro_rules! create_steps {
 
 /// What a decision sees, from the snapshot query's rows, and whether a pending request whose
 /// hold ran out was among them (none of its dates blocks any more).
-fn snapshot_of(room_id: &str, rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
+fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
     let mut snapshot = Snapshot::default();
     let mut stale = false;
-    let mut seen = std::collections::HashSet::new();
+    // An occurrence is found once per physical part it shares with the room asked for (and
+    // again by the quota half): one existing booking, with every part it was found on.
+    let mut seen: std::collections::HashMap<(String, DateTime<Utc>), usize> =
+        std::collections::HashMap::new();
     for r in rows {
         if r.6 == "closure" {
             snapshot.closures.push(ClosureRecord {
@@ -530,32 +544,63 @@ fn snapshot_of(room_id: &str, rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Sn
             // A request whose hold ran out: expired by the caller, and none of its dates
             // blocks any more (a series may mix approved and pending dates).
             stale = true;
-        } else if r.6 != "idem"
-            && seen.insert((r.0.clone(), r.2))
-            && let Some(b) = existing_from_row(room_id, (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
-        {
-            snapshot.existing.push(b);
+        } else if r.6 != "idem" {
+            if let Some(&at) = seen.get(&(r.0.clone(), r.2)) {
+                let parts = &mut snapshot.existing[at].parts;
+                if !parts.contains(&r.9) {
+                    parts.push(r.9);
+                }
+            } else if let Some(b) =
+                existing_on(vec![r.9], (r.0.clone(), r.1, r.2, r.3, r.4, r.5, r.6))
+            {
+                seen.insert((r.0, r.2), snapshot.existing.len());
+                snapshot.existing.push(b);
+            }
         }
     }
     (snapshot, stale)
 }
 
+/// PostgreSQL: takes the transaction's advisory locks of room `$1` (by its id) and of each of
+/// its physical parts, in one global order (by key) so that two halls never deadlock. Every
+/// writer that decides against a room's bookings takes these first: a hall and its half then
+/// share a lock, and each sees the other's booking.
+pub(super) const LOCK_PARTS_OF_1: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(k) FROM \
+     (SELECT hashtext(leaf_id) AS k FROM room_leaves WHERE room_id = $1 \
+     UNION SELECT hashtext($1) ORDER BY k OFFSET 0) s) t";
+
+/// The physical parts a booking of room `$1` blocks (migration 0013).
+pub(super) const LEAVES_OF_1: &str = "SELECT leaf_id FROM room_leaves WHERE room_id = $1";
+
+/// The rooms sharing a physical part with room `$1`, itself included: a divisible hall, its
+/// parts, and any other hall made of one of them.
+pub(super) const RELATED_TO_1: &str = "SELECT o.room_id FROM room_leaves m JOIN room_leaves o \
+     ON o.leaf_id = m.leaf_id WHERE m.room_id = $1";
+
 /// The creation snapshot: `kind` (column 7) is `idem` for an earlier request with the same
-/// idempotency key, `closure` for a closure, and the occurrence's status otherwise.
-const SNAPSHOT_SQL: &str = "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
-     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-     WHERE o.room_id = $1 AND o.block_start > $2 AND o.block_start < $4 AND o.block_end > $3 \
-     AND o.status IN ('pending', 'approved') \
+/// idempotency key, `closure` for a closure, and the occurrence's status otherwise. Occurrences
+/// are found by the physical parts they block (`occurrence_parts`), so a booking of a hall
+/// sees those of its halves and each half those of the hall; column 10 is the part. Closures
+/// of a room sharing a part apply too (a closed hall closes its halves).
+const SNAPSHOT_SQL: &str = "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status, p.part_id \
+     FROM occurrence_parts p JOIN occurrences o ON o.booking_id = p.booking_id AND o.seq = p.seq \
+     JOIN bookings b ON b.id = p.booking_id \
+     WHERE p.part_id IN (SELECT leaf_id FROM room_leaves WHERE room_id = $1) \
+     AND p.block_start > $2 AND p.block_start < $4 AND p.block_end > $3 \
+     AND p.status IN ('pending', 'approved') \
      UNION ALL \
-     SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status \
-     FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-     WHERE $9 AND o.room_id = $1 AND o.block_start > $6 AND o.block_start < $8 AND o.end_at > $7 \
-     AND o.status IN ('pending', 'approved') AND b.requester_id = $5 \
+     SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status, b.hold_until, b.status, p.part_id \
+     FROM occurrence_parts p JOIN occurrences o ON o.booking_id = p.booking_id AND o.seq = p.seq \
+     JOIN bookings b ON b.id = p.booking_id \
+     WHERE $9 AND p.part_id IN (SELECT leaf_id FROM room_leaves WHERE room_id = $1) \
+     AND p.block_start > $6 AND p.block_start < $8 AND o.end_at > $7 \
+     AND p.status IN ('pending', 'approved') AND b.requester_id = $5 \
      UNION ALL \
-     SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ), 'closure' FROM closures \
-     WHERE (room_id = $1 OR building = $10) AND start_at < $4 AND end_at > $3 \
+     SELECT id, reason, start_at, end_at, start_at, end_at, 'closure', CAST(NULL AS TIMESTAMPTZ), 'closure', '' FROM closures \
+     WHERE (room_id = $1 OR building = $10 OR room_id IN (SELECT o.room_id FROM room_leaves m \
+     JOIN room_leaves o ON o.leaf_id = m.leaf_id WHERE m.room_id = $1)) AND start_at < $4 AND end_at > $3 \
      UNION ALL \
-     SELECT id, request_hash, created_at, created_at, created_at, created_at, 'idem', CAST(NULL AS TIMESTAMPTZ), 'idem' FROM bookings \
+     SELECT id, request_hash, created_at, created_at, created_at, created_at, 'idem', CAST(NULL AS TIMESTAMPTZ), 'idem', '' FROM bookings \
      WHERE requester_id = $5 AND idempotency_key = $11";
 
 /// Occurrence rows per insert statement.
@@ -675,6 +720,7 @@ pub(super) fn map_insert_error(e: sqlx::Error) -> StoreError {
         // 23P01: exclusion_violation (PostgreSQL's no-overlap constraint).
         if db.code().as_deref() == Some("23P01")
             || db.constraint() == Some("occurrences_no_overlap")
+            || db.constraint() == Some("occurrence_parts_no_overlap")
         {
             return StoreError::Overlap;
         }
@@ -786,7 +832,7 @@ impl Store {
             .bind(None::<&str>)
             .fetch_all(pool)
             .await?);
-        Ok(snapshot_of(key.room_id, rows, now).0)
+        Ok(snapshot_of(rows, now).0)
     }
 
     async fn by_key(
@@ -819,8 +865,10 @@ impl Store {
         let step = match &self.pool {
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                // Serializes creations per room, so each decision sees the one before it.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                // Serializes creations per physical part (and per room), so each decision sees
+                // the one before it: a hall and its half take the half's lock both. The locks
+                // are taken in one global order (by key), so two halls never deadlock.
+                sqlx::query(LOCK_PARTS_OF_1)
                     .bind(key.room_id)
                     .execute(&mut *tx)
                     .await?;
@@ -1070,9 +1118,10 @@ impl Store {
             .collect())
     }
 
-    /// The booked spans of a room's blocking occurrences overlapping `window`, by start;
-    /// pending requests whose hold ran out by `now` do not count, even before the expiry
-    /// job has marked them.
+    /// The booked spans of the blocking occurrences overlapping `window` that share a
+    /// physical part with the room (its own, a divisible hall's and its halves'), by start;
+    /// pending requests whose hold ran out by `now` do not count, even before the expiry job
+    /// has marked them.
     pub async fn busy(
         &self,
         room_id: &str,
@@ -1080,8 +1129,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
         let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT o.start_at, o.end_at FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-             WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
+            "SELECT DISTINCT o.start_at, o.end_at FROM occurrence_parts p \
+             JOIN occurrences o ON o.booking_id = p.booking_id AND o.seq = p.seq \
+             JOIN bookings b ON b.id = p.booking_id \
+             WHERE p.part_id IN (SELECT leaf_id FROM room_leaves WHERE room_id = $1) \
+             AND p.status IN ('pending', 'approved') \
+             AND p.block_start > $5 AND p.block_start < $3 \
              AND o.start_at < $3 AND o.end_at > $2 \
              AND NOT (b.status = 'pending' AND b.hold_until IS NOT NULL AND b.hold_until <= $4) \
              ORDER BY o.start_at",
@@ -1090,13 +1143,14 @@ impl Store {
         .bind(window.start())
         .bind(window.end())
         .bind(now)
+        .bind(window.start().checked_sub_signed(MAX_BLOCK).unwrap_or(window.start()))
         .fetch_all(pool)
         .await?);
         Ok(rows)
     }
 
-    /// Blocking occurrences of a room overlapping `window` (buffers included), other than
-    /// those of `except`.
+    /// Blocking occurrences sharing a physical part with a room (a divisible hall's and its
+    /// halves' too) overlapping `window` (buffers included), other than those of `except`.
     pub async fn blocking_overlaps(
         &self,
         room_id: &str,
@@ -1104,10 +1158,12 @@ impl Store {
         except: &str,
     ) -> Result<Vec<ExistingBooking>, StoreError> {
         let rows: Vec<ExistingRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
-             FROM occurrences o JOIN bookings b ON b.id = o.booking_id \
-             WHERE o.room_id = $1 AND o.status IN ('pending', 'approved') \
-             AND o.block_start > $5 AND o.block_start < $3 AND o.block_end > $2 AND o.booking_id <> $4",
+            "SELECT DISTINCT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+             FROM occurrence_parts p JOIN occurrences o ON o.booking_id = p.booking_id AND o.seq = p.seq \
+             JOIN bookings b ON b.id = p.booking_id \
+             WHERE p.part_id IN (SELECT leaf_id FROM room_leaves WHERE room_id = $1) \
+             AND p.status IN ('pending', 'approved') \
+             AND p.block_start > $5 AND p.block_start < $3 AND p.block_end > $2 AND p.booking_id <> $4",
         )
         .bind(room_id)
         .bind(window.start())
@@ -1146,7 +1202,8 @@ impl Store {
         Ok(())
     }
 
-    /// Closures of a room (its own and its building's) overlapping `window`.
+    /// Closures of a room (its own, its building's, and those of any room sharing a physical
+    /// part with it: a closed hall closes its halves) overlapping `window`.
     pub async fn closures_for(
         &self,
         room_id: &str,
@@ -1154,7 +1211,8 @@ impl Store {
         window: &Interval,
     ) -> Result<Vec<ClosureRecord>, StoreError> {
         let rows: Vec<ClosureRow> = on_pool!(self, pool => sqlx::query_as(&format!(
-            "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2) AND start_at < $4 AND end_at > $3 ORDER BY start_at"
+            "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2 OR room_id IN ({RELATED_TO_1})) \
+             AND start_at < $4 AND end_at > $3 ORDER BY start_at"
         ))
         .bind(room_id)
         .bind(building.unwrap_or_default())
@@ -1209,12 +1267,13 @@ impl Store {
         ))
     }
 
-    /// Pairs of blocking occurrences of one room that overlap (buffers included). Always
-    /// empty unless something is badly wrong; the concurrency tests check it.
+    /// Pairs of blocking occurrences sharing a physical part that overlap (buffers
+    /// included). Always empty unless something is badly wrong; the concurrency tests check
+    /// it.
     pub async fn overlapping_pairs(&self) -> Result<i64, StoreError> {
         let row: (i64,) = on_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(*) FROM occurrences a JOIN occurrences b \
-             ON a.room_id = b.room_id AND (a.booking_id < b.booking_id OR (a.booking_id = b.booking_id AND a.seq < b.seq)) \
+            "SELECT COUNT(*) FROM occurrence_parts a JOIN occurrence_parts b \
+             ON a.part_id = b.part_id AND (a.booking_id < b.booking_id OR (a.booking_id = b.booking_id AND a.seq < b.seq)) \
              WHERE a.status IN ('pending', 'approved') AND b.status IN ('pending', 'approved') \
              AND a.block_start < b.block_end AND b.block_start < a.block_end",
         )

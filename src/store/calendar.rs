@@ -59,6 +59,40 @@ const ENTRY_COLUMNS: &str = "b.id, b.room_id, b.requester_id, b.requester_name, 
 const VISIBLE: &str = "b.status IN ('pending', 'approved') AND EXISTS (SELECT 1 FROM occurrences v \
      WHERE v.booking_id = b.id AND v.status IN ('pending', 'approved'))";
 
+/// Which rooms' bookings a room calendar (the room `$1`) holds, as a condition on `col`: the
+/// room's own, or with `family` those of every room sharing a physical part with it too (a
+/// divisible hall's in each half's calendar, and the halves' in the hall's). Rooms sharing a
+/// part share one change sequence (migration 0013), so their bookings' change numbers are
+/// comparable with each of their calendars' sync tokens.
+fn rooms_of(family: bool, col: &str) -> String {
+    if family {
+        format!(
+            "{col} IN ({} UNION SELECT $1)",
+            super::booking::RELATED_TO_1
+        )
+    } else {
+        format!("{col} = $1")
+    }
+}
+
+/// The bookings `b` a room calendar (the room `$1`) holds, read room by room: a FROM clause
+/// and its condition. With `family` the rooms come first and each one's bookings are read by
+/// the `(room_id, change_seq)` index (CROSS JOIN keeps SQLite from scanning every blocking
+/// booking by status instead).
+fn bookings_of(family: bool) -> (String, &'static str) {
+    if family {
+        (
+            format!(
+                "({} UNION SELECT $1) f CROSS JOIN bookings b",
+                super::booking::RELATED_TO_1
+            ),
+            "b.room_id = f.room_id",
+        )
+    } else {
+        ("bookings b".to_owned(), "b.room_id = $1")
+    }
+}
+
 type FeedTokenRow = (
     String,
     String,
@@ -96,26 +130,37 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// The ids and change numbers of the bookings in a room's calendar, without their
-    /// content (for listings and ETags).
-    pub async fn calendar_index(&self, room_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    /// The ids and change numbers of the bookings in a room's calendar (with `family`, of the
+    /// rooms sharing a physical part with it too), without their content (for listings and
+    /// ETags).
+    pub async fn calendar_index(
+        &self,
+        room_id: &str,
+        family: bool,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (from, cond) = bookings_of(family);
         let sql = format!(
-            "SELECT b.id, b.change_seq FROM bookings b WHERE b.room_id = $1 AND {VISIBLE} ORDER BY b.id"
+            "SELECT b.id, b.change_seq FROM {from} WHERE {cond} AND {VISIBLE} ORDER BY b.id"
         );
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?))
     }
 
-    /// The bookings in a room's calendar, with their dates: all of them, or those of `ids`.
+    /// The bookings in a room's calendar (with `family`, of the rooms sharing a physical part
+    /// with it too), with their dates: all of them, or those of `ids`.
     pub async fn calendar_entries(
         &self,
         room_id: &str,
+        family: bool,
         ids: Option<&[String]>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
-        let select = format!("SELECT {ENTRY_COLUMNS} FROM bookings b");
+        let rooms = rooms_of(family, "b.room_id");
         let mut rows: Vec<EntryRow> = Vec::new();
         match ids {
             None => {
-                let sql = format!("{select} WHERE b.room_id = $1 AND {VISIBLE} ORDER BY b.id");
+                let (from, cond) = bookings_of(family);
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM {from} WHERE {cond} AND {VISIBLE} ORDER BY b.id"
+                );
                 rows = on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
             }
             Some(ids) => {
@@ -127,7 +172,7 @@ impl Store {
                     // leading with `b.room_id = $1`, which walks every booking of the room.
                     let sql = format!(
                         "SELECT {ENTRY_COLUMNS} FROM (VALUES {}) w CROSS JOIN bookings b \
-                         WHERE b.id = w.column1 AND b.room_id = $1 AND {VISIBLE} ORDER BY b.id",
+                         WHERE b.id = w.column1 AND {rooms} AND {VISIBLE} ORDER BY b.id",
                         values.join(", ")
                     );
                     let part: Vec<EntryRow> = on_pool!(self, pool => {
@@ -144,10 +189,12 @@ impl Store {
         self.entries_of(rows).await
     }
 
-    /// The bookings in a room's calendar with a blocking date overlapping `[from, to)`.
+    /// The bookings in a room's calendar (with `family`, of the rooms sharing a physical part
+    /// with it too) with a blocking date overlapping `[from, to)`.
     pub async fn calendar_entries_between(
         &self,
         room_id: &str,
+        family: bool,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CalendarEntry>, StoreError> {
@@ -157,10 +204,12 @@ impl Store {
         // the room (PostgreSQL plans it as an inner join).
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM (SELECT DISTINCT o.booking_id FROM occurrences o \
-             WHERE o.room_id = $1 AND o.block_start > $4 AND o.block_start < $3 \
+             WHERE {} AND o.block_start > $4 AND o.block_start < $3 \
              AND o.start_at < $3 AND o.end_at > $2 AND o.status IN ('pending', 'approved')) w \
-             CROSS JOIN bookings b WHERE b.id = w.booking_id AND b.room_id = $1 AND {VISIBLE} \
-             ORDER BY b.id"
+             CROSS JOIN bookings b WHERE b.id = w.booking_id AND {} AND {VISIBLE} \
+             ORDER BY b.id",
+            rooms_of(family, "o.room_id"),
+            rooms_of(family, "b.room_id"),
         );
         let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
         let rows: Vec<EntryRow> = on_pool!(self, pool => sqlx::query_as(&sql)
@@ -192,15 +241,18 @@ impl Store {
             .collect())
     }
 
-    /// The room's bookings changed after change number `since`, in or out of the calendar.
+    /// The room's bookings (with `family`, those of the rooms sharing a physical part with it
+    /// too) changed after change number `since`, in or out of the calendar.
     pub async fn calendar_changes(
         &self,
         room_id: &str,
+        family: bool,
         since: i64,
     ) -> Result<Vec<CalendarChange>, StoreError> {
+        let (from, cond) = bookings_of(family);
         let sql = format!(
-            "SELECT b.id, b.change_seq, CASE WHEN {VISIBLE} THEN 1 ELSE 0 END FROM bookings b \
-             WHERE b.room_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq"
+            "SELECT b.id, b.change_seq, CASE WHEN {VISIBLE} THEN 1 ELSE 0 END FROM {from} \
+             WHERE {cond} AND b.change_seq > $2 ORDER BY b.change_seq"
         );
         let rows: Vec<(String, i64, i32)> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(room_id)
@@ -314,13 +366,17 @@ impl Store {
 }
 
 impl Store {
-    /// When a booking of the room last changed (any status): a feed's Last-Modified.
+    /// When a booking of the room, or of a room sharing a physical part with it (a divisible
+    /// hall and its halves), last changed (any status): a feed's Last-Modified.
     pub async fn room_last_change(
         &self,
         room_id: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row: Option<(Option<DateTime<Utc>>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT MAX(updated_at) FROM bookings WHERE room_id = $1",
+            &format!(
+                "SELECT MAX(updated_at) FROM bookings WHERE room_id = $1 OR room_id IN ({})",
+                super::booking::RELATED_TO_1
+            ),
         )
         .bind(room_id)
         .fetch_optional(pool)

@@ -120,6 +120,114 @@ macro_rules! on_pool {
     };
 }
 
+/// Makes `room_parts` and `room_leaves` match `$resolved` (a [`RoomParts`]) inside `$tx`,
+/// rewriting them only when they differ; gives whether they did. Rooms the directory no
+/// longer lists keep their last known leaves (their bookings still block them).
+macro_rules! sync_parts {
+    ($tx:ident, $resolved:expr) => {{
+        let resolved: &crate::directory::RoomParts = &$resolved;
+        let old_parts: Vec<(String, String)> =
+            sqlx::query_as("SELECT room_id, part_id FROM room_parts ORDER BY room_id, part_id")
+                .fetch_all(&mut *$tx)
+                .await?;
+        let old_leaves: Vec<(String, String)> =
+            sqlx::query_as("SELECT room_id, leaf_id FROM room_leaves ORDER BY room_id, leaf_id")
+                .fetch_all(&mut *$tx)
+                .await?;
+        let flat = |m: &std::collections::BTreeMap<String, Vec<String>>| -> Vec<(String, String)> {
+            m.iter()
+                .flat_map(|(r, ps)| ps.iter().map(move |p| (r.clone(), p.clone())))
+                .collect()
+        };
+        let new_parts = flat(&resolved.parts);
+        // Leaves of rooms that left the directory stay as they were.
+        let listed: std::collections::HashSet<&str> =
+            resolved.leaves.keys().map(String::as_str).collect();
+        let mut new_leaves: Vec<(String, String)> = flat(&resolved.leaves);
+        new_leaves.extend(
+            old_leaves
+                .iter()
+                .filter(|(r, _)| !listed.contains(r.as_str()))
+                .cloned(),
+        );
+        new_leaves.sort();
+        let changed = old_parts != new_parts || old_leaves != new_leaves;
+        // Rooms whose physical parts changed: their bookings' `occurrence_parts` rows are
+        // written again below, so what a hall blocks follows the directory.
+        let leaves_of = |rows: &[(String, String)]| {
+            let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for (r, l) in rows {
+                m.entry(r.clone()).or_default().push(l.clone());
+            }
+            m
+        };
+        let (before, after) = (leaves_of(&old_leaves), leaves_of(&new_leaves));
+        // A room without leaves yet blocked itself (the trigger's fallback).
+        let moved: Vec<&String> = after
+            .iter()
+            .filter(|(r, l)| match before.get(*r) {
+                Some(old) => old != *l,
+                None => l.as_slice() != [(*r).clone()],
+            })
+            .map(|(r, _)| r)
+            .collect();
+        if changed {
+            sqlx::query("DELETE FROM room_parts").execute(&mut *$tx).await?;
+            sqlx::query("DELETE FROM room_leaves").execute(&mut *$tx).await?;
+            for (table, cols, rows) in [
+                ("room_parts", "room_id, part_id", &new_parts),
+                ("room_leaves", "room_id, leaf_id", &new_leaves),
+            ] {
+                for chunk in rows.chunks(400) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                        .collect();
+                    let sql = format!("INSERT INTO {table} ({cols}) VALUES {}", values.join(", "));
+                    let mut q = sqlx::query(&sql);
+                    for (a, b) in chunk {
+                        q = q.bind(a.clone()).bind(b.clone());
+                    }
+                    q.execute(&mut *$tx).await?;
+                }
+            }
+            for room in moved {
+                sqlx::query(
+                    "DELETE FROM occurrence_parts WHERE EXISTS (SELECT 1 FROM occurrences o \
+                     WHERE o.booking_id = occurrence_parts.booking_id AND o.seq = occurrence_parts.seq \
+                     AND o.room_id = $1)",
+                )
+                .bind(room)
+                .execute(&mut *$tx)
+                .await?;
+                // On PostgreSQL the exclusion constraint refuses this when the hall and one of
+                // its new parts were both booked for one time before: the sync then fails
+                // with `StoreError::Overlap` and the rooms stay as they were.
+                sqlx::query(
+                    "INSERT INTO occurrence_parts (booking_id, seq, part_id, block_start, block_end, status) \
+                     SELECT o.booking_id, o.seq, l.leaf_id, o.block_start, o.block_end, o.status \
+                     FROM occurrences o JOIN room_leaves l ON l.room_id = o.room_id WHERE o.room_id = $1",
+                )
+                .bind(room)
+                .execute(&mut *$tx)
+                .await
+                .map_err(booking::map_insert_error)?;
+                // The room's calendar now holds its new relatives' bookings: the rooms of its
+                // hall go on from above every change number any of them has stamped (their one
+                // sequence, migration 0013).
+                sqlx::query(&format!(
+                    "UPDATE rooms SET change_seq = (SELECT MAX(change_seq) FROM rooms) + 1 \
+                     WHERE id IN ({} UNION SELECT $1)",
+                    booking::RELATED_TO_1
+                ))
+                .bind(room)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+        changed
+    }};
+}
+
 mod booking;
 mod calendar;
 mod group;
@@ -145,6 +253,7 @@ type RoomRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     Option<String>,
+    String,
 );
 
 fn room_from_row(row: RoomRow) -> StoredRoom {
@@ -164,6 +273,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
         synced_at,
         retired_at,
         email,
+        parts,
     ) = row;
     StoredRoom {
         room: DirRoom {
@@ -180,6 +290,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
             time_zone,
             description,
             email,
+            parts: serde_json::from_str(&parts).unwrap_or_default(),
         },
         synced_at,
         retired_at,
@@ -187,7 +298,7 @@ fn room_from_row(row: RoomRow) -> StoredRoom {
 }
 
 const SELECT_ROOMS: &str = "SELECT id, dn, name, building, capacity, equipment, policy, approver_group, \
-     resource_type, floor, time_zone, description, synced_at, retired_at, email FROM rooms";
+     resource_type, floor, time_zone, description, synced_at, retired_at, email, parts FROM rooms";
 
 impl Store {
     /// Opens `sqlite:PATH` (created with its folder if missing) or `postgres://…`, and brings
@@ -261,6 +372,40 @@ impl Store {
         Ok(row.map(room_from_row))
     }
 
+    /// The physical parts a booking of the room blocks, sorted: the leaves of its part tree
+    /// (a room without parts blocks itself).
+    pub async fn room_leaves(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = format!("{} ORDER BY leaf_id", booking::LEAVES_OF_1);
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
+        let mut leaves: Vec<String> = rows.into_iter().map(|r| r.0).collect();
+        if leaves.is_empty() {
+            leaves.push(room_id.to_owned());
+        }
+        Ok(leaves)
+    }
+
+    /// Every divisible room's direct parts: `(room id, part id)`, sorted.
+    pub async fn room_parts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT room_id, part_id FROM room_parts ORDER BY room_id, part_id",
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The other rooms sharing a physical part with the room (a hall's halves, a half's
+    /// hall), sorted.
+    pub async fn related_rooms(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "SELECT DISTINCT room_id FROM ({}) r WHERE room_id <> $1 ORDER BY room_id",
+            booking::RELATED_TO_1
+        );
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(room_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Makes the stored rooms match the directory's, in one transaction: new rooms are added,
     /// changed ones updated (a renamed DN is the same room), rooms missing from the directory
     /// retired (never deleted), and retired rooms that came back restored.
@@ -269,6 +414,9 @@ impl Store {
         rooms: &[DirRoom],
         now: DateTime<Utc>,
     ) -> Result<SyncReport, StoreError> {
+        // A hall is never stored without the parts it blocks: a bad part refuses the sync.
+        let resolved = crate::directory::resolve_parts(rooms)
+            .map_err(|e| StoreError::Config(format!("the directory's rooms: {e}")))?;
         let mut report = SyncReport::default();
         let seen: std::collections::HashSet<&str> = rooms.iter().map(|r| r.id.as_str()).collect();
         on_pool!(self, pool => {
@@ -296,14 +444,15 @@ impl Store {
                 }
                 sqlx::query(
                     "INSERT INTO rooms (id, dn, name, building, capacity, equipment, policy, approver_group, \
-                     resource_type, floor, time_zone, description, synced_at, retired_at, email) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14) \
+                     resource_type, floor, time_zone, description, synced_at, retired_at, email, parts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15) \
                      ON CONFLICT (id) DO UPDATE SET dn = excluded.dn, name = excluded.name, \
                      building = excluded.building, capacity = excluded.capacity, equipment = excluded.equipment, \
                      policy = excluded.policy, approver_group = excluded.approver_group, \
                      resource_type = excluded.resource_type, floor = excluded.floor, \
                      time_zone = excluded.time_zone, description = excluded.description, \
-                     synced_at = excluded.synced_at, retired_at = NULL, email = excluded.email",
+                     synced_at = excluded.synced_at, retired_at = NULL, email = excluded.email, \
+                     parts = excluded.parts",
                 )
                 .bind(&room.id)
                 .bind(&room.dn)
@@ -319,8 +468,12 @@ impl Store {
                 .bind(&room.description)
                 .bind(now)
                 .bind(&room.email)
+                .bind(serde_json::to_string(&room.parts).unwrap_or_else(|_| "[]".into()))
                 .execute(&mut *tx)
                 .await?;
+            }
+            if sync_parts!(tx, resolved) {
+                tracing::info!(halls = resolved.parts.len(), "the rooms' parts changed");
             }
             for (id, old) in &before {
                 if old.retired_at.is_none() && !seen.contains(id.as_str()) {

@@ -14,7 +14,7 @@
 
 import {
   CLERK, apiBooking, apiResident, axeCheck, check, checkWeight, checkWeightHere, clickThrough, fail, go, login, main,
-  navigating, rooms, see, seeText, setField, submitOf, switchLanguage,
+  navigating, rooms, see, seeText, setField, STAFF, submitOf, switchLanguage,
   unique,
 } from './lib.mjs';
 
@@ -85,6 +85,14 @@ async function hallPages(t, page, lang) {
   await go(page, `/halls/${t.state.club}`);
   await seeText(page, 'main table', lang === 'nb' ? /Opptatt/ : /Busy/, "Klubbrommet's busy evening");
   await audit(t, page, `hall-busy-${lang}`);
+  // A divisible hall and one of its halves, busy when the whole is booked (issue 16).
+  await go(page, `/halls/${t.state.gym}?week=2027-W01`);
+  await see(page, '#division-heading', "the divisible hall's parts");
+  await audit(t, page, `hall-divisible-${lang}`);
+  await go(page, `/halls/${t.state.halfA}?week=2027-W01`);
+  await seeText(page, 'main .division', lang === 'nb' ? /en del av/ : /part of/, 'what the half is part of');
+  await seeText(page, 'main table', lang === 'nb' ? /Opptatt/ : /Busy/, "the whole's booking in the half's week");
+  await audit(t, page, `hall-part-${lang}`);
 }
 
 /** The booking form: empty, checked, refused with field errors, refused with the core's reasons. */
@@ -161,6 +169,12 @@ await main({
       const ids = await rooms(t);
       t.state.hall = ids.Storsalen;
       t.state.club = ids.Klubbrommet;
+      t.state.gym = ids['Gymsal A+B, (delbar)'];
+      t.state.halfA = ids['Gymsal A'];
+      const whole = await apiBooking(t, STAFF, {
+        room: t.state.gym, start: '2027-01-07T18:00', end: '2027-01-07T20:00', purpose: 'Innebandy', attendees: 30,
+      });
+      check(['pending', 'approved'].includes(whole.status), `the whole gym is booked; got ${whole.status}`);
       await apiResident(t, RESIDENT);
       const pending = await apiBooking(t, RESIDENT, {
         room: t.state.hall, start: '2027-01-07T18:00', end: '2027-01-07T20:00', purpose: 'Korøving', attendees: 40,

@@ -645,7 +645,7 @@ async fn rooms_can_be_filtered_by_capacity_building_and_equipment() {
     };
     let (status, all) = app.get("/api/v1/rooms", None).await;
     assert_eq!(status, 200);
-    assert_eq!(names(&all).len(), 16);
+    assert_eq!(names(&all).len(), 18);
     let room = &all["rooms"][0];
     let keys: Vec<&String> = room.as_object().unwrap().keys().collect();
     assert_eq!(
@@ -873,7 +873,7 @@ async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
     drop(slapd);
     let (status, rooms) = app.get("/api/v1/rooms", None).await;
     assert_eq!(status, 200);
-    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 18);
     let (status, _) = app
         .get(
             &format!("/api/v1/rooms/{room}/availability?from=2027-01-06&to=2027-01-07"),
@@ -916,7 +916,7 @@ async fn with_the_directory_down_residents_go_on_and_staff_get_a_clear_503() {
             .await
             .unwrap()
             .len(),
-        16
+        18
     );
     // More staff attempts than the failure limit during the outage: all 503, none counted.
     for _ in 0..6 {

@@ -1439,7 +1439,7 @@ fn the_compose_setup_runs_without_docker_from_the_images_files_and_settings() {
     let (status, body) = get("/api/v1/rooms");
     let rooms: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16, "{body}");
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 18, "{body}");
     // mari.strand's password is {ARGON2}: she binds only if the argon2 module is loaded.
     let out = lokal(
         &[
@@ -1488,5 +1488,5 @@ fn the_compose_setup_runs_without_docker_from_the_images_files_and_settings() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rooms: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rooms.as_array().unwrap().len(), 16);
+    assert_eq!(rooms.as_array().unwrap().len(), 18);
 }

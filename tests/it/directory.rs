@@ -63,7 +63,7 @@ async fn conformance(dir: &dyn Directory) {
 
     // Rooms and their attributes.
     let rooms = dir.rooms().await.unwrap();
-    assert_eq!(rooms.len(), 16, "{rooms:#?}");
+    assert_eq!(rooms.len(), 18, "{rooms:#?}");
     let storsalen = rooms.iter().find(|r| r.name == "Storsalen").unwrap();
     assert_eq!(storsalen.id, "769adcb4-f500-5f44-89c0-92ac30737755");
     assert_eq!(storsalen.building.as_deref(), Some("Kulturhuset"));
@@ -97,6 +97,20 @@ async fn conformance(dir: &dyn Directory) {
         .find(|r| r.name == "Gymsal A+B, (delbar)")
         .unwrap();
     assert_eq!(gym.building.as_deref(), Some("Fjordvik skole"));
+    // A divisible hall: its parts (lokalPart) are the DNs of its halves, rooms of their own.
+    assert_eq!(
+        gym.parts,
+        [
+            "cn=Gymsal A,ou=Fjordvik skole,ou=Buildings,dc=fjordvik,dc=kommune,dc=no",
+            "cn=Gymsal B,ou=Fjordvik skole,ou=Buildings,dc=fjordvik,dc=kommune,dc=no"
+        ]
+    );
+    assert!(
+        rooms
+            .iter()
+            .filter(|r| r.name != gym.name)
+            .all(|r| r.parts.is_empty())
+    );
     assert_eq!(
         gym.dn,
         "cn=Gymsal A\\+B\\, (delbar),ou=Fjordvik skole,ou=Buildings,dc=fjordvik,dc=kommune,dc=no"
@@ -293,7 +307,7 @@ async fn paging_returns_every_room_past_a_low_size_limit() {
         },
     )
     .await;
-    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+    assert_eq!(dir.rooms().await.unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -320,7 +334,7 @@ async fn starttls_works_with_the_ca_and_fails_without_it() {
         },
     )
     .await;
-    assert_eq!(with_ca.rooms().await.unwrap().len(), 16);
+    assert_eq!(with_ca.rooms().await.unwrap().len(), 18);
     assert!(
         with_ca
             .authenticate("nora.odegard", "Blåbærsyltetøy-2027")
@@ -495,7 +509,7 @@ async fn the_directory_reconnects_after_slapd_comes_back() {
     let server = Slapd::start(Options::default());
     let port = server.port;
     let dir = ldap_directory(&server, settings(&server)).await;
-    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+    assert_eq!(dir.rooms().await.unwrap().len(), 18);
     drop(server);
     assert!(matches!(
         dir.rooms().await,
@@ -507,7 +521,7 @@ async fn the_directory_reconnects_after_slapd_comes_back() {
         port: Some(port),
         ..Options::default()
     });
-    assert_eq!(dir.rooms().await.unwrap().len(), 16);
+    assert_eq!(dir.rooms().await.unwrap().len(), 18);
     assert!(
         dir.authenticate("erik.dahl", "erik-clerk-2027")
             .await
@@ -665,13 +679,13 @@ fn lokal_directory_rooms_shows_the_seed_rooms_as_a_table_and_as_json() {
     let table = text(&out.stdout);
     assert!(table.starts_with("NAME"), "{table}");
     assert!(
-        table.contains("Gymsal A+B, (delbar)") && table.ends_with("16 rooms\n"),
+        table.contains("Gymsal A+B, (delbar)") && table.ends_with("18 rooms\n"),
         "{table}"
     );
 
     let out = lokal(&["directory", "rooms", "--format", "json"], &[], "");
     let rooms: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rooms.as_array().unwrap().len(), 16);
+    assert_eq!(rooms.as_array().unwrap().len(), 18);
 }
 
 #[test]
@@ -798,7 +812,13 @@ fn a_config_file_overrides_the_presets_mapping() {
     let names: Vec<&str> = rooms.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["Gymsal A+B, (delbar)", "Hovedhallen", "Styrkerommet"]
+        [
+            "Gymsal A",
+            "Gymsal A+B, (delbar)",
+            "Gymsal B",
+            "Hovedhallen",
+            "Styrkerommet"
+        ]
     );
     // The building now comes from the floor attribute.
     assert!(
@@ -834,7 +854,7 @@ async fn referrals_in_the_directory_are_skipped_not_parsed() {
         ..Options::default()
     });
     let directory = ldap_directory(&server, settings(&server)).await;
-    assert_eq!(directory.rooms().await.unwrap().len(), 16);
+    assert_eq!(directory.rooms().await.unwrap().len(), 18);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -365,10 +365,11 @@ async fn a_slow_body_is_refused_after_the_body_timeout() {
     assert_eq!(status, 200);
 }
 
-/// The seed directory with the three gym rooms naming a policy the policy file lacks.
+/// The seed directory with the five gym rooms (the divisible hall and its halves among them)
+/// naming a policy the policy file lacks.
 fn directory_naming_a_missing_policy(dir: &TempDir) -> PathBuf {
     let seed = std::fs::read_to_string(repo().join("seed/directory.ldif")).unwrap();
-    assert_eq!(seed.matches("lokalPolicy: gym\n").count(), 3);
+    assert_eq!(seed.matches("lokalPolicy: gym\n").count(), 5);
     let ldif = dir.0.join("directory.ldif");
     std::fs::write(
         &ldif,
@@ -380,8 +381,14 @@ fn directory_naming_a_missing_policy(dir: &TempDir) -> PathBuf {
 
 fn assert_names_the_rooms_and_the_policy(stderr: &str) {
     assert!(stderr.contains("\"closed\""), "{stderr}");
-    assert!(stderr.contains("named by 3 rooms"), "{stderr}");
-    for room in ["Gymsal A+B, (delbar)", "Hovedhallen", "Styrkerommet"] {
+    assert!(stderr.contains("named by 5 rooms"), "{stderr}");
+    for room in [
+        "Gymsal A+B, (delbar)",
+        "Gymsal A (Fjordvik skole)",
+        "Gymsal B (Fjordvik skole)",
+        "Hovedhallen",
+        "Styrkerommet",
+    ] {
         assert!(stderr.contains(room), "{room} not named: {stderr}");
     }
     assert!(stderr.contains("policies.toml"), "{stderr}");
@@ -474,7 +481,7 @@ fn an_environment_override_of_a_mapping_selector_beats_the_file() {
             .map(|r| r["name"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(rooms(None).len(), 16);
+    assert_eq!(rooms(None).len(), 18);
     assert_eq!(
         rooms(Some(r#"{ equals = ["cn", "Storsalen"] }"#)),
         ["Storsalen"]

@@ -12,6 +12,7 @@ mod directory;
 mod explain;
 mod freebusy;
 mod fuzz_corpus;
+mod halls;
 mod hardening_identity;
 mod hardening_server;
 mod holidays;

@@ -92,7 +92,7 @@ fn the_readme_run_command_serves_the_demo_and_stops_gracefully() {
     let queue = portal_page(&base, "erik.dahl", "erik-clerk-2027", "/console");
     assert!(queue.contains("<article class=\"request"), "{queue}");
     let (_, rooms) = get(format!("{base}/api/v1/rooms"), None);
-    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 16);
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 18);
     let kari = Some(("kari.nordmann@example.no", "kari-demo-2027"));
     let (status, mine) = get(format!("{base}/api/v1/bookings?mine=true"), kari);
     assert_eq!(status, 200, "{mine}");

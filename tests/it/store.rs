@@ -32,12 +32,12 @@ async fn room_sync(store: &Store) {
     assert_eq!(
         report,
         SyncReport {
-            added: 16,
+            added: 18,
             ..SyncReport::default()
         }
     );
     let stored = store.rooms(false).await.unwrap();
-    assert_eq!(stored.len(), 16);
+    assert_eq!(stored.len(), 18);
     let storsalen = stored.iter().find(|r| r.room.name == "Storsalen").unwrap();
     assert_eq!(
         storsalen.room,
@@ -55,7 +55,7 @@ async fn room_sync(store: &Store) {
     assert_eq!(
         report,
         SyncReport {
-            unchanged: 16,
+            unchanged: 18,
             ..SyncReport::default()
         }
     );
@@ -72,14 +72,14 @@ async fn room_sync(store: &Store) {
     assert_eq!(
         report,
         SyncReport {
-            unchanged: 14,
+            unchanged: 16,
             updated: 1,
             retired: 1,
             ..SyncReport::default()
         }
     );
     let active = store.rooms(false).await.unwrap();
-    assert_eq!(active.len(), 15);
+    assert_eq!(active.len(), 17);
     assert_eq!(
         active
             .iter()
@@ -90,7 +90,7 @@ async fn room_sync(store: &Store) {
         "Kammersalen"
     );
     let all = store.rooms(true).await.unwrap();
-    assert_eq!(all.len(), 16, "a retired room is kept");
+    assert_eq!(all.len(), 18, "a retired room is kept");
     let retired = all.iter().find(|r| r.room.id == gone.id).unwrap();
     assert_eq!(retired.retired_at, Some(later));
 
@@ -103,20 +103,20 @@ async fn room_sync(store: &Store) {
     assert_eq!(
         report,
         SyncReport {
-            unchanged: 15,
+            unchanged: 17,
             restored: 1,
             ..SyncReport::default()
         }
     );
-    assert_eq!(store.rooms(false).await.unwrap().len(), 16);
+    assert_eq!(store.rooms(false).await.unwrap().len(), 18);
 
     // An empty directory answer retires everything but deletes nothing.
     let report = store
         .sync_rooms(&[], later + TimeDelta::minutes(10))
         .await
         .unwrap();
-    assert_eq!(report.retired, 16);
-    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    assert_eq!(report.retired, 18);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -130,7 +130,7 @@ async fn sqlite_passes_the_store_suite_and_keeps_its_data_across_reopening() {
     }
     // Opening again runs no migration twice and finds the rooms.
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 18);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -141,7 +141,7 @@ async fn postgres_passes_the_same_store_suite() {
     room_sync(&store).await;
     drop(store);
     let store = Store::open(&pg.url).await.unwrap();
-    assert_eq!(store.rooms(true).await.unwrap().len(), 16);
+    assert_eq!(store.rooms(true).await.unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -179,10 +179,10 @@ fn lokal_sync_directory_copies_the_rooms_into_the_store() {
     );
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "16 rooms in the directory: 16 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
+        "18 rooms in the directory: 18 added, 0 updated, 0 unchanged, 0 restored, 0 retired\n"
     );
     let second = run();
-    assert!(String::from_utf8_lossy(&second.stdout).contains("16 unchanged"));
+    assert!(String::from_utf8_lossy(&second.stdout).contains("18 unchanged"));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -693,7 +693,7 @@ async fn crowded_creations(store: std::sync::Arc<Store>, url: &str) {
         .sync_rooms(&seed_rooms().await, at("2027-01-01T07:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(report.unchanged, 16);
+    assert_eq!(report.unchanged, 18);
     assert_eq!(other.overlapping_pairs().await.unwrap(), 0);
 }
 

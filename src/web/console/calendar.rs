@@ -59,6 +59,9 @@ pub struct ListEntry {
 pub struct GridRoom {
     pub id: String,
     pub caption: String,
+    /// For a divisible hall or one of its parts: what it is made of or part of, and that
+    /// booking the whole blocks the parts.
+    pub division: Option<String>,
     pub days: Vec<DayHead>,
     pub rows: Vec<GridRow>,
     pub list: Vec<ListEntry>,
@@ -199,6 +202,12 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
             "closed".to_owned(),
             None,
         ),
+        WeekEntryKind::Elsewhere { room, status } => (
+            lang.t_args("console-elsewhere", &[("room", room.to_arg())]),
+            lang.t("console-elsewhere-detail"),
+            status.to_string(),
+            None,
+        ),
     }
 }
 
@@ -283,6 +292,7 @@ fn grid(lang: Lang, w: &RoomWeek, monday: NaiveDate) -> GridRoom {
         None => w.room.room.name.clone(),
     };
     GridRoom {
+        division: None,
         id: w.room.room.id.clone(),
         caption: lang.t_args(
             "console-grid-caption",
@@ -314,6 +324,45 @@ fn week_label(lang: Lang, monday: NaiveDate) -> String {
     )
 }
 
+/// "A, B og C" in the clerk's language.
+fn listing(lang: Lang, names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), lang.t("word-and")),
+    }
+}
+
+/// "Gymsal A+B består av Gymsal A og Gymsal B. En booking av hele lokalet gjør alle delene
+/// opptatt." (or what a part is part of); `None` for a room that is not divided.
+fn division_note(
+    lang: Lang,
+    name: &str,
+    s: &crate::booking::rooms::RoomStructure,
+) -> Option<String> {
+    let names =
+        |rs: &[StoredRoom]| -> Vec<String> { rs.iter().map(|r| r.room.name.clone()).collect() };
+    if !s.parts.is_empty() {
+        Some(lang.t_args(
+            "console-division-parts",
+            &[
+                ("hall", name.to_arg()),
+                ("parts", listing(lang, &names(&s.parts)).to_arg()),
+            ],
+        ))
+    } else if !s.part_of.is_empty() {
+        Some(lang.t_args(
+            "console-division-part-of",
+            &[
+                ("room", name.to_arg()),
+                ("hall", listing(lang, &names(&s.part_of)).to_arg()),
+            ],
+        ))
+    } else {
+        None
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn calendar_page(
     state: &AppState,
@@ -340,7 +389,14 @@ async fn calendar_page(
         Ok(w) => w,
         Err(e) => return service_page(v, e),
     };
-    let grids = weeks.iter().map(|w| grid(lang, w, monday)).collect();
+    let mut grids: Vec<GridRoom> = weeks.iter().map(|w| grid(lang, w, monday)).collect();
+    for (g, w) in grids.iter_mut().zip(&weeks) {
+        let structure = match state.bookings.structure(&w.room.room.id).await {
+            Ok(s) => s,
+            Err(e) => return service_page(v, e),
+        };
+        g.division = division_note(lang, &w.room.room.name, &structure);
+    }
     let mut buildings: Vec<String> = mine
         .iter()
         .filter_map(|r| r.room.building.clone())
@@ -649,6 +705,7 @@ mod tests {
                     time_zone: None,
                     description: None,
                     email: None,
+                    parts: Vec::new(),
                 },
                 synced_at: chrono::DateTime::UNIX_EPOCH,
                 retired_at: None,

@@ -48,6 +48,9 @@ struct HallPage {
     capacity: Option<u32>,
     equipment: Vec<String>,
     description: Option<String>,
+    /// A divisible hall: what it is made of (or what it is part of), and what booking it
+    /// blocks; each other room with a link to its page.
+    division: Option<Division>,
     /// Why it cannot be booked, when it cannot.
     unbookable: Option<String>,
     book_href: String,
@@ -56,6 +59,69 @@ struct HallPage {
     rows: Vec<Row>,
     prev_href: String,
     next_href: String,
+}
+
+/// How a hall is divided, as its page says it.
+pub struct Division {
+    /// "Gymsal A+B består av Gymsal A og Gymsal B."
+    pub summary: String,
+    /// "Booker du hele lokalet, er alle delene opptatt."
+    pub rule: String,
+    /// The other rooms: (name, link).
+    pub rooms: Vec<(String, String)>,
+}
+
+/// "A, B og C" in the visitor's language.
+pub(super) fn listing(lang: crate::i18n::Lang, names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {} {last}", rest.join(", "), lang.t("word-and")),
+    }
+}
+
+/// The division of `name` from its parts and the halls it is part of.
+fn division(
+    lang: crate::i18n::Lang,
+    name: &str,
+    s: crate::booking::rooms::RoomStructure,
+) -> Option<Division> {
+    let link = |r: &crate::booking::records::StoredRoom| {
+        (
+            r.room.name.clone(),
+            format!("/halls/{}", urlencode(&r.room.id)),
+        )
+    };
+    let names = |rs: &[crate::booking::records::StoredRoom]| -> Vec<String> {
+        rs.iter().map(|r| r.room.name.clone()).collect()
+    };
+    if !s.parts.is_empty() {
+        Some(Division {
+            summary: lang.t_args(
+                "hall-parts",
+                &[
+                    ("hall", name.to_arg()),
+                    ("parts", listing(lang, &names(&s.parts)).to_arg()),
+                ],
+            ),
+            rule: lang.t("hall-parts-rule"),
+            rooms: s.parts.iter().map(link).collect(),
+        })
+    } else if !s.part_of.is_empty() {
+        Some(Division {
+            summary: lang.t_args(
+                "hall-part-of",
+                &[
+                    ("room", name.to_arg()),
+                    ("hall", listing(lang, &names(&s.part_of)).to_arg()),
+                ],
+            ),
+            rule: lang.t("hall-part-of-rule"),
+            rooms: s.part_of.iter().map(link).collect(),
+        })
+    } else {
+        None
+    }
 }
 
 fn iso_week(d: NaiveDate) -> String {
@@ -254,6 +320,12 @@ pub async fn show(
         |d: NaiveDate| format!("/halls/{}?week={}", urlencode(&room.room.id), iso_week(d));
     let prev_href = week_href(monday - TimeDelta::days(7));
     let next_href = week_href(monday + TimeDelta::days(7));
+    let structure = match state.bookings.structure(&room.room.id).await {
+        Ok(s) => s,
+        Err(e) if crate::web::error::unavailable(&e) => return crate::web::unavailable(&v, e),
+        Err(_) => Default::default(),
+    };
+    let division = division(lang, &room.room.name, structure);
     let r = room.room;
     let page = Page::new(&v, "halls", r.name.clone());
     render(
@@ -271,6 +343,7 @@ pub async fn show(
             floor: r.floor,
             capacity: r.capacity,
             description: r.description,
+            division,
             unbookable,
             book_href,
             caption,

@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 use super::error::{self, At};
-use super::{FieldErrors, Lang, Page, PageQuery, Visitor, render, urlencode};
+use super::{FieldErrors, Lang, Page, PageQuery, ToArg, Visitor, render, urlencode};
 use crate::app::AppState;
 use crate::booking::records::StoredRoom;
 
@@ -78,6 +78,9 @@ pub struct HallCard {
     pub equipment: Vec<String>,
     /// The hall page's link, carrying the searched date and times.
     pub href: String,
+    /// A divisible hall's parts ("Består av Gymsal A og Gymsal B"), or the hall a part is
+    /// part of ("Del av Gymsal A+B").
+    pub division: Option<String>,
 }
 
 /// A choice in a select.
@@ -228,6 +231,41 @@ pub async fn start(
         Err(e) => return super::unavailable(&v, e),
     };
     let lang = v.lang;
+    // Which rooms are divisible halls and which are parts of one, named for the cards.
+    let divisions = match state.bookings.divisions().await {
+        Ok(d) => d,
+        Err(e) => return super::unavailable(&v, e),
+    };
+    let name_of = |id: &str| {
+        rooms
+            .iter()
+            .find(|r| r.room.id == id)
+            .map(|r| r.room.name.clone())
+    };
+    let division_of = |id: &str| -> Option<String> {
+        let parts: Vec<String> = divisions
+            .iter()
+            .filter(|(r, _)| r == id)
+            .filter_map(|(_, p)| name_of(p))
+            .collect();
+        if !parts.is_empty() {
+            return Some(lang.t_args(
+                "card-parts",
+                &[("parts", hall::listing(lang, &parts).to_arg())],
+            ));
+        }
+        let wholes: Vec<String> = divisions
+            .iter()
+            .filter(|(_, p)| p == id)
+            .filter_map(|(r, _)| name_of(r))
+            .collect();
+        (!wholes.is_empty()).then(|| {
+            lang.t_args(
+                "card-part-of",
+                &[("hall", hall::listing(lang, &wholes).to_arg())],
+            )
+        })
+    };
     let all_equipment: BTreeSet<&str> = rooms
         .iter()
         .flat_map(|r| r.room.equipment.iter().map(String::as_str))
@@ -322,6 +360,7 @@ pub async fn start(
                         }
                     }
                     HallCard {
+                        division: division_of(&r.room.id),
                         href,
                         equipment: r
                             .room

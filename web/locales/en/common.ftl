@@ -73,3 +73,4 @@ error-forbidden = No access
 error-forbidden-detail = This page is for clerks.
 notice-signed-out = You are signed out.
 notice-registered = Your account is created and you are signed in.
+word-and = and

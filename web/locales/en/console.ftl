@@ -187,3 +187,7 @@ console-notify-event-expired = Expired
 console-notify-event-digest = Digest of new requests
 console-notify-notice-retried = The notification will be sent again shortly.
 console-notify-not-retryable = This notification is not waiting to be retried (it may have been delivered meanwhile, or it is being sent right now).
+console-division-parts = { $hall } is made of { $parts }. Booking the whole hall blocks all its parts, and booking one part blocks the whole hall.
+console-division-part-of = { $room } is part of { $hall }. Booking the whole hall blocks this part, and the other way round.
+console-elsewhere = Booked as { $room }
+console-elsewhere-detail = blocks this room too

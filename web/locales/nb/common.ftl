@@ -73,3 +73,4 @@ error-forbidden = Ingen tilgang
 error-forbidden-detail = Denne siden er for saksbehandlere.
 notice-signed-out = Du er logget ut.
 notice-registered = Kontoen din er opprettet, og du er logget inn.
+word-and = og

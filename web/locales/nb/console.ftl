@@ -187,3 +187,7 @@ console-notify-event-expired = Utløpt
 console-notify-event-digest = Oversikt over nye forespørsler
 console-notify-notice-retried = Varselet blir sendt på nytt om litt.
 console-notify-not-retryable = Dette varselet venter ikke på et nytt forsøk (kanskje det er levert i mellomtiden, eller det sendes akkurat nå).
+console-division-parts = { $hall } består av { $parts }. En booking av hele lokalet gjør alle delene opptatt, og en booking av én del gjør hele lokalet opptatt.
+console-division-part-of = { $room } er en del av { $hall }. En booking av hele lokalet gjør denne delen opptatt, og omvendt.
+console-elsewhere = Booket som { $room }
+console-elsewhere-detail = gjør også dette lokalet opptatt
