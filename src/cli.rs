@@ -213,6 +213,14 @@ async fn sync_directory(config: &crate::config::Config) -> anyhow::Result<()> {
         report.restored,
         report.retired
     );
+    for refused in &report.refused_parts {
+        println!(
+            "the new parts of room {} were not stored: its coming bookings would overlap \
+             others ({}); cancel or move them and sync again",
+            refused.room_id,
+            refused.booking_ids.join(", ")
+        );
+    }
     Ok(())
 }
 

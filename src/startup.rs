@@ -212,6 +212,14 @@ async fn try_sync_rooms(state: &AppState) -> Result<(), SyncError> {
                 restored = report.restored,
                 "rooms synced from the directory"
             );
+            for refused in &report.refused_parts {
+                tracing::warn!(
+                    room = %refused.room_id,
+                    bookings = %refused.booking_ids.join(", "),
+                    "the directory's new parts of this room were not stored: its coming \
+                     bookings would overlap these; cancel or move them and sync again"
+                );
+            }
             Ok(())
         }
         Err(e) => {

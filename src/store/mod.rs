@@ -94,6 +94,17 @@ pub struct SyncReport {
     pub retired: usize,
     /// Retired rooms that came back into the directory.
     pub restored: usize,
+    /// Rooms whose new parts were not stored: their coming bookings would overlap others.
+    pub refused_parts: Vec<RefusedParts>,
+}
+
+/// A room whose new composition a sync refused, and the bookings in the way: the room's own
+/// coming bookings and those on its new parts at the same times. The room keeps its old parts
+/// until one of them is cancelled or moved; the next sync tries again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusedParts {
+    pub room_id: String,
+    pub booking_ids: Vec<String>,
 }
 
 enum Pool {
@@ -121,11 +132,16 @@ macro_rules! on_pool {
 }
 
 /// Makes `room_parts` and `room_leaves` match `$resolved` (a [`RoomParts`]) inside `$tx`,
-/// rewriting them only when they differ; gives whether they did. Rooms the directory no
-/// longer lists keep their last known leaves (their bookings still block them).
+/// rewriting them only when they differ; gives whether they did, and the rooms whose new parts
+/// were refused. Rooms the directory no longer lists keep their last known leaves (their
+/// bookings still block them). A room whose coming bookings (ending after `$now`) would
+/// overlap other blocking bookings under its new parts keeps its old parts and is reported;
+/// past bookings keep the parts they blocked.
 macro_rules! sync_parts {
-    ($tx:ident, $resolved:expr) => {{
+    ($tx:ident, $resolved:expr, $now:expr) => {{
         let resolved: &crate::directory::RoomParts = &$resolved;
+        let now: DateTime<Utc> = $now;
+        let mut refused: Vec<RefusedParts> = Vec::new();
         let old_parts: Vec<(String, String)> =
             sqlx::query_as("SELECT room_id, part_id FROM room_parts ORDER BY room_id, part_id")
                 .fetch_all(&mut *$tx)
@@ -191,26 +207,86 @@ macro_rules! sync_parts {
                 }
             }
             for room in moved {
+                // Only what is still to come follows the new parts: past dates keep the
+                // parts they blocked (history may hold the whole and a half at one time,
+                // booked before the directory named the parts).
                 sqlx::query(
                     "DELETE FROM occurrence_parts WHERE EXISTS (SELECT 1 FROM occurrences o \
                      WHERE o.booking_id = occurrence_parts.booking_id AND o.seq = occurrence_parts.seq \
-                     AND o.room_id = $1)",
+                     AND o.room_id = $1 AND o.block_end > $2)",
                 )
                 .bind(room)
+                .bind(now)
                 .execute(&mut *$tx)
                 .await?;
-                // On PostgreSQL the exclusion constraint refuses this when the hall and one of
-                // its new parts were both booked for one time before: the sync then fails
-                // with `StoreError::Overlap` and the rooms stay as they were.
+                // Coming bookings of the room that would share a physical part with another
+                // blocking booking at the same time under the new parts.
+                let clashes: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT DISTINCT o.booking_id, p.booking_id FROM occurrences o \
+                     JOIN room_leaves l ON l.room_id = o.room_id \
+                     JOIN occurrence_parts p ON p.part_id = l.leaf_id \
+                     AND p.block_start < o.block_end AND p.block_end > o.block_start \
+                     WHERE o.room_id = $1 AND o.block_end > $2 AND o.status IN ('pending', 'approved') \
+                     AND p.status IN ('pending', 'approved') AND p.booking_id <> o.booking_id",
+                )
+                .bind(room)
+                .bind(now)
+                .fetch_all(&mut *$tx)
+                .await?;
+                if !clashes.is_empty() {
+                    // This hall keeps its old parts until the clash is resolved (a booking
+                    // cancelled or moved); the rest of the directory is stored.
+                    let mut ids: Vec<String> =
+                        clashes.into_iter().flat_map(|(a, b)| [a, b]).collect();
+                    ids.sort();
+                    ids.dedup();
+                    tracing::warn!(
+                        room = %room,
+                        bookings = ?ids,
+                        "the directory changed the parts of a room whose coming bookings would \
+                         then overlap others; the room keeps its old parts until they are resolved"
+                    );
+                    for (table, cols, rows) in [
+                        ("room_parts", "room_id, part_id", &old_parts),
+                        ("room_leaves", "room_id, leaf_id", &old_leaves),
+                    ] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE room_id = $1"))
+                            .bind(room)
+                            .execute(&mut *$tx)
+                            .await?;
+                        for (r, x) in rows.iter().filter(|(r, _)| r == room) {
+                            sqlx::query(&format!("INSERT INTO {table} ({cols}) VALUES ($1, $2)"))
+                                .bind(r)
+                                .bind(x)
+                                .execute(&mut *$tx)
+                                .await?;
+                        }
+                    }
+                    refused.push(RefusedParts {
+                        room_id: room.clone(),
+                        booking_ids: ids,
+                    });
+                }
+                // On PostgreSQL the exclusion constraint still guards this: the check above
+                // keeps it from firing (it would fail the whole sync).
                 sqlx::query(
                     "INSERT INTO occurrence_parts (booking_id, seq, part_id, block_start, block_end, status) \
                      SELECT o.booking_id, o.seq, l.leaf_id, o.block_start, o.block_end, o.status \
-                     FROM occurrences o JOIN room_leaves l ON l.room_id = o.room_id WHERE o.room_id = $1",
+                     FROM occurrences o JOIN room_leaves l ON l.room_id = o.room_id \
+                     WHERE o.room_id = $1 AND o.block_end > $2 \
+                     UNION ALL \
+                     SELECT o.booking_id, o.seq, o.room_id, o.block_start, o.block_end, o.status \
+                     FROM occurrences o WHERE o.room_id = $1 AND o.block_end > $2 \
+                     AND NOT EXISTS (SELECT 1 FROM room_leaves l WHERE l.room_id = $1)",
                 )
                 .bind(room)
+                .bind(now)
                 .execute(&mut *$tx)
                 .await
                 .map_err(booking::map_insert_error)?;
+                if refused.last().is_some_and(|r| r.room_id == *room) {
+                    continue;
+                }
                 // The room's calendar now holds its new relatives' bookings: the rooms of its
                 // hall go on from above every change number any of them has stamped (their one
                 // sequence, migration 0013).
@@ -224,7 +300,7 @@ macro_rules! sync_parts {
                 .await?;
             }
         }
-        changed
+        (changed, refused)
     }};
 }
 
@@ -472,9 +548,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            if sync_parts!(tx, resolved) {
+            let (changed, refused) = sync_parts!(tx, resolved, now);
+            if changed {
                 tracing::info!(halls = resolved.parts.len(), "the rooms' parts changed");
             }
+            report.refused_parts = refused;
             for (id, old) in &before {
                 if old.retired_at.is_none() && !seen.contains(id.as_str()) {
                     sqlx::query("UPDATE rooms SET retired_at = $1 WHERE id = $2")

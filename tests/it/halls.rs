@@ -989,3 +989,129 @@ async fn the_consoles_week_of_a_half_shows_the_wholes_booking_without_details() 
         week.body
     );
 }
+
+/// The seed directory, and the app started on a copy of it whose hall names no parts yet:
+/// the whole and its halves are then three plain rooms that may be booked at one time.
+async fn app_without_parts(pg: Option<&Postgres>) -> (TestApp, crate::support::app::TempDir) {
+    let dir = crate::support::app::TempDir::new("halls-unparted");
+    let seed = std::fs::read_to_string(repo().join("seed/directory.ldif")).unwrap();
+    let unparted: String = seed
+        .lines()
+        .filter(|l| !l.starts_with("lokalPart:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ldif = dir.0.join("directory.ldif");
+    std::fs::write(&ldif, unparted).unwrap();
+    let url = match pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite:{}", dir.0.join("lokal.db").display()),
+    };
+    let mut config = test_config(&url);
+    config.directory.url = format!("file:{}", ldif.display());
+    (TestApp::start(config).await, dir)
+}
+
+/// The seed directory's rooms, with the hall's parts.
+async fn seed_rooms() -> Vec<lokal::directory::DirRoom> {
+    let mapping = lokal::config::Config::default().directory.mapping();
+    let url = format!("file:{}", repo().join("seed/directory.ldif").display());
+    lokal::directory::connect(&url, mapping, None)
+        .await
+        .unwrap()
+        .rooms()
+        .await
+        .unwrap()
+}
+
+async fn booking_status(app: &TestApp, user: (&str, &str), id: &str) -> String {
+    let (status, body) = app.get(&format!("/api/v1/bookings/{id}"), Some(user)).await;
+    assert_eq!(status, 200, "{body}");
+    body["status"].as_str().unwrap().to_owned()
+}
+
+/// A database with history: the whole and half A were both booked for one evening last week
+/// and for one next week, before the directory named the hall's parts. Declaring the parts
+/// then stores every other room and keeps the hall's old parts, naming the two coming
+/// bookings in the way; once one of them is cancelled, the next sync stores the parts, and
+/// last week's two bookings stay as they were.
+async fn parts_declared_on_history(app: &TestApp) {
+    let whole = app.room(WHOLE).await;
+    let half_a = app.room("Gymsal A").await;
+    let (kari, ola) = (API_STAFF[0], API_STAFF[1]);
+    let mut ids = Vec::new();
+    for day in ["2027-01-05", "2027-01-12"] {
+        for (who, room) in [(kari, &whole), (ola, &half_a)] {
+            let (status, body) = book(
+                app,
+                who,
+                room,
+                &format!("{day}T18:00"),
+                &format!("{day}T20:00"),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            let id = body["id"].as_str().unwrap().to_owned();
+            // The school's clerk approves it, so it does not expire.
+            let (status, body) = app
+                .post(
+                    &format!("/api/v1/bookings/{id}/approve"),
+                    Some(ASTRID),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            ids.push(id);
+        }
+    }
+    // Last week's evening is history now.
+    let later: chrono::DateTime<chrono::Utc> = "2027-01-06T09:00:00Z".parse().unwrap();
+    app.clock.set(later);
+    let store = lokal::startup::store_of(&app.state);
+    let rooms = seed_rooms().await;
+    let report = store.sync_rooms(&rooms, later).await.unwrap();
+    assert_eq!(report.refused_parts.len(), 1, "{report:?}");
+    assert_eq!(report.refused_parts[0].room_id, whole);
+    let mut in_the_way = vec![ids[2].clone(), ids[3].clone()];
+    in_the_way.sort();
+    assert_eq!(report.refused_parts[0].booking_ids, in_the_way);
+    // The hall still blocks only itself: its old parts.
+    assert_eq!(
+        store.room_leaves(&whole).await.unwrap(),
+        vec![whole.clone()]
+    );
+    // The sync went through for the rest of the directory: the hall's pages name the parts.
+    let stored = store.rooms(false).await.unwrap();
+    let stored_whole = stored.iter().find(|r| r.room.id == whole).unwrap();
+    assert_eq!(stored_whole.room.parts.len(), 2);
+
+    // Erik gives up next week's evening; the next sync stores the parts.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{}/cancel", ids[3]),
+            Some(ola),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let report = store.sync_rooms(&rooms, later).await.unwrap();
+    assert!(report.refused_parts.is_empty(), "{report:?}");
+    assert_eq!(store.room_leaves(&whole).await.unwrap().len(), 2);
+    // Last week's whole and half both stay booked; from now on the whole blocks half A.
+    assert_eq!(booking_status(app, kari, &ids[0]).await, "approved");
+    assert_eq!(booking_status(app, ola, &ids[1]).await, "approved");
+    let (status, body) = book(app, ola, &half_a, "2027-01-12T19:00", "2027-01-12T20:00").await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn parts_declared_on_a_database_with_history_refuse_only_the_clashing_hall_on_sqlite() {
+    let (app, _dir) = app_without_parts(None).await;
+    parts_declared_on_history(&app).await;
+}
+
+#[tokio::test]
+async fn parts_declared_on_a_database_with_history_refuse_only_the_clashing_hall_on_postgres() {
+    let pg = Postgres::start();
+    let (app, _dir) = app_without_parts(Some(&pg)).await;
+    parts_declared_on_history(&app).await;
+}
