@@ -8,7 +8,8 @@
 //! they read ([`CalendarEntry`], [`StaffObject`], ...). The store and the clock are private.
 //!
 //! Tags: an object's ETag is its booking's change number plus a "view" tag (a digest of what
-//! else shapes the rendering: the room's name and zone and its policy's privacy setting), so a
+//! else shapes the rendering: the room's name and zone, its policy's privacy setting, and the
+//! rooms sharing a physical part with it, whose bookings it shows as busy), so a
 //! booking change or a change of the view both change it. A calendar's ctag is the room's change
 //! number plus the view tag; its sync token is `urn:lokal:sync:<room id>:<change number>`.
 
@@ -116,7 +117,11 @@ impl Calendars {
         self.clock.now()
     }
 
-    fn calendar_of(&self, room: StoredRoom) -> RoomCalendar {
+    /// `related`: the other rooms sharing a physical part with it, sorted. A hall's calendar
+    /// shows its parts' bookings and each part's the hall's, so a change of the hall's
+    /// composition changes what every one of them shows without touching the bookings' own
+    /// change numbers: it is part of the view, and old sync tokens, ctags and ETags go stale.
+    fn calendar_of(&self, room: StoredRoom, related: &[String]) -> RoomCalendar {
         let zone = self.rules.zone(&room);
         let show_organiser = self
             .rules
@@ -128,6 +133,10 @@ impl Calendars {
         digest.update([0]);
         digest.update(zone.name().as_bytes());
         digest.update([u8::from(show_organiser)]);
+        for other in related {
+            digest.update([0]);
+            digest.update(other.as_bytes());
+        }
         let view: String = digest
             .finalize()
             .iter()
@@ -146,22 +155,30 @@ impl Calendars {
 
     /// A live room's calendar (retired rooms have none).
     pub async fn room(&self, id: &str) -> Result<Option<RoomCalendar>, StoreError> {
-        Ok(self
+        let Some(room) = self
             .store
             .room(id)
             .await?
             .filter(|r| r.retired_at.is_none())
-            .map(|r| self.calendar_of(r)))
+        else {
+            return Ok(None);
+        };
+        let related = self.store.related_rooms(id).await?;
+        Ok(Some(self.calendar_of(room, &related)))
     }
 
     /// Every live room's calendar, by name.
     pub async fn rooms(&self) -> Result<Vec<RoomCalendar>, StoreError> {
+        let mut related = self.store.all_related_rooms().await?;
         Ok(self
             .store
             .rooms(false)
             .await?
             .into_iter()
-            .map(|r| self.calendar_of(r))
+            .map(|r| {
+                let others = related.remove(&r.room.id).unwrap_or_default();
+                self.calendar_of(r, &others)
+            })
             .collect())
     }
 

@@ -290,14 +290,26 @@ macro_rules! sync_parts {
                 // The room's calendar now holds its new relatives' bookings: the rooms of its
                 // hall go on from above every change number any of them has stamped (their one
                 // sequence, migration 0013).
-                sqlx::query(&format!(
+                // Its old relatives too: a part taken out of the hall no longer shows the
+                // hall's bookings, and must move on as well.
+                let old_of_room: Vec<&String> = match before.get(room) {
+                    Some(old) => old.iter().collect(),
+                    None => vec![room],
+                };
+                let placeholders: Vec<String> =
+                    (0..old_of_room.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
                     "UPDATE rooms SET change_seq = (SELECT MAX(change_seq) FROM rooms) + 1 \
-                     WHERE id IN ({} UNION SELECT $1)",
-                    booking::RELATED_TO_1
-                ))
-                .bind(room)
-                .execute(&mut *$tx)
-                .await?;
+                     WHERE id IN ({} UNION SELECT $1 \
+                     UNION SELECT room_id FROM room_leaves WHERE leaf_id IN ({}))",
+                    booking::RELATED_TO_1,
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(room);
+                for leaf in old_of_room {
+                    q = q.bind(leaf);
+                }
+                q.execute(&mut *$tx).await?;
             }
         }
         (changed, refused)
@@ -468,6 +480,24 @@ impl Store {
         )
         .fetch_all(pool)
         .await?))
+    }
+
+    /// For every room sharing a physical part with another: those others, sorted (what
+    /// [`Store::related_rooms`] gives one room, for all rooms in one query).
+    pub async fn all_related_rooms(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT DISTINCT m.room_id, o.room_id FROM room_leaves m JOIN room_leaves o \
+             ON o.leaf_id = m.leaf_id WHERE o.room_id <> m.room_id ORDER BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await?);
+        let mut related: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (room, other) in rows {
+            related.entry(room).or_default().push(other);
+        }
+        Ok(related)
     }
 
     /// The other rooms sharing a physical part with the room (a hall's halves, a half's

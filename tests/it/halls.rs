@@ -1115,3 +1115,113 @@ async fn parts_declared_on_a_database_with_history_refuse_only_the_clashing_hall
     let (app, _dir) = app_without_parts(Some(&pg)).await;
     parts_declared_on_history(&app).await;
 }
+
+/// Half A's and the whole's sync tokens and feed ETags, in that order.
+async fn tags(app: &TestApp, ids: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for id in ids {
+        let calendar = format!("/dav/calendars/rooms/{id}/calendar/");
+        let body = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level>
+  <d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+        let (status, body) = dav(app, "REPORT", &calendar, LARS, body).await;
+        assert_eq!(status, 207, "{body}");
+        let token = body
+            .split("<d:sync-token>")
+            .nth(1)
+            .and_then(|t| t.split("</d:sync-token>").next())
+            .unwrap()
+            .to_owned();
+        let feed = app
+            .client
+            .get(format!("{}/feeds/rooms/{id}.ics", app.base))
+            .send()
+            .await
+            .unwrap();
+        let etag = feed.headers()["etag"].to_str().unwrap().to_owned();
+        out.push((token, etag));
+    }
+    out
+}
+
+/// A sync from `token` on the room's calendar: 403 valid-sync-token when the token is stale.
+async fn sync_from(app: &TestApp, id: &str, token: &str) -> (u16, String) {
+    let body = format!(
+        r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>
+  <d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    );
+    dav(
+        app,
+        "REPORT",
+        &format!("/dav/calendars/rooms/{id}/calendar/"),
+        LARS,
+        &body,
+    )
+    .await
+}
+
+/// The directory takes half A out of the hall, then puts it back: each time the calendars of
+/// the half and of the whole show other bookings without any booking changing, so clients'
+/// old sync tokens are refused (they sync again from scratch, RFC 6578 §3.2) and the feeds'
+/// ETags move, for the part taken out as for the part put back.
+async fn composition_changes_reach_calendars(app: &TestApp) {
+    let whole = app.room(WHOLE).await;
+    let half_a = app.room("Gymsal A").await;
+    let (status, body) = book(app, ASTRID, &whole, "2027-01-07T18:00", "2027-01-07T20:00").await;
+    assert_eq!(status, 201, "{body}");
+    let store = lokal::startup::store_of(&app.state);
+    let rooms = seed_rooms().await;
+    let at = |m: i64| test_now_plus(m);
+    let mut without_a = rooms.clone();
+    let w = without_a.iter().position(|r| r.name == WHOLE).unwrap();
+    without_a[w]
+        .parts
+        .retain(|p| !p.starts_with("cn=Gymsal A,"));
+    assert_eq!(without_a[w].parts.len(), 1);
+
+    let ids = [half_a.as_str(), whole.as_str()];
+    let before = tags(app, &ids).await;
+    for (id, (token, _)) in ids.iter().zip(&before) {
+        let (status, body) = sync_from(app, id, token).await;
+        assert_eq!(status, 207, "{id}: {body}");
+    }
+    let report = store.sync_rooms(&without_a, at(5)).await.unwrap();
+    assert!(report.refused_parts.is_empty(), "{report:?}");
+    let taken_out = tags(app, &ids).await;
+    for ((id, (token, etag)), (_, now_etag)) in ids.iter().zip(&before).zip(&taken_out) {
+        let (status, body) = sync_from(app, id, token).await;
+        assert_eq!(status, 403, "{id}: {body}");
+        assert!(body.contains("valid-sync-token"), "{body}");
+        assert_ne!(etag, now_etag, "{id}'s feed");
+    }
+    // The half no longer shows the whole's booking.
+    let (_, ics) = text(app, &format!("/feeds/rooms/{half_a}.ics"), &[]).await;
+    assert!(!ics.contains("20270107T180000"), "{ics}");
+
+    let report = store.sync_rooms(&rooms, at(10)).await.unwrap();
+    assert!(report.refused_parts.is_empty(), "{report:?}");
+    let put_back = tags(app, &ids).await;
+    for ((id, (token, etag)), (_, now_etag)) in ids.iter().zip(&taken_out).zip(&put_back) {
+        let (status, body) = sync_from(app, id, token).await;
+        assert_eq!(status, 403, "{id}: {body}");
+        assert_ne!(etag, now_etag, "{id}'s feed");
+    }
+    let (_, ics) = text(app, &format!("/feeds/rooms/{half_a}.ics"), &[]).await;
+    assert!(ics.contains("20270107T180000"), "{ics}");
+}
+
+fn test_now_plus(minutes: i64) -> chrono::DateTime<chrono::Utc> {
+    crate::support::app::test_now() + chrono::TimeDelta::minutes(minutes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_hall_invalidates_the_sync_tokens_and_feed_etags_of_its_parts_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    composition_changes_reach_calendars(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_hall_invalidates_the_sync_tokens_and_feed_etags_of_its_parts_on_postgres() {
+    let pg = Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    composition_changes_reach_calendars(&app).await;
+}
