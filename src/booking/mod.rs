@@ -583,10 +583,11 @@ impl Bookings {
         let snapshot = self.store.snapshot(&key, now).await?;
         let index = BookingIndex::new(snapshot.existing.iter().cloned());
         let closures = self.rules.closure_set(p.policy, &snapshot.closures);
+        let core_room = p.core_room.clone().with_parts(snapshot.leaves.clone());
         let decision = decide(
             &p.core_request,
             &who.requester(),
-            &p.core_room,
+            &core_room,
             p.policy,
             &index,
             &closures,
@@ -639,6 +640,9 @@ impl Bookings {
             .create_booking(key, now, &requester_id, |snapshot| {
                 let index = BookingIndex::new(snapshot.existing.iter().cloned());
                 let closures = rules.closure_set(policy, &snapshot.closures);
+                // The parts as committed, read with the bookings in this transaction: a
+                // directory sync may have changed the hall since `prepare`.
+                let core_room = core_room.with_parts(snapshot.leaves.clone());
                 let decision = decide(
                     &core_request,
                     &requester,

@@ -104,6 +104,11 @@ pub struct CreateKey<'a> {
 pub struct Snapshot {
     pub existing: Vec<ExistingBooking>,
     pub closures: Vec<ClosureRecord>,
+    /// The physical parts a booking of the room blocks, as committed when the snapshot was
+    /// read (inside the creation's transaction): the decision compares with these, so a
+    /// directory sync changing the hall meanwhile cannot leave it comparing with old parts.
+    /// Empty for a room without stored leaves (it blocks itself).
+    pub leaves: Vec<String>,
 }
 
 /// The result of [`Store::create_booking`].
@@ -529,7 +534,9 @@ fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
     let mut seen: std::collections::HashMap<(String, DateTime<Utc>), usize> =
         std::collections::HashMap::new();
     for r in rows {
-        if r.6 == "closure" {
+        if r.6 == "leaf" {
+            snapshot.leaves.push(r.0);
+        } else if r.6 == "closure" {
             snapshot.closures.push(ClosureRecord {
                 id: r.0,
                 room_id: None,
@@ -558,6 +565,7 @@ fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
             }
         }
     }
+    snapshot.leaves.sort();
     (snapshot, stale)
 }
 
@@ -601,7 +609,10 @@ const SNAPSHOT_SQL: &str = "SELECT o.booking_id, b.requester_id, o.start_at, o.e
      JOIN room_leaves o ON o.leaf_id = m.leaf_id WHERE m.room_id = $1)) AND start_at < $4 AND end_at > $3 \
      UNION ALL \
      SELECT id, request_hash, created_at, created_at, created_at, created_at, 'idem', CAST(NULL AS TIMESTAMPTZ), 'idem', '' FROM bookings \
-     WHERE requester_id = $5 AND idempotency_key = $11";
+     WHERE requester_id = $5 AND idempotency_key = $11 \
+     UNION ALL \
+     SELECT l.leaf_id, '', r.synced_at, r.synced_at, r.synced_at, r.synced_at, 'leaf', CAST(NULL AS TIMESTAMPTZ), 'leaf', l.leaf_id \
+     FROM room_leaves l JOIN rooms r ON r.id = l.room_id WHERE l.room_id = $1";
 
 /// Occurrence rows per insert statement.
 const OCCURRENCE_CHUNK: usize = 500;

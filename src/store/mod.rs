@@ -531,6 +531,46 @@ impl Store {
                 Pool::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
                 Pool::Postgres(_) => pool.begin().await?,
             };
+            if matches!(self.pool, Pool::Postgres(_)) {
+                // Before any write: the advisory locks of every hall (before or after this
+                // sync) and of its parts, by the key scheme and in the global order of
+                // `LOCK_PARTS_OF_1`, so a creation in one of them waits for the new parts
+                // (and this sync for the creation) instead of deciding against the old ones.
+                // SQLite's single writer serializes the two already.
+                let old_leaves: Vec<(String, String)> =
+                    sqlx::query_as("SELECT room_id, leaf_id FROM room_leaves")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let mut of_room: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+                for (r, l) in &old_leaves {
+                    of_room.entry(r).or_default().push(l);
+                }
+                let mut keys: std::collections::BTreeSet<&str> = Default::default();
+                let halls = of_room.iter().map(|(r, ls)| (*r, ls.clone())).chain(
+                    resolved
+                        .leaves
+                        .iter()
+                        .map(|(r, ls)| (r.as_str(), ls.iter().map(String::as_str).collect())),
+                );
+                for (room, leaves) in halls {
+                    if leaves.as_slice() != [room] {
+                        keys.insert(room);
+                        keys.extend(leaves);
+                    }
+                }
+                if !keys.is_empty() {
+                    // One statement, so the locks are taken in one order of the keys.
+                    let keys: Vec<&str> = keys.into_iter().collect();
+                    sqlx::query(
+                        "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(k) FROM \
+                         (SELECT DISTINCT hashtext(x) AS k FROM json_array_elements_text($1::json) x \
+                         ORDER BY k OFFSET 0) s) t",
+                    )
+                    .bind(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             // Read inside the transaction, so the comparison and the writes see one state.
             let rows: Vec<RoomRow> = sqlx::query_as(SELECT_ROOMS).fetch_all(&mut *tx).await?;
             let before: std::collections::HashMap<String, StoredRoom> = rows

@@ -1225,3 +1225,90 @@ async fn a_changed_hall_invalidates_the_sync_tokens_and_feed_etags_of_its_parts_
     let app = TestApp::start(test_config(&pg.url)).await;
     composition_changes_reach_calendars(&app).await;
 }
+
+/// A directory sync declaring the hall's parts races a booking of the whole while half A is
+/// booked at that time, round after round: either the booking comes first (and the sync
+/// keeps the hall's old parts, naming it) or the sync does (and the booking is refused). The
+/// whole is never booked over half A with its new parts stored.
+async fn sync_races_booking(app: &TestApp) {
+    let whole = app.room(WHOLE).await;
+    let half_a = app.room("Gymsal A").await;
+    let store = lokal::startup::store_of(&app.state).clone();
+    let with_parts = Arc::new(seed_rooms().await);
+    let mut without: Vec<lokal::directory::DirRoom> = (*with_parts).clone();
+    for r in &mut without {
+        r.parts.clear();
+    }
+    let now = crate::support::app::test_now();
+    let mut outcomes = (0, 0);
+    for day in 5..=16u32 {
+        let date = format!("2027-01-{day:02}");
+        let report = store.sync_rooms(&without, now).await.unwrap();
+        assert!(report.refused_parts.is_empty(), "{report:?}");
+        let (status, body) = book(
+            app,
+            API_STAFF[1],
+            &half_a,
+            &format!("{date}T18:00"),
+            &format!("{date}T20:00"),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let barrier = Arc::new(Barrier::new(2));
+        let syncing = {
+            let (store, rooms, barrier) = (store.clone(), with_parts.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.sync_rooms(&rooms, now).await.unwrap()
+            })
+        };
+        barrier.wait().await;
+        let (status, body) = book(
+            app,
+            ASTRID,
+            &whole,
+            &format!("{date}T18:00"),
+            &format!("{date}T20:00"),
+        )
+        .await;
+        let report = syncing.await.unwrap();
+        let refused = report.refused_parts.iter().any(|r| r.room_id == whole);
+        match status {
+            201 => {
+                assert!(
+                    refused,
+                    "{date}: the whole booked over half A, and the parts stored"
+                );
+                let id = body["id"].as_str().unwrap();
+                let (status, body) = app
+                    .post(
+                        &format!("/api/v1/bookings/{id}/cancel"),
+                        Some(ASTRID),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                outcomes.0 += 1;
+            }
+            409 => {
+                assert!(!refused, "{date}: {report:?}");
+                outcomes.1 += 1;
+            }
+            other => panic!("{date}: {other} {body}"),
+        }
+    }
+    assert_eq!(outcomes.0 + outcomes.1, 12, "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_declaring_parts_and_a_booking_of_the_whole_never_both_win_on_sqlite() {
+    let (app, _dir) = app_without_parts(None).await;
+    sync_races_booking(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_declaring_parts_and_a_booking_of_the_whole_never_both_win_on_postgres() {
+    let pg = Postgres::start();
+    let (app, _dir) = app_without_parts(Some(&pg)).await;
+    sync_races_booking(&app).await;
+}
