@@ -343,8 +343,13 @@ macro_rules! expire_in_tx {
         let room: Option<&str> = $room;
         let ids: Vec<(String,)> = match room {
             Some(room) => {
+                // Every room sharing a physical part with it: a stale hold on a hall's half
+                // is in the way of the hall as much as one on the hall itself.
                 sqlx::query_as(
-                    "SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1 AND room_id = $2",
+                    "SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1 \
+                     AND (room_id = $2 OR room_id IN (SELECT o.room_id FROM room_leaves m \
+                     JOIN room_leaves o ON o.leaf_id = m.leaf_id WHERE m.room_id = $2)) \
+                     ORDER BY id",
                 )
                 .bind($now)
                 .bind(room)

@@ -1312,3 +1312,34 @@ async fn a_sync_declaring_parts_and_a_booking_of_the_whole_never_both_win_on_pos
     let (app, _dir) = app_without_parts(Some(&pg)).await;
     sync_races_booking(&app).await;
 }
+
+/// Kari's request for half A waits for a clerk past its hold; booking the whole at that time
+/// expires it and goes through, as a stale hold on the whole itself would.
+async fn stale_hold_on_a_half(app: &TestApp) {
+    let whole = app.room(WHOLE).await;
+    let half_a = app.room("Gymsal A").await;
+    let kari = app.resident("kari.stale@example.no").await;
+    let kari = (kari.0.as_str(), kari.1.as_str());
+    let (status, body) = book(app, kari, &half_a, "2027-01-20T18:00", "2027-01-20T20:00").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "pending", "{body}");
+    let held = body["id"].as_str().unwrap().to_owned();
+    // The seven days' hold has run out.
+    app.clock.set("2027-01-12T09:00:00Z".parse().unwrap());
+    let (status, body) = book(app, ASTRID, &whole, "2027-01-20T18:00", "2027-01-20T20:00").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(booking_status(app, kari, &held).await, "expired");
+}
+
+#[tokio::test]
+async fn a_stale_hold_on_a_half_is_expired_by_a_booking_of_the_whole_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    stale_hold_on_a_half(&app).await;
+}
+
+#[tokio::test]
+async fn a_stale_hold_on_a_half_is_expired_by_a_booking_of_the_whole_on_postgres() {
+    let pg = Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    stale_hold_on_a_half(&app).await;
+}
