@@ -339,8 +339,9 @@ macro_rules! record_change {
 
 /// Expires the pending bookings whose hold has run out (of one room, or all), inside `$tx`.
 macro_rules! expire_in_tx {
-    ($tx:ident, $room:expr, $now:expr) => {{
+    ($tx:ident, $room:expr, $now:expr, $pg:expr, $also:expr) => {{
         let room: Option<&str> = $room;
+        let also: Option<&str> = $also;
         let ids: Vec<(String,)> = match room {
             Some(room) => {
                 // Every room sharing a physical part with it: a stale hold on a hall's half
@@ -357,12 +358,29 @@ macro_rules! expire_in_tx {
                 .await?
             }
             None => {
-                sqlx::query_as("SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1")
-                    .bind($now)
-                    .fetch_all(&mut *$tx)
-                    .await?
+                sqlx::query_as(
+                    "SELECT id FROM bookings WHERE status = 'pending' AND hold_until <= $1 ORDER BY id",
+                )
+                .bind($now)
+                .fetch_all(&mut *$tx)
+                .await?
             }
         };
+        if $pg && (!ids.is_empty() || also.is_some()) {
+            // Each audit row's trigger locks the rows of its booking's family of rooms
+            // (migration 0013); a transaction writing several would lock family after family
+            // in its own order, and deadlock with another doing so in another order. So all
+            // of them (and of `also`, the booking the transaction changes next) are locked
+            // here first, in one statement, in id order: the triggers then hold them already.
+            let mut bookings: Vec<&str> = ids.iter().map(|(id,)| id.as_str()).collect();
+            bookings.extend(also);
+            let rooms: Vec<&str> = room.into_iter().collect();
+            sqlx::query(LOCK_FAMILIES)
+                .bind(serde_json::to_string(&bookings).unwrap_or_else(|_| "[]".into()))
+                .bind(serde_json::to_string(&rooms).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut *$tx)
+                .await?;
+        }
         let mut expired = 0;
         for (id,) in &ids {
             let moved = sqlx::query(
@@ -462,7 +480,7 @@ macro_rules! create_steps {
             }
             let (snapshot, stale) = snapshot_of(rows, now);
             if stale {
-                expire_in_tx!($conn, Some(key.room_id), now);
+                expire_in_tx!($conn, Some(key.room_id), now, !$sqlite, None);
             }
             let new = match ($decide)(&snapshot) {
                 Ok(new) => new,
@@ -581,6 +599,16 @@ fn snapshot_of(rows: Vec<SnapshotRow>, now: DateTime<Utc>) -> (Snapshot, bool) {
 pub(super) const LOCK_PARTS_OF_1: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(k) FROM \
      (SELECT hashtext(leaf_id) AS k FROM room_leaves WHERE room_id = $1 \
      UNION SELECT hashtext($1) ORDER BY k OFFSET 0) s) t";
+
+/// PostgreSQL: locks, in id order, the rows of every room related (sharing a physical part)
+/// to the rooms of the bookings in the JSON array `$1` or to the rooms in the JSON array `$2`:
+/// every row the change-number trigger (migration 0013) will lock for their audit rows.
+const LOCK_FAMILIES: &str = "WITH own AS (SELECT b.room_id AS r FROM bookings b \
+     WHERE b.id IN (SELECT value FROM json_array_elements_text($1::json)) \
+     UNION SELECT value FROM json_array_elements_text($2::json)) \
+     SELECT id FROM rooms WHERE id IN (SELECT r FROM own UNION SELECT o.room_id FROM room_leaves m \
+     JOIN room_leaves o ON o.leaf_id = m.leaf_id WHERE m.room_id IN (SELECT r FROM own)) \
+     ORDER BY id FOR NO KEY UPDATE";
 
 /// The physical parts a booking of room `$1` blocks (migration 0013).
 pub(super) const LEAVES_OF_1: &str = "SELECT leaf_id FROM room_leaves WHERE room_id = $1";
@@ -1036,7 +1064,8 @@ impl Store {
         on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
-            expire_in_tx!(tx, None, now);
+            let pg = matches!(self.pool, Pool::Postgres(_));
+            expire_in_tx!(tx, None, now, pg, Some(id));
             let row: Option<(BookingStatus,)> = sqlx::query_as("SELECT status FROM bookings WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -1100,7 +1129,8 @@ impl Store {
         let n = on_pool!(self, pool => {
             let _turn = self.write_turn().await;
             let mut tx = begin_write!(self, pool);
-            let n = expire_in_tx!(tx, None, now);
+            let pg = matches!(self.pool, Pool::Postgres(_));
+            let n = expire_in_tx!(tx, None, now, pg, None);
             tx.commit().await?;
             n
         });

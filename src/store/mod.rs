@@ -531,11 +531,20 @@ impl Store {
                 Pool::Sqlite(_) => pool.begin_with("BEGIN IMMEDIATE").await?,
                 Pool::Postgres(_) => pool.begin().await?,
             };
+            // Read inside the transaction, so the comparison and the writes see one state.
+            let rows: Vec<RoomRow> = sqlx::query_as(SELECT_ROOMS).fetch_all(&mut *tx).await?;
+            let before: std::collections::HashMap<String, StoredRoom> = rows
+                .into_iter()
+                .map(room_from_row)
+                .map(|r| (r.room.id.clone(), r))
+                .collect();
             if matches!(self.pool, Pool::Postgres(_)) {
                 // Before any write: the advisory locks of every hall (before or after this
                 // sync) and of its parts, by the key scheme and in the global order of
                 // `LOCK_PARTS_OF_1`, so a creation in one of them waits for the new parts
-                // (and this sync for the creation) instead of deciding against the old ones.
+                // (and this sync for the creation) instead of deciding against the old ones;
+                // and of every room this sync rewrites, so no creation holds the key-share
+                // lock of its room's foreign key while the upsert below waits for it.
                 // SQLite's single writer serializes the two already.
                 let old_leaves: Vec<(String, String)> =
                     sqlx::query_as("SELECT room_id, leaf_id FROM room_leaves")
@@ -558,6 +567,16 @@ impl Store {
                         keys.extend(leaves);
                     }
                 }
+                keys.extend(
+                    rooms
+                        .iter()
+                        .filter(|r| {
+                            !before
+                                .get(&r.id)
+                                .is_some_and(|old| old.room == **r && old.retired_at.is_none())
+                        })
+                        .map(|r| r.id.as_str()),
+                );
                 if !keys.is_empty() {
                     // One statement, so the locks are taken in one order of the keys.
                     let keys: Vec<&str> = keys.into_iter().collect();
@@ -570,14 +589,14 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                // Then every room's row, in id order, as the change-number trigger locks a
+                // family's (migration 0014): the upserts and change-number bumps below touch
+                // rooms in the directory's order, which would otherwise deadlock with a
+                // booking's change in a hall.
+                sqlx::query("SELECT id FROM rooms ORDER BY id FOR NO KEY UPDATE")
+                    .execute(&mut *tx)
+                    .await?;
             }
-            // Read inside the transaction, so the comparison and the writes see one state.
-            let rows: Vec<RoomRow> = sqlx::query_as(SELECT_ROOMS).fetch_all(&mut *tx).await?;
-            let before: std::collections::HashMap<String, StoredRoom> = rows
-                .into_iter()
-                .map(room_from_row)
-                .map(|r| (r.room.id.clone(), r))
-                .collect();
             for room in rooms {
                 match before.get(&room.id) {
                     Some(old) if old.room == *room && old.retired_at.is_none() => {

@@ -1343,3 +1343,108 @@ async fn a_stale_hold_on_a_half_is_expired_by_a_booking_of_the_whole_on_postgres
     let app = TestApp::start(test_config(&pg.url)).await;
     stale_hold_on_a_half(&app).await;
 }
+
+/// PostgreSQL: transactions writing several audit rows in the rooms of one hall (a
+/// cancellation expiring stale holds first, the expiry job) run alongside creations in the
+/// hall's other rooms, and every one of them goes through: none is chosen as the victim of a
+/// deadlock (which would come back as a 5xx).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiries_cancellations_and_creations_in_one_hall_do_not_deadlock_on_postgres() {
+    let pg = Postgres::start();
+    let app = Arc::new(TestApp::start(test_config(&pg.url)).await);
+    let rooms = [
+        app.room(WHOLE).await,
+        app.room("Gymsal A").await,
+        app.room("Gymsal B").await,
+    ];
+    let kari = app.resident("kari.stale-many@example.no").await;
+    let ola = app.resident("ola.fresh-many@example.no").await;
+    // Kari's requests, one per room and day, whose holds will have run out.
+    let mut stale = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        for day in [18 + i, 23 + i] {
+            let date = format!("2027-01-{day:02}");
+            let (status, body) = book(
+                &app,
+                (&kari.0, &kari.1),
+                room,
+                &format!("{date}T17:00"),
+                &format!("{date}T18:00"),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            stale.push(body["id"].as_str().unwrap().to_owned());
+        }
+    }
+    app.clock.set("2027-01-12T09:00:00Z".parse().unwrap());
+    // Ola's fresh requests, cancelled in the race.
+    let mut fresh = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        let date = format!("2027-01-{:02}", 28 + i);
+        let (status, body) = book(
+            &app,
+            (&ola.0, &ola.1),
+            room,
+            &format!("{date}T17:00"),
+            &format!("{date}T18:00"),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        fresh.push(body["id"].as_str().unwrap().to_owned());
+    }
+    // Kari's requests are stale by now; the first write in the race expires them.
+    let barrier = Arc::new(Barrier::new(fresh.len() + 2 + rooms.len()));
+    let mut tasks = Vec::new();
+    for id in fresh {
+        let (app, barrier, ola) = (app.clone(), barrier.clone(), ola.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let (status, body) = app
+                .post(
+                    &format!("/api/v1/bookings/{id}/cancel"),
+                    Some((&ola.0, &ola.1)),
+                    json!({}),
+                )
+                .await;
+            (status, body.to_string())
+        }));
+    }
+    for _ in 0..2 {
+        let (app, barrier) = (app.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let at: chrono::DateTime<chrono::Utc> = "2027-01-12T09:00:00Z".parse().unwrap();
+            match lokal::startup::store_of(&app.state).expire_holds(at).await {
+                Ok(_) => (200, String::new()),
+                Err(e) => (500, e.to_string()),
+            }
+        }));
+    }
+    for (i, room) in rooms.iter().cloned().enumerate() {
+        let (app, barrier) = (app.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            // The time of one of Kari's stale requests in another room of the hall.
+            let date = format!("2027-01-{:02}", 18 + (i + 1) % 3);
+            let (status, body) = book(
+                &app,
+                ASTRID,
+                &room,
+                &format!("{date}T17:00"),
+                &format!("{date}T18:00"),
+            )
+            .await;
+            (status, body.to_string())
+        }));
+    }
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert!(status < 300, "{status}: {body}");
+    }
+    for id in &stale {
+        assert_eq!(
+            booking_status(&app, (&kari.0, &kari.1), id).await,
+            "expired"
+        );
+    }
+}
