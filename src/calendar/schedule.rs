@@ -668,6 +668,24 @@ async fn put(
     let generation = store
         .staff_write_generation(me.login, name, &obj.uid)
         .await?;
+    // Rooms no longer invited are freed first, before the rooms now invited are booked: an
+    // organiser swapping a divisible hall for one of its halves at the same times would
+    // otherwise find the half refused by their own booking of the hall, then lose the hall
+    // too. Every room invited gets a link below (or the write fails), so these are exactly
+    // the old links the new object no longer has.
+    for old in &old_links {
+        if !rooms.iter().any(|(_, r)| r.room.room.id == old.room_id)
+            && let Some(id) = &old.booking_id
+        {
+            cancel_quietly(
+                bookings,
+                me,
+                id,
+                "removed from the meeting in the organiser's calendar",
+            )
+            .await?;
+        }
+    }
     let mut links: Vec<RoomLink> = Vec::new();
     let mut replies: Vec<RoomLink> = Vec::new();
     if let Some(master) = obj.master() {
@@ -712,20 +730,6 @@ async fn put(
             .await?;
             replies.push(link.clone());
             links.push(link);
-        }
-    }
-    // Rooms no longer invited are freed.
-    for old in &old_links {
-        if !links.iter().any(|l| l.room_id == old.room_id)
-            && let Some(id) = &old.booking_id
-        {
-            cancel_quietly(
-                bookings,
-                me,
-                id,
-                "removed from the meeting in the organiser's calendar",
-            )
-            .await?;
         }
     }
     let now = cals.now();

@@ -1448,3 +1448,92 @@ async fn expiries_cancellations_and_creations_in_one_hall_do_not_deadlock_on_pos
         );
     }
 }
+
+/// An organiser books the whole by invitation, then swaps it for half A at the same times:
+/// the whole is freed first, so half A accepts instead of being refused by the organiser's
+/// own booking of the whole.
+async fn swap_whole_for_half(app: &TestApp) {
+    let put = |room: &'static str, tag: Option<String>| {
+        let mut request = app
+            .client
+            .put(format!("{}{}", app.base, object(LARS.0, 14)))
+            .basic_auth(LARS.0, Some(LARS.1))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(event(
+                "hall-swap-14@test",
+                LARS.0,
+                room,
+                "20270114T180000",
+                "20270114T200000",
+            ));
+        request = match tag {
+            Some(tag) => request.header("If-Match", tag),
+            None => request.header("If-None-Match", "*"),
+        };
+        request.send()
+    };
+    let response = put(WHOLE_MAIL, None).await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let (status, copy) = dav(app, "GET", &object(LARS.0, 14), LARS, "").await;
+    assert_eq!(status, 200, "{copy}");
+    // Held (a clerk approves the gym's bookings): it blocks the slot all the same.
+    assert!(
+        matches!(
+            room_partstat(&copy, WHOLE_MAIL).as_deref(),
+            Some("ACCEPTED" | "TENTATIVE")
+        ),
+        "{copy}"
+    );
+    let tag = app
+        .client
+        .get(format!("{}{}", app.base, object(LARS.0, 14)))
+        .basic_auth(LARS.0, Some(LARS.1))
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let response = put(HALF_A_MAIL, Some(tag)).await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let (status, copy) = dav(app, "GET", &object(LARS.0, 14), LARS, "").await;
+    assert_eq!(status, 200, "{copy}");
+    // Held (a clerk approves the gym's bookings): it blocks the slot all the same.
+    assert!(
+        matches!(
+            room_partstat(&copy, HALF_A_MAIL).as_deref(),
+            Some("ACCEPTED" | "TENTATIVE")
+        ),
+        "{copy}"
+    );
+    // Half A is busy then, and half B free: the whole's booking is gone.
+    for (name, busy) in [("Gymsal A", 1), ("Gymsal B", 0), (WHOLE, 1)] {
+        let id = app.room(name).await;
+        let (_, body) = app
+            .get(
+                &format!("/api/v1/rooms/{id}/availability?from=2027-01-14&to=2027-01-15"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            body["busy"].as_array().unwrap().len(),
+            busy,
+            "{name}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_organiser_swapping_the_whole_for_a_half_at_the_same_times_keeps_the_half_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    swap_whole_for_half(&app).await;
+}
+
+#[tokio::test]
+async fn an_organiser_swapping_the_whole_for_a_half_at_the_same_times_keeps_the_half_on_postgres() {
+    let pg = Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    swap_whole_for_half(&app).await;
+}
