@@ -1249,8 +1249,8 @@ async fn sync_races_booking(app: &TestApp) {
             app,
             API_STAFF[1],
             &half_a,
+            &format!("{date}T17:00"),
             &format!("{date}T18:00"),
-            &format!("{date}T20:00"),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -1267,8 +1267,8 @@ async fn sync_races_booking(app: &TestApp) {
             app,
             ASTRID,
             &whole,
+            &format!("{date}T17:00"),
             &format!("{date}T18:00"),
-            &format!("{date}T20:00"),
         )
         .await;
         let report = syncing.await.unwrap();
