@@ -1267,6 +1267,16 @@ impl Store {
                     continue;
                 };
                 if date.status == change.to {
+                    // A date left as it was may still carry what the decision found.
+                    if change.reasons.is_some() && change.reasons != date.reasons {
+                        sqlx::query("UPDATE occurrences SET reasons = $1 WHERE booking_id = $2 AND seq = $3")
+                            .bind(&change.reasons)
+                            .bind(id)
+                            .bind(change.seq)
+                            .execute(&mut *tx)
+                            .await?;
+                        date.reasons = change.reasons.clone();
+                    }
                     continue;
                 }
                 let from = date.status;
