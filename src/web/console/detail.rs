@@ -52,6 +52,8 @@ struct DetailPage {
     dates: Vec<DateRow>,
     summary: String,
     any_selectable: bool,
+    /// Some date waiting for a clerk is only out of policy, and this clerk may approve it so.
+    can_override: bool,
     dates_reason: String,
     dates_error: Option<String>,
     pending: bool,
@@ -193,6 +195,11 @@ pub(super) async fn detail_page(
     let any_selectable = dates.iter().any(|d| d.selectable && !d.blocked)
         || dates.iter().any(|d| d.selectable && d.status != "pending");
     let summary = crate::web::dates_summary(lang, dates_now.iter().map(|d| d.status));
+    let can_override = dates_now.iter().any(|d| {
+        d.approvable
+            && !d.reasons.is_empty()
+            && d.status == crate::scheduling::BookingStatus::Pending
+    });
     let page = Page::new(
         v,
         "",
@@ -218,6 +225,7 @@ pub(super) async fn detail_page(
             dates,
             summary,
             any_selectable,
+            can_override,
             dates_reason,
             dates_error,
             cancel_reason,
@@ -282,6 +290,9 @@ pub(super) struct DatesForm {
     action: String,
     #[serde(default)]
     reason: String,
+    /// Why dates only out of policy are approved anyway (clerks allowed to).
+    #[serde(default)]
+    r#override: String,
     #[serde(flatten)]
     picked: std::collections::HashMap<String, String>,
 }
@@ -330,9 +341,10 @@ pub(super) async fn decide_dates(
     let reason = form.reason.trim();
     let outcome = match form.action.as_str() {
         "approve" => {
+            let why = form.r#override.trim();
             let request = crate::booking::Approve {
                 dates: Some(seqs),
-                override_reason: None,
+                override_reason: (!why.is_empty()).then(|| why.to_owned()),
             };
             state
                 .bookings

@@ -212,3 +212,5 @@ console-notice-dates-cancelled = The selected dates are cancelled.
 console-notice-approved-some = The request is approved, but not every date could be. See why under "Dates".
 console-problem-refused = None of the dates can be approved: { $reasons } Nothing was changed.
 console-problem-date-status = One of the dates is already decided (status: { $status }). Nothing was changed.
+console-dates-override = Approve out of policy: reason
+console-dates-override-hint = Only for dates that break the room's rules (opening hours, duration and the like), never for closed or taken dates. The reason is kept in the history with your name.

@@ -212,3 +212,5 @@ console-notice-dates-cancelled = De valgte datoene er avlyst.
 console-notice-approved-some = Søknaden er godkjent, men ikke alle datoene kunne godkjennes. Se hvorfor under «Datoer».
 console-problem-refused = Ingen av datoene kan godkjennes: { $reasons } Ingenting er endret.
 console-problem-date-status = En av datoene er allerede avgjort (status: { $status }). Ingenting er endret.
+console-dates-override = Godkjenn utenfor reglene: begrunnelse
+console-dates-override-hint = Bare for datoer som bryter lokalets regler (åpningstid, varighet og lignende), ikke for stengte eller opptatte datoer. Begrunnelsen lagres i historikken med navnet ditt.
