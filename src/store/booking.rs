@@ -1159,7 +1159,8 @@ impl Store {
     /// (`scheduling::derived_status`) with an audit row about the booking when it changes.
     ///
     /// A date's row is left out when the booking's row covers it: the booking moved from
-    /// `from` to `to` and so did the date. `decide`'s refusal writes nothing but the expiries.
+    /// `from` to `to` and so did the date, with the same reason. `decide`'s refusal writes
+    /// nothing but the expiries.
     #[allow(clippy::too_many_arguments)]
     pub async fn decide_dates<T>(
         &self,
@@ -1304,8 +1305,10 @@ impl Store {
             let new = crate::scheduling::derived_status(booking.occurrences.iter().map(|o| o.status))
                 .unwrap_or(old);
             for (change, from) in &moves {
-                // The booking's own row says it for a date that moved as the booking did.
-                if new != old && *from == old && change.to == new {
+                // The booking's own row says it for a date that moved as the booking did, for
+                // the same reason (an override's reason, say, is the date's own).
+                if new != old && *from == old && change.to == new && change.reason == decided.reason
+                {
                     continue;
                 }
                 record_date_change!(

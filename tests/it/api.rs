@@ -33,7 +33,8 @@ async fn a_resident_booking_an_auto_approved_room_is_approved() {
     // Local 18:00 in Oslo in winter is 17:00 UTC.
     assert_eq!(
         body["occurrences"],
-        json!([{"start": "2027-01-06T17:00:00Z", "end": "2027-01-06T19:00:00Z", "status": "approved"}])
+        json!([{"seq": 0, "start": "2027-01-06T17:00:00Z", "end": "2027-01-06T19:00:00Z", "status": "approved",
+                 "status_reason": null, "reasons": []}])
     );
     let (status, got) = app
         .get(
