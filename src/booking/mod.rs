@@ -846,7 +846,12 @@ impl Bookings {
             ));
         }
         // Checked again inside the transaction; this early answer names a wrong date at once.
-        chosen_dates(&booking, request.dates.as_deref(), &[BookingStatus::Pending], "approved")?;
+        chosen_dates(
+            &booking,
+            request.dates.as_deref(),
+            &[BookingStatus::Pending],
+            "approved",
+        )?;
         let Some(window) = dates_window(&booking, policy) else {
             return Err(BookingError::WrongStatus {
                 status: booking.status,
@@ -863,79 +868,98 @@ impl Bookings {
         };
         let decided = self
             .store
-            .decide_dates(id, &room.room.id, &who.requester_id(), now, Some(load), |snap| {
-                let b = &snap.booking;
-                let dates =
-                    chosen_dates(b, request.dates.as_deref(), &[BookingStatus::Pending], "approved")?;
-                let index = BookingIndex::new(snap.existing.iter().cloned());
-                let closures = rules.closure_set(policy, &snap.closures);
-                let mut changes = Vec::new();
-                let mut refused = Vec::new();
-                for o in b.occurrences.iter().filter(|o| dates.contains(&o.seq)) {
-                    let Ok(span) = Interval::new(o.start, o.end) else {
-                        continue;
-                    };
-                    let reasons =
-                        check_date(span, b.attendees, &core_room, policy, &index, &closures, b.created_at);
-                    let views: Vec<ReasonView> = reasons.iter().map(|r| reason_view(r, zone)).collect();
-                    let json = (!views.is_empty())
-                        .then(|| serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
-                    let hard: Vec<&Reason> = reasons
-                        .iter()
-                        .filter(|r| r.severity() == crate::scheduling::Severity::Hard)
-                        .collect();
-                    let words = |list: &[&Reason]| {
-                        list.iter()
-                            .map(|r| crate::i18n::reasons::record(r, zone))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    };
-                    let change = if reasons.is_empty() {
-                        DateChange {
-                            seq: o.seq,
-                            to: BookingStatus::Approved,
-                            reason: None,
-                            reasons: None,
-                        }
-                    } else if !hard.is_empty() {
-                        refused.push((o, reasons.clone()));
-                        DateChange {
-                            seq: o.seq,
-                            to: BookingStatus::Rejected,
-                            reason: Some(words(&hard)),
-                            reasons: json,
-                        }
-                    } else if let Some(why) = &override_reason {
-                        let all: Vec<&Reason> = reasons.iter().collect();
-                        DateChange {
-                            seq: o.seq,
-                            to: BookingStatus::Approved,
-                            reason: Some(format!(
-                                "approved out of policy by {who_name} ({}): {why}",
-                                words(&all)
-                            )),
-                            reasons: json,
-                        }
-                    } else {
-                        refused.push((o, reasons.clone()));
-                        // Left waiting for a clerk who may approve it out of policy.
-                        DateChange {
-                            seq: o.seq,
-                            to: BookingStatus::Pending,
-                            reason: None,
-                            reasons: json,
-                        }
-                    };
-                    changes.push(change);
-                }
-                if !changes.iter().any(|c| c.to == BookingStatus::Approved) {
-                    return Err(refusal(&refused, zone));
-                }
-                Ok(DatesDecided {
-                    changes,
-                    reason: None,
-                })
-            })
+            .decide_dates(
+                id,
+                &room.room.id,
+                &who.requester_id(),
+                now,
+                Some(load),
+                |snap| {
+                    let b = &snap.booking;
+                    let dates = chosen_dates(
+                        b,
+                        request.dates.as_deref(),
+                        &[BookingStatus::Pending],
+                        "approved",
+                    )?;
+                    let index = BookingIndex::new(snap.existing.iter().cloned());
+                    let closures = rules.closure_set(policy, &snap.closures);
+                    let mut changes = Vec::new();
+                    let mut refused = Vec::new();
+                    for o in b.occurrences.iter().filter(|o| dates.contains(&o.seq)) {
+                        let Ok(span) = Interval::new(o.start, o.end) else {
+                            continue;
+                        };
+                        let reasons = check_date(
+                            span,
+                            b.attendees,
+                            &core_room,
+                            policy,
+                            &index,
+                            &closures,
+                            b.created_at,
+                        );
+                        let views: Vec<ReasonView> =
+                            reasons.iter().map(|r| reason_view(r, zone)).collect();
+                        let json = (!views.is_empty())
+                            .then(|| serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                        let hard: Vec<&Reason> = reasons
+                            .iter()
+                            .filter(|r| r.severity() == crate::scheduling::Severity::Hard)
+                            .collect();
+                        let words = |list: &[&Reason]| {
+                            list.iter()
+                                .map(|r| crate::i18n::reasons::record(r, zone))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        };
+                        let change = if reasons.is_empty() {
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Approved,
+                                reason: None,
+                                reasons: None,
+                            }
+                        } else if !hard.is_empty() {
+                            refused.push((o, reasons.clone()));
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Rejected,
+                                reason: Some(words(&hard)),
+                                reasons: json,
+                            }
+                        } else if let Some(why) = &override_reason {
+                            let all: Vec<&Reason> = reasons.iter().collect();
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Approved,
+                                reason: Some(format!(
+                                    "approved out of policy by {who_name} ({}): {why}",
+                                    words(&all)
+                                )),
+                                reasons: json,
+                            }
+                        } else {
+                            refused.push((o, reasons.clone()));
+                            // Left waiting for a clerk who may approve it out of policy.
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Pending,
+                                reason: None,
+                                reasons: json,
+                            }
+                        };
+                        changes.push(change);
+                    }
+                    if !changes.iter().any(|c| c.to == BookingStatus::Approved) {
+                        return Err(refusal(&refused, zone));
+                    }
+                    Ok(DatesDecided {
+                        changes,
+                        reason: None,
+                    })
+                },
+            )
             .await;
         self.decided(id, "approved", decided)
     }
@@ -1082,11 +1106,7 @@ impl Bookings {
     /// A booking's dates for a clerk of its room, each with what the core says about it now
     /// (closures, other bookings, policy; nothing is written): the console shows a date that
     /// can no longer be approved, and why.
-    pub async fn dates_now(
-        &self,
-        who: &Principal,
-        id: &str,
-    ) -> Result<Vec<DateNow>, BookingError> {
+    pub async fn dates_now(&self, who: &Principal, id: &str) -> Result<Vec<DateNow>, BookingError> {
         let (booking, room) = self.clerk_decides(who, id).await?;
         let policy = self.rules.policy(&room)?;
         let zone = self.rules.zone(&room);
@@ -1839,7 +1859,9 @@ fn span_text(i: &Interval, zone: Zone) -> String {
 
 /// How many dates a booking has in each status, in the order of a booking's life, skipped
 /// last; statuses no date has are left out.
-pub fn dates_count(dates: impl Iterator<Item = OccurrenceStatus>) -> Vec<(OccurrenceStatus, usize)> {
+pub fn dates_count(
+    dates: impl Iterator<Item = OccurrenceStatus>,
+) -> Vec<(OccurrenceStatus, usize)> {
     let order = [
         OccurrenceStatus::Booked(BookingStatus::Approved),
         OccurrenceStatus::Booked(BookingStatus::Pending),
@@ -1874,8 +1896,16 @@ fn summary_record(counts: &[(OccurrenceStatus, usize)]) -> String {
 /// and a margin.
 fn dates_window(booking: &BookingRecord, policy: &Policy) -> Option<Interval> {
     let margin = SINGLE_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
-    let first = booking.occurrences.iter().map(|o| o.start.min(o.block_start)).min()?;
-    let last = booking.occurrences.iter().map(|o| o.end.max(o.block_end)).max()?;
+    let first = booking
+        .occurrences
+        .iter()
+        .map(|o| o.start.min(o.block_start))
+        .min()?;
+    let last = booking
+        .occurrences
+        .iter()
+        .map(|o| o.end.max(o.block_end))
+        .max()?;
     Interval::new(
         first.checked_sub_signed(margin).unwrap_or(first),
         last.checked_add_signed(margin).unwrap_or(last),
@@ -1982,7 +2012,13 @@ fn refusal(refused: &[(&crate::store::OccurrenceRecord, Vec<Reason>)], zone: Zon
         .or_else(|| all.first())
         .copied();
     let (code, message) = match main {
-        Some(r) => (r.code(), format!("no date can be approved: {}", crate::i18n::reasons::record(r, zone))),
+        Some(r) => (
+            r.code(),
+            format!(
+                "no date can be approved: {}",
+                crate::i18n::reasons::record(r, zone)
+            ),
+        ),
         None => ("rejected", "no date can be approved".to_owned()),
     };
     BookingError::Refused {

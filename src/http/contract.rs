@@ -231,7 +231,12 @@ pub fn closure_reason() -> Object {
 }
 
 /// Operations whose JSON body may be left out (`extract::OptionalApiJson`).
-const OPTIONAL_BODIES: &[&str] = &["cancel_booking", "approve_booking", "approve_date", "cancel_date"];
+const OPTIONAL_BODIES: &[&str] = &[
+    "cancel_booking",
+    "approve_booking",
+    "approve_date",
+    "cancel_date",
+];
 
 /// What a status means, for the answer's description.
 fn meaning(status: u16) -> &'static str {

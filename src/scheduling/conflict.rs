@@ -113,9 +113,7 @@ impl OccurrenceStatus {
 /// 1 cancelled dates is approved); else `cancelled` if any date was cancelled, `rejected` if
 /// any was rejected, and `expired` otherwise. Skipped dates do not count; `None` when no date
 /// counts.
-pub fn derived_status(
-    dates: impl IntoIterator<Item = OccurrenceStatus>,
-) -> Option<BookingStatus> {
+pub fn derived_status(dates: impl IntoIterator<Item = OccurrenceStatus>) -> Option<BookingStatus> {
     let mut seen = [false; 5];
     for d in dates {
         if let Some(s) = d.booked()

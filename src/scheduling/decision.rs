@@ -688,10 +688,7 @@ fn check_policy(
     if let Some(limit) = limit
         && attendees > limit
     {
-        reasons.push(Reason::OverCapacity {
-            limit,
-            attendees,
-        });
+        reasons.push(Reason::OverCapacity { limit, attendees });
     }
 }
 

@@ -66,7 +66,11 @@ async fn approving_a_series_skips_the_date_closed_since(app: &TestApp) {
     assert_eq!(status, 201);
 
     let (status, approved) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["status"], "approved");
@@ -83,11 +87,18 @@ async fn approving_a_series_skips_the_date_closed_since(app: &TestApp) {
             .contains("Gulvpolering"),
         "{closed}"
     );
-    assert!(approved["occurrences"][3]["reasons"].as_array().unwrap().is_empty());
+    assert!(
+        approved["occurrences"][3]["reasons"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(approved["summary"], "9 approved, 1 rejected");
 
     // The requester sees the same; the history names the refused date.
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "9 approved, 1 rejected");
     let (_, history) = app
         .get(&format!("/api/v1/bookings/{id}/history"), login(&kari))
@@ -108,9 +119,16 @@ async fn approving_a_series_skips_the_date_closed_since(app: &TestApp) {
     );
     // Nothing waits any more: approving again is refused.
     let (status, problem) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("wrong-status")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("wrong-status"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +162,11 @@ async fn a_single_booking_on_a_date_closed_since_cannot_be_approved_and_says_why
     )
     .await;
     let (status, problem) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(
         (status, problem["code"].as_str()),
@@ -156,7 +178,9 @@ async fn a_single_booking_on_a_date_closed_since_cannot_be_approved_and_says_why
         "{problem}"
     );
     // Nothing was written: still pending, for the clerk to reject.
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["status"], "pending");
 }
 
@@ -190,7 +214,12 @@ async fn the_console_shows_the_closed_date_disabled_with_why_and_approves_the_re
     let done = erik
         .post(
             &format!("/console/bookings/{id}/dates"),
-            &[("csrf", &csrf), ("d0", "on"), ("d1", "on"), ("action", "approve")],
+            &[
+                ("csrf", &csrf),
+                ("d0", "on"),
+                ("d1", "on"),
+                ("action", "approve"),
+            ],
         )
         .await;
     assert_eq!(
@@ -199,7 +228,9 @@ async fn the_console_shows_the_closed_date_disabled_with_why_and_approves_the_re
         "{}",
         done.body
     );
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "2 approved, 8 pending");
     assert_eq!(seen["status"], "pending");
 
@@ -216,11 +247,17 @@ async fn the_console_shows_the_closed_date_disabled_with_why_and_approves_the_re
     );
     let after = erik.get(done.location.as_deref().unwrap()).await;
     assert!(after.body.contains("ikke alle datoene"), "{}", after.body);
-    assert!(after.body.contains("9 godkjent, 1 avslått"), "{}", after.body);
+    assert!(
+        after.body.contains("9 godkjent, 1 avslått"),
+        "{}",
+        after.body
+    );
     let closed = element(&after.body, "date-row-2", "tr");
     assert!(closed.contains("Avslått"), "{closed}");
     assert!(closed.contains("Gulvpolering"), "{closed}");
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["status"], "approved");
     assert_eq!(seen["summary"], "9 approved, 1 rejected");
 
@@ -233,15 +270,26 @@ async fn the_console_shows_the_closed_date_disabled_with_why_and_approves_the_re
         )
         .await;
     assert_eq!(refused.status, 422);
-    assert!(refused.body.contains("Skriv en begrunnelse"), "{}", refused.body);
+    assert!(
+        refused.body.contains("Skriv en begrunnelse"),
+        "{}",
+        refused.body
+    );
     let cancelled = erik
         .post(
             &format!("/console/bookings/{id}/dates"),
-            &[("csrf", &csrf), ("d5", "on"), ("action", "cancel"), ("reason", "Kommunestyremøte")],
+            &[
+                ("csrf", &csrf),
+                ("d5", "on"),
+                ("action", "cancel"),
+                ("reason", "Kommunestyremøte"),
+            ],
         )
         .await;
     assert_eq!(cancelled.status, 303, "{}", cancelled.body);
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "8 approved, 1 rejected, 1 cancelled");
     assert_eq!(seen["occurrences"][5]["status_reason"], "Kommunestyremøte");
 }
@@ -254,7 +302,11 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
     let id = series["id"].as_str().unwrap();
     let room = series["room_id"].as_str().unwrap();
     let (status, _) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200);
 
@@ -271,7 +323,10 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
     expected[4] = "cancelled".into();
     assert_eq!(statuses(&after), expected);
     assert_eq!(after["summary"], "9 approved, 1 cancelled");
-    assert_eq!(after["occurrences"][4]["status_reason"], "cancelled by the requester");
+    assert_eq!(
+        after["occurrences"][4]["status_reason"],
+        "cancelled by the requester"
+    );
     // Once is enough.
     let (status, problem) = app
         .post(
@@ -280,7 +335,10 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
             json!({}),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("wrong-status")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("wrong-status"))
+    );
     // A date that does not exist.
     for seq in ["10", "-1", "x"] {
         let (status, problem) = app
@@ -290,7 +348,11 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
                 json!({}),
             )
             .await;
-        assert_eq!((status, problem["code"].as_str()), (404, Some("not-found")), "{seq}");
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (404, Some("not-found")),
+            "{seq}"
+        );
     }
     // The date's slot is free for somebody else; the next week's is not.
     let ola = app.resident("ola@example.no").await;
@@ -314,9 +376,18 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
     let (_, history) = app
         .get(&format!("/api/v1/bookings/{id}/history"), login(&kari))
         .await;
-    let last = history["history"].as_array().unwrap().last().unwrap().clone();
+    let last = history["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(
-        (last["seq"].clone(), last["from"].clone(), last["to"].clone()),
+        (
+            last["seq"].clone(),
+            last["from"].clone(),
+            last["to"].clone()
+        ),
         (json!(4), json!("approved"), json!("cancelled"))
     );
     assert!(last["actor"].as_str().unwrap().starts_with("resident:"));
@@ -331,7 +402,9 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
             .await;
         assert_eq!(status, 200);
     }
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["status"], "cancelled");
     assert_eq!(seen["summary"], "10 cancelled");
 }
@@ -353,21 +426,34 @@ async fn the_portal_asks_before_cancelling_one_date_or_a_whole_series() {
     let kari = app.resident("kari@example.no").await;
     let series = choir_series(&app, &kari).await;
     let id = series["id"].as_str().unwrap();
-    app.post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
-        .await;
+    app.post(
+        &format!("/api/v1/bookings/{id}/approve"),
+        Some(ERIK),
+        json!({}),
+    )
+    .await;
 
     let browser = Browser::signed_in(&app, &kari.0, &kari.1).await;
     let page = browser.get(&format!("/my/bookings/{id}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     // No one-tap cancel of the series: a link to a confirmation, and one per date.
     assert!(
-        !page.body.contains(&format!(r#"<form method="post" action="/my/bookings/{id}/cancel""#)),
+        !page.body.contains(&format!(
+            r#"<form method="post" action="/my/bookings/{id}/cancel""#
+        )),
         "{}",
         page.body
     );
-    assert!(page.body.contains(&format!(r#"href="/my/bookings/{id}/cancel""#)));
+    assert!(
+        page.body
+            .contains(&format!(r#"href="/my/bookings/{id}/cancel""#))
+    );
     let link = format!("/my/bookings/{id}/dates/4/cancel");
-    assert!(page.body.contains(&format!(r#"href="{link}""#)), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(r#"href="{link}""#)),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("10 godkjent"), "the summary");
 
     let confirm = browser.get(&link).await;
@@ -376,7 +462,9 @@ async fn the_portal_asks_before_cancelling_one_date_or_a_whole_series() {
     assert!(question.contains("Lillesalen"), "{question}");
     assert!(question.contains("De andre datoene beholdes"), "{question}");
     // Nothing happened yet.
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "10 approved");
 
     let done = browser
@@ -388,7 +476,11 @@ async fn the_portal_asks_before_cancelling_one_date_or_a_whole_series() {
     );
     let after = browser.get(done.location.as_deref().unwrap()).await;
     assert!(after.body.contains("Datoen er avlyst"), "{}", after.body);
-    assert!(after.body.contains("9 godkjent, 1 avlyst"), "{}", after.body);
+    assert!(
+        after.body.contains("9 godkjent, 1 avlyst"),
+        "{}",
+        after.body
+    );
     assert!(!after.body.contains(&format!(r#"href="{link}""#)));
 
     // The whole series asks too, naming how many dates go.
@@ -404,9 +496,13 @@ async fn the_portal_asks_before_cancelling_one_date_or_a_whole_series() {
     let other = Browser::signed_in(&app, &ola.0, &ola.1).await;
     assert_eq!(other.get(&link.replace("/4/", "/5/")).await.status, 404);
     let csrf = hidden(&other.get("/my/bookings").await.body, "csrf");
-    let refused = other.post(&link.replace("/4/", "/5/"), &[("csrf", &csrf)]).await;
+    let refused = other
+        .post(&link.replace("/4/", "/5/"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(refused.status, 404);
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "9 approved, 1 cancelled");
 }
 
@@ -423,7 +519,11 @@ async fn only_the_requester_and_the_rooms_clerks_touch_its_dates(app: &TestApp) 
     let (status, _) = app.post(&date(0, "approve"), login(&kari), json!({})).await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), login(&kari), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            login(&kari),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 403);
     // Another resident cannot even see the dates.
@@ -442,24 +542,41 @@ async fn only_the_requester_and_the_rooms_clerks_touch_its_dates(app: &TestApp) 
     assert_eq!(status, 403);
     let (status, _) = app.post(&date(1, "cancel"), Some(ASTRID), json!({})).await;
     assert_eq!(status, 404);
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["summary"], "10 pending");
 
     // The room's clerk: one date approved, one rejected with a reason; the rest wait.
     let (status, body) = app.post(&date(0, "approve"), Some(ERIK), json!({})).await;
     assert_eq!(status, 200, "{body}");
-    let (status, problem) = app.post(&date(1, "reject"), Some(ERIK), json!({"reason": " "})).await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("reason-required")));
+    let (status, problem) = app
+        .post(&date(1, "reject"), Some(ERIK), json!({"reason": " "}))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("reason-required"))
+    );
     let (status, body) = app
-        .post(&date(1, "reject"), Some(ERIK), json!({"reason": "Salen er leid ut til konsert"}))
+        .post(
+            &date(1, "reject"),
+            Some(ERIK),
+            json!({"reason": "Salen er leid ut til konsert"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "pending");
     assert_eq!(body["summary"], "1 approved, 8 pending, 1 rejected");
-    assert_eq!(body["occurrences"][1]["status_reason"], "Salen er leid ut til konsert");
+    assert_eq!(
+        body["occurrences"][1]["status_reason"],
+        "Salen er leid ut til konsert"
+    );
     // A date already decided is not decided again.
     let (status, problem) = app.post(&date(1, "approve"), Some(ERIK), json!({})).await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("wrong-status")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("wrong-status"))
+    );
     let (status, problem) = app
         .post(
             &format!("/api/v1/bookings/{id}/approve"),
@@ -467,9 +584,16 @@ async fn only_the_requester_and_the_rooms_clerks_touch_its_dates(app: &TestApp) 
             json!({"dates": [2, 1]}),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("wrong-status")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("wrong-status"))
+    );
     let (status, problem) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({"dates": []}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({"dates": []}),
+        )
         .await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("no-dates")));
     // The rest, named.
@@ -508,7 +632,8 @@ async fn a_stale_approval_does_not_double_book(app: &TestApp) {
     // since (the expiry job has not run), and Ola asks for the second Wednesday while the
     // clerk approves the series.
     app.clock.set("2027-01-11T10:00:00Z".parse().unwrap());
-    let approve = app.post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}));
+    let approve_path = format!("/api/v1/bookings/{id}/approve");
+    let approve = app.post(&approve_path, Some(ERIK), json!({}));
     let book = app.post(
         "/api/v1/bookings",
         login(&ola),
@@ -516,12 +641,22 @@ async fn a_stale_approval_does_not_double_book(app: &TestApp) {
     );
     let ((approved, problem), (booked, body)) = tokio::join!(approve, book);
     assert_eq!(booked, 201, "{body}");
-    assert_eq!((approved, problem["code"].as_str()), (409, Some("wrong-status")), "{problem}");
-    let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), login(&kari)).await;
+    assert_eq!(
+        (approved, problem["code"].as_str()),
+        (409, Some("wrong-status")),
+        "{problem}"
+    );
+    let (_, seen) = app
+        .get(&format!("/api/v1/bookings/{id}"), login(&kari))
+        .await;
     assert_eq!(seen["status"], "expired");
     // The same through one date: refused, and nothing overlaps.
     let (status, _) = app
-        .post(&format!("/api/v1/bookings/{id}/occurrences/1/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/occurrences/1/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 409);
     let pairs = lokal::startup::store_of(&app.state)
@@ -530,7 +665,10 @@ async fn a_stale_approval_does_not_double_book(app: &TestApp) {
         .unwrap();
     assert_eq!(pairs, 0);
     let (_, olas) = app
-        .get(&format!("/api/v1/bookings/{}", body["id"].as_str().unwrap()), login(&ola))
+        .get(
+            &format!("/api/v1/bookings/{}", body["id"].as_str().unwrap()),
+            login(&ola),
+        )
         .await;
     assert_eq!(olas["status"], "pending");
 }
@@ -560,11 +698,19 @@ async fn a_date_out_of_policy_needs_a_recorded_override_from_a_clerk_allowed_to(
             json!({"room_id": room, "start": "2027-01-17T19:00", "end": "2027-01-17T21:00", "purpose": "Dugnadsmøte", "attendees": 20}),
         )
         .await;
-    assert_eq!((status, created["status"].as_str()), (201, Some("pending")), "{created}");
+    assert_eq!(
+        (status, created["status"].as_str()),
+        (201, Some("pending")),
+        "{created}"
+    );
     let id = created["id"].as_str().unwrap();
     // A plain approval leaves it waiting and says why.
     let (status, problem) = app
-        .post(&format!("/api/v1/bookings/{id}/approve"), Some(ERIK), json!({}))
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
         .await;
     assert_eq!(
         (status, problem["code"].as_str()),
@@ -578,7 +724,10 @@ async fn a_date_out_of_policy_needs_a_recorded_override_from_a_clerk_allowed_to(
             json!({"override_reason": "  "}),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("reason-required")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("reason-required"))
+    );
     // Erik is in bookingkontoret: he may, and the history says who and why.
     let (status, body) = app
         .post(
@@ -589,11 +738,19 @@ async fn a_date_out_of_policy_needs_a_recorded_override_from_a_clerk_allowed_to(
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "approved");
-    assert_eq!(body["occurrences"][0]["reasons"][0]["code"], "outside-opening-hours");
+    assert_eq!(
+        body["occurrences"][0]["reasons"][0]["code"],
+        "outside-opening-hours"
+    );
     let (_, history) = app
         .get(&format!("/api/v1/bookings/{id}/history"), Some(ERIK))
         .await;
-    let last = history["history"].as_array().unwrap().last().unwrap().clone();
+    let last = history["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["to"], "approved");
     assert!(last["actor"].as_str().unwrap().starts_with("staff:"));
     // The override is the date's own row: who, and why.
@@ -603,11 +760,17 @@ async fn a_date_out_of_policy_needs_a_recorded_override_from_a_clerk_allowed_to(
         .iter()
         .find(|h| h["seq"] == 0)
         .unwrap_or_else(|| panic!("no row about the date: {history}"));
-    assert_eq!((date_row["from"].as_str(), date_row["to"].as_str()), (Some("pending"), Some("approved")));
+    assert_eq!(
+        (date_row["from"].as_str(), date_row["to"].as_str()),
+        (Some("pending"), Some("approved"))
+    );
     assert!(date_row["actor"].as_str().unwrap().starts_with("staff:"));
     let override_text = date_row["reason"].as_str().unwrap();
     assert!(override_text.contains("Erik Dahl"), "{override_text}");
-    assert!(override_text.contains("Vaktmester er på jobb til 22"), "{override_text}");
+    assert!(
+        override_text.contains("Vaktmester er på jobb til 22"),
+        "{override_text}"
+    );
     let (_, seen) = app.get(&format!("/api/v1/bookings/{id}"), Some(ERIK)).await;
     let why = seen["occurrences"][0]["status_reason"].as_str().unwrap();
     assert!(why.contains("Erik Dahl"), "{why}");

@@ -377,8 +377,8 @@ struct NoticeQuery {
 
 fn notice_text(lang: Lang, q: &NoticeQuery) -> Option<String> {
     match q.notice.as_deref()? {
-        n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed" | "approved-some"
-        | "dates-approved" | "dates-rejected" | "dates-cancelled") => {
+        n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed"
+        | "approved-some" | "dates-approved" | "dates-rejected" | "dates-cancelled") => {
             Some(lang.t(&format!("console-notice-{n}")))
         }
         "closed" => Some(lang.t_args(

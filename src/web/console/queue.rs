@@ -97,8 +97,9 @@ pub(super) async fn approve(
         .await
     {
         // A date the core refused now is shown, with why, on the booking's page.
-        Ok(b) if b.status != crate::scheduling::BookingStatus::Approved
-            || b.occurrences.iter().any(|o| !o.reasons.is_empty()) =>
+        Ok(b)
+            if b.status != crate::scheduling::BookingStatus::Approved
+                || b.occurrences.iter().any(|o| !o.reasons.is_empty()) =>
         {
             done(&v, &id, "detail", "approved-some")
         }

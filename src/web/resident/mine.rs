@@ -233,9 +233,7 @@ pub async fn detail(
         }
     }
     let notice = q.notice.as_deref().and_then(|n| match n {
-        "created" | "cancelled" | "date-cancelled" => {
-            Some(lang.t(&format!("mine-notice-{n}")))
-        }
+        "created" | "cancelled" | "date-cancelled" => Some(lang.t(&format!("mine-notice-{n}"))),
         _ => None,
     });
     let repeat_until = b.recurrence.as_deref().and_then(|r| {

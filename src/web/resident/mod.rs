@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
