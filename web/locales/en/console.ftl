@@ -189,7 +189,7 @@ console-notify-notice-retried = The notification will be sent again shortly.
 console-notify-not-retryable = This notification is not waiting to be retried (it may have been delivered meanwhile, or it is being sent right now).
 
 # Decisions per date (issue 16)
-console-dates = Dates
+console-dates-title = Dates
 console-dates-summary = The dates: { $summary }
 console-dates-caption = The dates of { $title }
 console-dates-pick = Select

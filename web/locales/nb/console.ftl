@@ -189,7 +189,7 @@ console-notify-notice-retried = Varselet blir sendt på nytt om litt.
 console-notify-not-retryable = Dette varselet venter ikke på et nytt forsøk (kanskje det er levert i mellomtiden, eller det sendes akkurat nå).
 
 # Decisions per date (issue 16)
-console-dates = Datoer
+console-dates-title = Datoer
 console-dates-summary = Datoene: { $summary }
 console-dates-caption = Datoene for { $title }
 console-dates-pick = Velg
