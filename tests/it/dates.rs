@@ -354,6 +354,30 @@ async fn a_resident_cancels_one_date_and_the_others_stay(app: &TestApp) {
             "{seq}"
         );
     }
+    // The room's public feed shows the series without that date (an EXDATE at its local time).
+    let feed = app
+        .client
+        .get(format!("{}/feeds/rooms/{room}.ics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let unfolded = feed.replace("\r\n ", "");
+    assert!(unfolded.contains(&format!("UID:{id}@lokal")), "{feed}");
+    let exdates: Vec<&str> = unfolded
+        .lines()
+        .filter(|l| l.starts_with("EXDATE"))
+        .collect();
+    assert!(
+        exdates.iter().any(|l| l.contains("20270210T180000")),
+        "the cancelled date is an exception: {feed}"
+    );
+    assert!(
+        !exdates.iter().any(|l| l.contains("20270217T180000")),
+        "the next week stays: {feed}"
+    );
     // The date's slot is free for somebody else; the next week's is not.
     let ola = app.resident("ola@example.no").await;
     let (status, body) = app
