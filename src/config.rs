@@ -101,10 +101,11 @@ pub struct AuthConfig {
     pub delay_max_secs: u64,
     /// Client addresses (and accounts per address) remembered at most, per table.
     pub max_tracked: usize,
-    /// Failed directory logins per staff account, from anywhere, before only the clients it
-    /// signed in from lately may try (so that strangers cannot make the directory's own
-    /// lockout policy lock the account). Keep it below the directory's lockout threshold;
-    /// 0 turns the guard off.
+    /// Failed binds per directory person from clients not known for it (at most 3 from one
+    /// address) before only the clients it signed in from lately may try (2 more), so that
+    /// strangers cannot make the directory's own lockout policy lock the account. Lokal
+    /// causes at most this + 2 failed binds per window: keep that below the directory's
+    /// lockout threshold. 0 turns the guard off.
     pub directory_max_failures: u32,
     /// How long those failures are remembered after the last one: at least the directory's
     /// own "reset the lockout counter after" time.
@@ -138,7 +139,7 @@ impl Default for AuthConfig {
             delay_base_secs: 1,
             delay_max_secs: 300,
             max_tracked: 100_000,
-            directory_max_failures: 8,
+            directory_max_failures: 6,
             directory_failure_window_secs: 1800,
             credential_cache_secs: 300,
             hash_threads: 0,

@@ -40,7 +40,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::{DirRoom, Directory, UnknownPolicy};
 use crate::identity::{
-    ClientAddr, DirectoryLogins, HashPool, Identity, NewResident, Principal, ResidentLogins,
+    ClientAddr, DirectoryGuard, DirectoryLogins, HashPool, Identity, NewResident, Principal,
+    ResidentLogins,
 };
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -71,6 +72,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let hasher = HashPool::start(config.auth.hash_threads, config.auth.hash_queue)
         .map_err(anyhow::Error::msg)
         .context("starting the password-hashing threads")?;
+    let settings = config.auth.identity_settings()?;
+    let guard = DirectoryGuard::new(clock.clone(), &settings.throttle);
     let identity = Identity::new(
         vec![
             Box::new(ResidentLogins::new(
@@ -83,12 +86,13 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 directory.clone(),
                 clock.clone(),
                 config.auth.credential_cache_secs,
+                guard,
             )),
         ],
         store.clone(),
         clock.clone(),
         hasher,
-        config.auth.identity_settings()?,
+        settings,
     );
     Ok(AppState {
         bookings: Bookings::new(store, Arc::new(rules), clock),

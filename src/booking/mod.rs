@@ -22,11 +22,11 @@ use crate::identity::Principal;
 use crate::scheduling::{
     BookingIndex, BookingRequest, BookingStatus, Closure, ClosureCalendar, ClosureSet,
     ClosureSource, Decision, Interval, OccurrenceStatus, Outcome, Policy, PolicySet, Reason,
-    Recurrence, Room, SeriesMode, Zone, decide, parse_local,
+    Recurrence, Room, SeriesMode, Zone, check_date, decide, parse_local,
 };
 use crate::store::{
-    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, NewBooking, NewOccurrence,
-    Store, StoreError, StoredRoom, TransitionError,
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, DateChange, DatesDecided,
+    DatesLoad, NewBooking, NewOccurrence, Store, StoreError, StoredRoom, TransitionError,
 };
 
 /// The policies and closure calendars, loaded once.
@@ -156,6 +156,13 @@ pub enum BookingError {
     #[error("the booking is {status}: it cannot be {action}")]
     WrongStatus {
         status: BookingStatus,
+        action: &'static str,
+    },
+    /// A date of the booking is not in a status the decision can start from.
+    #[error("date {seq} of the booking is {status}: it cannot be {action}")]
+    DateWrongStatus {
+        seq: i64,
+        status: OccurrenceStatus,
         action: &'static str,
     },
     #[error("server configuration: {0}")]
@@ -288,14 +295,21 @@ pub struct Bookings {
     outbox_written: Arc<tokio::sync::Notify>,
 }
 
-/// One occurrence, for the API.
+/// One occurrence (date), for the API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct OccurrenceView {
+    /// The date's number within its booking, from 0: the `{seq}` of its own endpoints.
+    pub seq: i64,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// `pending`, `approved`, `rejected`, `cancelled`, `expired`, or `skipped`.
     #[schema(value_type = String)]
     pub status: OccurrenceStatus,
+    /// Why the date is what it is, when it was decided on its own: a clerk's or requester's
+    /// words, or the core's when it refused the date on approval.
+    pub status_reason: Option<String>,
+    /// The core's reasons when an approval found the date closed, taken, or out of policy.
+    pub reasons: Vec<ReasonView>,
 }
 
 /// A booking, for its requester and clerks.
@@ -303,9 +317,13 @@ pub struct OccurrenceView {
 pub struct BookingView {
     pub id: String,
     pub room_id: String,
-    /// `pending`, `approved`, `rejected`, `cancelled` or `expired`.
+    /// `pending`, `approved`, `rejected`, `cancelled` or `expired`: derived from the dates'
+    /// (any date pending → pending; else any approved → approved; else cancelled, rejected,
+    /// expired in that order).
     #[schema(value_type = String)]
     pub status: BookingStatus,
+    /// The dates by status, such as `8 approved, 1 rejected, 1 cancelled`.
+    pub summary: String,
     pub purpose: String,
     pub attendees: u32,
     /// The booking's start and end as asked, in the room's zone.
@@ -331,13 +349,21 @@ impl BookingView {
     pub fn from_record(b: BookingRecord) -> Self {
         BookingView {
             reasons: serde_json::from_str(&b.reasons).unwrap_or_default(),
+            summary: summary_record(&dates_count(b.occurrences.iter().map(|o| o.status))),
             occurrences: b
                 .occurrences
                 .into_iter()
                 .map(|o| OccurrenceView {
+                    seq: o.seq,
                     start: o.start,
                     end: o.end,
                     status: o.status,
+                    status_reason: o.status_reason,
+                    reasons: o
+                        .reasons
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str(r).ok())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             id: b.id,
@@ -363,6 +389,32 @@ impl BookingView {
 pub struct CreateResult {
     pub booking: BookingView,
     pub replayed: bool,
+}
+
+/// A clerk's approval of a booking's dates.
+#[derive(Clone, Debug, Default)]
+pub struct Approve {
+    /// The dates (`seq`) to approve; every date that waits for a clerk when `None`.
+    pub dates: Option<Vec<i64>>,
+    /// Approve dates that are only out of policy anyway, and why: for clerks in the policy's
+    /// `approval.out_of_policy` groups (and admins). Recorded in the audit trail.
+    pub override_reason: Option<String>,
+}
+
+/// A date of a booking as a clerk sees it now: its status, and what the core says about it
+/// today.
+#[derive(Clone, Debug)]
+pub struct DateNow {
+    pub seq: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: OccurrenceStatus,
+    pub status_reason: Option<String>,
+    /// What stands against the date now (empty for a date that no longer holds its slot).
+    pub reasons: Vec<Reason>,
+    /// Whether this clerk can approve it now.
+    pub approvable: bool,
+    pub zone: Zone,
 }
 
 /// A pending request in a clerk's queue.
@@ -759,19 +811,359 @@ impl Bookings {
         .await
     }
 
-    /// Approves a pending booking: only a clerk in the room's approver group (or an admin).
+    /// Approves dates of a booking that wait for a clerk: only a clerk in the room's approver
+    /// group (or an admin). Every date is decided again by the core (`scheduling::check_date`)
+    /// against today's closures, policy and other bookings, in the same write transaction as
+    /// the change (`Store::decide_dates`), so nothing is booked in between:
+    /// - a date with nothing against it is approved;
+    /// - a date the core now refuses outright (closed, taken, a closed room) is rejected, with
+    ///   the core's reasons, while the other dates are approved;
+    /// - a date only out of policy is approved when `override_reason` is given by a clerk
+    ///   allowed to (the policy's `approval.out_of_policy`, or an admin), recorded with who and
+    ///   why; otherwise it stays pending, with the reasons, for a clerk who may.
+    ///
+    /// When no date at all can be approved nothing is written and the core's refusal is the
+    /// answer (`BookingError::Refused`, date by date).
     #[tracing::instrument(name = "booking.approve", skip_all, fields(who = %who.requester_id(), booking = %id))]
-    pub async fn approve(&self, who: &Principal, id: &str) -> Result<BookingView, BookingError> {
-        self.clerk_decides(who, id).await?;
-        self.transition(
+    pub async fn approve(
+        &self,
+        who: &Principal,
+        id: &str,
+        request: Approve,
+    ) -> Result<BookingView, BookingError> {
+        let (booking, room) = self.clerk_decides(who, id).await?;
+        let policy = self.rules.policy(&room)?;
+        let zone = self.rules.zone(&room);
+        let override_reason = match request.override_reason.as_deref().map(str::trim) {
+            None => None,
+            Some(r) if limits::fits(r, limits::DECISION_REASON_CHARS) => Some(r.to_owned()),
+            Some(_) => {
+                return Err(BookingError::Invalid {
+                    code: "reason-required",
+                    field: "override_reason",
+                    message: "an approval out of policy needs a reason of 1 to 2000 characters"
+                        .into(),
+                });
+            }
+        };
+        if override_reason.is_some() && !self.may_override(who, policy) {
+            return Err(BookingError::Forbidden(
+                "you are not in a group that may approve bookings out of policy".into(),
+            ));
+        }
+        // Checked again inside the transaction; this early answer names a wrong date at once.
+        chosen_dates(
+            &booking,
+            request.dates.as_deref(),
+            &[BookingStatus::Pending],
+            "approved",
+        )?;
+        let Some(window) = dates_window(&booking, policy) else {
+            return Err(BookingError::WrongStatus {
+                status: booking.status,
+                action: "approved",
+            });
+        };
+        let core_room = core_room_of(&room, zone);
+        let rules = &self.rules;
+        let who_name = who.name().to_owned();
+        let now = self.clock.now();
+        let load = DatesLoad {
+            building: room.room.building.as_deref(),
+            window,
+        };
+        let decided = self
+            .store
+            .decide_dates(
+                id,
+                &room.room.id,
+                &who.requester_id(),
+                now,
+                Some(load),
+                |snap| {
+                    let b = &snap.booking;
+                    let dates = chosen_dates(
+                        b,
+                        request.dates.as_deref(),
+                        &[BookingStatus::Pending],
+                        "approved",
+                    )?;
+                    let index = BookingIndex::new(snap.existing.iter().cloned());
+                    let closures = rules.closure_set(policy, &snap.closures);
+                    let mut changes = Vec::new();
+                    let mut refused = Vec::new();
+                    for o in b.occurrences.iter().filter(|o| dates.contains(&o.seq)) {
+                        let Ok(span) = Interval::new(o.start, o.end) else {
+                            continue;
+                        };
+                        let reasons = check_date(
+                            span,
+                            b.attendees,
+                            &core_room,
+                            policy,
+                            &index,
+                            &closures,
+                            b.created_at,
+                        );
+                        let views: Vec<ReasonView> =
+                            reasons.iter().map(|r| reason_view(r, zone)).collect();
+                        let json = (!views.is_empty())
+                            .then(|| serde_json::to_string(&views).unwrap_or_else(|_| "[]".into()));
+                        let hard: Vec<&Reason> = reasons
+                            .iter()
+                            .filter(|r| r.severity() == crate::scheduling::Severity::Hard)
+                            .collect();
+                        let words = |list: &[&Reason]| {
+                            list.iter()
+                                .map(|r| crate::i18n::reasons::record(r, zone))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        };
+                        let change = if reasons.is_empty() {
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Approved,
+                                reason: None,
+                                reasons: None,
+                            }
+                        } else if !hard.is_empty() {
+                            refused.push((o, reasons.clone()));
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Rejected,
+                                reason: Some(words(&hard)),
+                                reasons: json,
+                            }
+                        } else if let Some(why) = &override_reason {
+                            let all: Vec<&Reason> = reasons.iter().collect();
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Approved,
+                                reason: Some(format!(
+                                    "approved out of policy by {who_name} ({}): {why}",
+                                    words(&all)
+                                )),
+                                reasons: json,
+                            }
+                        } else {
+                            refused.push((o, reasons.clone()));
+                            // Left waiting for a clerk who may approve it out of policy.
+                            DateChange {
+                                seq: o.seq,
+                                to: BookingStatus::Pending,
+                                reason: None,
+                                reasons: json,
+                            }
+                        };
+                        changes.push(change);
+                    }
+                    if !changes.iter().any(|c| c.to == BookingStatus::Approved) {
+                        return Err(refusal(&refused, zone));
+                    }
+                    Ok(DatesDecided {
+                        changes,
+                        reason: None,
+                    })
+                },
+            )
+            .await;
+        self.decided(id, "approved", decided)
+    }
+
+    /// Rejects dates of a booking that wait for a clerk, with a reason for the requester: a
+    /// clerk of the room. The booking's status follows its dates.
+    #[tracing::instrument(name = "booking.reject_dates", skip_all, fields(who = %who.requester_id(), booking = %id))]
+    pub async fn reject_dates(
+        &self,
+        who: &Principal,
+        id: &str,
+        dates: &[i64],
+        reason: &str,
+    ) -> Result<BookingView, BookingError> {
+        let reason = reason.trim();
+        if !limits::fits(reason, limits::DECISION_REASON_CHARS) {
+            return Err(BookingError::Invalid {
+                code: "reason-required",
+                field: "reason",
+                message: "a rejection needs a reason of 1 to 2000 characters, for the requester"
+                    .into(),
+            });
+        }
+        let (booking, room) = self.clerk_decides(who, id).await?;
+        chosen_dates(&booking, Some(dates), &[BookingStatus::Pending], "rejected")?;
+        self.set_dates(
             who,
             id,
+            &room.room.id,
+            dates,
             &[BookingStatus::Pending],
-            BookingStatus::Approved,
-            None,
-            "approved",
+            BookingStatus::Rejected,
+            reason,
+            "rejected",
         )
         .await
+    }
+
+    /// Cancels dates of a booking that hold their slot (pending or approved): its requester,
+    /// or a clerk of its room. The other dates stay as they are; the booking's status follows
+    /// its dates (all cancelled → cancelled).
+    #[tracing::instrument(name = "booking.cancel_dates", skip_all, fields(who = %who.requester_id(), booking = %id))]
+    pub async fn cancel_dates(
+        &self,
+        who: &Principal,
+        id: &str,
+        dates: &[i64],
+        reason: Option<String>,
+    ) -> Result<BookingView, BookingError> {
+        let booking = self.visible(who, id).await?;
+        let reason = match reason.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => {
+                if !limits::fits(r, limits::DECISION_REASON_CHARS) {
+                    return Err(BookingError::Invalid {
+                        code: "reason-required",
+                        field: "reason",
+                        message: "a reason may be at most 2000 characters".into(),
+                    });
+                }
+                r.to_owned()
+            }
+            _ if booking.requester_id == who.requester_id() => "cancelled by the requester".into(),
+            _ => format!("cancelled by {}", who.name()),
+        };
+        let from = [BookingStatus::Pending, BookingStatus::Approved];
+        chosen_dates(&booking, Some(dates), &from, "cancelled")?;
+        self.set_dates(
+            who,
+            id,
+            &booking.room_id,
+            dates,
+            &from,
+            BookingStatus::Cancelled,
+            &reason,
+            "cancelled",
+        )
+        .await
+    }
+
+    /// Moves `dates` from one of `from` to `to` with `reason`, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_dates(
+        &self,
+        who: &Principal,
+        id: &str,
+        room_id: &str,
+        dates: &[i64],
+        from: &[BookingStatus],
+        to: BookingStatus,
+        reason: &str,
+        action: &'static str,
+    ) -> Result<BookingView, BookingError> {
+        let now = self.clock.now();
+        let decided = self
+            .store
+            .decide_dates(id, room_id, &who.requester_id(), now, None, |snap| {
+                let chosen = chosen_dates(&snap.booking, Some(dates), from, action)?;
+                Ok::<_, BookingError>(DatesDecided {
+                    changes: chosen
+                        .into_iter()
+                        .map(|seq| DateChange {
+                            seq,
+                            to,
+                            reason: Some(reason.to_owned()),
+                            reasons: None,
+                        })
+                        .collect(),
+                    reason: Some(reason.to_owned()),
+                })
+            })
+            .await;
+        self.decided(id, action, decided)
+    }
+
+    /// The answer of a decision on dates.
+    fn decided(
+        &self,
+        id: &str,
+        action: &'static str,
+        decided: Result<Result<BookingRecord, BookingError>, TransitionError>,
+    ) -> Result<BookingView, BookingError> {
+        match decided {
+            Ok(Ok(b)) => {
+                self.outbox_written.notify_one();
+                Ok(BookingView::from_record(b))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(TransitionError::NotFound) => Err(BookingError::NotFound {
+                what: "booking",
+                id: id.to_owned(),
+            }),
+            Err(TransitionError::WrongStatus { status }) => {
+                Err(BookingError::WrongStatus { status, action })
+            }
+            Err(TransitionError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Whether `who` may approve dates out of policy in a room with `policy`.
+    pub fn may_override(&self, who: &Principal, policy: &Policy) -> bool {
+        who.is_admin() || who.requester().is_in(&policy.approval.out_of_policy)
+    }
+
+    /// A booking's dates for a clerk of its room, each with what the core says about it now
+    /// (closures, other bookings, policy; nothing is written): the console shows a date that
+    /// can no longer be approved, and why.
+    pub async fn dates_now(&self, who: &Principal, id: &str) -> Result<Vec<DateNow>, BookingError> {
+        let (booking, room) = self.clerk_decides(who, id).await?;
+        let policy = self.rules.policy(&room)?;
+        let zone = self.rules.zone(&room);
+        let Some(window) = dates_window(&booking, policy) else {
+            return Ok(Vec::new());
+        };
+        let existing = self
+            .store
+            .blocking_overlaps(&room.room.id, &window, &booking.id)
+            .await?;
+        let blocks = self
+            .store
+            .closures_for(&room.room.id, room.room.building.as_deref(), &window)
+            .await?;
+        let index = BookingIndex::new(existing);
+        let closures = self.rules.closure_set(policy, &blocks);
+        let core_room = core_room_of(&room, zone);
+        let may_override = self.may_override(who, policy);
+        Ok(booking
+            .occurrences
+            .iter()
+            .map(|o| {
+                let reasons = match Interval::new(o.start, o.end) {
+                    Ok(span) if o.status.is_blocking() => check_date(
+                        span,
+                        booking.attendees,
+                        &core_room,
+                        policy,
+                        &index,
+                        &closures,
+                        booking.created_at,
+                    ),
+                    _ => Vec::new(),
+                };
+                let hard = reasons
+                    .iter()
+                    .any(|r| r.severity() == crate::scheduling::Severity::Hard);
+                DateNow {
+                    seq: o.seq,
+                    start: o.start,
+                    end: o.end,
+                    status: o.status,
+                    status_reason: o.status_reason.clone(),
+                    approvable: o.status == BookingStatus::Pending
+                        && !hard
+                        && (reasons.is_empty() || may_override),
+                    reasons,
+                    zone,
+                }
+            })
+            .collect())
     }
 
     /// Rejects a pending booking, with a reason for the requester.
@@ -803,7 +1195,11 @@ impl Bookings {
         .await
     }
 
-    async fn clerk_decides(&self, who: &Principal, id: &str) -> Result<(), BookingError> {
+    async fn clerk_decides(
+        &self,
+        who: &Principal,
+        id: &str,
+    ) -> Result<(BookingRecord, StoredRoom), BookingError> {
         if !who.is_clerk() {
             return Err(BookingError::Forbidden(
                 "only clerks approve or reject requests".into(),
@@ -817,12 +1213,18 @@ impl Bookings {
                 what: "booking",
                 id: id.to_owned(),
             })?;
-        if !self.approves(who, &booking).await? {
+        let room = self.store.room(&booking.room_id).await?;
+        let allowed = who.is_admin()
+            || room
+                .as_ref()
+                .and_then(|r| r.room.approver_group.as_deref())
+                .is_some_and(|g| who.is_member_of(g));
+        let Some(room) = room.filter(|_| allowed) else {
             return Err(BookingError::Forbidden(
                 "you are not in the approver group of this booking's room".into(),
             ));
-        }
-        Ok(())
+        };
+        Ok((booking, room))
     }
 
     async fn transition(
@@ -1459,4 +1861,176 @@ fn span_text(i: &Interval, zone: Zone) -> String {
         zone.local(i.start()).format("%Y-%m-%d %H:%M"),
         zone.local(i.end()).format("%Y-%m-%d %H:%M")
     )
+}
+
+/// How many dates a booking has in each status, in the order of a booking's life, skipped
+/// last; statuses no date has are left out.
+pub fn dates_count(
+    dates: impl Iterator<Item = OccurrenceStatus>,
+) -> Vec<(OccurrenceStatus, usize)> {
+    let order = [
+        OccurrenceStatus::Booked(BookingStatus::Approved),
+        OccurrenceStatus::Booked(BookingStatus::Pending),
+        OccurrenceStatus::Booked(BookingStatus::Rejected),
+        OccurrenceStatus::Booked(BookingStatus::Cancelled),
+        OccurrenceStatus::Booked(BookingStatus::Expired),
+        OccurrenceStatus::Skipped,
+    ];
+    let mut counts = [0usize; 6];
+    for d in dates {
+        if let Some(i) = order.iter().position(|o| *o == d) {
+            counts[i] += 1;
+        }
+    }
+    order
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The summary of a booking's dates in English, for the API: `8 approved, 1 rejected`.
+fn summary_record(counts: &[(OccurrenceStatus, usize)]) -> String {
+    counts
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The time a decision on `booking`'s dates must see: its dates, widened by today's buffers
+/// and a margin.
+fn dates_window(booking: &BookingRecord, policy: &Policy) -> Option<Interval> {
+    let margin = SINGLE_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
+    let first = booking
+        .occurrences
+        .iter()
+        .map(|o| o.start.min(o.block_start))
+        .min()?;
+    let last = booking
+        .occurrences
+        .iter()
+        .map(|o| o.end.max(o.block_end))
+        .max()?;
+    Interval::new(
+        first.checked_sub_signed(margin).unwrap_or(first),
+        last.checked_add_signed(margin).unwrap_or(last),
+    )
+    .ok()
+}
+
+/// The dates (`seq`) a decision names, each of them checked to be in one of `from`; every
+/// date in one of `from` when `asked` is `None`.
+fn chosen_dates(
+    booking: &BookingRecord,
+    asked: Option<&[i64]>,
+    from: &[BookingStatus],
+    action: &'static str,
+) -> Result<Vec<i64>, BookingError> {
+    let open = |s: OccurrenceStatus| s.booked().is_some_and(|b| from.contains(&b));
+    match asked {
+        None => {
+            let all: Vec<i64> = booking
+                .occurrences
+                .iter()
+                .filter(|o| open(o.status))
+                .map(|o| o.seq)
+                .collect();
+            if all.is_empty() {
+                return Err(BookingError::WrongStatus {
+                    status: booking.status,
+                    action,
+                });
+            }
+            Ok(all)
+        }
+        Some(list) => {
+            if list.is_empty() {
+                return Err(BookingError::Invalid {
+                    code: "no-dates",
+                    field: "dates",
+                    message: "name at least one date (seq) of the booking".into(),
+                });
+            }
+            let mut out: Vec<i64> = Vec::new();
+            for &seq in list {
+                let date = booking
+                    .occurrences
+                    .iter()
+                    .find(|o| o.seq == seq)
+                    .ok_or_else(|| BookingError::NotFound {
+                        what: "date",
+                        id: format!("{}/{seq}", booking.id),
+                    })?;
+                if !open(date.status) {
+                    return Err(BookingError::DateWrongStatus {
+                        seq,
+                        status: date.status,
+                        action,
+                    });
+                }
+                if !out.contains(&seq) {
+                    out.push(seq);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The core's room for a stored room.
+fn core_room_of(room: &StoredRoom, zone: Zone) -> Room {
+    let core_room = Room::new(room.room.id.clone(), zone);
+    match room.room.capacity {
+        Some(c) => core_room.with_capacity(c),
+        None => core_room,
+    }
+}
+
+/// An approval of which no date could be approved: the core's refusal, date by date.
+fn refusal(refused: &[(&crate::store::OccurrenceRecord, Vec<Reason>)], zone: Zone) -> BookingError {
+    let occurrences: Vec<crate::scheduling::OccurrenceDecision> = refused
+        .iter()
+        .map(|(o, reasons)| crate::scheduling::OccurrenceDecision {
+            local_start: zone.local(o.start),
+            local_end: zone.local(o.end),
+            span: Interval::new(o.start, o.end).ok(),
+            blocked: Interval::new(o.block_start, o.block_end).ok(),
+            outcome: Outcome::Rejected,
+            reasons: reasons.clone(),
+        })
+        .collect();
+    let decision = Decision {
+        outcome: Outcome::Rejected,
+        zone,
+        reasons: Vec::new(),
+        occurrences,
+        truncated: None,
+    };
+    let all: Vec<&Reason> = decision.all_reasons().collect();
+    let main = all
+        .iter()
+        .find(|r| r.code() == "conflict")
+        .or_else(|| {
+            all.iter()
+                .find(|r| r.severity() == crate::scheduling::Severity::Hard)
+        })
+        .or_else(|| all.first())
+        .copied();
+    let (code, message) = match main {
+        Some(r) => (
+            r.code(),
+            format!(
+                "no date can be approved: {}",
+                crate::i18n::reasons::record(r, zone)
+            ),
+        ),
+        None => ("rejected", "no date can be approved".to_owned()),
+    };
+    BookingError::Refused {
+        code,
+        message,
+        decision: Box::new(decision),
+        zone,
+    }
 }

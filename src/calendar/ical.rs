@@ -945,6 +945,9 @@ mod tests {
             block_start: start,
             block_end: end,
             status: status_named(status),
+
+            status_reason: None,
+            reasons: None,
         }
     }
 

@@ -24,6 +24,8 @@ use crate::booking::{
 use crate::calendar::{Calendars, FeedView};
 use crate::identity::NewResident;
 
+// One route a line: `api::the_openapi_document_is_valid_and_complete` reads them.
+#[rustfmt::skip]
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rooms", get(list_rooms))
@@ -36,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bookings/{id}/history", get(booking_history))
         .route("/api/v1/bookings/{id}/approve", post(approve_booking))
         .route("/api/v1/bookings/{id}/reject", post(reject_booking))
+        .route("/api/v1/bookings/{id}/occurrences/{seq}/approve", post(approve_date))
+        .route("/api/v1/bookings/{id}/occurrences/{seq}/reject", post(reject_date))
+        .route("/api/v1/bookings/{id}/occurrences/{seq}/cancel", post(cancel_date))
         .route("/api/v1/approvals", get(approvals))
         .route("/api/v1/closures", post(create_closure))
         .route("/api/v1/feeds", post(create_feed).get(list_feeds))
@@ -469,6 +474,9 @@ pub struct HistoryEntry {
     pub from: Option<String>,
     pub to: String,
     pub reason: Option<String>,
+    /// The date (`seq` in `occurrences`) the change is about; none for the whole booking
+    /// (every date that was `from` became `to`, except dates with a row of their own).
+    pub seq: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -494,6 +502,7 @@ async fn booking_history(
                 from: a.from,
                 to: a.to,
                 reason: a.reason,
+                seq: a.seq,
             })
             .collect(),
     }))
@@ -516,15 +525,120 @@ async fn approvals(
     }))
 }
 
-/// Approves a pending request.
-#[utoipa::path(post, path = "/api/v1/bookings/{id}/approve", params(("id" = String, Path)), tag = "approvals", security(("basic" = [])),
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// The dates to approve, by their `seq` in `occurrences`; every date that waits for a
+    /// clerk when left out.
+    #[schema(min_items = 1)]
+    pub dates: Option<Vec<i64>>,
+    /// Approve dates that are only out of policy (outside opening hours, too long, …) anyway,
+    /// and why: 1 to 2000 characters, for clerks in the policy's `out_of_policy` groups. A date
+    /// that is closed or taken can never be approved.
+    pub override_reason: Option<String>,
+}
+
+/// Approves the dates of a request that wait for a clerk (or those named in `dates`). Each
+/// date is decided again against today's closures, policy and bookings: a date that is now
+/// closed or taken is rejected with the core's `reasons` while the others are approved; a
+/// date only out of policy stays pending (with its `reasons`) unless `override_reason` is
+/// given. When no date can be approved, nothing changes and the answer is the refusal.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/approve", params(("id" = String, Path)), tag = "approvals",
+    request_body(content = ApproveRequest, description = "Optional: none, or the dates and an override."), security(("basic" = [])),
     responses((status = 200, body = BookingView)))]
 async fn approve_booking(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
+    OptionalApiJson(body): OptionalApiJson<ApproveRequest>,
 ) -> Result<Json<BookingView>, ApiError> {
-    Ok(Json(state.bookings.approve(&who, &id).await?))
+    let body = body.unwrap_or_default();
+    let request = crate::booking::Approve {
+        dates: body.dates,
+        override_reason: body.override_reason,
+    };
+    Ok(Json(state.bookings.approve(&who, &id, request).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveDateRequest {
+    /// Approve the date although it is out of policy, and why (see `ApproveRequest`).
+    pub override_reason: Option<String>,
+}
+
+/// A date's number in its path: one that is no number names no date.
+fn date_seq(id: &str, seq: &str) -> Result<i64, ApiError> {
+    seq.parse::<i64>().map_err(|_| {
+        ApiError::from(crate::booking::BookingError::NotFound {
+            what: "date",
+            id: format!("{id}/{seq}"),
+        })
+    })
+}
+
+/// Approves one date of a request, decided again like `approve`.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/occurrences/{seq}/approve",
+    params(("id" = String, Path), ("seq" = i64, Path, description = "The date's `seq` in `occurrences`.", minimum = 0)),
+    tag = "approvals",
+    request_body(content = ApproveDateRequest, description = "Optional: none, or an override."), security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
+async fn approve_date(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, seq)): Path<(String, String)>,
+    OptionalApiJson(body): OptionalApiJson<ApproveDateRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    let seq = date_seq(&id, &seq)?;
+    let request = crate::booking::Approve {
+        dates: Some(vec![seq]),
+        override_reason: body.and_then(|b| b.override_reason),
+    };
+    Ok(Json(state.bookings.approve(&who, &id, request).await?))
+}
+
+/// Rejects one date of a request that waits for a clerk, with a reason for the requester;
+/// the other dates stay as they are.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/occurrences/{seq}/reject",
+    params(("id" = String, Path), ("seq" = i64, Path, description = "The date's `seq` in `occurrences`.", minimum = 0)),
+    tag = "approvals", request_body = RejectRequest, security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
+async fn reject_date(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, seq)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RejectRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    let seq = date_seq(&id, &seq)?;
+    Ok(Json(
+        state
+            .bookings
+            .reject_dates(&who, &id, &[seq], &body.reason)
+            .await?,
+    ))
+}
+
+/// Cancels one date of a pending or approved booking: its requester, or a clerk of its room.
+/// The other dates stay as they are; the booking is cancelled when its last date is.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/occurrences/{seq}/cancel",
+    params(("id" = String, Path), ("seq" = i64, Path, description = "The date's `seq` in `occurrences`.", minimum = 0)),
+    tag = "bookings",
+    request_body(content = CancelRequest, description = "Optional: none, or a reason."), security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
+async fn cancel_date(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, seq)): Path<(String, String)>,
+    OptionalApiJson(body): OptionalApiJson<CancelRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    let seq = date_seq(&id, &seq)?;
+    let reason = body.and_then(|b| b.reason);
+    Ok(Json(
+        state
+            .bookings
+            .cancel_dates(&who, &id, &[seq], reason)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -668,7 +782,8 @@ impl utoipa::Modify for BasicAuth {
 #[openapi(
     info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
     paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
-          cancel_booking, booking_history, approvals, approve_booking, reject_booking, create_closure,
+          cancel_booking, booking_history, approvals, approve_booking, reject_booking, approve_date,
+          reject_date, cancel_date, create_closure,
           create_feed, list_feeds, revoke_feed),
     components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView, FeedView)),
     modifiers(&BasicAuth),

@@ -108,10 +108,28 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
         "get_booking" | "booking_history" => vec![(404, vec!["not-found"])],
         "cancel_booking" => vec![(404, vec!["not-found"]), (409, vec!["wrong-status"])],
         "approvals" | "list_feeds" => vec![(403, vec!["forbidden"])],
-        "approve_booking" => vec![
+        "approve_booking" | "approve_date" => vec![
+            (403, vec!["forbidden"]),
+            (404, vec!["not-found"]),
+            (409, vec!["wrong-status", "conflict"]),
+            (
+                422,
+                ["reason-required", "no-dates"]
+                    .into_iter()
+                    .chain(CORE_REFUSALS.iter().copied())
+                    .collect(),
+            ),
+        ],
+        "reject_date" => vec![
             (403, vec!["forbidden"]),
             (404, vec!["not-found"]),
             (409, vec!["wrong-status"]),
+            (422, vec!["reason-required"]),
+        ],
+        "cancel_date" => vec![
+            (404, vec!["not-found"]),
+            (409, vec!["wrong-status"]),
+            (422, vec!["reason-required"]),
         ],
         "reject_booking" => vec![
             (403, vec!["forbidden"]),
@@ -213,7 +231,12 @@ pub fn closure_reason() -> Object {
 }
 
 /// Operations whose JSON body may be left out (`extract::OptionalApiJson`).
-const OPTIONAL_BODIES: &[&str] = &["cancel_booking"];
+const OPTIONAL_BODIES: &[&str] = &[
+    "cancel_booking",
+    "approve_booking",
+    "approve_date",
+    "cancel_date",
+];
 
 /// What a status means, for the answer's description.
 fn meaning(status: u16) -> &'static str {

@@ -191,7 +191,7 @@ impl From<BookingError> for ApiError {
             BookingError::Forbidden(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
             }
-            BookingError::WrongStatus { .. } => {
+            BookingError::WrongStatus { .. } | BookingError::DateWrongStatus { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "wrong-status", message)
             }
             BookingError::Misconfigured(m) => ApiError::internal(m),

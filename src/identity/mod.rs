@@ -36,8 +36,9 @@ use crate::i18n::Lang;
 use crate::scheduling::{Requester, RequesterKind};
 use crate::store::{ResidentRecord, Store, StoreError};
 
-pub use client::{ClientAddr, ClientAddrPolicy, client_addr};
+pub use client::{AddrKey, ClientAddr, ClientAddrPolicy, client_addr};
 pub use hashing::{HashError, HashPool, Lane};
+pub use throttle::DirectoryGuard;
 pub use throttle::ThrottleSettings;
 use throttle::{AccountKey, LoginThrottle, RegistrationThrottle, Turns};
 
@@ -189,7 +190,16 @@ pub trait IdentityProvider: Send + Sync {
         &self,
         login: &str,
         password: &str,
+        attempt: Attempt,
     ) -> Result<Option<Principal>, IdentityError>;
+}
+
+/// Who is trying to log in: the client's address, and whether the login gave its right
+/// password from there lately (see [`throttle`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    pub addr: AddrKey,
+    pub known: bool,
 }
 
 /// Residents: email and an argon2id password hash in the store.
@@ -229,6 +239,7 @@ impl IdentityProvider for ResidentLogins {
         &self,
         login: &str,
         password: &str,
+        _attempt: Attempt,
     ) -> Result<Option<Principal>, IdentityError> {
         let email = normalize_email(login);
         if !email.contains('@') {
@@ -272,16 +283,28 @@ impl IdentityProvider for ResidentLogins {
 /// Successful binds are remembered for a short while (the same credential cache as residents'
 /// logins), so a calendar app's burst of CalDAV requests costs one bind, not one each; staff
 /// who logged in shortly before a directory outage keep working through it.
+///
+/// Binds are counted against the person's budget of failed binds ([`DirectoryGuard`]) so
+/// that strangers cannot make the directory's own lockout policy lock the person out through
+/// Lokal: only a login the directory knows is bound, a remembered password needs no bind, and
+/// beyond the budget the answer is [`IdentityError::AccountGuarded`] without a bind.
 pub struct DirectoryLogins {
     directory: Arc<dyn Directory>,
     cache: CredentialCache,
+    guard: Arc<DirectoryGuard>,
 }
 
 impl DirectoryLogins {
-    pub fn new(directory: Arc<dyn Directory>, clock: Arc<dyn Clock>, cache_secs: u64) -> Self {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        cache_secs: u64,
+        guard: Arc<DirectoryGuard>,
+    ) -> Self {
         DirectoryLogins {
             directory,
             cache: CredentialCache::new(clock, cache_secs),
+            guard,
         }
     }
 }
@@ -292,14 +315,35 @@ impl IdentityProvider for DirectoryLogins {
         &self,
         login: &str,
         password: &str,
+        attempt: Attempt,
     ) -> Result<Option<Principal>, IdentityError> {
         let key = login.trim().to_lowercase();
         if let Some(p) = self.cache.get(&key, password) {
             return Ok(Some(p));
         }
+        // An empty password is never sent (an anonymous bind on some servers).
+        if password.is_empty() {
+            return Ok(None);
+        }
+        // Only a person the directory has can be bound, and counted.
+        let found = match self.directory.find_person(login).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(IdentityError::Unavailable(e.to_string())),
+        };
+        let ticket = self
+            .guard
+            .admit(AccountKey::of(&found.id), attempt.addr, attempt.known)
+            .map_err(|retry_after_secs| IdentityError::AccountGuarded { retry_after_secs })?;
         let person = match self.directory.authenticate(login, password).await {
-            Ok(p) => p,
-            Err(DirectoryError::InvalidCredentials) => return Ok(None),
+            Ok(p) => {
+                ticket.bound();
+                p
+            }
+            Err(DirectoryError::InvalidCredentials) => {
+                ticket.refused();
+                return Ok(None);
+            }
             Err(e) => return Err(IdentityError::Unavailable(e.to_string())),
         };
         let roles = self
@@ -408,12 +452,13 @@ impl Identity {
         let _turn = self.turns.wait(account, addr).await;
         // The attempts before this one have ended: their failures count now.
         self.throttle.check(account, addr).map_err(refused)?;
-        self.throttle
-            .check_directory(account, addr)
-            .map_err(|retry_after_secs| IdentityError::AccountGuarded { retry_after_secs })?;
+        let attempt = Attempt {
+            addr,
+            known: self.throttle.known(account, addr),
+        };
         let mut unavailable = None;
         for provider in &self.providers {
-            match provider.authenticate(login, password).await {
+            match provider.authenticate(login, password, attempt).await {
                 Ok(Some(p)) => {
                     self.throttle.succeeded(account, addr);
                     tracing::Span::current().record("who", p.requester_id());
@@ -436,9 +481,6 @@ impl Identity {
             return Err(e);
         }
         self.throttle.failed(account, addr);
-        // No provider knew the login: the directory was asked and said no (a resident's wrong
-        // password ends above, without asking it).
-        self.throttle.directory_failed(account);
         Err(IdentityError::InvalidCredentials)
     }
 

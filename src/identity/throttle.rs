@@ -13,14 +13,16 @@
 //! few per address, so parallel guesses cannot all start before the first failure is counted,
 //! and ten parallel correct first logins cost one password check, not ten, and all succeed.
 //!
-//! Directory accounts: a directory with its own lockout policy (Active Directory's "account
-//! lockout threshold", OpenLDAP ppolicy) counts every failed bind, from anywhere. So that
-//! strangers cannot use Lokal to make the directory lock a staff member out of every service,
-//! Lokal keeps a budget of failed directory logins per account (`directory_max_failures`,
-//! below the directory's threshold, forgotten `directory_window` after the last failure, and
-//! reset by a right password, as the directory resets its own count). When it is spent, only
-//! the account's known clients (a right password from that address within [`KNOWN_FOR`]) may
-//! still try; others wait until the window has passed, without a bind.
+//! Directory accounts ([`DirectoryGuard`]): a directory with its own lockout policy (Active
+//! Directory's "account lockout threshold", OpenLDAP ppolicy) counts every failed bind, from
+//! anywhere. So that strangers cannot use Lokal to make the directory lock a staff member out
+//! of every service, Lokal keeps a budget of failed binds per directory person: at most
+//! `directory_max_failures` from clients that are not known for the account (a right
+//! password from that address within [`KNOWN_FOR`]), of which at most [`ADDRESS_SHARE`]
+//! from any one address, and [`KNOWN_EXTRA`] more for its known clients. Binds in flight are
+//! counted as they start, so parallel attempts cannot overrun it. Failures are forgotten
+//! `directory_window` after the last one; a real successful bind resets the count. Beyond the
+//! budget Lokal answers without a bind.
 //!
 //! Registrations: a token bucket per address (`burst` at once, then one per `interval`).
 //!
@@ -52,8 +54,9 @@ pub struct ThrottleSettings {
     pub max_delay: TimeDelta,
     /// Entries per map at most.
     pub max_tracked: usize,
-    /// Failed directory logins per account (from any address) before only its known clients
-    /// may try; 0 turns the guard off.
+    /// Failed binds per directory person from clients not known for it, from any addresses,
+    /// before only its known clients may try (who get [`KNOWN_EXTRA`] more); 0 turns the
+    /// guard off. Lokal causes at most this + [`KNOWN_EXTRA`] failed binds per window.
     pub directory_max_failures: u32,
     /// How long an account's failed directory logins are remembered after the last one.
     pub directory_window: TimeDelta,
@@ -68,7 +71,7 @@ impl Default for ThrottleSettings {
             base_delay: TimeDelta::seconds(1),
             max_delay: TimeDelta::minutes(5),
             max_tracked: 100_000,
-            directory_max_failures: 8,
+            directory_max_failures: 6,
             directory_window: TimeDelta::minutes(30),
         }
     }
@@ -169,8 +172,6 @@ pub struct LoginThrottle {
     /// mobile CGNAT: one stranger spraying from the same address must not lock out everyone
     /// behind it), only by their own pair's.
     known: Mutex<HashMap<(AccountKey, AddrKey), DateTime<Utc>>>,
-    /// Failed directory logins per account: (count, last).
-    directory: Mutex<HashMap<AccountKey, (u32, DateTime<Utc>)>>,
 }
 
 /// How long a right password keeps its pair out of its address's delays.
@@ -190,68 +191,18 @@ impl LoginThrottle {
             pairs: Mutex::new(Tracked::new()),
             addresses: Mutex::new(Tracked::new()),
             known: Mutex::new(HashMap::new()),
-            directory: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether this account gave its right password from this address within [`KNOWN_FOR`].
+    pub fn known(&self, account: AccountKey, addr: AddrKey) -> bool {
+        self.is_known(account, addr, self.clock.now())
     }
 
     fn is_known(&self, account: AccountKey, addr: AddrKey, now: DateTime<Utc>) -> bool {
         lock(&self.known)
             .get(&(account, addr))
             .is_some_and(|at| now - *at < KNOWN_FOR)
-    }
-
-    /// `Err(seconds)` when the account's budget of failed directory logins is spent and this
-    /// address is not one of its known clients: asking the directory again could lock the
-    /// account there.
-    pub fn check_directory(&self, account: AccountKey, addr: AddrKey) -> Result<(), u64> {
-        let s = &self.settings;
-        if s.directory_max_failures == 0 {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let spent = {
-            let mut directory = lock(&self.directory);
-            match directory.get(&account) {
-                Some((_, last)) if now - *last >= s.directory_window => {
-                    directory.remove(&account);
-                    None
-                }
-                Some((count, last)) if *count >= s.directory_max_failures => Some(*last),
-                _ => None,
-            }
-        };
-        match spent {
-            Some(last) if !self.is_known(account, addr, now) => {
-                Err(secs(last + s.directory_window - now))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The directory was asked and found no such login or a wrong password.
-    pub fn directory_failed(&self, account: AccountKey) {
-        let s = &self.settings;
-        if s.directory_max_failures == 0 {
-            return;
-        }
-        let now = self.clock.now();
-        let mut directory = lock(&self.directory);
-        if !directory.contains_key(&account) && directory.len() >= s.max_tracked {
-            directory.retain(|_, (_, last)| now - *last < s.directory_window);
-            if directory.len() >= s.max_tracked {
-                let mut lasts: Vec<DateTime<Utc>> = directory.values().map(|(_, l)| *l).collect();
-                let middle = lasts.len() / 2;
-                let (_, cut, _) = lasts.select_nth_unstable(middle);
-                let cut = *cut;
-                directory.retain(|_, (_, last)| *last > cut);
-            }
-        }
-        let entry = directory.entry(account).or_insert((0, now));
-        if now - entry.1 >= s.directory_window {
-            entry.0 = 0;
-        }
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
     }
 
     /// `Err(seconds)` when this account from this address (or this address at all) must wait.
@@ -279,11 +230,9 @@ impl LoginThrottle {
         lock(&self.addresses).fail(addr, now, s.address_max_failures, s);
     }
 
-    /// The password was right: this pair starts afresh, and so does the account's count of
-    /// failed directory logins (the directory resets its own on a right password).
+    /// The password was right: this pair starts afresh.
     pub fn succeeded(&self, account: AccountKey, addr: AddrKey) {
         lock(&self.pairs).map.remove(&(account, addr));
-        lock(&self.directory).remove(&account);
         let now = self.clock.now();
         let mut known = lock(&self.known);
         if !known.contains_key(&(account, addr)) && known.len() >= self.settings.max_tracked {
@@ -300,14 +249,196 @@ impl LoginThrottle {
         known.insert((account, addr), now);
     }
 
-    /// Accounts with failed directory logins remembered.
-    pub fn tracked_directory(&self) -> usize {
-        lock(&self.directory).len()
-    }
-
     /// Entries held: (pairs, addresses).
     pub fn tracked(&self) -> (usize, usize) {
         (lock(&self.pairs).map.len(), lock(&self.addresses).map.len())
+    }
+}
+
+/// Failed binds one address that is not known for the account may cause per window.
+pub const ADDRESS_SHARE: u32 = 3;
+/// Failed binds the account's known clients may cause beyond `directory_max_failures`.
+pub const KNOWN_EXTRA: u32 = 2;
+
+/// The budget of failed directory binds per person (see the module comment).
+pub struct DirectoryGuard {
+    clock: Arc<dyn Clock>,
+    budget: u32,
+    window: TimeDelta,
+    max_tracked: usize,
+    accounts: Mutex<HashMap<AccountKey, Spent>>,
+}
+
+#[derive(Debug, Default)]
+struct Spent {
+    failures: u32,
+    in_flight: u32,
+    last: Option<DateTime<Utc>>,
+    /// Failures per address that was not known for the account (at most `budget` entries).
+    by_address: Vec<(AddrKey, u32)>,
+}
+
+impl Spent {
+    fn share(&self, addr: AddrKey) -> u32 {
+        self.by_address
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// One bind Lokal is about to make, counted while it runs. Say how it ended with
+/// [`BindTicket::refused`] or [`BindTicket::bound`]; dropped without either (the directory did
+/// not answer), it is simply no longer in flight.
+pub struct BindTicket {
+    guard: Arc<DirectoryGuard>,
+    account: AccountKey,
+    addr: AddrKey,
+    known: bool,
+    open: bool,
+}
+
+impl DirectoryGuard {
+    pub fn new(clock: Arc<dyn Clock>, settings: &ThrottleSettings) -> Arc<DirectoryGuard> {
+        Arc::new(DirectoryGuard {
+            clock,
+            budget: settings.directory_max_failures,
+            window: settings.directory_window,
+            max_tracked: settings.max_tracked,
+            accounts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A ticket for one bind of `account` (a directory person) from `addr`, or `Err(seconds)`
+    /// until the budget frees up.
+    pub fn admit(
+        self: &Arc<Self>,
+        account: AccountKey,
+        addr: AddrKey,
+        known: bool,
+    ) -> Result<BindTicket, u64> {
+        let ticket = |open| BindTicket {
+            guard: self.clone(),
+            account,
+            addr,
+            known,
+            open,
+        };
+        if self.budget == 0 {
+            return Ok(ticket(false));
+        }
+        let now = self.clock.now();
+        let mut accounts = lock(&self.accounts);
+        if !accounts.contains_key(&account) && accounts.len() >= self.max_tracked {
+            self.prune(&mut accounts, now);
+        }
+        let spent = accounts.entry(account).or_default();
+        if spent.last.is_some_and(|last| now - last >= self.window) {
+            spent.failures = 0;
+            spent.by_address.clear();
+            spent.last = None;
+        }
+        let taken = spent.failures + spent.in_flight;
+        let allowed = if known {
+            taken < self.budget + KNOWN_EXTRA
+        } else {
+            taken < self.budget && spent.share(addr) < ADDRESS_SHARE
+        };
+        if !allowed {
+            // Only failures keep an account here: one with binds in flight only frees up as
+            // they end, soon; say a second.
+            let wait = spent
+                .last
+                .map_or(TimeDelta::seconds(1), |last| last + self.window - now);
+            return Err(secs(wait));
+        }
+        spent.in_flight += 1;
+        Ok(ticket(true))
+    }
+
+    fn end(&self, account: AccountKey, addr: AddrKey, known: bool, outcome: Option<bool>) {
+        let now = self.clock.now();
+        let mut accounts = lock(&self.accounts);
+        let Some(spent) = accounts.get_mut(&account) else {
+            return;
+        };
+        spent.in_flight = spent.in_flight.saturating_sub(1);
+        match outcome {
+            Some(true) => {
+                accounts.remove(&account);
+            }
+            Some(false) => {
+                spent.failures = spent.failures.saturating_add(1);
+                spent.last = Some(now);
+                if !known {
+                    match spent.by_address.iter_mut().find(|(a, _)| *a == addr) {
+                        Some((_, n)) => *n += 1,
+                        None => spent.by_address.push((addr, 1)),
+                    }
+                }
+            }
+            None => {
+                if spent.failures == 0 && spent.in_flight == 0 {
+                    accounts.remove(&account);
+                }
+            }
+        }
+    }
+
+    /// Makes room: forgotten accounts go, then the half with the oldest failures that have not
+    /// spent their budget (a spent one must not be washed out by a flood of others).
+    fn prune(&self, accounts: &mut HashMap<AccountKey, Spent>, now: DateTime<Utc>) {
+        accounts.retain(|_, s| s.in_flight > 0 || s.last.is_some_and(|l| now - l < self.window));
+        if accounts.len() >= self.max_tracked {
+            let mut lasts: Vec<DateTime<Utc>> = accounts
+                .values()
+                .filter(|s| s.failures < self.budget && s.in_flight == 0)
+                .filter_map(|s| s.last)
+                .collect();
+            if lasts.is_empty() {
+                return;
+            }
+            let middle = lasts.len() / 2;
+            let (_, cut, _) = lasts.select_nth_unstable(middle);
+            let cut = *cut;
+            let budget = self.budget;
+            accounts.retain(|_, s| {
+                s.failures >= budget || s.in_flight > 0 || s.last.is_none_or(|l| l > cut)
+            });
+        }
+    }
+
+    /// Persons with failures or binds in flight remembered.
+    pub fn tracked(&self) -> usize {
+        lock(&self.accounts).len()
+    }
+}
+
+impl BindTicket {
+    /// The directory refused the password.
+    pub fn refused(mut self) {
+        if self.open {
+            self.open = false;
+            self.guard
+                .end(self.account, self.addr, self.known, Some(false));
+        }
+    }
+
+    /// The bind succeeded: the count starts afresh.
+    pub fn bound(mut self) {
+        if self.open {
+            self.open = false;
+            self.guard
+                .end(self.account, self.addr, self.known, Some(true));
+        }
+    }
+}
+
+impl Drop for BindTicket {
+    fn drop(&mut self) {
+        if self.open {
+            self.guard.end(self.account, self.addr, self.known, None);
+        }
     }
 }
 
@@ -560,55 +691,66 @@ mod tests {
     }
 
     #[test]
-    fn strangers_cannot_spend_a_directory_account_beyond_its_budget_but_its_own_devices_can_still_try()
+    fn strangers_cannot_spend_a_persons_bind_budget_beyond_it_nor_alone_and_known_clients_still_try()
      {
         let clock = Arc::new(ManualClock::new(at()));
-        let t = throttle(&clock, ThrottleSettings::default());
-        let erik = AccountKey::of("erik.dahl");
-        let office = AddrKey::V4(0x0a00_0001);
-        // Erik signed in from his office last week.
-        t.succeeded(erik, office);
-        clock.advance(TimeDelta::days(6));
-        // Strangers from eight addresses, one wrong password each: each was a bind.
-        for n in 0..8 {
-            let stranger = AddrKey::V4(0xc000_0200 + n);
-            assert_eq!(t.check_directory(erik, stranger), Ok(()), "try {n}");
-            t.directory_failed(erik);
+        let g = DirectoryGuard::new(clock.clone(), &ThrottleSettings::default());
+        let erik = AccountKey::of("uuid-of-erik");
+        let stranger = |n: u32| AddrKey::V4(0xc000_0200 + n);
+        // One stranger's address may cause at most ADDRESS_SHARE failed binds.
+        for _ in 0..ADDRESS_SHARE {
+            g.admit(erik, stranger(0), false).unwrap().refused();
         }
-        // The ninth stranger is not let through to the directory...
-        let ninth = AddrKey::V4(0xc000_0299);
-        assert_eq!(t.check_directory(erik, ninth), Err(30 * 60));
-        // ...nor Erik from a new device, but his office is.
-        assert!(t.check_directory(erik, HOME).is_err());
-        assert_eq!(t.check_directory(erik, office), Ok(()));
-        // The budget is the account's, not everyone's: another account is untouched.
-        assert_eq!(
-            t.check_directory(AccountKey::of("kari.holm"), ninth),
-            Ok(())
+        assert!(g.admit(erik, stranger(0), false).is_err());
+        assert!(
+            g.admit(erik, stranger(1), false).is_ok(),
+            "another address still may"
         );
-        // After the window without failures the count is forgotten...
-        clock.advance(TimeDelta::minutes(30));
-        assert_eq!(t.check_directory(erik, ninth), Ok(()));
-        // ...and a right password resets it, as the directory resets its own.
-        for _ in 0..8 {
-            t.directory_failed(erik);
+        // Binds in flight count as they start: parallel attempts cannot overrun the budget.
+        let in_flight: Vec<BindTicket> = (1..10)
+            .filter_map(|n| g.admit(erik, stranger(n), false).ok())
+            .collect();
+        assert_eq!(in_flight.len(), 3, "6 - 3 failures = 3 may run at once");
+        for t in in_flight {
+            t.refused();
         }
-        assert!(t.check_directory(erik, ninth).is_err());
-        t.succeeded(erik, office);
-        assert_eq!(t.check_directory(erik, ninth), Ok(()));
-        // Off when set to 0.
-        let off = throttle(
-            &clock,
-            ThrottleSettings {
+        // Spent for strangers and new devices, for 30 minutes after the last failure...
+        assert_eq!(g.admit(erik, stranger(50), false).err(), Some(30 * 60));
+        // ...while a known client gets KNOWN_EXTRA more, and no more.
+        let office = AddrKey::V4(0x0a00_0001);
+        g.admit(erik, office, true).unwrap().refused();
+        g.admit(erik, office, true).unwrap().refused();
+        assert!(
+            g.admit(erik, office, true).is_err(),
+            "8 failed binds at most"
+        );
+        // Another person is untouched.
+        assert!(
+            g.admit(AccountKey::of("uuid-of-kari"), stranger(0), false)
+                .is_ok()
+        );
+        // A bind that ends without an answer frees its slot and counts nothing.
+        clock.advance(TimeDelta::minutes(30));
+        drop(g.admit(erik, stranger(0), false).unwrap());
+        // A real successful bind starts the count afresh.
+        for n in 0..6 {
+            g.admit(erik, stranger(n), false).unwrap().refused();
+        }
+        assert!(g.admit(erik, stranger(60), false).is_err());
+        g.admit(erik, office, true).unwrap().bound();
+        assert!(g.admit(erik, stranger(60), false).is_ok());
+        // Off when the budget is 0.
+        let off = DirectoryGuard::new(
+            clock.clone(),
+            &ThrottleSettings {
                 directory_max_failures: 0,
                 ..ThrottleSettings::default()
             },
         );
         for _ in 0..100 {
-            off.directory_failed(erik);
+            off.admit(erik, stranger(0), false).unwrap().refused();
         }
-        assert_eq!(off.check_directory(erik, ninth), Ok(()));
-        assert_eq!(off.tracked_directory(), 0);
+        assert_eq!(off.tracked(), 0);
     }
 
     #[test]

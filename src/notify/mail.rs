@@ -784,6 +784,9 @@ mod tests {
             block_start: start,
             block_end: end,
             status: crate::scheduling::OccurrenceStatus::parse(status).unwrap(),
+
+            status_reason: None,
+            reasons: None,
         }
     }
 

@@ -194,6 +194,9 @@ struct OutboxPayload {
     from: Option<String>,
     to: String,
     reason: Option<String>,
+    /// The date (occurrence) a one-date change is about; none for the whole booking.
+    #[serde(default)]
+    seq: Option<i64>,
 }
 
 /// Why a notification step failed (logged by the worker, which tries again later).
@@ -622,6 +625,12 @@ impl Notifier {
         let Some(kind) = event_type(payload.from.as_deref(), &payload.to) else {
             return Ok((Vec::new(), Vec::new()));
         };
+        // A change of one date (issue 16) is not a change of the booking: its mails and
+        // webhooks would say the whole booking was cancelled or rejected. Until one-date
+        // notices exist, only the audit trail and the calendars show it.
+        if payload.seq.is_some() {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let Some(booking_id) = &event.booking_id else {
             return Ok((Vec::new(), Vec::new()));
         };

@@ -14,9 +14,11 @@
 //! connections are kept (at most `keep`, each for at most a minute); one idle for more than a
 //! few seconds is checked with `NOOP` before it is used. A reused connection that turns out
 //! to be closed (the server timed it out) costs one retry on a new connection, never a failed
-//! mail. Every step is bounded by `mail.smtp.timeout_secs`.
+//! mail. Every step is bounded by `mail.smtp.timeout_secs` (each address of the host in turn,
+//! then greeting, TLS and login together, then each mail). Failures while connecting are
+//! transient, 5xx replies included (a rotated password must not kill the waiting mails).
 //!
-//! Errors: [`SendError::permanent`] only for an SMTP 5xx reply (RFC 5321 §4.2.1).
+//! Errors: [`SendError::permanent`] only for an SMTP 5xx reply to a mail (RFC 5321 §4.2.1).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -198,23 +200,60 @@ impl SmtpClient {
         }
     }
 
-    /// A new connection: TCP (no Nagle), TLS as configured, EHLO, STARTTLS, AUTH.
+    /// A new connection: TCP (no Nagle), TLS as configured, EHLO, STARTTLS, AUTH. Every
+    /// failure here is transient, 5xx replies included: they are about the session (a
+    /// rotated password, a server refusing connections for a while), not about a mail, and
+    /// must not turn the mails waiting into dead letters.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let where_ = format!("{}:{}", self.host, self.port);
-        match tokio::time::timeout(self.timeout, self.open()).await {
-            Ok(r) => r,
+        let tcp = self.tcp().await?;
+        match tokio::time::timeout(self.timeout, self.open(tcp)).await {
+            Ok(r) => r.map_err(|e| SendError {
+                permanent: false,
+                ..e
+            }),
             Err(_) => Err(transient(format!(
-                "smtp: could not connect to {where_} within {} s",
+                "smtp: {where_} did not finish greeting, TLS and login within {} s",
                 self.timeout.as_secs()
             ))),
         }
     }
 
-    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+    /// A TCP connection to the first of the host's addresses that answers, each tried with
+    /// its own timeout (a black-holed IPv6 address must not hide a working IPv4 one).
+    async fn tcp(&self) -> Result<TcpStream, SendError> {
         let where_ = format!("{}:{}", self.host, self.port);
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| transient(format!("smtp: cannot connect to {where_}: {e}")))?;
+        let addrs: Vec<SocketAddr> =
+            match tokio::time::timeout(self.timeout, tokio::net::lookup_host(&where_)).await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                Ok(Err(e)) => {
+                    return Err(transient(format!("smtp: cannot resolve {where_}: {e}")));
+                }
+                Err(_) => {
+                    return Err(transient(format!(
+                        "smtp: resolving {where_} took more than {} s",
+                        self.timeout.as_secs()
+                    )));
+                }
+            };
+        let mut last = format!("smtp: {where_} has no address");
+        for addr in addrs {
+            match tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => return Ok(tcp),
+                Ok(Err(e)) => last = format!("smtp: cannot connect to {where_} ({addr}): {e}"),
+                Err(_) => {
+                    last = format!(
+                        "smtp: cannot connect to {where_} ({addr}) within {} s",
+                        self.timeout.as_secs()
+                    )
+                }
+            }
+        }
+        Err(transient(last))
+    }
+
+    async fn open(&self, tcp: TcpStream) -> Result<AsyncSmtpConnection, SendError> {
+        let where_ = format!("{}:{}", self.host, self.port);
         // See the module comment: without this every mail waits for a delayed ACK.
         tcp.set_nodelay(true)
             .map_err(|e| transient(format!("smtp: {where_}: {e}")))?;
@@ -429,6 +468,29 @@ mod tests {
         );
         c.send(&envelope("a@example.no"), MAIL).await.unwrap();
         assert_eq!(mails.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_server_refusing_the_session_with_a_5xx_is_transient_not_a_dead_mail() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket
+                    .write_all(b"554 5.3.2 not accepting mail now\r\n")
+                    .await;
+            }
+        });
+        let e = client(port)
+            .send(&envelope("a@example.no"), MAIL)
+            .await
+            .unwrap_err();
+        assert!(!e.permanent, "{}", e.message);
+        assert!(
+            e.message.contains("554") || e.message.contains("not accepting"),
+            "{}",
+            e.message
+        );
     }
 
     #[tokio::test]

@@ -108,6 +108,36 @@ impl OccurrenceStatus {
     }
 }
 
+/// A booking's status, derived from its dates' (issue 16): `pending` while any date waits for
+/// a clerk; else `approved` while any date is approved (a series of 8 approved, 1 rejected and
+/// 1 cancelled dates is approved); else `cancelled` if any date was cancelled, `rejected` if
+/// any was rejected, and `expired` otherwise. Skipped dates do not count; `None` when no date
+/// counts.
+pub fn derived_status(dates: impl IntoIterator<Item = OccurrenceStatus>) -> Option<BookingStatus> {
+    let mut seen = [false; 5];
+    for d in dates {
+        if let Some(s) = d.booked()
+            && let Some(i) = BookingStatus::ALL.iter().position(|a| *a == s)
+        {
+            seen[i] = true;
+        }
+    }
+    [
+        BookingStatus::Pending,
+        BookingStatus::Approved,
+        BookingStatus::Cancelled,
+        BookingStatus::Rejected,
+        BookingStatus::Expired,
+    ]
+    .into_iter()
+    .find(|s| {
+        BookingStatus::ALL
+            .iter()
+            .position(|a| a == s)
+            .is_some_and(|i| seen[i])
+    })
+}
+
 impl std::fmt::Display for OccurrenceStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

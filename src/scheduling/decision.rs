@@ -377,7 +377,7 @@ pub fn decide(
         let blocked = span.map(|s| s.widen(policy.setup.delta(), policy.teardown.delta()));
         if let (Some(span), Some(blocked)) = (span, blocked) {
             check_policy(
-                request,
+                request.attendees(),
                 room,
                 policy,
                 now,
@@ -514,6 +514,72 @@ pub fn decide(
     }
 }
 
+/// Checks one date of a stored booking again, as a clerk decides it later (issue 16): its
+/// booked time `span` against the policy's rules for a date (opening hours, duration, slot
+/// grid, capacity; lead time and horizon as of `asked_at`, when the request was made), today's
+/// `closures`, and the blocking bookings in `existing`, which must not hold the booking's own
+/// dates. The blocked time is `span` widened by today's buffers.
+///
+/// Not checked again: who may book the room (the requester was allowed when asking) and
+/// quotas (counted when the request was made). An empty list means the date may be approved;
+/// a [`Severity::Hard`] reason means nobody may approve it; reasons of [`Severity::Policy`]
+/// only, that a clerk allowed to may approve it out of policy.
+pub fn check_date(
+    span: Interval,
+    attendees: u32,
+    room: &Room,
+    policy: &Policy,
+    existing: &BookingIndex,
+    closures: &ClosureSet,
+    asked_at: DateTime<Utc>,
+) -> Vec<Reason> {
+    let zone = room.zone;
+    let mut reasons = Vec::new();
+    if policy.approval.closed {
+        reasons.push(Reason::RoomClosed {
+            policy: policy.name.clone(),
+        });
+    }
+    let horizon_end = asked_at
+        .checked_add_signed(policy.horizon.delta())
+        .unwrap_or(asked_at);
+    check_policy(
+        attendees,
+        room,
+        policy,
+        asked_at,
+        horizon_end,
+        zone.local(span.start()),
+        zone.local(span.end()),
+        &span,
+        &mut reasons,
+    );
+    let hits: Vec<_> = closures
+        .resolve(zone, &span)
+        .into_iter()
+        .filter(|c| c.interval.overlaps(&span))
+        .collect();
+    if !hits.is_empty() {
+        reasons.push(Reason::Closure { closures: hits });
+    }
+    let blocked = span.widen(policy.setup.delta(), policy.teardown.delta());
+    let bookings: Vec<ConflictingBooking> = existing
+        .conflicts(&room.parts, &blocked)
+        .into_iter()
+        .map(|b| ConflictingBooking {
+            id: b.id.clone(),
+            blocked: b.blocked,
+        })
+        .collect();
+    if !bookings.is_empty() {
+        reasons.push(Reason::Conflict {
+            bookings,
+            occurrences: Vec::new(),
+        });
+    }
+    reasons
+}
+
 fn is_kept(outcome: Outcome) -> bool {
     matches!(outcome, Outcome::Approved | Outcome::Pending)
 }
@@ -538,7 +604,7 @@ fn series_window(starts: &[NaiveDateTime], length: TimeDelta, zone: Zone) -> Opt
 
 #[allow(clippy::too_many_arguments)]
 fn check_policy(
-    request: &BookingRequest,
+    attendees: u32,
     room: &Room,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -620,12 +686,9 @@ fn check_policy(
         (a, b) => a.or(b),
     };
     if let Some(limit) = limit
-        && request.attendees() > limit
+        && attendees > limit
     {
-        reasons.push(Reason::OverCapacity {
-            limit,
-            attendees: request.attendees(),
-        });
+        reasons.push(Reason::OverCapacity { limit, attendees });
     }
 }
 

@@ -20,10 +20,11 @@ pub mod time;
 pub use closure::{Closure, ClosureCalendar, ClosureError, ClosureSet, ClosureSource};
 pub use conflict::{
     BookingIndex, BookingStatus, ExistingBooking, OccurrenceStatus, brute_force_conflicts,
+    derived_status,
 };
 pub use decision::{
     BookingRequest, Decision, OccurrenceDecision, Outcome, RequestError, Requester, RequesterKind,
-    Room, SeriesMode, decide,
+    Room, SeriesMode, check_date, decide,
 };
 pub use interval::{Interval, IntervalError};
 pub use policy::{Audience, Policy, PolicyError, PolicySet, QuotaPeriod};

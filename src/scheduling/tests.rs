@@ -869,3 +869,111 @@ mod never_panics {
         }
     }
 }
+
+// --- issue 16: a stored date checked again, and a booking's status from its dates ---
+
+fn span_of(start: &str, end: &str) -> Interval {
+    let zone = Zone::default();
+    Interval::new(
+        zone.to_utc(local(start)).unwrap(),
+        zone.to_utc(local(end)).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_date_checked_again_names_a_closure_made_after_the_request() {
+    let closures = ClosureSet::new().with_block(Closure {
+        label: "Floor polishing".into(),
+        source: ClosureSource::Block { id: "blk-1".into() },
+        interval: Interval::new(utc("2027-01-13T00:00:00Z"), utc("2027-01-14T00:00:00Z")).unwrap(),
+    });
+    let index = BookingIndex::new(vec![]);
+    let hall = policy("hall");
+    let reasons = check_date(
+        span_of(WED_18, WED_20),
+        10,
+        &room(),
+        &hall,
+        &index,
+        &closures,
+        now(),
+    );
+    assert_eq!(
+        reasons.iter().map(Reason::code).collect::<Vec<_>>(),
+        ["closure"]
+    );
+    assert_eq!(reasons[0].severity(), Severity::Hard);
+    // The next Wednesday is untouched.
+    let free = check_date(
+        span_of("2027-01-20T18:00", "2027-01-20T20:00"),
+        10,
+        &room(),
+        &hall,
+        &index,
+        &closures,
+        now(),
+    );
+    assert!(free.is_empty(), "{free:?}");
+}
+
+#[test]
+fn a_date_checked_again_conflicts_with_another_booking_but_lead_time_counts_from_the_request() {
+    let index = BookingIndex::new(vec![existing(
+        "other",
+        "ola",
+        "2027-01-13T20:00",
+        "2027-01-13T21:00",
+    )]);
+    let hall = policy("hall");
+    // Asked long before; checked again the day before it (inside the lead time): only the
+    // other booking (its buffer reaches back into this date) stands in the way.
+    let reasons = check_date(
+        span_of(WED_18, WED_20),
+        10,
+        &room(),
+        &hall,
+        &index,
+        &ClosureSet::new(),
+        now(),
+    );
+    assert_eq!(
+        reasons.iter().map(Reason::code).collect::<Vec<_>>(),
+        ["conflict"]
+    );
+    // Out of policy is a soft reason.
+    let late = check_date(
+        span_of("2027-01-13T22:00", "2027-01-14T00:30"),
+        10,
+        &room(),
+        &hall,
+        &BookingIndex::new(vec![]),
+        &ClosureSet::new(),
+        now(),
+    );
+    assert!(!late.is_empty());
+    assert!(
+        late.iter().all(|r| r.severity() == Severity::Policy),
+        "{late:?}"
+    );
+}
+
+#[test]
+fn a_bookings_status_follows_its_dates() {
+    use BookingStatus::*;
+    let of = |dates: &[OccurrenceStatus]| derived_status(dates.iter().copied());
+    let b = OccurrenceStatus::Booked;
+    assert_eq!(of(&[b(Approved), b(Approved)]), Some(Approved));
+    assert_eq!(
+        of(&[b(Approved), b(Rejected), b(Cancelled)]),
+        Some(Approved)
+    );
+    assert_eq!(of(&[b(Approved), b(Pending)]), Some(Pending));
+    assert_eq!(of(&[b(Rejected), b(Cancelled)]), Some(Cancelled));
+    assert_eq!(
+        of(&[b(Rejected), OccurrenceStatus::Skipped]),
+        Some(Rejected)
+    );
+    assert_eq!(of(&[b(Expired)]), Some(Expired));
+    assert_eq!(of(&[OccurrenceStatus::Skipped]), None);
+}

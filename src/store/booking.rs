@@ -51,6 +51,12 @@ pub struct OccurrenceRecord {
     pub block_end: DateTime<Utc>,
     /// A booking status, or `skipped` for a date left out of a series.
     pub status: OccurrenceStatus,
+    /// Why the date is what it is, in words, when it was decided on its own (a clerk's reason,
+    /// or the core's when it refused the date on approval).
+    pub status_reason: Option<String>,
+    /// The core's reasons for the date as JSON (`[{"code", "message"}]`), when it refused or
+    /// flagged the date on approval.
+    pub reasons: Option<String>,
 }
 
 /// A booking about to be inserted (ids, times and statuses decided by the caller).
@@ -79,6 +85,43 @@ pub struct NewOccurrence {
     pub blocked: Interval,
     /// `None` for a skipped date.
     pub status: Option<BookingStatus>,
+}
+
+/// A change of one date of a booking, decided by the caller of [`Store::decide_dates`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateChange {
+    pub seq: i64,
+    pub to: BookingStatus,
+    /// Why, in words: for the requester and the audit trail.
+    pub reason: Option<String>,
+    /// The core's reasons as JSON, when it refused or flagged the date.
+    pub reasons: Option<String>,
+}
+
+/// What a decision on a booking's dates comes to: the dates' changes, and the reason written
+/// on the booking when its own status changes with them.
+#[derive(Clone, Debug, Default)]
+pub struct DatesDecided {
+    pub changes: Vec<DateChange>,
+    pub reason: Option<String>,
+}
+
+/// What a decision on a booking's dates sees, read inside its transaction.
+#[derive(Clone, Debug)]
+pub struct DatesSnapshot {
+    pub booking: BookingRecord,
+    /// The room's blocking occurrences over the load window, the booking's own left out.
+    pub existing: Vec<ExistingBooking>,
+    /// The room's and its building's closures over the load window.
+    pub closures: Vec<ClosureRecord>,
+}
+
+/// What a decision on dates needs loaded besides the booking: the room's blocking bookings
+/// and closures over `window`.
+#[derive(Clone, Copy, Debug)]
+pub struct DatesLoad<'a> {
+    pub building: Option<&'a str>,
+    pub window: Interval,
 }
 
 /// Who a creation is for, and how to recognise a retry.
@@ -144,6 +187,8 @@ pub struct AuditRecord {
     pub from: Option<String>,
     pub to: String,
     pub reason: Option<String>,
+    /// The date (occurrence `seq`) the row is about; `None` for the whole booking.
+    pub seq: Option<i64>,
 }
 
 /// A resident account.
@@ -229,10 +274,12 @@ type OccurrenceRow = (
     DateTime<Utc>,
     DateTime<Utc>,
     OccurrenceStatus,
+    Option<String>,
+    Option<String>,
 );
 
-const SELECT_OCCURRENCES: &str =
-    "SELECT booking_id, seq, start_at, end_at, block_start, block_end, status FROM occurrences";
+const SELECT_OCCURRENCES: &str = "SELECT booking_id, seq, start_at, end_at, block_start, block_end, status, \
+     status_reason, reasons FROM occurrences";
 
 type ExistingRow = (
     String,
@@ -337,7 +384,31 @@ macro_rules! record_change {
     }};
 }
 
+/// Appends an audit row about one date (`seq`) of a booking (and, by trigger, an outbox row
+/// whose payload names the date).
+macro_rules! record_date_change {
+    ($tx:ident, $booking:expr, $seq:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {{
+        sqlx::query(
+            "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($booking)
+        .bind($now)
+        .bind($actor)
+        .bind($from)
+        .bind($to)
+        .bind($reason)
+        .bind($seq)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 /// Expires the pending bookings whose hold has run out (of one room, or all), inside `$tx`.
+/// The dates still waiting for a clerk expire; dates already approved stay (a clerk may have
+/// approved some dates of a series and left others), and the booking's status follows its
+/// dates (`scheduling::derived_status`): `expired`, or `approved` when approved dates remain,
+/// each expired date then with an audit row of its own.
 macro_rules! expire_in_tx {
     ($tx:ident, $room:expr, $now:expr, $pg:expr, $also:expr) => {{
         let room: Option<&str> = $room;
@@ -382,12 +453,39 @@ macro_rules! expire_in_tx {
                 .await?;
         }
         let mut expired = 0;
+        const EXPIRED_REASON: &str = "no clerk decided before the hold ran out";
         for (id,) in &ids {
+            let dates: Vec<(i64, OccurrenceStatus)> =
+                sqlx::query_as("SELECT seq, status FROM occurrences WHERE booking_id = $1 ORDER BY seq")
+                    .bind(id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+            let waiting: Vec<i64> = dates
+                .iter()
+                .filter(|d| d.1 == BookingStatus::Pending)
+                .map(|d| d.0)
+                .collect();
+            let to = crate::scheduling::derived_status(dates.iter().map(|d| {
+                if d.1 == BookingStatus::Pending {
+                    OccurrenceStatus::Booked(BookingStatus::Expired)
+                } else {
+                    d.1
+                }
+            }))
+            .unwrap_or(BookingStatus::Expired);
+            // Only expired or approved dates remain, so the booking is one or the other.
+            let to = if to == BookingStatus::Approved {
+                to
+            } else {
+                BookingStatus::Expired
+            };
+            let to_name = to.as_str();
             let moved = sqlx::query(
-                "UPDATE bookings SET status = 'expired', status_reason = $1, updated_at = $2 \
-                 WHERE id = $3 AND status = 'pending'",
+                "UPDATE bookings SET status = $1, status_reason = $2, updated_at = $3 \
+                 WHERE id = $4 AND status = 'pending'",
             )
-            .bind("no clerk decided before the hold ran out")
+            .bind(to_name)
+            .bind((to == BookingStatus::Expired).then_some(EXPIRED_REASON))
             .bind($now)
             .bind(id)
             .execute(&mut *$tx)
@@ -398,19 +496,36 @@ macro_rules! expire_in_tx {
             }
             expired += 1;
             sqlx::query(
-                "UPDATE occurrences SET status = 'expired' WHERE booking_id = $1 AND status IN ('pending', 'approved')",
+                "UPDATE occurrences SET status = 'expired', status_reason = $2 WHERE booking_id = $1 AND status = 'pending'",
             )
             .bind(id)
+            .bind(EXPIRED_REASON)
             .execute(&mut *$tx)
             .await?;
+            if to != BookingStatus::Expired {
+                // Approved dates remain: the row about the booking does not cover the dates
+                // that expired, so each gets its own.
+                for seq in &waiting {
+                    record_date_change!(
+                        $tx,
+                        id,
+                        *seq,
+                        $now,
+                        "lokal",
+                        Some("pending"),
+                        "expired",
+                        Some(EXPIRED_REASON)
+                    );
+                }
+            }
             record_change!(
                 $tx,
                 id,
                 $now,
                 "lokal",
                 Some("pending"),
-                "expired",
-                Some("no clerk decided before the hold ran out")
+                to_name,
+                Some(EXPIRED_REASON)
             );
         }
         expired
@@ -820,6 +935,8 @@ fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
                 status: o
                     .status
                     .map_or(OccurrenceStatus::Skipped, OccurrenceStatus::Booked),
+                status_reason: None,
+                reasons: None,
             })
             .collect(),
     }
@@ -997,6 +1114,8 @@ impl Store {
                     block_start: r.4,
                     block_end: r.5,
                     status: r.6,
+                    status_reason: r.7,
+                    reasons: r.8,
                 });
             }
             for b in chunk.iter_mut() {
@@ -1124,6 +1243,217 @@ impl Store {
         self.booking(id).await?.ok_or(TransitionError::NotFound)
     }
 
+    /// Decides dates of one booking in one write transaction (issue 16): takes the room's
+    /// writer turn (SQLite `BEGIN IMMEDIATE`; PostgreSQL the room's advisory lock, the one
+    /// creations take, so no creation in the room runs in between), expires the room's stale
+    /// holds, reads the booking and, with `load`, the room's other blocking bookings and its
+    /// closures; lets `decide` choose the dates' changes; writes them, an audit row per date
+    /// (`seq`) and the booking's status derived from its dates
+    /// (`scheduling::derived_status`) with an audit row about the booking when it changes.
+    ///
+    /// A date's row is left out when the booking's row covers it: the booking moved from
+    /// `from` to `to` and so did the date, with the same reason. `decide`'s refusal writes
+    /// nothing but the expiries.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide_dates<T>(
+        &self,
+        id: &str,
+        room_id: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+        load: Option<DatesLoad<'_>>,
+        decide: impl FnOnce(&DatesSnapshot) -> Result<DatesDecided, T>,
+    ) -> Result<Result<BookingRecord, T>, TransitionError> {
+        let for_update = match &self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR UPDATE",
+        };
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            if matches!(self.pool, Pool::Postgres(_)) {
+                // The locks creations in the room take (`create_booking_once`: the room's and
+                // its physical parts'), taken first as they take them: nothing is booked in the
+                // room, nor in a hall sharing a part with it, while these dates are decided.
+                sqlx::query(LOCK_PARTS_OF_1)
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let pg = matches!(self.pool, Pool::Postgres(_));
+            expire_in_tx!(tx, Some(room_id), now, pg, Some(id));
+            let row: Option<BookingRow> =
+                sqlx::query_as(&format!("{SELECT_BOOKINGS} WHERE id = $1{for_update}"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row.filter(|r| r.room_id == room_id) else {
+                tx.commit().await?;
+                return Err(TransitionError::NotFound);
+            };
+            let mut booking = booking_from_row(row);
+            let dates: Vec<OccurrenceRow> = sqlx::query_as(&format!(
+                "{SELECT_OCCURRENCES} WHERE booking_id = $1 ORDER BY seq"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            booking.occurrences = dates
+                .into_iter()
+                .map(|r| OccurrenceRecord {
+                    seq: r.1,
+                    start: r.2,
+                    end: r.3,
+                    block_start: r.4,
+                    block_end: r.5,
+                    status: r.6,
+                    status_reason: r.7,
+                    reasons: r.8,
+                })
+                .collect();
+            let mut snapshot = DatesSnapshot {
+                booking,
+                existing: Vec::new(),
+                closures: Vec::new(),
+            };
+            if let Some(load) = load {
+                let window = load.window;
+                // Found by the physical parts they block (a divisible hall's bookings block its
+                // halves and the other way round), each then counted as blocking this room.
+                let rows: Vec<ExistingRow> = sqlx::query_as(
+                    "SELECT DISTINCT o.booking_id, b.requester_id, o.start_at, o.end_at, o.block_start, o.block_end, o.status \
+                     FROM occurrence_parts p JOIN occurrences o ON o.booking_id = p.booking_id AND o.seq = p.seq \
+                     JOIN bookings b ON b.id = p.booking_id \
+                     WHERE p.part_id IN (SELECT leaf_id FROM room_leaves WHERE room_id = $1) \
+                     AND p.status IN ('pending', 'approved') \
+                     AND p.block_start > $5 AND p.block_start < $3 AND p.block_end > $2 AND p.booking_id <> $4",
+                )
+                .bind(room_id)
+                .bind(window.start())
+                .bind(window.end())
+                .bind(id)
+                .bind(window.start().checked_sub_signed(MAX_BLOCK).unwrap_or(window.start()))
+                .fetch_all(&mut *tx)
+                .await?;
+                snapshot.existing = rows
+                    .into_iter()
+                    .filter_map(|r| existing_from_row(room_id, r))
+                    .collect();
+                let rows: Vec<ClosureRow> = sqlx::query_as(&format!(
+                    "{SELECT_CLOSURES} WHERE (room_id = $1 OR building = $2 OR room_id IN ({RELATED_TO_1})) \
+                     AND start_at < $4 AND end_at > $3 ORDER BY start_at"
+                ))
+                .bind(room_id)
+                .bind(load.building.unwrap_or_default())
+                .bind(window.start())
+                .bind(window.end())
+                .fetch_all(&mut *tx)
+                .await?;
+                snapshot.closures = rows.into_iter().map(closure_from_row).collect();
+            }
+            let decided = match decide(&snapshot) {
+                Ok(d) => d,
+                Err(refusal) => {
+                    // Keep the expiries; nothing else was written.
+                    tx.commit().await?;
+                    return Ok(Err(refusal));
+                }
+            };
+            let mut booking = snapshot.booking;
+            let old = booking.status;
+            let mut moves: Vec<(DateChange, OccurrenceStatus)> = Vec::new();
+            for change in decided.changes {
+                let Some(date) = booking.occurrences.iter_mut().find(|o| o.seq == change.seq)
+                else {
+                    continue;
+                };
+                if date.status == change.to {
+                    // A date left as it was may still carry what the decision found.
+                    if change.reasons.is_some() && change.reasons != date.reasons {
+                        sqlx::query("UPDATE occurrences SET reasons = $1 WHERE booking_id = $2 AND seq = $3")
+                            .bind(&change.reasons)
+                            .bind(id)
+                            .bind(change.seq)
+                            .execute(&mut *tx)
+                            .await?;
+                        date.reasons = change.reasons.clone();
+                    }
+                    continue;
+                }
+                let from = date.status;
+                let moved = sqlx::query(
+                    "UPDATE occurrences SET status = $1, status_reason = $2, reasons = $3 \
+                     WHERE booking_id = $4 AND seq = $5 AND status = $6",
+                )
+                .bind(change.to.as_str())
+                .bind(&change.reason)
+                .bind(&change.reasons)
+                .bind(id)
+                .bind(change.seq)
+                .bind(from)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_insert_error)?
+                .rows_affected();
+                if moved != 1 {
+                    tx.rollback().await?;
+                    return Err(TransitionError::WrongStatus { status: old });
+                }
+                date.status = OccurrenceStatus::Booked(change.to);
+                moves.push((change, from));
+            }
+            let new = crate::scheduling::derived_status(booking.occurrences.iter().map(|o| o.status))
+                .unwrap_or(old);
+            for (change, from) in &moves {
+                // The booking's own row says it for a date that moved as the booking did, for
+                // the same reason (an override's reason, say, is the date's own).
+                if new != old && *from == old && change.to == new && change.reason == decided.reason
+                {
+                    continue;
+                }
+                record_date_change!(
+                    tx,
+                    id,
+                    change.seq,
+                    now,
+                    actor,
+                    Some(from.as_str()),
+                    change.to.as_str(),
+                    change.reason.as_deref()
+                );
+            }
+            if new != old {
+                let moved = sqlx::query(
+                    "UPDATE bookings SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+                )
+                .bind(new.as_str())
+                .bind(&decided.reason)
+                .bind(now)
+                .bind(id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    tx.rollback().await?;
+                    return Err(TransitionError::WrongStatus { status: old });
+                }
+                record_change!(tx, id, now, actor, Some(old.as_str()), new.as_str(), decided.reason.as_deref());
+            } else if !moves.is_empty() {
+                sqlx::query("UPDATE bookings SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        match self.booking(id).await? {
+            Some(b) => Ok(Ok(b)),
+            None => Err(TransitionError::NotFound),
+        }
+    }
+
     /// Expires every pending booking whose hold has run out; returns how many.
     pub async fn expire_holds(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let n = on_pool!(self, pool => {
@@ -1145,21 +1475,23 @@ impl Store {
             Option<String>,
             String,
             Option<String>,
+            Option<i64>,
         );
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT at, actor, from_status, to_status, reason FROM audit WHERE booking_id = $1 ORDER BY id",
+            "SELECT at, actor, from_status, to_status, reason, seq FROM audit WHERE booking_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(pool)
         .await?);
         Ok(rows
             .into_iter()
-            .map(|(at, actor, from, to, reason)| AuditRecord {
+            .map(|(at, actor, from, to, reason, seq)| AuditRecord {
                 at,
                 actor,
                 from,
                 to,
                 reason,
+                seq,
             })
             .collect())
     }

@@ -198,6 +198,47 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
                 ),
             ),
         },
+        BookingError::DateWrongStatus { status, .. } => match at {
+            Mine => Shown::page(
+                StatusCode::CONFLICT,
+                "mine-cannot-cancel",
+                lang.t_args(
+                    "mine-cannot-cancel-detail",
+                    &[(
+                        "status",
+                        status_words(lang, "status-", status.as_str()).to_arg(),
+                    )],
+                ),
+            ),
+            _ => Shown::page(
+                StatusCode::CONFLICT,
+                "console-problem-title",
+                lang.t_args(
+                    "console-problem-date-status",
+                    &[(
+                        "status",
+                        status_words(lang, "console-status-", status.as_str()).to_arg(),
+                    )],
+                ),
+            ),
+        },
+        // An approval of which no date can be approved: the core's reasons, in words.
+        BookingError::Refused { decision, zone, .. } if console => Shown::page(
+            StatusCode::CONFLICT,
+            "console-problem-title",
+            lang.t_args(
+                "console-problem-refused",
+                &[(
+                    "reasons",
+                    decision
+                        .all_reasons()
+                        .map(|r| crate::i18n::reasons::sentence(lang, r, *zone))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_arg(),
+                )],
+            ),
+        ),
         BookingError::Invalid {
             field,
             code,

@@ -125,6 +125,23 @@ impl FieldErrors {
     }
 }
 
+/// A booking's dates by status in words, such as "8 godkjent, 1 avslått, 1 avlyst".
+pub fn dates_summary(
+    lang: Lang,
+    dates: impl Iterator<Item = crate::scheduling::OccurrenceStatus>,
+) -> String {
+    crate::booking::dates_count(dates)
+        .into_iter()
+        .map(|(status, n)| {
+            lang.t_args(
+                &format!("dates-{}", status.as_str()),
+                &[("count", n.to_arg())],
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Percent-encodes a query value.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

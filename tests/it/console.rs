@@ -65,12 +65,13 @@ async fn a_request_appears_in_its_clerks_queue_with_conflicts_and_competitors_an
     )
     .await;
     let other_id = other["id"].as_str().unwrap();
-    // A closure added after the request overlaps it.
+    // A closure added after the request overlaps its teardown buffer (a closure over the
+    // booked time itself would make it impossible to approve: tests/it/dates.rs).
     let (status, _) = app
         .post(
             "/api/v1/closures",
             Some(ERIK),
-            json!({"room_id": storsalen, "start": "2027-01-13T20:00", "end": "2027-01-13T23:00", "reason": "Lydsjekk"}),
+            json!({"room_id": storsalen, "start": "2027-01-13T21:00", "end": "2027-01-13T23:00", "reason": "Lydsjekk"}),
         )
         .await;
     assert_eq!(status, 201);

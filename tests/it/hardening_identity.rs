@@ -304,29 +304,28 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_account_for_another() 
     let app = TestApp::sqlite().await;
     let attacker = client_from("127.0.0.2");
     let erik_at_work = client_from("127.0.0.3");
-    for _ in 0..5 {
-        let (status, _, _) = get_as(
+    // A clerk's account (a directory login): the attacker's first three wrong passwords are
+    // binds; then its address's share of Erik's bind budget is spent and the directory is not
+    // asked again from there (its own lockout policy must not be reachable through Lokal).
+    for n in 0..5 {
+        let (status, retry, problem) = get_as(
             &attacker,
             &app,
             "/api/v1/bookings?mine=true",
             (ERIK.0, "guess"),
         )
         .await;
-        assert_eq!(status, 401);
+        if n < 3 {
+            assert_eq!(status, 401, "{problem}");
+        } else {
+            assert_eq!(status, 429, "{problem}");
+            assert_eq!(problem["code"], "account-protected");
+            assert_eq!(retry.as_deref(), Some("1800"));
+        }
     }
-    // The attacker's address now waits, even with the right password...
-    let (status, retry, problem) =
-        get_as(&attacker, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    // Even the right password from the attacker's address is not bound...
+    let (status, _, problem) = get_as(&attacker, &app, "/api/v1/bookings?mine=true", ERIK).await;
     assert_eq!(status, 429, "{problem}");
-    assert_eq!(problem["code"], "too-many-failed-logins");
-    assert_eq!(retry.as_deref(), Some("1"), "the first delay is one second");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("from your address"),
-        "{problem}"
-    );
     assert_eq!(propfind_as(&attacker, &app, ERIK).await, 429);
     // ...while Erik himself signs in from his own address: API, CalDAV and the portal.
     let (status, _, body) = get_as(&erik_at_work, &app, "/api/v1/bookings?mine=true", ERIK).await;
@@ -341,53 +340,104 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_account_for_another() 
         )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
-    // Each further failure from the attacker's address doubles its wait.
+
+    // A resident's account (checked by Lokal itself, no directory): five wrong passwords from
+    // one address make that address wait, doubling; the resident from elsewhere signs in.
+    let kari = app.resident("kari@example.no").await;
+    let kari_login = (kari.0.as_str(), kari.1.as_str());
+    for _ in 0..5 {
+        let (status, _, _) = get_as(
+            &attacker,
+            &app,
+            "/api/v1/bookings?mine=true",
+            (kari_login.0, "guess"),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let (status, retry, problem) =
+        get_as(&attacker, &app, "/api/v1/bookings?mine=true", kari_login).await;
+    assert_eq!(status, 429, "{problem}");
+    assert_eq!(problem["code"], "too-many-failed-logins");
+    assert_eq!(retry.as_deref(), Some("1"), "the first delay is one second");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from your address"),
+        "{problem}"
+    );
+    let (status, _, body) = get_as(
+        &erik_at_work,
+        &app,
+        "/api/v1/bookings?mine=true",
+        kari_login,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     app.clock.advance(chrono::TimeDelta::seconds(1));
     let (status, _, _) = get_as(
         &attacker,
         &app,
         "/api/v1/bookings?mine=true",
-        (ERIK.0, "guess"),
+        (kari_login.0, "guess"),
     )
     .await;
     assert_eq!(status, 401);
-    let (status, retry, _) = get_as(&attacker, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    let (status, retry, _) =
+        get_as(&attacker, &app, "/api/v1/bookings?mine=true", kari_login).await;
     assert_eq!((status, retry.as_deref()), (429, Some("2")));
 }
 
 /// A directory with its own lockout policy counts every failed bind. Strangers spread over
-/// many addresses must not be able to make it lock a clerk out of everything through Lokal:
-/// after `auth.directory_max_failures` (8) failed binds Lokal stops asking the directory for
-/// that account, except from the clients it signed in from lately.
+/// many addresses, even sending at once, must not be able to make it lock a clerk out of
+/// everything through Lokal: after `auth.directory_max_failures` (6) failed binds Lokal stops
+/// asking the directory for that person, except from the clients it signed in from lately
+/// (two more), and logins the directory lacks never count (no oracle of who has an account).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_on_many_addresses_cannot_spend_a_clerks_directory_lockout_budget() {
     let app = TestApp::sqlite().await;
     let office = client_from("127.0.0.3");
     let (status, _, body) = get_as(&office, &app, "/api/v1/bookings?mine=true", ERIK).await;
     assert_eq!(status, 200, "{body}");
-    for n in 0..8 {
-        let stranger = client_from(&format!("127.0.1.{}", 10 + n));
-        let (status, _, body) = get_as(
-            &stranger,
-            &app,
-            "/api/v1/bookings?mine=true",
-            (ERIK.0, "guess"),
-        )
-        .await;
-        assert_eq!(status, 401, "stranger {n}: {body}");
+    // Twenty strangers at once, one wrong password each.
+    let mut tries = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let (stranger, base) = (
+            client_from(&format!("127.0.1.{}", 10 + n)),
+            app.base.clone(),
+        );
+        tries.spawn(async move {
+            let response = stranger
+                .get(format!("{base}/api/v1/bookings?mine=true"))
+                .basic_auth(ERIK.0, Some("guess"))
+                .send()
+                .await
+                .unwrap();
+            let retry = retry_after(&response);
+            let (status, body) = read(response).await;
+            (status, retry, body)
+        });
     }
-    // The ninth stranger gets no bind, whatever password: the directory's count stays at 8.
-    let ninth = client_from("127.0.1.99");
-    let (status, retry, problem) = get_as(
-        &ninth,
+    let answers: Vec<(u16, Option<String>, Value)> = tries.join_all().await;
+    let wrong = answers.iter().filter(|(s, _, _)| *s == 401).count();
+    let guarded: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 429).collect();
+    assert_eq!(wrong, 6, "exactly the budget was bound: {answers:?}");
+    assert_eq!(guarded.len(), 14, "{answers:?}");
+    for (_, retry, problem) in &guarded {
+        assert_eq!(problem["code"], "account-protected", "{problem}");
+        let retry: u64 = retry.as_deref().unwrap().parse().unwrap();
+        assert!((1..=1800).contains(&retry), "{retry}");
+    }
+    let newcomer = client_from("127.0.1.99");
+    let (status, _, problem) = get_as(
+        &newcomer,
         &app,
         "/api/v1/bookings?mine=true",
-        (ERIK.0, "guess"),
+        (ERIK.0, "another guess"),
     )
     .await;
     assert_eq!(status, 429, "{problem}");
-    assert_eq!(problem["code"], "account-protected");
-    assert_eq!(retry.as_deref(), Some("1800"));
     assert!(
         problem["detail"]
             .as_str()
@@ -395,15 +445,38 @@ async fn strangers_on_many_addresses_cannot_spend_a_clerks_directory_lockout_bud
             .contains("only devices that signed in to it before"),
         "{problem}"
     );
-    assert_eq!(propfind_as(&ninth, &app, ERIK).await, 429);
+    assert_eq!(propfind_as(&newcomer, &app, (ERIK.0, "guess")).await, 429);
+    // A password Lokal remembers (Erik signed in minutes ago) needs no bind: it works from a
+    // new device too.
+    let (status, _, body) = get_as(&newcomer, &app, "/api/v1/bookings?mine=true", ERIK).await;
+    assert_eq!(status, 200, "{body}");
     // Erik's office, where he signed in before, still works: API and CalDAV.
     let (status, _, body) = get_as(&office, &app, "/api/v1/bookings?mine=true", ERIK).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(propfind_as(&office, &app, ERIK).await, 207);
-    // The count is forgotten 30 minutes after the last failure.
+    // Logins nobody has never reach a budget: 401, never 429, from twenty addresses.
+    for n in 0..20 {
+        let stranger = client_from(&format!("127.0.2.{}", 10 + n));
+        let (status, _, body) = get_as(
+            &stranger,
+            &app,
+            "/api/v1/bookings?mine=true",
+            ("nobody@example.no", "guess"),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+    }
+    // The count is forgotten 30 minutes after the last failure: the directory is asked again.
     app.clock.advance(chrono::TimeDelta::minutes(30));
-    let (status, _, body) = get_as(&ninth, &app, "/api/v1/bookings?mine=true", ERIK).await;
-    assert_eq!(status, 200, "{body}");
+    let stranger = client_from("127.0.3.1");
+    let (status, _, body) = get_as(
+        &stranger,
+        &app,
+        "/api/v1/bookings?mine=true",
+        (ERIK.0, "guess"),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -622,6 +695,9 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
     let mut config = test_config(&format!("sqlite:{}", dir.0.join("lokal.db").display()));
     config.auth.trusted_proxies = vec!["127.0.0.5".into()];
     let app = TestApp::start(config).await;
+    // A resident's login: Lokal's own throttle, not the directory's budget.
+    let (email, password) = app.resident("ola@example.no").await;
+    let ola = (email.as_str(), password.as_str());
     let proxy = client_from("127.0.0.5");
     let via_proxy = |client_ip: &str, user: (&str, &str)| {
         proxy
@@ -632,12 +708,12 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
             .send()
     };
     for _ in 0..5 {
-        let r = via_proxy("198.51.100.1", (ERIK.0, "guess")).await.unwrap();
+        let r = via_proxy("198.51.100.1", (ola.0, "guess")).await.unwrap();
         assert_eq!(r.status(), 401);
     }
-    let r = via_proxy("198.51.100.1", ERIK).await.unwrap();
+    let r = via_proxy("198.51.100.1", ola).await.unwrap();
     assert_eq!(r.status(), 429, "the attacker behind the proxy waits");
-    let r = via_proxy("198.51.100.2", ERIK).await.unwrap();
+    let r = via_proxy("198.51.100.2", ola).await.unwrap();
     assert_eq!(
         r.status(),
         200,
@@ -648,7 +724,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
     for n in 0..5 {
         let r = direct
             .get(format!("{}/api/v1/bookings?mine=true", app.base))
-            .basic_auth(ERIK.0, Some("guess"))
+            .basic_auth(ola.0, Some("guess"))
             .header("X-Forwarded-For", format!("203.0.113.{n}"))
             .send()
             .await
@@ -657,7 +733,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_otherwis
     }
     let r = direct
         .get(format!("{}/api/v1/bookings?mine=true", app.base))
-        .basic_auth(ERIK.0, Some(ERIK.1))
+        .basic_auth(ola.0, Some(ola.1))
         .header("X-Forwarded-For", "203.0.113.99")
         .send()
         .await

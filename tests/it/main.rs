@@ -8,6 +8,7 @@ mod caldav_clients;
 mod compose;
 mod concurrency;
 mod console;
+mod dates;
 mod directory;
 mod explain;
 mod freebusy;

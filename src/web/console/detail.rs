@@ -16,6 +16,20 @@ use crate::web::error;
 use crate::web::resident::mine::status_reason_text;
 use crate::web::{FieldErrors, Page, PagePath, PageQuery, ToArg, Visitor, render};
 
+/// A date of the booking, for the list of dates.
+pub struct DateRow {
+    pub seq: i64,
+    pub when: String,
+    pub status: String,
+    pub status_text: String,
+    /// Why the date is as it is, or what stands against it now.
+    pub why: String,
+    /// Has a checkbox: it holds its slot, so it can be decided or cancelled.
+    pub selectable: bool,
+    /// Its checkbox is disabled: it waits for a clerk but cannot be approved now.
+    pub blocked: bool,
+}
+
 pub struct HistoryRow {
     pub at: String,
     pub actor: String,
@@ -35,6 +49,13 @@ struct DetailPage {
     status_reason: Option<String>,
     created: String,
     history: Vec<HistoryRow>,
+    dates: Vec<DateRow>,
+    summary: String,
+    any_selectable: bool,
+    /// Some date waiting for a clerk is only out of policy, and this clerk may approve it so.
+    can_override: bool,
+    dates_reason: String,
+    dates_error: Option<String>,
     pending: bool,
     cancellable: bool,
     cancel_reason: String,
@@ -57,6 +78,10 @@ pub(super) async fn detail_page(
     };
     let history = match state.bookings.history(who, id).await {
         Ok(h) => h,
+        Err(e) => return service_page(v, e),
+    };
+    let dates_now = match state.bookings.dates_now(who, id).await {
+        Ok(d) => d,
         Err(e) => return service_page(v, e),
     };
     // The queue's view of this request, when it is pending: its conflicts and competitors.
@@ -83,8 +108,15 @@ pub(super) async fn detail_page(
     );
     let mut errors = FieldErrors::default();
     let (mut cancel_reason, mut cancel_error) = (String::new(), None);
+    let (mut dates_reason, mut dates_error) = (String::new(), None);
     if r.booking == booking.id {
-        if r.template == "cancel" {
+        if r.template == "dates" {
+            dates_reason = r.reason.clone();
+            dates_error = r.reason_error.clone();
+            if let Some(e) = &r.reason_error {
+                errors.add("dates-reason", e.clone());
+            }
+        } else if r.template == "cancel" {
             cancel_reason = r.reason.clone();
             cancel_error = r.reason_error.clone();
             if let Some(e) = &r.reason_error {
@@ -132,6 +164,42 @@ pub(super) async fn detail_page(
                 .unwrap_or_default(),
         })
         .collect();
+    let dates: Vec<DateRow> = dates_now
+        .iter()
+        .map(|d| {
+            let now_against: Vec<String> = d
+                .reasons
+                .iter()
+                .map(|r| crate::i18n::reasons::sentence(lang, r, d.zone))
+                .collect();
+            let why = if !now_against.is_empty() {
+                now_against.join(" ")
+            } else {
+                d.status_reason
+                    .as_deref()
+                    .map(|r| status_reason_text(lang, r))
+                    .unwrap_or_default()
+            };
+            let pending = d.status == crate::scheduling::BookingStatus::Pending;
+            DateRow {
+                seq: d.seq,
+                when: super::span_text(lang, d.zone.local(d.start), d.zone.local(d.end)),
+                status: d.status.to_string(),
+                status_text: status_text(lang, d.status.as_str()),
+                why,
+                selectable: d.status.is_blocking(),
+                blocked: pending && !d.approvable,
+            }
+        })
+        .collect();
+    let any_selectable = dates.iter().any(|d| d.selectable && !d.blocked)
+        || dates.iter().any(|d| d.selectable && d.status != "pending");
+    let summary = crate::web::dates_summary(lang, dates_now.iter().map(|d| d.status));
+    let can_override = dates_now.iter().any(|d| {
+        d.approvable
+            && !d.reasons.is_empty()
+            && d.status == crate::scheduling::BookingStatus::Pending
+    });
     let page = Page::new(
         v,
         "",
@@ -154,6 +222,12 @@ pub(super) async fn detail_page(
             created: when_text(lang, zone.local(booking.created_at)),
             request,
             history,
+            dates,
+            summary,
+            any_selectable,
+            can_override,
+            dates_reason,
+            dates_error,
             cancel_reason,
             cancel_error,
             templates: template_options(lang),
@@ -201,6 +275,123 @@ pub(super) async fn cancel(
         Err(e) if error::unavailable(&e) => service_page(&v, e),
         Err(e) => {
             let r = refusal_of(v.lang, &id, &e);
+            detail_page(&state, &v, &who, &id, None, r).await
+        }
+    }
+}
+
+/// The dates form of the detail page: the dates picked (checkboxes named `d<seq>`), what to do
+/// with them, and a reason for a rejection or a cancellation.
+#[derive(serde::Deserialize)]
+pub(super) struct DatesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+    /// Why dates only out of policy are approved anyway (clerks allowed to).
+    #[serde(default)]
+    r#override: String,
+    #[serde(flatten)]
+    picked: std::collections::HashMap<String, String>,
+}
+
+impl super::Posted for DatesForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The most dates one form may name (a series has at most a few hundred).
+const MAX_PICKED: usize = 1000;
+
+/// `POST /console/bookings/{id}/dates`: approve, reject (with a reason) or cancel (with a
+/// reason) the dates picked. Each approved date is decided again by the core.
+pub(super) async fn decide_dates(
+    State(state): State<AppState>,
+    PagePath(id): PagePath<String>,
+    ClerkForm { v, who, form }: ClerkForm<DatesForm>,
+) -> Response {
+    let lang = v.lang;
+    let mut seqs: Vec<i64> = form
+        .picked
+        .iter()
+        .filter(|(_, on)| !on.is_empty())
+        .filter_map(|(k, _)| k.strip_prefix('d')?.parse().ok())
+        .take(MAX_PICKED)
+        .collect();
+    seqs.sort_unstable();
+    let again = |message: String| Refusal {
+        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+        booking: id.clone(),
+        template: "dates".into(),
+        reason: form.reason.clone(),
+        reason_error: Some(message),
+        ..Refusal::default()
+    };
+    if seqs.is_empty() {
+        let r = Refusal {
+            problem: Some(lang.t("console-error-no-dates")),
+            reason_error: None,
+            ..again(String::new())
+        };
+        return detail_page(&state, &v, &who, &id, None, r).await;
+    }
+    let reason = form.reason.trim();
+    let outcome = match form.action.as_str() {
+        "approve" => {
+            let why = form.r#override.trim();
+            let request = crate::booking::Approve {
+                dates: Some(seqs),
+                override_reason: (!why.is_empty()).then(|| why.to_owned()),
+            };
+            state
+                .bookings
+                .approve(&who, &id, request)
+                .await
+                .map(|_| "dates-approved")
+        }
+        "reject" | "cancel" => {
+            if !crate::limits::fits(reason, DECISION_REASON_CHARS) {
+                let r = again(lang.t("console-error-dates-reason"));
+                return detail_page(&state, &v, &who, &id, None, r).await;
+            }
+            if form.action == "reject" {
+                state
+                    .bookings
+                    .reject_dates(&who, &id, &seqs, reason)
+                    .await
+                    .map(|_| "dates-rejected")
+            } else {
+                // Only a clerk of the room cancels here (a requester cancels on their own pages).
+                if let Err(e) = state.bookings.for_clerk(&who, &id).await {
+                    return service_page(&v, e);
+                }
+                state
+                    .bookings
+                    .cancel_dates(&who, &id, &seqs, Some(reason.to_owned()))
+                    .await
+                    .map(|_| "dates-cancelled")
+            }
+        }
+        _ => {
+            let r = Refusal {
+                status: Some(StatusCode::BAD_REQUEST),
+                problem: Some(lang.t("console-error-no-action")),
+                booking: id.clone(),
+                ..Refusal::default()
+            };
+            return detail_page(&state, &v, &who, &id, None, r).await;
+        }
+    };
+    match outcome {
+        Ok(notice) => done(&v, &id, "detail", notice),
+        Err(e) if error::unavailable(&e) => service_page(&v, e),
+        Err(e) => {
+            let mut r = refusal_of(lang, &id, &e);
+            r.template = "dates".into();
+            r.reason = form.reason.clone();
             detail_page(&state, &v, &who, &id, None, r).await
         }
     }

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/bookings/{id}/approve", post(queue::approve))
         .route("/console/bookings/{id}/reject", post(queue::reject))
         .route("/console/bookings/{id}/cancel", post(detail::cancel))
+        .route("/console/bookings/{id}/dates", post(detail::decide_dates))
         .route("/console/calendar", get(calendar::calendar))
         .route("/console/closures", post(calendar::close))
         .route("/console/search", get(search::search))
@@ -376,7 +377,8 @@ struct NoticeQuery {
 
 fn notice_text(lang: Lang, q: &NoticeQuery) -> Option<String> {
     match q.notice.as_deref()? {
-        n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed") => {
+        n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed"
+        | "approved-some" | "dates-approved" | "dates-rejected" | "dates-cancelled") => {
             Some(lang.t(&format!("console-notice-{n}")))
         }
         "closed" => Some(lang.t_args(

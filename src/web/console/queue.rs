@@ -91,7 +91,18 @@ pub(super) async fn approve(
     PagePath(id): PagePath<String>,
     ClerkForm { v, who, form }: ClerkForm<DecisionForm>,
 ) -> Response {
-    match state.bookings.approve(&who, &id).await {
+    match state
+        .bookings
+        .approve(&who, &id, crate::booking::Approve::default())
+        .await
+    {
+        // A date the core refused now is shown, with why, on the booking's page.
+        Ok(b)
+            if b.status != crate::scheduling::BookingStatus::Approved
+                || b.occurrences.iter().any(|o| !o.reasons.is_empty()) =>
+        {
+            done(&v, &id, "detail", "approved-some")
+        }
         Ok(_) => done(&v, &id, &form.from, "approved"),
         Err(e) if error::unavailable(&e) => service_page(&v, e),
         Err(e) => {

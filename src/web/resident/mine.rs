@@ -153,9 +153,14 @@ pub async fn list(State(state): State<AppState>, v: Visitor) -> Result<Response,
 
 /// One date of a booking.
 pub struct DateLine {
+    pub seq: i64,
     pub when: String,
     pub status: String,
     pub status_text: String,
+    /// Why the date is what it is, when it was decided on its own.
+    pub why: String,
+    /// It holds its slot: the requester may cancel it alone.
+    pub cancellable: bool,
 }
 
 #[derive(askama::Template)]
@@ -175,6 +180,9 @@ struct DetailPage {
     hold_until: Option<String>,
     repeat_until: Option<String>,
     dates: Vec<DateLine>,
+    summary: String,
+    /// More than one date holds its slot: cancelling the whole booking asks first.
+    series: bool,
     reasons: Vec<(String, String)>,
     active: bool,
 }
@@ -203,11 +211,20 @@ pub async fn detail(
         .occurrences
         .iter()
         .map(|o| DateLine {
+            seq: o.seq,
             when: local_span(lang, zone.local(o.start), zone.local(o.end)),
             status: o.status.to_string(),
             status_text: status_text(lang, o.status.as_str()),
+            why: o
+                .status_reason
+                .as_deref()
+                .map(|r| status_reason_text(lang, r))
+                .unwrap_or_default(),
+            cancellable: o.status.is_blocking(),
         })
-        .collect();
+        .collect::<Vec<DateLine>>();
+    let live = dates.iter().filter(|d| d.cancellable).count();
+    let summary = crate::web::dates_summary(lang, b.occurrences.iter().map(|o| o.status));
     let mut reasons: Vec<(String, String)> = Vec::new();
     for r in &b.reasons {
         let text = stored(lang, &r.code, &r.message);
@@ -216,7 +233,7 @@ pub async fn detail(
         }
     }
     let notice = q.notice.as_deref().and_then(|n| match n {
-        "created" | "cancelled" => Some(lang.t(&format!("mine-notice-{n}"))),
+        "created" | "cancelled" | "date-cancelled" => Some(lang.t(&format!("mine-notice-{n}"))),
         _ => None,
     });
     let repeat_until = b.recurrence.as_deref().and_then(|r| {
@@ -252,6 +269,8 @@ pub async fn detail(
                 .filter(|_| b.status == crate::scheduling::BookingStatus::Pending)
                 .map(|h| date_time(lang, zone.local(h))),
             repeat_until,
+            series: live > 1,
+            summary,
             dates,
             reasons,
             active,
@@ -336,6 +355,143 @@ pub async fn cancel(
     Ok(see_other(
         &v,
         &format!("/my/bookings/{}?notice=cancelled", urlencode(&id)),
+        &[],
+    ))
+}
+
+#[derive(askama::Template)]
+#[template(path = "resident/confirm.html")]
+struct ConfirmPage {
+    page: Page,
+    /// The question, in words.
+    question: String,
+    /// Where the confirmation posts.
+    action: String,
+    yes: String,
+    back: String,
+}
+
+/// The booking and the date a confirmation is about.
+async fn confirm_page(
+    state: &AppState,
+    v: &Visitor,
+    id: &str,
+    seq: Option<&str>,
+) -> Result<Response, PageError> {
+    let who = signed_in(v)?;
+    let lang = v.lang;
+    let b = BookingView::from_record(own(state, v, who, id).await?);
+    let names = hall_names(state, v).await?;
+    let hall = names
+        .get(&b.room_id)
+        .cloned()
+        .unwrap_or_else(|| b.room_id.clone());
+    let zone = Zone::parse(&b.time_zone).unwrap_or(Zone::UTC);
+    let back = format!("/my/bookings/{}", urlencode(id));
+    let (question, action, yes) = match seq {
+        Some(seq) => {
+            let date = seq
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| b.occurrences.iter().find(|o| o.seq == n))
+                .ok_or_else(|| not_found(v))?;
+            if !date.status.is_blocking() {
+                return Err(service_error(
+                    v,
+                    BookingError::DateWrongStatus {
+                        seq: date.seq,
+                        status: date.status,
+                        action: "cancelled",
+                    },
+                ));
+            }
+            let when = local_span(lang, zone.local(date.start), zone.local(date.end));
+            (
+                lang.t_args(
+                    "mine-confirm-date",
+                    &[("when", when.to_arg()), ("hall", hall.to_arg())],
+                ),
+                format!("/my/bookings/{}/dates/{}/cancel", urlencode(id), date.seq),
+                lang.t("mine-confirm-yes-date"),
+            )
+        }
+        None => {
+            let live = b
+                .occurrences
+                .iter()
+                .filter(|o| o.status.is_blocking())
+                .count();
+            if live == 0 {
+                return Err(service_error(
+                    v,
+                    BookingError::WrongStatus {
+                        status: b.status,
+                        action: "cancelled",
+                    },
+                ));
+            }
+            (
+                lang.t_args(
+                    "mine-confirm-series",
+                    &[("count", live.to_arg()), ("hall", hall.to_arg())],
+                ),
+                format!("/my/bookings/{}/cancel", urlencode(id)),
+                lang.t("mine-confirm-yes-series"),
+            )
+        }
+    };
+    let page = Page::new(v, "mine", lang.t("mine-confirm-title"));
+    Ok(render(
+        v,
+        StatusCode::OK,
+        &ConfirmPage {
+            page,
+            question,
+            action,
+            yes,
+            back,
+        },
+    ))
+}
+
+/// `GET /my/bookings/{id}/cancel`: asks before cancelling every date of a booking.
+pub async fn confirm_cancel(
+    State(state): State<AppState>,
+    v: Visitor,
+    PagePath(id): PagePath<String>,
+) -> Result<Response, PageError> {
+    confirm_page(&state, &v, &id, None).await
+}
+
+/// `GET /my/bookings/{id}/dates/{seq}/cancel`: asks before cancelling one date.
+pub async fn confirm_cancel_date(
+    State(state): State<AppState>,
+    v: Visitor,
+    PagePath((id, seq)): PagePath<(String, String)>,
+) -> Result<Response, PageError> {
+    confirm_page(&state, &v, &id, Some(&seq)).await
+}
+
+/// `POST /my/bookings/{id}/dates/{seq}/cancel`: cancels one date; the others stay.
+pub async fn cancel_date(
+    State(state): State<AppState>,
+    v: Visitor,
+    PagePath((id, seq)): PagePath<(String, String)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: CancelForm = parse_form(&v, &body)?;
+    check_csrf(&v, &form.csrf)?;
+    let who = signed_in(&v)?;
+    own(&state, &v, who, &id).await?;
+    let seq: i64 = seq.parse().map_err(|_| not_found(&v))?;
+    state
+        .bookings
+        .cancel_dates(who, &id, &[seq], None)
+        .await
+        .map_err(|e| service_error(&v, e))?;
+    Ok(see_other(
+        &v,
+        &format!("/my/bookings/{}?notice=date-cancelled", urlencode(&id)),
         &[],
     ))
 }

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
@@ -30,7 +30,14 @@ pub fn routes() -> Router<AppState> {
         .route("/halls/{id}/book", get(book::form).post(book::submit))
         .route("/my/bookings", get(mine::list))
         .route("/my/bookings/{id}", get(mine::detail))
-        .route("/my/bookings/{id}/cancel", post(mine::cancel))
+        .route(
+            "/my/bookings/{id}/cancel",
+            get(mine::confirm_cancel).post(mine::cancel),
+        )
+        .route(
+            "/my/bookings/{id}/dates/{seq}/cancel",
+            get(mine::confirm_cancel_date).post(mine::cancel_date),
+        )
 }
 
 /// Equipment values with a label in both languages; others are shown as written.

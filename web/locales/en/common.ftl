@@ -74,3 +74,11 @@ error-forbidden-detail = This page is for clerks.
 notice-signed-out = You are signed out.
 notice-registered = Your account is created and you are signed in.
 word-and = and
+
+# A booking's dates by status (issue 16), joined with commas: "8 approved, 1 rejected, 1 cancelled".
+dates-approved = { $count } approved
+dates-pending = { $count } pending
+dates-rejected = { $count } rejected
+dates-cancelled = { $count } cancelled
+dates-expired = { $count } expired
+dates-skipped = { $count } skipped

@@ -136,3 +136,17 @@ status-expired = Expired
 status-skipped = Skipped
 status-reason-requester = cancelled by you
 status-reason-expired = no clerk decided on the request in time
+
+# Dates one by one (issue 16)
+mine-summary = The dates
+mine-date-note = Note
+mine-date-action = Cancel
+mine-cancel-date = Cancel { $when }
+mine-cancel-all = Cancel the whole booking …
+mine-confirm-title = Cancel?
+mine-confirm-date = Do you want to cancel { $when } at { $hall }? The other dates are kept.
+mine-confirm-series = Do you want to cancel the whole booking at { $hall }, all { $count } dates?
+mine-confirm-yes-date = Yes, cancel this date
+mine-confirm-yes-series = Yes, cancel the whole booking
+mine-confirm-no = No, go back
+mine-notice-date-cancelled = The date is cancelled. The other dates are kept.

@@ -74,3 +74,11 @@ error-forbidden-detail = Denne siden er for saksbehandlere.
 notice-signed-out = Du er logget ut.
 notice-registered = Kontoen din er opprettet, og du er logget inn.
 word-and = og
+
+# A booking's dates by status (issue 16), joined with commas: "8 godkjent, 1 avslått, 1 avlyst".
+dates-approved = { $count } godkjent
+dates-pending = { $count } til behandling
+dates-rejected = { $count } avslått
+dates-cancelled = { $count } avlyst
+dates-expired = { $count } utløpt
+dates-skipped = { $count } hoppet over

@@ -136,3 +136,17 @@ status-expired = Utløpt
 status-skipped = Hoppet over
 status-reason-requester = avlyst av deg
 status-reason-expired = ingen saksbehandler avgjorde søknaden i tide
+
+# Dates one by one (issue 16)
+mine-summary = Datoene
+mine-date-note = Merknad
+mine-date-action = Avlys
+mine-cancel-date = Avlys { $when }
+mine-cancel-all = Avlys hele bookingen …
+mine-confirm-title = Avlyse?
+mine-confirm-date = Vil du avlyse { $when } i { $hall }? De andre datoene beholdes.
+mine-confirm-series = Vil du avlyse hele bookingen i { $hall }, alle { $count } datoene?
+mine-confirm-yes-date = Ja, avlys denne datoen
+mine-confirm-yes-series = Ja, avlys hele bookingen
+mine-confirm-no = Nei, gå tilbake
+mine-notice-date-cancelled = Datoen er avlyst. De andre datoene er beholdt.
