@@ -312,7 +312,8 @@ pub struct OccurrenceView {
     /// The core's reasons when an approval found the date closed, taken, or out of policy.
     pub reasons: Vec<ReasonView>,
     /// For a move that waits for a clerk: the date (`seq`) this one would replace. Approving
-    /// this date cancels that one; until then it keeps its slot.
+    /// this date cancels that one; until then it keeps its slot. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<i64>,
 }
 

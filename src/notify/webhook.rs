@@ -217,7 +217,7 @@ fn dates_json(f: &EventFacts) -> Value {
         return Value::Null;
     }
     let zone = crate::scheduling::Zone::parse(&f.booking.time_zone).ok();
-    let mut dates: Vec<&crate::store::OccurrenceRecord> = f
+    let mut dates: Vec<&crate::booking::records::OccurrenceRecord> = f
         .booking
         .occurrences
         .iter()
