@@ -3,12 +3,18 @@
 //! Handlers call these and map [`BookingError`] to responses; nothing here knows HTTP. The
 //! rules (policies and closure calendars) are loaded once at start into [`Rules`].
 
+pub mod closures;
 pub mod console;
 pub mod deliveries;
 pub mod records;
 pub mod rooms;
 
 use crate::limits;
+
+pub use closures::{
+    ChoiceView, ClosureChoice, ClosureDecision, ClosureHit, ClosurePreview, ClosureView,
+    CreateClosure, HitDate,
+};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -165,6 +171,9 @@ pub enum BookingError {
         status: OccurrenceStatus,
         action: &'static str,
     },
+    /// A clerk already chose otherwise for a booking a closure hits.
+    #[error("{0}")]
+    AlreadyDecided(String),
     #[error("server configuration: {0}")]
     Misconfigured(String),
     #[error(transparent)]
@@ -447,30 +456,6 @@ pub(crate) struct Pending {
     pub item: ApprovalItem,
     pub zone: Zone,
     pub overlaps: Vec<Overlap>,
-}
-
-/// A clerk's closure.
-#[derive(Clone, Debug)]
-pub struct CreateClosure {
-    pub room_id: Option<String>,
-    pub building: Option<String>,
-    pub start: String,
-    pub end: String,
-    pub reason: String,
-}
-
-/// A closure as shown to clerks.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ClosureView {
-    pub id: String,
-    pub room_id: Option<String>,
-    pub building: Option<String>,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub reason: String,
-    /// Bookings that overlap the closure and still hold their slot: the clerk decides what
-    /// happens to them.
-    pub affected: Vec<String>,
 }
 
 /// A request checked and ready for its decision.
@@ -1264,7 +1249,8 @@ impl Bookings {
         id: &str,
     ) -> Result<Vec<AuditRecord>, BookingError> {
         self.visible(who, id).await?;
-        Ok(self.store.history(id).await?)
+        let audit = self.store.history(id).await?;
+        self.with_kept_notes(id, audit).await
     }
 
     /// The pending requests the clerk may decide, oldest first, with what competes and
@@ -1411,109 +1397,6 @@ impl Bookings {
             }
         }
         Ok(out)
-    }
-
-    /// Closes a room, or every room of a building, for a while. Only clerks of the rooms
-    /// concerned (or administrators).
-    #[tracing::instrument(name = "booking.close", skip_all, fields(who = %who.requester_id(), room = ?request.room_id, building = ?request.building))]
-    pub async fn close(
-        &self,
-        who: &Principal,
-        request: CreateClosure,
-    ) -> Result<ClosureView, BookingError> {
-        if !who.is_clerk() {
-            return Err(BookingError::Forbidden("only clerks close rooms".into()));
-        }
-        let all = self.store.rooms(false).await?;
-        let rooms: Vec<&StoredRoom> = match (&request.room_id, &request.building) {
-            (Some(id), None) => {
-                let room = self.live_room(id).await?;
-                all.iter().filter(|r| r.room.id == room.room.id).collect()
-            }
-            (None, Some(building)) => {
-                let rooms: Vec<&StoredRoom> = all
-                    .iter()
-                    .filter(|r| r.room.building.as_deref() == Some(building.as_str()))
-                    .collect();
-                if rooms.is_empty() {
-                    return Err(BookingError::NotFound {
-                        what: "building",
-                        id: building.clone(),
-                    });
-                }
-                rooms
-            }
-            _ => {
-                return Err(BookingError::Invalid {
-                    code: "invalid-closure",
-                    field: "room_id",
-                    message: "give either room_id or building".into(),
-                });
-            }
-        };
-        let allowed = who.is_admin()
-            || rooms.iter().all(|r| {
-                r.room
-                    .approver_group
-                    .as_deref()
-                    .is_some_and(|g| who.is_member_of(g))
-            });
-        if !allowed {
-            return Err(BookingError::Forbidden(
-                "you are not a clerk of every room this closure covers".into(),
-            ));
-        }
-        let zone = rooms
-            .first()
-            .map(|r| self.rules.zone(r))
-            .unwrap_or(self.rules.default_zone);
-        let start = parse_instant(&request.start, zone, "start")?;
-        let end = parse_instant(&request.end, zone, "end")?;
-        let interval = Interval::new(start, end).map_err(|e| BookingError::Invalid {
-            code: "invalid-time",
-            field: "end",
-            message: e.to_string(),
-        })?;
-        let reason = request.reason.trim().to_owned();
-        if !limits::fits(&reason, limits::CLOSURE_REASON_CHARS) {
-            return Err(BookingError::Invalid {
-                code: "reason-required",
-                field: "reason",
-                message: "a closure needs a reason of 1 to 500 characters".into(),
-            });
-        }
-        let record = ClosureRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            room_id: request.room_id.clone(),
-            building: request.building.clone(),
-            start: interval.start(),
-            end: interval.end(),
-            reason,
-            created_by: who.requester_id(),
-            created_at: self.clock.now(),
-        };
-        self.store.add_closure(&record).await?;
-        let mut affected = Vec::new();
-        for r in &rooms {
-            for b in self
-                .store
-                .blocking_overlaps(&r.room.id, &interval, "")
-                .await?
-            {
-                if !affected.contains(&b.id) {
-                    affected.push(b.id);
-                }
-            }
-        }
-        Ok(ClosureView {
-            id: record.id,
-            room_id: record.room_id,
-            building: record.building,
-            start: record.start,
-            end: record.end,
-            reason: record.reason,
-            affected,
-        })
     }
 
     /// The busy intervals of a room in a window: bookings that hold their slot and closures,

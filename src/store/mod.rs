@@ -19,6 +19,7 @@ pub use booking::{
     DatesLoad, DatesSnapshot, MAX_BLOCK, NewBooking, NewOccurrence, OccurrenceRecord,
     ResidentRecord, Snapshot, TransitionError,
 };
+pub use closure::{ClosureDecisionRecord, ClosureHits, HitQuery};
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 pub use outbox::{
     Attempt, AttemptOutcome, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
@@ -319,6 +320,7 @@ macro_rules! sync_parts {
 
 mod booking;
 mod calendar;
+mod closure;
 mod group;
 mod outbox;
 mod search;

@@ -632,13 +632,13 @@ pub(super) async fn close(
         reason: reason.to_owned(),
     };
     match state.bookings.close(&who, request).await {
+        // The closure's page lists the bookings it hits, for the clerk's choice.
         Ok(c) => Ok(see_other(
             &v,
             &format!(
-                "/console/calendar?{}&week={}&notice=closed&affected={}",
-                sel.query(),
-                week_name(monday),
-                c.affected.len()
+                "/console/closures/{}?notice=closed&affected={}",
+                urlencode(&c.id),
+                c.hits_total
             ),
             &[],
         )),
