@@ -480,10 +480,8 @@ impl Bookings {
         window: &Interval,
         decisions: &[ClosureDecisionRecord],
     ) -> ClosureHit {
-        let mine: Vec<&ClosureDecisionRecord> = decisions
-            .iter()
-            .filter(|d| d.booking_id == b.id)
-            .collect();
+        let mine: Vec<&ClosureDecisionRecord> =
+            decisions.iter().filter(|d| d.booking_id == b.id).collect();
         let dates = b
             .occurrences
             .iter()
@@ -559,14 +557,14 @@ impl Bookings {
                 .into(),
             });
         }
-        let closure = self
-            .store
-            .closure(closure_id)
-            .await?
-            .ok_or_else(|| BookingError::NotFound {
-                what: "closure",
-                id: closure_id.to_owned(),
-            })?;
+        let closure =
+            self.store
+                .closure(closure_id)
+                .await?
+                .ok_or_else(|| BookingError::NotFound {
+                    what: "closure",
+                    id: closure_id.to_owned(),
+                })?;
         // The clerk of the booking's room decides (403 for others, 404 for no such booking).
         self.clerk_decides(who, booking_id).await?;
         let rooms = self
@@ -692,7 +690,10 @@ impl Bookings {
                 )),
                 seq: Some(note.seq),
             };
-            let at = audit.iter().rposition(|a| a.at <= row.at).map_or(0, |i| i + 1);
+            let at = audit
+                .iter()
+                .rposition(|a| a.at <= row.at)
+                .map_or(0, |i| i + 1);
             audit.insert(at, row);
         }
         Ok(audit)

@@ -19,8 +19,8 @@ use crate::booking::records::StoredRoom;
 use crate::booking::rooms::RoomQuery;
 use crate::booking::{
     ApprovalItem, BookingView, ChoiceView, ClosureChoice, ClosureDecision, ClosureHit,
-    ClosurePreview, ClosureView, CreateBooking, CreateClosure, HitDate, OccurrenceView,
-    OnConflict, ReasonView,
+    ClosurePreview, ClosureView, CreateBooking, CreateClosure, HitDate, OccurrenceView, OnConflict,
+    ReasonView,
 };
 use crate::calendar::{Calendars, FeedView};
 use crate::identity::NewResident;

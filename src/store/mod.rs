@@ -19,8 +19,8 @@ pub use booking::{
     DatesLoad, DatesSnapshot, MAX_BLOCK, NewBooking, NewOccurrence, OccurrenceRecord,
     ResidentRecord, Snapshot, TransitionError,
 };
-pub use closure::{ClosureDecisionRecord, ClosureHits, HitQuery};
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
+pub use closure::{ClosureDecisionRecord, ClosureHits, HitQuery};
 pub use outbox::{
     Attempt, AttemptOutcome, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
     OUTBOX_CHANNEL, OutboxEvent, OutboxListener, ResidentContact,

@@ -138,7 +138,10 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
     // Nothing was saved: the room can still be asked for in that time.
     let (_, busy) = app
         .get(
-            &format!("/api/v1/rooms/{}/availability?from=2027-01-21&to=2027-01-22", t.room),
+            &format!(
+                "/api/v1/rooms/{}/availability?from=2027-01-21&to=2027-01-22",
+                t.room
+            ),
             None,
         )
         .await;
@@ -219,7 +222,10 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
     // and the slot is free (only the closure's own time is busy that evening).
     let (_, busy) = app
         .get(
-            &format!("/api/v1/rooms/{}/availability?from=2027-01-20&to=2027-01-21", t.room),
+            &format!(
+                "/api/v1/rooms/{}/availability?from=2027-01-20&to=2027-01-21",
+                t.room
+            ),
             None,
         )
         .await;
@@ -252,7 +258,10 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
     );
     let (_, busy) = app
         .get(
-            &format!("/api/v1/rooms/{}/availability?from=2027-01-20&to=2027-01-21", t.room),
+            &format!(
+                "/api/v1/rooms/{}/availability?from=2027-01-20&to=2027-01-21",
+                t.room
+            ),
             None,
         )
         .await;
@@ -349,7 +358,11 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
     )
     .await;
     let (status, _) = app
-        .post(&choose(&elsewhere), Some(ERIK), json!({"decision": "cancel"}))
+        .post(
+            &choose(&elsewhere),
+            Some(ERIK),
+            json!({"decision": "cancel"}),
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -439,7 +452,8 @@ async fn the_console_lists_the_bookings_a_closure_hits_and_takes_the_clerks_choi
     assert_eq!(made.status, 303, "{}", made.body);
     let location = made.location.clone().unwrap();
     assert!(
-        location.starts_with("/console/closures/") && location.ends_with("?notice=closed&affected=3"),
+        location.starts_with("/console/closures/")
+            && location.ends_with("?notice=closed&affected=3"),
         "{location}"
     );
     let page = erik.get(&location).await;
@@ -447,7 +461,8 @@ async fn the_console_lists_the_bookings_a_closure_hits_and_takes_the_clerks_choi
     assert!(page.body.contains("3 bookinger berøres"), "{}", page.body);
     for id in [&t.choir, &t.morning, &t.evening] {
         assert!(
-            page.body.contains(&format!(r#"href="/console/bookings/{id}""#)),
+            page.body
+                .contains(&format!(r#"href="/console/bookings/{id}""#)),
             "a link to {id}"
         );
         assert!(page.body.contains(&format!(r#"<label for="reason-{id}">"#)));

@@ -368,7 +368,8 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     // The closure's page, listing the booking it hits.
     let location = made.location.clone().unwrap_or_default();
     assert!(
-        location.starts_with("/console/closures/") && location.ends_with("?notice=closed&affected=1"),
+        location.starts_with("/console/closures/")
+            && location.ends_with("?notice=closed&affected=1"),
         "{location}"
     );
     let (_, busy) = app
@@ -384,7 +385,11 @@ async fn a_closure_made_with_the_form_makes_the_room_busy_and_shows_in_the_calen
     let after = erik.get(&location).await;
     assert!(after.body.contains("Én booking berøres"), "{}", after.body);
     let hit_id = hit["id"].as_str().unwrap_or_default();
-    assert!(after.body.contains(&format!(r#"href="/console/bookings/{hit_id}""#)));
+    assert!(
+        after
+            .body
+            .contains(&format!(r#"href="/console/bookings/{hit_id}""#))
+    );
     let week = erik
         .get(&format!("/console/calendar?room={storsalen}&week=2027-W03"))
         .await;

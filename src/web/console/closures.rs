@@ -174,7 +174,10 @@ async fn closure_page(
     let page = Page::new(
         v,
         "calendar",
-        lang.t_args("console-closure-page-title", &[("reason", c.reason.to_arg())]),
+        lang.t_args(
+            "console-closure-page-title",
+            &[("reason", c.reason.to_arg())],
+        ),
     );
     render(
         v,
@@ -280,8 +283,10 @@ pub(super) async fn choose(
             )
         }
         Err(e) if error::unavailable(&e) => service_page(&v, e),
-        Err(e @ (crate::booking::BookingError::NotFound { .. }
-        | crate::booking::BookingError::Forbidden(_))) => service_page(&v, e),
+        Err(
+            e @ (crate::booking::BookingError::NotFound { .. }
+            | crate::booking::BookingError::Forbidden(_)),
+        ) => service_page(&v, e),
         Err(e) => {
             let shown = error::booking(lang, &e, At::ConsoleDecision);
             let a = Again {

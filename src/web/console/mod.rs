@@ -53,7 +53,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/calendar", get(calendar::calendar))
         .route("/console/closures", post(calendar::close))
         .route("/console/closures/{id}", get(closures::closure))
-        .route("/console/closures/{id}/bookings/{booking}", post(closures::choose))
+        .route(
+            "/console/closures/{id}/bookings/{booking}",
+            post(closures::choose),
+        )
         .route("/console/search", get(search::search))
         .route("/console/calendars", get(links::calendar_links))
         .route("/console/calendars/{room}/follow", post(links::follow))
@@ -383,9 +386,7 @@ fn notice_text(lang: Lang, q: &NoticeQuery) -> Option<String> {
     match q.notice.as_deref()? {
         n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed"
         | "approved-some" | "dates-approved" | "dates-rejected" | "dates-cancelled"
-        | "closure-kept" | "closure-cancelled") => {
-            Some(lang.t(&format!("console-notice-{n}")))
-        }
+        | "closure-kept" | "closure-cancelled") => Some(lang.t(&format!("console-notice-{n}"))),
         "closed" => Some(lang.t_args(
             "console-notice-closed",
             &[("count", q.affected.unwrap_or(0).to_arg())],
