@@ -605,8 +605,33 @@ impl Bookings {
         who: &Principal,
         request: CreateBooking,
     ) -> Result<Preview, BookingError> {
+        let (decision, zone) = self.decide_now(who, &request).await?;
+        if decision.truncated.is_some() {
+            return Err(too_many_occurrences(&decision));
+        }
+        Ok(Preview { decision, zone })
+    }
+
+    /// The last date (in the room's zone) up to which a series asked for now may be booked,
+    /// when it reaches further than that (beyond the horizon, or more dates than may be
+    /// decided at once); `None` when it does not. The portal offers "book until" that date.
+    pub async fn last_bookable_date(
+        &self,
+        who: &Principal,
+        request: &CreateBooking,
+    ) -> Result<Option<NaiveDate>, BookingError> {
+        let (decision, _) = self.decide_now(who, request).await?;
+        Ok(last_kept_date(&decision))
+    }
+
+    /// The core's decision on a request as if it were sent now, without writing anything.
+    async fn decide_now(
+        &self,
+        who: &Principal,
+        request: &CreateBooking,
+    ) -> Result<(Decision, Zone), BookingError> {
         let now = self.clock.now();
-        let p = self.prepare(&request, now, false).await?;
+        let p = self.prepare(request, now, false).await?;
         let requester_id = who.requester_id();
         let key = CreateKey {
             room_id: &p.room.room.id,
@@ -630,13 +655,7 @@ impl Bookings {
             &closures,
             now,
         );
-        if let Some(truncation) = &decision.truncated {
-            return Err(too_many_occurrences(truncation));
-        }
-        Ok(Preview {
-            decision,
-            zone: p.zone,
-        })
+        Ok((decision, p.zone))
     }
 
     /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
@@ -1611,14 +1630,33 @@ fn request_hash(r: &CreateBooking) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn too_many_occurrences(truncation: &crate::scheduling::Truncation) -> BookingError {
+/// The last date a series cut short keeps (the furthest it may reach now, by the horizon or
+/// the most dates at once), in the room's zone; `None` when it was not cut short.
+fn last_kept_date(decision: &Decision) -> Option<NaiveDate> {
+    decision.truncated.as_ref()?;
+    decision.occurrences.last().map(|o| o.local_start.date())
+}
+
+/// A series that reaches further than may be booked now: says why, and the last date that
+/// may be booked, so that the requester can end it there.
+fn too_many_occurrences(decision: &Decision) -> BookingError {
+    let why = decision
+        .truncated
+        .as_ref()
+        .map(crate::i18n::reasons::truncation_record)
+        .unwrap_or_else(|| "the series has too many dates".into());
+    let message = match last_kept_date(decision) {
+        Some(last) => format!(
+            "{why}; the last date that can be booked now is {}: end the series there or sooner with COUNT or UNTIL (UNTIL={}T235959)",
+            last.format("%Y-%m-%d"),
+            last.format("%Y%m%d")
+        ),
+        None => format!("{why}; end it sooner with COUNT or UNTIL"),
+    };
     BookingError::Invalid {
         code: "too-many-occurrences",
         field: "recurrence",
-        message: format!(
-            "{}; end it sooner with COUNT or UNTIL",
-            crate::i18n::reasons::truncation_record(truncation)
-        ),
+        message,
     }
 }
 
@@ -1638,8 +1676,8 @@ fn new_booking(
         .all_reasons()
         .map(|r| reason_view(r, zone))
         .collect();
-    if let Some(truncation) = &decision.truncated {
-        return Err(too_many_occurrences(truncation));
+    if decision.truncated.is_some() {
+        return Err(too_many_occurrences(decision));
     }
     let status = match decision.outcome {
         Outcome::Approved => BookingStatus::Approved,

@@ -27,6 +27,7 @@ mod scheduling;
 mod scheduling_input;
 mod scheduling_race;
 mod schemathesis;
+mod series;
 mod serve;
 mod store;
 mod support;
