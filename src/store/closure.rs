@@ -115,7 +115,7 @@ impl Store {
         let earliest = start.checked_sub_signed(MAX_BLOCK).unwrap_or(start);
         let rooms = placeholders(8, q.rooms.len());
         let of_rooms = match q.of_rooms {
-            Some(list) if list.is_empty() => return Ok(ClosureHits::default()),
+            Some([]) => return Ok(ClosureHits::default()),
             Some(list) => format!(
                 "AND b.room_id IN ({})",
                 placeholders(8 + q.rooms.len(), list.len())

@@ -399,7 +399,7 @@ async fn closing_a_half_hits_the_whole_halls_booking(app: &TestApp) {
         )
         .await;
     assert_eq!(status, 200, "{preview}");
-    assert_eq!(hit_ids(&preview), [booking.clone()]);
+    assert_eq!(hit_ids(&preview), vec![booking.clone()]);
     assert_eq!(hit(&preview, &booking)["room_id"], json!(whole));
     // The other half is not closed by it.
     let (status, preview) = app
