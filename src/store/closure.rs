@@ -122,6 +122,12 @@ impl Store {
             ),
             None => String::new(),
         };
+        // One booking's hits (a clerk's choice) start from its own rows, by their key.
+        let (only_o, only_d) = if q.booking.is_some() {
+            ("AND o.booking_id = $6", "AND d.booking_id = $6")
+        } else {
+            ("AND $6 = ''", "")
+        };
         let sql = format!(
             "WITH hit AS (\
              SELECT o.booking_id AS booking_id, o.start_at AS start_at \
@@ -132,12 +138,12 @@ impl Store {
              AND o.start_at < $3 AND o.end_at > $2 \
              AND ($7 OR (p.status IN ('pending', 'approved') \
                   AND NOT (b.status = 'pending' AND b.hold_until IS NOT NULL AND b.hold_until <= $4))) \
-             AND ($6 = '' OR o.booking_id = $6) {of_rooms} \
+             {only_o} {of_rooms} \
              UNION ALL \
              SELECT d.booking_id, o.start_at FROM closure_decisions d \
              JOIN occurrences o ON o.booking_id = d.booking_id AND o.seq = d.seq \
              JOIN bookings b ON b.id = d.booking_id \
-             WHERE d.closure_id = $5 AND ($6 = '' OR d.booking_id = $6) {of_rooms}) \
+             WHERE d.closure_id = $5 {only_d} {of_rooms}) \
              SELECT booking_id, COUNT(*) OVER () FROM hit GROUP BY booking_id \
              ORDER BY MIN(start_at), booking_id LIMIT {}",
             q.limit

@@ -146,14 +146,29 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
         )
         .await;
     assert_eq!(busy["busy"].as_array().unwrap().len(), 2, "{busy}");
+    // The world moves after the dry run: a request made meanwhile is hit too.
+    let meanwhile = book(
+        app,
+        &t.ola,
+        json!({"room_id": t.room, "start": "2027-01-21T14:00", "end": "2027-01-21T15:00",
+               "purpose": "Kurs", "attendees": 5}),
+    )
+    .await;
 
-    // Saved: the same list, and again from its own address.
+    // Saved: the list as it is now, and again from its own address.
     let (status, made) = app
         .post("/api/v1/closures", Some(ERIK), closure_body(&t.room))
         .await;
     assert_eq!(status, 201, "{made}");
+    let expected = vec![
+        t.choir.clone(),
+        t.morning.clone(),
+        meanwhile.clone(),
+        t.evening.clone(),
+    ];
     assert_eq!(hit_ids(&made), expected);
     assert_eq!(made["affected"], json!(expected));
+    assert_eq!(made["hits_total"], 4);
     let id = made["id"].as_str().unwrap().to_owned();
     let (status, again) = app
         .get(&format!("/api/v1/closures/{id}/bookings"), Some(ERIK))
@@ -349,6 +364,33 @@ async fn a_closure_lists_what_it_hits_and_the_clerk_keeps_or_cancels(app: &TestA
     assert_eq!(hit(&listed, &t.morning)["decision"]["decision"], "keep");
     assert_eq!(hit(&listed, &t.evening)["decision"], Value::Null);
 
+    // The requester cancels meanwhile: the clerk's cancel finds nothing left to cancel, and
+    // says so without an error.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/bookings/{meanwhile}/cancel"),
+            login(&t.ola),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, late) = app
+        .post(
+            &choose(&meanwhile),
+            Some(ERIK),
+            json!({"decision": "cancel"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{late}");
+    assert_eq!(late["dates"], json!([]), "{late}");
+    let (_, history) = app
+        .get(
+            &format!("/api/v1/bookings/{meanwhile}/history"),
+            login(&t.ola),
+        )
+        .await;
+    assert_eq!(history["history"].as_array().unwrap().len(), 2, "{history}");
+
     // A booking the closure does not hit is not one to choose for.
     let elsewhere = book(
         app,
@@ -541,6 +583,16 @@ async fn the_console_lists_the_bookings_a_closure_hits_and_takes_the_clerks_choi
         detail.body.contains("Polering starter kl. 13"),
         "{}",
         detail.body
+    );
+
+    // The calendar's list links the closure to its page, to come back to the list.
+    let week = erik
+        .get(&format!("/console/calendar?room={}&week=2027-W03", t.room))
+        .await;
+    assert!(
+        week.body.contains(&format!(r#"href="{closure_path}""#)),
+        "{}",
+        week.body
     );
 
     // Another building's clerk cannot see it.
