@@ -602,3 +602,92 @@ async fn the_console_lists_the_bookings_a_closure_hits_and_takes_the_clerks_choi
     let page = erik.get("/console/closures/no-such-closure").await;
     assert_eq!(page.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closure_over_many_bookings_lists_them_all_and_the_console_pages_them() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    // Klubbrommet (club room: booked at once, no quota; Erik decides): ten slots a day for
+    // five days.
+    let room = app.room("Klubbrommet").await;
+    let mut ids = Vec::new();
+    for day in 11..=15 {
+        for slot in 0..10 {
+            let start = 8 * 60 + slot * 90;
+            let at = |m: u32| format!("2027-01-{day}T{:02}:{:02}", m / 60, m % 60);
+            ids.push(
+                book(
+                    &app,
+                    &kari,
+                    json!({"room_id": room, "start": at(start), "end": at(start + 60),
+                           "purpose": format!("Øving {day}/{slot}"), "attendees": 5}),
+                )
+                .await,
+            );
+        }
+    }
+    let (status, made) = app
+        .post(
+            "/api/v1/closures",
+            Some(ERIK),
+            json!({"room_id": room, "start": "2027-01-11", "end": "2027-01-16", "reason": "Oppussing"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["hits_total"], 50);
+    assert_eq!(made["hits_more"], 0);
+    assert_eq!(hit_ids(&made), ids, "first date first");
+    let id = made["id"].as_str().unwrap();
+
+    let erik = Browser::signed_in(&app, ERIK.0, ERIK.1).await;
+    let first = erik.get(&format!("/console/closures/{id}")).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first
+            .body
+            .matches(r#"<article class="request card""#)
+            .count(),
+        40
+    );
+    assert!(
+        first.body.contains("Bookinger 1–40 av 50"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains(&format!(
+        r#"href="/console/closures/{id}?page=1" rel="next""#
+    )));
+    assert!(first.body.len() < 100_000, "{} bytes", first.body.len());
+    let second = erik.get(&format!("/console/closures/{id}?page=1")).await;
+    assert_eq!(
+        second
+            .body
+            .matches(r#"<article class="request card""#)
+            .count(),
+        10
+    );
+    assert!(second.body.contains(&format!(r#"id="hit-{}""#, ids[49])));
+    // A choice on the second page comes back to it.
+    let token = hidden(&second.body, "csrf");
+    let kept = erik
+        .post(
+            &format!("/console/closures/{id}/bookings/{}", ids[45]),
+            &[
+                ("csrf", &token),
+                ("decision", "keep"),
+                ("reason", "Rommet pusses opp etterpå"),
+                ("page", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status, 303);
+    assert!(
+        kept.location.as_deref().unwrap().contains("page=1#hit-"),
+        "{:?}",
+        kept.location
+    );
+    let garbage = erik.get(&format!("/console/closures/{id}?page=999")).await;
+    assert_eq!(garbage.status, 200);
+    let garbage = erik.get(&format!("/console/closures/{id}?page=x")).await;
+    assert!((400..500).contains(&garbage.status));
+}

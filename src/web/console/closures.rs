@@ -54,6 +54,23 @@ struct ClosurePage {
     calendar_href: String,
     hits: Vec<HitRow>,
     more: Option<String>,
+    /// This page of the list (from 0), and the pages around it.
+    list_page: usize,
+    shown: Option<String>,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+/// Bookings per page of the list: a closure over a building for a year may hit hundreds, each
+/// with its form, and a page stays light.
+const PER_PAGE: usize = 40;
+
+/// The closure page's query: the notice of the form that led here, and the page of the list.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ClosureQuery {
+    notice: Option<String>,
+    affected: Option<u32>,
+    page: Option<usize>,
 }
 
 /// A refused choice, shown again on the page.
@@ -133,6 +150,7 @@ async fn closure_page(
     who: &Principal,
     id: &str,
     notice: Option<String>,
+    list_page: usize,
     again: Again,
 ) -> Response {
     let lang = v.lang;
@@ -154,9 +172,33 @@ async fn closure_page(
         (None, None) => String::new(),
     };
     let mut errors = FieldErrors::default();
+    // A refused choice is shown on the page that holds its booking.
+    let list_page = c
+        .hits
+        .iter()
+        .position(|h| !again.booking.is_empty() && h.booking_id == again.booking)
+        .map_or(list_page, |i| i / PER_PAGE);
+    let pages = c.hits.len().div_ceil(PER_PAGE).max(1);
+    let list_page = list_page.min(pages - 1);
+    let first = list_page * PER_PAGE;
+    let href = |p: usize| format!("/console/closures/{}?page={p}", urlencode(&c.id));
+    let shown = (pages > 1).then(|| {
+        lang.t_args(
+            "console-hits-page",
+            &[
+                ("from", (first + 1).to_arg()),
+                ("to", (first + PER_PAGE).min(c.hits.len()).to_arg()),
+                ("total", c.hits.len().to_arg()),
+            ],
+        )
+    });
+    let prev_href = (list_page > 0).then(|| href(list_page - 1));
+    let next_href = (list_page + 1 < pages).then(|| href(list_page + 1));
     let hits: Vec<HitRow> = c
         .hits
         .iter()
+        .skip(first)
+        .take(PER_PAGE)
         .map(|h| {
             let mut row = hit_row(lang, h);
             if again.booking == h.booking_id {
@@ -194,6 +236,10 @@ async fn closure_page(
             id: c.id.clone(),
             hits,
             more,
+            list_page,
+            shown,
+            prev_href,
+            next_href,
         },
     )
 }
@@ -203,10 +249,17 @@ pub(super) async fn closure(
     State(state): State<AppState>,
     Clerk { v, who }: Clerk,
     PagePath(id): PagePath<String>,
-    PageQuery(q): PageQuery<NoticeQuery>,
+    PageQuery(q): PageQuery<ClosureQuery>,
 ) -> Response {
-    let notice = notice_text(v.lang, &q);
-    closure_page(&state, &v, &who, &id, notice, Again::default()).await
+    let notice = notice_text(
+        v.lang,
+        &NoticeQuery {
+            notice: q.notice,
+            affected: q.affected,
+        },
+    );
+    let list_page = q.page.unwrap_or(0);
+    closure_page(&state, &v, &who, &id, notice, list_page, Again::default()).await
 }
 
 /// The form of one booking on a closure's page.
@@ -218,6 +271,9 @@ pub(super) struct ChoiceForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    /// The page of the list the form was on, to come back to.
+    #[serde(default)]
+    page: String,
 }
 
 impl Posted for ChoiceForm {
@@ -247,7 +303,7 @@ pub(super) async fn choose(
             problem: Some(lang.t("console-error-no-action")),
             ..Again::default()
         };
-        return closure_page(&state, &v, &who, &id, None, a).await;
+        return closure_page(&state, &v, &who, &id, None, 0, a).await;
     };
     let reason = form.reason.trim();
     let too_long = reason.chars().count() > CLOSURE_CHOICE_CHARS;
@@ -256,7 +312,7 @@ pub(super) async fn choose(
             ClosureDecision::Keep => "console-error-keep-reason",
             ClosureDecision::Cancel => "console-error-cancel-message",
         };
-        return closure_page(&state, &v, &who, &id, None, again(lang.t(key))).await;
+        return closure_page(&state, &v, &who, &id, None, 0, again(lang.t(key))).await;
     }
     let choice = ClosureChoice {
         decision,
@@ -272,10 +328,11 @@ pub(super) async fn choose(
                 ClosureDecision::Keep => "closure-kept",
                 ClosureDecision::Cancel => "closure-cancelled",
             };
+            let page = form.page.trim().parse::<usize>().unwrap_or(0);
             see_other(
                 &v,
                 &format!(
-                    "/console/closures/{}?notice={notice}#hit-{}",
+                    "/console/closures/{}?notice={notice}&page={page}#hit-{}",
                     urlencode(&id),
                     urlencode(&booking)
                 ),
@@ -296,7 +353,7 @@ pub(super) async fn choose(
                 reason: form.reason.clone(),
                 error: None,
             };
-            closure_page(&state, &v, &who, &id, None, a).await
+            closure_page(&state, &v, &who, &id, None, 0, a).await
         }
     }
 }

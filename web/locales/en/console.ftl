@@ -248,3 +248,7 @@ console-error-keep-reason = Write why the booking is kept (at most 1400 characte
 console-error-cancel-message = The message may be at most 1400 characters
 console-notice-closure-kept = The booking is kept; the reason is in its history.
 console-notice-closure-cancelled = The dates are cancelled and the requester is told.
+console-hits-pages = Pages of the list
+console-hits-page = Bookings { $from }–{ $to } of { $total }
+console-hits-prev = Previous bookings
+console-hits-next = Next bookings

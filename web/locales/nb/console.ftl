@@ -248,3 +248,7 @@ console-error-keep-reason = Skriv hvorfor bookingen beholdes (høyst 1400 tegn)
 console-error-cancel-message = Meldingen kan være høyst 1400 tegn
 console-notice-closure-kept = Bookingen beholdes; grunnen står i historikken.
 console-notice-closure-cancelled = Datoene er avlyst, og søkeren får beskjed.
+console-hits-pages = Sider i listen
+console-hits-page = Bookinger { $from }–{ $to } av { $total }
+console-hits-prev = Forrige bookinger
+console-hits-next = Neste bookinger
