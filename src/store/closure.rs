@@ -1,5 +1,5 @@
 //! Closures that touch bookings (issue 16): which bookings a clerk's closure hits, and what the
-//! clerk chose for each (`closure_decisions`, migration 0015).
+//! clerk chose for each (`closure_decisions`, migration 0016).
 //!
 //! A closure of a room hits the bookings that block one of the room's physical parts (a closed
 //! half hits the whole hall's bookings, a closed hall its halves'), as `closures_for` closes
