@@ -20,6 +20,8 @@ pub const NAME_CHARS: usize = 200;
 pub const SEARCH_CHARS: usize = 200;
 /// The most rows a clerk's search returns.
 pub const SEARCH_RESULTS: usize = 200;
+/// The most dates one decision names (a series has far fewer; this bounds the request).
+pub const MAX_DATES_LISTED: usize = 1000;
 
 /// Whether `text` is non-empty and at most `max` characters long.
 pub fn fits(text: &str, max: usize) -> bool {

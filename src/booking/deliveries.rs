@@ -263,7 +263,7 @@ impl Deliveries {
         Ok(history
             .into_iter()
             .rev()
-            .find(|a| a.to == status)
+            .find(|a| a.to == status && a.seq.is_none())
             .and_then(|a| a.reason))
     }
 

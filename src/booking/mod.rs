@@ -31,8 +31,9 @@ use crate::scheduling::{
     Recurrence, Room, SeriesMode, Zone, check_date, decide, parse_local,
 };
 use crate::store::{
-    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, DateChange, DatesDecided,
-    DatesLoad, NewBooking, NewOccurrence, Store, StoreError, StoredRoom, TransitionError,
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, DateChange, DateMove, DateMoved,
+    DatesDecided, DatesLoad, NewBooking, NewOccurrence, Store, StoreError, StoredRoom,
+    TransitionError,
 };
 
 /// The policies and closure calendars, loaded once.
@@ -319,6 +320,10 @@ pub struct OccurrenceView {
     pub status_reason: Option<String>,
     /// The core's reasons when an approval found the date closed, taken, or out of policy.
     pub reasons: Vec<ReasonView>,
+    /// For a move that waits for a clerk: the date (`seq`) this one would replace. Approving
+    /// this date cancels that one; until then it keeps its slot. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<i64>,
 }
 
 /// A booking, for its requester and clerks.
@@ -373,6 +378,7 @@ impl BookingView {
                         .as_deref()
                         .and_then(|r| serde_json::from_str(r).ok())
                         .unwrap_or_default(),
+                    replaces: o.replaces,
                 })
                 .collect(),
             id: b.id,
@@ -408,6 +414,14 @@ pub struct Approve {
     /// Approve dates that are only out of policy anyway, and why: for clerks in the policy's
     /// `approval.out_of_policy` groups (and admins). Recorded in the audit trail.
     pub override_reason: Option<String>,
+}
+
+/// A new time for one date of a booking (`start` and `end` on the room's wall clock, as a
+/// new request gives them).
+#[derive(Clone, Debug)]
+pub struct MoveDate {
+    pub start: String,
+    pub end: String,
 }
 
 /// A date of a booking as a clerk sees it now: its status, and what the core says about it
@@ -964,6 +978,30 @@ impl Bookings {
                     if !changes.iter().any(|c| c.to == BookingStatus::Approved) {
                         return Err(refusal(&refused, zone));
                     }
+                    // An approved change cancels the date it replaces, in this transaction.
+                    let mut replaced = Vec::new();
+                    for c in changes.iter().filter(|c| c.to == BookingStatus::Approved) {
+                        let Some(new) = b.occurrences.iter().find(|o| o.seq == c.seq) else {
+                            continue;
+                        };
+                        let Some(old) = new
+                            .replaces
+                            .and_then(|r| b.occurrences.iter().find(|o| o.seq == r))
+                            .filter(|o| o.status.is_blocking())
+                        else {
+                            continue;
+                        };
+                        replaced.push(DateChange {
+                            seq: old.seq,
+                            to: BookingStatus::Cancelled,
+                            reason: Some(format!(
+                                "moved to {}",
+                                zone.local(new.start).format("%Y-%m-%d %H:%M")
+                            )),
+                            reasons: None,
+                        });
+                    }
+                    changes.extend(replaced);
                     Ok(DatesDecided {
                         changes,
                         reason: None,
@@ -999,7 +1037,7 @@ impl Bookings {
             who,
             id,
             &room.room.id,
-            dates,
+            Some(dates),
             &[BookingStatus::Pending],
             BookingStatus::Rejected,
             reason,
@@ -1040,7 +1078,7 @@ impl Bookings {
             who,
             id,
             &booking.room_id,
-            dates,
+            Some(dates),
             &from,
             BookingStatus::Cancelled,
             &reason,
@@ -1049,14 +1087,182 @@ impl Bookings {
         .await
     }
 
-    /// Moves `dates` from one of `from` to `to` with `reason`, in one transaction.
+    /// Moves one date of a booking to a new time: its requester, or a clerk of its room. The
+    /// new time is a new decision of the core, as a request of one date by `who` would get
+    /// now, against everything else in the room (the booking's other dates included), in the
+    /// same write transaction as the change ([`Store::move_date`]):
+    /// - refused → nothing changes, the core's reasons are the answer, the date keeps its slot;
+    /// - granted at once, or the date was only waiting for a clerk anyway → the date moves
+    ///   (the old slot is free, the new one taken, in one transaction);
+    /// - an approved date whose new time needs a clerk → the approved date stays, and a new
+    ///   date waits for the clerk at the new time; approving it cancels the old one in the
+    ///   same transaction, rejecting it (or its hold running out) leaves the old one as it
+    ///   was. A change never leaves the requester with nothing.
+    #[tracing::instrument(name = "booking.move_date", skip_all, fields(who = %who.requester_id(), booking = %id, seq))]
+    pub async fn move_date(
+        &self,
+        who: &Principal,
+        id: &str,
+        seq: i64,
+        request: MoveDate,
+    ) -> Result<BookingView, BookingError> {
+        let booking = self.visible(who, id).await?;
+        movable(&booking, seq)?;
+        let room = self.live_room(&booking.room_id).await?;
+        let zone = self.rules.zone(&room);
+        let policy = self.rules.policy(&room)?;
+        let start = parse_time(&request.start, zone, "start")?;
+        let end = parse_time(&request.end, zone, "end")?;
+        let invalid_time = |e: crate::scheduling::decision::RequestError| BookingError::Invalid {
+            code: "invalid-time",
+            field: "end",
+            message: e.to_string(),
+        };
+        let core_request =
+            BookingRequest::new(start, end, booking.attendees).map_err(invalid_time)?;
+        let first = zone.to_utc_or_after_gap(start);
+        let last = zone.to_utc_or_after_gap(end).max(first);
+        let margin = SINGLE_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
+        let window = Interval::new(
+            first.checked_sub_signed(margin).unwrap_or(first),
+            last.checked_add_signed(margin).unwrap_or(last),
+        )
+        .map_err(|e| BookingError::Invalid {
+            code: "invalid-time",
+            field: "end",
+            message: e.to_string(),
+        })?;
+        let quota_window = policy.quota.as_ref().map(|_| {
+            let m = TimeDelta::days(32);
+            Interval::new(
+                window
+                    .start()
+                    .checked_sub_signed(m)
+                    .unwrap_or(window.start()),
+                window.end().checked_add_signed(m).unwrap_or(window.end()),
+            )
+            .unwrap_or(window)
+        });
+        let key = CreateKey {
+            room_id: &room.room.id,
+            requester_id: &booking.requester_id,
+            idempotency_key: None,
+            request_hash: "",
+            window,
+            building: room.room.building.as_deref(),
+            quota_window,
+        };
+        let requester = who.requester();
+        let core_room = core_room_of(&room, zone);
+        let rules = &self.rules;
+        let now = self.clock.now();
+        let moved = self
+            .store
+            .move_date(id, &key, now, &who.requester_id(), |seen| {
+                let b = &seen.booking;
+                let date = movable(b, seq)?;
+                // Everything but the date itself: the booking's other dates count as anyone's.
+                let existing = seen
+                    .snapshot
+                    .existing
+                    .iter()
+                    .filter(|e| !(e.id == b.id && e.span.start() == date.start))
+                    .cloned();
+                let index = BookingIndex::new(existing);
+                let closures = rules.closure_set(policy, &seen.snapshot.closures);
+                let core_room = core_room.clone().with_parts(seen.snapshot.leaves.clone());
+                let decision = decide(
+                    &core_request,
+                    &requester,
+                    &core_room,
+                    policy,
+                    &index,
+                    &closures,
+                    now,
+                );
+                let granted = match decision.outcome {
+                    Outcome::Approved => BookingStatus::Approved,
+                    Outcome::Pending => BookingStatus::Pending,
+                    Outcome::Rejected | Outcome::Skipped => {
+                        return Err(refused_decision(&decision, zone, "the new time"));
+                    }
+                };
+                let (Some(span), Some(blocked)) = decision
+                    .occurrences
+                    .first()
+                    .map_or((None, None), |o| (o.span, o.blocked))
+                else {
+                    return Err(refused_decision(&decision, zone, "the new time"));
+                };
+                let words = |s: DateTime<Utc>, e: DateTime<Utc>| {
+                    format!(
+                        "{}–{}",
+                        zone.local(s).format("%Y-%m-%d %H:%M"),
+                        zone.local(e).format("%H:%M")
+                    )
+                };
+                let from_to = format!(
+                    "from {} to {}",
+                    words(date.start, date.end),
+                    words(span.start(), span.end())
+                );
+                let hold_until = (granted == BookingStatus::Pending).then(|| {
+                    let hold = now.checked_add_signed(policy.hold.delta()).unwrap_or(now);
+                    hold.min(span.start())
+                });
+                if granted == BookingStatus::Approved || date.status == BookingStatus::Pending {
+                    let one_date = b.occurrences.len() == 1;
+                    return Ok(DateMoved {
+                        change: DateMove::InPlace {
+                            seq,
+                            span,
+                            blocked,
+                            status: granted,
+                        },
+                        reason: format!("moved {from_to}"),
+                        hold_until,
+                        local: one_date.then(|| {
+                            (
+                                zone.local(span.start()).format("%Y-%m-%dT%H:%M").to_string(),
+                                zone.local(span.end()).format("%Y-%m-%dT%H:%M").to_string(),
+                            )
+                        }),
+                    });
+                }
+                // An approved date whose new time needs a clerk: it keeps its slot meanwhile,
+                // so the new time must not overlap it.
+                let old_blocked = Interval::new(date.block_start, date.block_end).ok();
+                if old_blocked.is_some_and(|o| o.overlaps(&blocked)) {
+                    return Err(BookingError::Invalid {
+                        code: "change-overlaps",
+                        field: "start",
+                        message: "this room needs a clerk to approve the change, and the date keeps its time until then; a new time that overlaps it cannot be held meanwhile. Choose a time that does not overlap, or cancel the date and book anew".into(),
+                    });
+                }
+                Ok(DateMoved {
+                    change: DateMove::Replace {
+                        replaces: seq,
+                        span,
+                        blocked,
+                    },
+                    reason: format!("asks to move date {seq} {from_to}"),
+                    hold_until,
+                    local: None,
+                })
+            })
+            .await;
+        self.decided(id, "moved", moved)
+    }
+
+    /// Moves `dates` (all that are in one of `from`, with `None`) from one of `from` to `to`
+    /// with `reason`, in one transaction.
     #[allow(clippy::too_many_arguments)]
     async fn set_dates(
         &self,
         who: &Principal,
         id: &str,
         room_id: &str,
-        dates: &[i64],
+        dates: Option<&[i64]>,
         from: &[BookingStatus],
         to: BookingStatus,
         reason: &str,
@@ -1066,7 +1272,7 @@ impl Bookings {
         let decided = self
             .store
             .decide_dates(id, room_id, &who.requester_id(), now, None, |snap| {
-                let chosen = chosen_dates(&snap.booking, Some(dates), from, action)?;
+                let chosen = chosen_dates(&snap.booking, dates, from, action)?;
                 Ok::<_, BookingError>(DatesDecided {
                     changes: chosen
                         .into_iter()
@@ -1187,13 +1393,17 @@ impl Bookings {
                     .into(),
             });
         }
-        self.clerk_decides(who, id).await?;
-        self.transition(
+        let (booking, room) = self.clerk_decides(who, id).await?;
+        // Every date still waiting; dates a clerk approved before stay approved.
+        chosen_dates(&booking, None, &[BookingStatus::Pending], "rejected")?;
+        self.set_dates(
             who,
             id,
+            &room.room.id,
+            None,
             &[BookingStatus::Pending],
             BookingStatus::Rejected,
-            Some(reason),
+            reason,
             "rejected",
         )
         .await
@@ -1873,16 +2083,22 @@ fn chosen_dates(
                     message: "name at least one date (seq) of the booking".into(),
                 });
             }
+            if list.len() > limits::MAX_DATES_LISTED {
+                return Err(BookingError::Invalid {
+                    code: "too-many-dates",
+                    field: "dates",
+                    message: format!("name at most {} dates at once", limits::MAX_DATES_LISTED),
+                });
+            }
+            let by_seq: std::collections::HashMap<i64, &crate::store::OccurrenceRecord> =
+                booking.occurrences.iter().map(|o| (o.seq, o)).collect();
+            let mut seen = std::collections::HashSet::new();
             let mut out: Vec<i64> = Vec::new();
             for &seq in list {
-                let date = booking
-                    .occurrences
-                    .iter()
-                    .find(|o| o.seq == seq)
-                    .ok_or_else(|| BookingError::NotFound {
-                        what: "date",
-                        id: format!("{}/{seq}", booking.id),
-                    })?;
+                let date = by_seq.get(&seq).ok_or_else(|| BookingError::NotFound {
+                    what: "date",
+                    id: format!("{}/{seq}", booking.id),
+                })?;
                 if !open(date.status) {
                     return Err(BookingError::DateWrongStatus {
                         seq,
@@ -1890,12 +2106,80 @@ fn chosen_dates(
                         action,
                     });
                 }
-                if !out.contains(&seq) {
+                if seen.insert(seq) {
                     out.push(seq);
                 }
             }
             Ok(out)
         }
+    }
+}
+
+/// The date `seq` of a booking, if it can move now: it holds its slot, and no change of it
+/// waits for a clerk.
+fn movable(
+    booking: &BookingRecord,
+    seq: i64,
+) -> Result<&crate::store::OccurrenceRecord, BookingError> {
+    let date = booking
+        .occurrences
+        .iter()
+        .find(|o| o.seq == seq)
+        .ok_or_else(|| BookingError::NotFound {
+            what: "date",
+            id: format!("{}/{seq}", booking.id),
+        })?;
+    if !date.status.is_blocking() {
+        return Err(BookingError::DateWrongStatus {
+            seq,
+            status: date.status,
+            action: "moved",
+        });
+    }
+    if booking
+        .occurrences
+        .iter()
+        .any(|o| o.replaces == Some(seq) && o.status.is_blocking())
+    {
+        return Err(BookingError::Invalid {
+            code: "change-waiting",
+            field: "seq",
+            message: format!(
+                "a change of date {seq} already waits for a clerk; cancel that one first"
+            ),
+        });
+    }
+    Ok(date)
+}
+
+/// A refusal of the core as the caller's answer: a conflict first (409), then the first hard
+/// reason, naming `what` was refused.
+fn refused_decision(decision: &Decision, zone: Zone, what: &str) -> BookingError {
+    let all: Vec<&Reason> = decision.all_reasons().collect();
+    let main = all
+        .iter()
+        .find(|r| r.code() == "conflict")
+        .or_else(|| {
+            all.iter()
+                .find(|r| r.severity() == crate::scheduling::Severity::Hard)
+        })
+        .or_else(|| all.first())
+        .copied();
+    let (code, message) = match main {
+        Some(r) => (
+            r.code(),
+            format!(
+                "{what} cannot be booked: {}",
+                crate::i18n::reasons::record(r, zone)
+            ),
+        ),
+        None => ("rejected", format!("{what} cannot be booked")),
+    };
+    BookingError::Refused {
+        code,
+        message,
+        decision: Box::new(decision.clone()),
+        zone,
     }
 }
 

@@ -692,24 +692,98 @@ pub fn itip_object(
             event.properties.retain(|p| p.key() != "STATUS");
             event.properties.push(EventStatus::Cancelled.into());
         }
-        event
-            .properties
-            .push(Property::new("SEQUENCE", itip.sequence.max(0).to_string()));
-        event.properties.push(
-            Property::new("ORGANIZER", format!("mailto:{}", itip.organiser_email))
-                .add_parameter("CN", &param_text(itip.organiser_name))
-                .done(),
-        );
-        event.properties.push(
-            Property::new("ATTENDEE", format!("mailto:{}", itip.attendee_email))
-                .add_parameter("CN", &param_text(itip.attendee_name))
-                .add_parameter("CUTYPE", "INDIVIDUAL")
-                .add_parameter("ROLE", "REQ-PARTICIPANT")
-                .add_parameter("PARTSTAT", "ACCEPTED")
-                .add_parameter("RSVP", "FALSE")
-                .done(),
-        );
+        add_itip_parts(event, itip);
     }
+    itip_calendar(booking, room, itip, events)
+}
+
+/// A CANCEL (RFC 5546 §3.2.5) of some dates of a series: one VEVENT a date, each with the
+/// booking's UID and the date's RECURRENCE-ID (its start on the room's wall clock, as the
+/// series' DTSTART, RRULE and RDATEs generate it), `STATUS:CANCELLED`; the calendar app removes
+/// those instances and keeps the rest. A booking of one date, or dates that are all of it, is
+/// cancelled whole ([`itip_object`]). `None` when none of `seqs` is a date of the booking.
+pub fn itip_cancel_dates(
+    booking: &BookingRecord,
+    room: &RoomInfo,
+    detail: &Detail,
+    stamp: DateTime<Utc>,
+    itip: &Itip,
+    seqs: &[i64],
+) -> Option<String> {
+    let mut dates: Vec<&OccurrenceRecord> = booking
+        .occurrences
+        .iter()
+        .filter(|o| seqs.contains(&o.seq))
+        .collect();
+    if dates.is_empty() {
+        return None;
+    }
+    if booking.occurrences.len() <= 1 || dates.len() == booking.occurrences.len() {
+        let whole = Itip {
+            method: ItipMethod::Cancel,
+            ..*itip
+        };
+        return itip_object(booking, room, detail, stamp, &whole);
+    }
+    dates.sort_by_key(|o| (o.start, o.seq));
+    let zone = room.zone;
+    let mut events = Vec::with_capacity(dates.len());
+    for o in dates {
+        let mut event = base_event(booking, room, detail, stamp);
+        event
+            .recurrence_id(zoned(zone, o.start))
+            .starts(zoned(zone, o.start))
+            .ends(zoned(zone, o.end))
+            .status(EventStatus::Cancelled);
+        let mut block = Block::from_component(&event);
+        add_itip_parts(
+            &mut block,
+            &Itip {
+                method: ItipMethod::Cancel,
+                ..*itip
+            },
+        );
+        events.push(block);
+    }
+    itip_calendar(
+        booking,
+        room,
+        &Itip {
+            method: ItipMethod::Cancel,
+            ..*itip
+        },
+        events,
+    )
+}
+
+/// SEQUENCE, ORGANIZER and the requester as ATTENDEE of an iTIP VEVENT.
+fn add_itip_parts(event: &mut Block, itip: &Itip) {
+    event
+        .properties
+        .push(Property::new("SEQUENCE", itip.sequence.max(0).to_string()));
+    event.properties.push(
+        Property::new("ORGANIZER", format!("mailto:{}", itip.organiser_email))
+            .add_parameter("CN", &param_text(itip.organiser_name))
+            .done(),
+    );
+    event.properties.push(
+        Property::new("ATTENDEE", format!("mailto:{}", itip.attendee_email))
+            .add_parameter("CN", &param_text(itip.attendee_name))
+            .add_parameter("CUTYPE", "INDIVIDUAL")
+            .add_parameter("ROLE", "REQ-PARTICIPANT")
+            .add_parameter("PARTSTAT", "ACCEPTED")
+            .add_parameter("RSVP", "FALSE")
+            .done(),
+    );
+}
+
+/// The VCALENDAR of an iTIP message: METHOD, the zone's VTIMEZONE, the events.
+fn itip_calendar(
+    booking: &BookingRecord,
+    room: &RoomInfo,
+    itip: &Itip,
+    events: Vec<Block>,
+) -> Option<String> {
     let (from, to) = years(std::iter::once(booking), room.zone)?;
     let mut calendar = calendar_block()
         .prop(("METHOD", itip.method.as_str()))
@@ -948,6 +1022,7 @@ mod tests {
 
             status_reason: None,
             reasons: None,
+            replaces: None,
         }
     }
 

@@ -12,8 +12,12 @@
 //!
 //! Invariants:
 //! - a write that keeps an event's times and recurrence (its fingerprint) never books again;
-//! - a changed fingerprint cancels the old booking, then books anew (a move); between the two
-//!   another request may take the slot (documented in docs/scheduling.md);
+//! - a changed fingerprint of a one-date event moves its one-date booking
+//!   ([`Bookings::move_date`]): the core decides the new time in the same transaction as the
+//!   move, and a refused move keeps the booking at its old time (the copy says DECLINED, why,
+//!   and that the old time is still held); other changes (a series, a whole-day event) cancel
+//!   the old booking, then book anew, and between the two another request may take the slot
+//!   (documented in docs/scheduling.md);
 //! - what Lokal adds to a copy (REQUEST-STATUS, COMMENTs and overrides marked `X-LOKAL`) is
 //!   taken out again when a client writes the copy back;
 //! - writes to staff calendars run one at a time (one process-wide lock), so two writes of one
@@ -216,6 +220,11 @@ struct Answer {
     /// empty in answers stored before it existed (English is used then).
     #[serde(default)]
     moved: String,
+    /// The organiser moved the event and the room refused the new time: the booking still
+    /// holds the old time (its fingerprint is the link's), and `refused` says why. Moving the
+    /// event back to the booked time answers from the booking again.
+    #[serde(default)]
+    kept: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -389,6 +398,7 @@ async fn book(
             Lang::Nb => MOVED_NB.into(),
             Lang::En => MOVED_EN.into(),
         },
+        kept: false,
     };
     let refuse = |answer: &mut Answer, code: &str, sentence: String| {
         answer.refused = Some(Refusal {
@@ -488,6 +498,117 @@ async fn book(
         fingerprint: print.to_owned(),
         answer: serde_json::to_string(&answer).unwrap_or_else(|_| "{}".into()),
     })
+}
+
+/// A one-date event moved: its one-date booking moves through the core
+/// ([`Bookings::move_date`]), keeping its slot when the new time is refused. `None` when the
+/// move is not one of a single date (a series, overrides, a whole-day event, a booking no
+/// longer holding its slot): the caller cancels and books anew.
+#[allow(clippy::too_many_arguments)]
+async fn move_booking(
+    bookings: &Bookings,
+    me: &Organiser<'_>,
+    obj: &Object,
+    times: &EventTimes,
+    room: &RoomCalendar,
+    address: &str,
+    old: &RoomLink,
+    print: &str,
+) -> Result<Option<RoomLink>, WriteError> {
+    let Some(previous) = old.booking_id.as_deref() else {
+        return Ok(None);
+    };
+    let single = obj
+        .master()
+        .is_some_and(|m| m.value("RRULE").is_none() && m.value("RDATE").is_none())
+        && obj
+            .root
+            .children
+            .iter()
+            .filter(|c| c.name == "VEVENT")
+            .count()
+            == 1;
+    let (start, end) = match (&times.start, &times.end) {
+        (When::At(s), When::At(e)) => (*s, *e),
+        _ => return Ok(None),
+    };
+    if !single {
+        return Ok(None);
+    }
+    let booking = match bookings.get(me.principal, previous).await {
+        Ok(b) => b,
+        Err(BookingError::Store(e)) => return Err(WriteError::Store(e)),
+        Err(_) => return Ok(None),
+    };
+    if booking.occurrences.len() != 1 || !booking.occurrences[0].status.is_blocking() {
+        return Ok(None);
+    }
+    let mut answer = Answer {
+        address: address.to_owned(),
+        room_name: room.room.room.name.clone(),
+        zone: room.zone.name().to_owned(),
+        refused: None,
+        skipped: Vec::new(),
+        moved: match me.lang {
+            Lang::Nb => MOVED_NB.into(),
+            Lang::En => MOVED_EN.into(),
+        },
+        kept: false,
+    };
+    let request = crate::booking::MoveDate {
+        start: start.to_rfc3339(),
+        end: end.to_rfc3339(),
+    };
+    let still_yours = match me.lang {
+        Lang::Nb => "Rommet er fortsatt ditt på den gamle tiden.",
+        Lang::En => "The room is still yours at the earlier time.",
+    };
+    let refusal = |code: &str, sentence: String| Refusal {
+        code: code.to_owned(),
+        status: status_for(code).to_owned(),
+        sentence: format!("{sentence} {still_yours}"),
+    };
+    let (fingerprint, refused) = match bookings
+        .move_date(me.principal, previous, booking.occurrences[0].seq, request)
+        .await
+    {
+        Ok(_) => (print.to_owned(), None),
+        Err(BookingError::Refused {
+            code,
+            decision,
+            zone,
+            ..
+        }) => {
+            let reasons: Vec<crate::scheduling::Reason> = decision.all_reasons().cloned().collect();
+            (
+                old.fingerprint.clone(),
+                Some(refusal(code, sentences(me.lang, &reasons, zone))),
+            )
+        }
+        Err(BookingError::Overlap) => (
+            old.fingerprint.clone(),
+            Some(refusal(
+                "taken",
+                match me.lang {
+                    Lang::Nb => "Noen andre booket rommet i samme øyeblikk.".into(),
+                    Lang::En => "Somebody else booked the room at the same moment.".into(),
+                },
+            )),
+        ),
+        Err(BookingError::Store(e)) => return Err(WriteError::Store(e)),
+        Err(e @ BookingError::Misconfigured(_)) => {
+            return Err(WriteError::Store(StoreError::Config(e.to_string())));
+        }
+        Err(_) => return Ok(None),
+    };
+    answer.kept = refused.is_some();
+    answer.refused = refused;
+    Ok(Some(RoomLink {
+        room_id: room.room.room.id.clone(),
+        booking_id: Some(previous.to_owned()),
+        fingerprint,
+        answer: serde_json::to_string(&answer).unwrap_or_else(|_| "{}".into()),
+    }))
 }
 
 fn sentences(
@@ -704,7 +825,23 @@ async fn put(
             if let Some(old) = old
                 && old.fingerprint == print
             {
-                links.push(old.clone());
+                let mut kept = old.clone();
+                // Back at the time the booking holds after a refused move: the booking answers.
+                let mut answer: Answer = serde_json::from_str(&old.answer).unwrap_or_default();
+                if answer.kept {
+                    answer.kept = false;
+                    answer.refused = None;
+                    kept.answer = serde_json::to_string(&answer).unwrap_or_else(|_| "{}".into());
+                }
+                links.push(kept);
+                continue;
+            }
+            if let (Some(old), Some(t)) = (old, times)
+                && let Some(link) =
+                    move_booking(bookings, me, &obj, t, room, address, old, &print).await?
+            {
+                replies.push(link.clone());
+                links.push(link);
                 continue;
             }
             if let Some(previous) = old.and_then(|l| l.booking_id.as_deref()) {
@@ -1305,6 +1442,7 @@ mod tests {
             refused: None,
             skipped: Vec::new(),
             moved: String::new(),
+            kept: false,
         };
         let now: DateTime<Utc> = "2027-01-04T09:00:00Z".parse().unwrap();
         assert_eq!(

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bookings/{id}/occurrences/{seq}/approve", post(approve_date))
         .route("/api/v1/bookings/{id}/occurrences/{seq}/reject", post(reject_date))
         .route("/api/v1/bookings/{id}/occurrences/{seq}/cancel", post(cancel_date))
+        .route("/api/v1/bookings/{id}/occurrences/{seq}/move", post(move_date))
         .route("/api/v1/approvals", get(approvals))
         .route("/api/v1/closures", post(create_closure))
         .route("/api/v1/closures/preview", post(preview_closure))
@@ -534,7 +535,7 @@ async fn approvals(
 pub struct ApproveRequest {
     /// The dates to approve, by their `seq` in `occurrences`; every date that waits for a
     /// clerk when left out.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub dates: Option<Vec<i64>>,
     /// Approve dates that are only out of policy (outside opening hours, too long, …) anyway,
     /// and why: 1 to 2000 characters, for clerks in the policy's `out_of_policy` groups. A date
@@ -642,6 +643,41 @@ async fn cancel_date(
             .bookings
             .cancel_dates(&who, &id, &[seq], reason)
             .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The new start: RFC 3339 with an offset, or a local `YYYY-MM-DDTHH:MM` in the room's zone.
+    pub start: String,
+    /// The new end, as `start`.
+    pub end: String,
+}
+
+/// Moves one date of a booking to another time (a booking of one date: `seq` 0): its
+/// requester, or a clerk of its room. The core decides the new time as a new request now;
+/// refused, nothing changes and the date keeps its slot. Granted at once (or the date was
+/// still waiting for a clerk), the date moves in one transaction. An approved date whose new
+/// time needs a clerk keeps its slot, and a new date (with `replaces`) waits at the new time:
+/// approving it cancels the old date, rejecting it leaves the old one as it was.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/occurrences/{seq}/move",
+    params(("id" = String, Path), ("seq" = i64, Path, description = "The date's `seq` in `occurrences`.", minimum = 0)),
+    tag = "bookings", request_body = MoveRequest, security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
+async fn move_date(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, seq)): Path<(String, String)>,
+    ApiJson(body): ApiJson<MoveRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    let seq = date_seq(&id, &seq)?;
+    let request = crate::booking::MoveDate {
+        start: body.start,
+        end: body.end,
+    };
+    Ok(Json(
+        state.bookings.move_date(&who, &id, seq, request).await?,
     ))
 }
 
@@ -857,7 +893,7 @@ impl utoipa::Modify for BasicAuth {
     info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
     paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
           cancel_booking, booking_history, approvals, approve_booking, reject_booking, approve_date,
-          reject_date, cancel_date, create_closure, preview_closure, closure_bookings,
+          reject_date, cancel_date, move_date, create_closure, preview_closure, closure_bookings,
           decide_closure_booking,
           create_feed, list_feeds, revoke_feed),
     components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView,

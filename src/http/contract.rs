@@ -114,7 +114,7 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
             (409, vec!["wrong-status", "conflict"]),
             (
                 422,
-                ["reason-required", "no-dates"]
+                ["reason-required", "no-dates", "too-many-dates"]
                     .into_iter()
                     .chain(CORE_REFUSALS.iter().copied())
                     .collect(),
@@ -130,6 +130,24 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
             (404, vec!["not-found"]),
             (409, vec!["wrong-status"]),
             (422, vec!["reason-required"]),
+        ],
+        "move_date" => vec![
+            (403, vec!["not-allowed"]),
+            (404, vec!["not-found"]),
+            (409, vec!["wrong-status", "conflict"]),
+            (
+                422,
+                [
+                    "invalid-time",
+                    "ambiguous-local-time",
+                    "room-retired",
+                    "change-waiting",
+                    "change-overlaps",
+                ]
+                .into_iter()
+                .chain(CORE_REFUSALS.iter().copied())
+                .collect(),
+            ),
         ],
         "reject_booking" => vec![
             (403, vec!["forbidden"]),

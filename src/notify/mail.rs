@@ -350,6 +350,32 @@ pub enum BookingMailKind {
     Cancelled,
     /// The hold ran out before a clerk decided.
     Expired,
+    /// Some dates approved ([`BookingMail::dates`]), the booking not as a whole (others still
+    /// wait): carries `METHOD:REQUEST` of the booking as it stands.
+    DatesApproved,
+    /// Some dates rejected, with the reason.
+    DatesRejected,
+    /// Some dates cancelled, with the reason: carries `METHOD:CANCEL` with a RECURRENCE-ID a
+    /// date, so the requester's calendar drops those dates and keeps the others.
+    DatesCancelled,
+    /// Some dates' hold ran out (others were approved).
+    DatesExpired,
+    /// A date moved to another time: carries `METHOD:REQUEST` of the booking as it stands.
+    DatesMoved,
+}
+
+impl BookingMailKind {
+    /// Whether the mail is about some dates of the booking ([`BookingMail::dates`]).
+    pub fn about_dates(self) -> bool {
+        matches!(
+            self,
+            BookingMailKind::DatesApproved
+                | BookingMailKind::DatesRejected
+                | BookingMailKind::DatesCancelled
+                | BookingMailKind::DatesExpired
+                | BookingMailKind::DatesMoved
+        )
+    }
 }
 
 /// A resident's mail about their own booking.
@@ -364,6 +390,8 @@ pub struct BookingMail<'a> {
     pub building: Option<&'a str>,
     /// The clerk's or the resident's reason (rejected, cancelled).
     pub reason: Option<&'a str>,
+    /// The dates (occurrence `seq`) a mail about dates is about; empty otherwise.
+    pub dates: &'a [i64],
     /// A stable id of this mail, for `Message-ID`.
     pub message_id: &'a str,
     /// The booking's page, for the resident.
@@ -509,7 +537,26 @@ fn date_note(
         O::Booked(B::Expired) => "mail-date-expired",
         O::Booked(B::Approved) => return None,
     };
-    Some(lang.t(key))
+    Some(match date_reason(o) {
+        Some(why) if matches!(o.status, O::Booked(B::Cancelled | B::Rejected)) => {
+            format!("{}: {why}", lang.t(key))
+        }
+        _ => lang.t(key),
+    })
+}
+
+/// A date's own reason in one line, cut to a length a list of dates can carry.
+fn date_reason(o: &OccurrenceRecord) -> Option<String> {
+    const MAX: usize = 200;
+    let why = body_text(o.status_reason.as_deref()?);
+    let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    if why.is_empty() {
+        return None;
+    }
+    Some(match why.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &why[..cut]),
+        None => why,
+    })
 }
 
 /// A booking's time in words, in the room's local time: the span of a single booking
@@ -595,8 +642,10 @@ fn calendar(
     zone: Zone,
 ) -> Result<Option<(ItipMethod, String)>, MailError> {
     let method = match m.kind {
-        BookingMailKind::Approved => ItipMethod::Request,
-        BookingMailKind::Cancelled => ItipMethod::Cancel,
+        BookingMailKind::Approved
+        | BookingMailKind::DatesApproved
+        | BookingMailKind::DatesMoved => ItipMethod::Request,
+        BookingMailKind::Cancelled | BookingMailKind::DatesCancelled => ItipMethod::Cancel,
         _ => return Ok(None),
     };
     let from = sender(cfg)?;
@@ -629,7 +678,12 @@ fn calendar(
         attendee_email: &attendee_email,
         attendee_name: m.to_name,
     };
-    Ok(ical::itip_object(m.booking, &room, &detail, stamp, &itip).map(|text| (method, text)))
+    let text = if m.kind == BookingMailKind::DatesCancelled {
+        ical::itip_cancel_dates(m.booking, &room, &detail, stamp, &itip, m.dates)
+    } else {
+        ical::itip_object(m.booking, &room, &detail, stamp, &itip)
+    };
+    Ok(text.map(|text| (method, text)))
 }
 
 /// A resident's mail about their booking: see the module documentation.
@@ -652,23 +706,85 @@ pub fn booking_mail(cfg: &MailConfig, m: &BookingMail) -> Result<lettre::Message
             Some("mail-cancelled-calendar"),
         ),
         BookingMailKind::Expired => ("mail-expired-subject", "mail-expired-body", None),
+        BookingMailKind::DatesApproved => (
+            "mail-dates-approved-subject",
+            "mail-dates-approved-body",
+            Some("mail-approved-calendar"),
+        ),
+        BookingMailKind::DatesRejected => (
+            "mail-dates-rejected-subject",
+            "mail-dates-rejected-body",
+            None,
+        ),
+        BookingMailKind::DatesCancelled => (
+            "mail-dates-cancelled-subject",
+            "mail-dates-cancelled-body",
+            Some("mail-dates-cancelled-calendar"),
+        ),
+        BookingMailKind::DatesExpired => (
+            "mail-dates-expired-subject",
+            "mail-dates-expired-body",
+            None,
+        ),
+        BookingMailKind::DatesMoved => (
+            "mail-dates-moved-subject",
+            "mail-dates-moved-body",
+            Some("mail-approved-calendar"),
+        ),
     };
-    let subject = lang.t_args(subject_key, &[("room", room.clone())]);
+    // The dates a mail about dates is about, in time order.
+    let mut concerned: Vec<&OccurrenceRecord> = m
+        .booking
+        .occurrences
+        .iter()
+        .filter(|o| m.kind.about_dates() && m.dates.contains(&o.seq))
+        .collect();
+    concerned.sort_by_key(|o| (o.start, o.seq));
+    let count = concerned.len().to_arg();
+    let subject = lang.t_args(
+        subject_key,
+        &[("room", room.clone()), ("count", count.clone())],
+    );
     let calendar = calendar(cfg, m, zone)?;
 
     let mut body = vec![
         lang.t_args("mail-greeting", &[("name", text(header_text(m.to_name)))]),
         String::new(),
-        lang.t_args(body_key, &[("room", room)]),
+        lang.t_args(body_key, &[("room", room), ("count", count)]),
     ];
-    if let Some(reason) = m.reason.map(body_text).filter(|r| !r.trim().is_empty())
-        && matches!(
+    let shared_reason = m.reason.map(body_text).filter(|r| !r.trim().is_empty());
+    for o in concerned.iter().take(MAX_LISTED_DATES) {
+        let span = reasons::local_span(lang, zone.local(o.start), zone.local(o.end));
+        // Each date's own reason, unless one reason is said for all of them below.
+        match date_reason(o).filter(|_| shared_reason.is_none()) {
+            Some(why) => body.push(format!("  - {span} ({why})")),
+            None => body.push(format!("  - {span}")),
+        }
+    }
+    if concerned.len() > MAX_LISTED_DATES {
+        body.push(format!(
+            "  {}",
+            lang.t_args(
+                "mail-more-dates",
+                &[("count", (concerned.len() - MAX_LISTED_DATES).to_arg())]
+            )
+        ));
+    }
+    if let Some(reason) = shared_reason
+        && !matches!(
             m.kind,
-            BookingMailKind::Rejected | BookingMailKind::Cancelled | BookingMailKind::Expired
+            BookingMailKind::Received
+                | BookingMailKind::Approved
+                | BookingMailKind::DatesApproved
+                | BookingMailKind::DatesMoved
         )
     {
         body.push(String::new());
         body.push(lang.t_args("mail-reason", &[("reason", text(reason.trim()))]));
+    }
+    if m.kind.about_dates() {
+        body.push(String::new());
+        body.push(lang.t("mail-dates-rest"));
     }
     body.push(String::new());
     body.push(format!(
@@ -787,6 +903,7 @@ mod tests {
 
             status_reason: None,
             reasons: None,
+            replaces: None,
         }
     }
 
@@ -844,6 +961,7 @@ mod tests {
             room_name: "Storsalen",
             building: Some("Kulturhuset"),
             reason: Some("Salen skal males"),
+            dates: &[],
             message_id: "msg-1",
             booking_url: "https://lokal.example/bookinger/bk-1",
         }
@@ -1197,6 +1315,78 @@ mod tests {
         assert_eq!(prop(events[0], "UID"), Some("bk-series@lokal"));
         assert_eq!(prop(events[0], "STATUS"), Some("CANCELLED"));
         assert!(events[0].find_prop("RRULE").is_some());
+    }
+
+    #[test]
+    fn one_cancelled_date_of_a_series_cancels_that_instance_only() {
+        let mut b = series();
+        b.occurrences[2].status = crate::scheduling::BookingStatus::Cancelled.into();
+        b.occurrences[2].status_reason = Some("Koret tar pause".into());
+        b.updated_at += TimeDelta::hours(1);
+        let mut m = mail(BookingMailKind::DatesCancelled, Lang::Nb, &b);
+        m.dates = &[2];
+        m.reason = Some("Koret tar pause");
+        let sent = Sent::of(&booking_mail(&config(), &m).unwrap());
+        assert_eq!(
+            sent.header("Subject").as_deref(),
+            Some("Én dato avlyst: Storsalen")
+        );
+        let text = sent.text();
+        assert!(
+            text.contains("Denne datoen i bookingen din av Storsalen er avlyst:\n  - tirsdag 19. januar 2027 18:00–20:00\n"),
+            "{text}"
+        );
+        assert!(text.contains("Begrunnelse: Koret tar pause"), "{text}");
+        // The booking as it stands: the cancelled date marked, with why.
+        assert!(
+            text.contains("  - tirsdag 19. januar 2027 18:00–20:00 (avlyst: Koret tar pause)"),
+            "{text}"
+        );
+        let (method, body) = sent.calendar().unwrap();
+        assert_eq!(method, "CANCEL");
+        let unfolded = unfold(&body);
+        let cal = read_calendar(&unfolded).unwrap();
+        let events: Vec<&Component> = cal
+            .components
+            .iter()
+            .filter(|c| c.name == "VEVENT")
+            .collect();
+        assert_eq!(events.len(), 1, "{body}");
+        let e = events[0];
+        assert_eq!(prop(e, "UID"), Some("bk-series@lokal"));
+        assert_eq!(prop(e, "RECURRENCE-ID"), Some("20270119T180000"));
+        assert_eq!(
+            param(e, "RECURRENCE-ID", "TZID").as_deref(),
+            Some("Europe/Oslo")
+        );
+        assert_eq!(prop(e, "STATUS"), Some("CANCELLED"));
+        assert!(e.find_prop("RRULE").is_none());
+        // Higher than the approval's REQUEST before it.
+        let request = series();
+        let seq: i64 = prop(e, "SEQUENCE").unwrap().parse().unwrap();
+        assert!(seq > sequence(&request, ItipMethod::Request));
+
+        // In English, two dates, each with its own reason.
+        let mut b = series();
+        b.occurrences[0].status = crate::scheduling::BookingStatus::Rejected.into();
+        b.occurrences[0].status_reason = Some("Stengt: maling".into());
+        b.occurrences[3].status = crate::scheduling::BookingStatus::Rejected.into();
+        b.occurrences[3].status_reason = Some("Cup final".into());
+        let mut m = mail(BookingMailKind::DatesRejected, Lang::En, &b);
+        m.dates = &[3, 0];
+        m.reason = None;
+        let sent = Sent::of(&booking_mail(&config(), &m).unwrap());
+        assert_eq!(
+            sent.header("Subject").as_deref(),
+            Some("2 dates rejected: Storsalen")
+        );
+        let text = sent.text();
+        assert!(
+            text.contains("  - Tuesday 5 January 2027 18:00–20:00 (Stengt: maling)\n  - Tuesday 26 January 2027 18:00–20:00 (Cup final)\n"),
+            "{text}"
+        );
+        assert!(sent.calendar().is_none());
+        assert!(!text.contains("mail-"), "{text}");
     }
 
     #[test]

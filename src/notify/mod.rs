@@ -194,9 +194,34 @@ struct OutboxPayload {
     from: Option<String>,
     to: String,
     reason: Option<String>,
-    /// The date (occurrence) a one-date change is about; none for the whole booking.
+    /// A row of migration 0012's time, about one date; such rows were never told.
     #[serde(default)]
     seq: Option<i64>,
+    /// The dates (occurrences) a decision about dates is about (migration 0015); none for a
+    /// row about the whole booking.
+    #[serde(default)]
+    seqs: Option<Vec<i64>>,
+}
+
+/// The event type of a decision about some dates of a booking (`payload.seqs`).
+pub fn dates_event_type(to: &str) -> Option<&'static str> {
+    Some(match to {
+        "approved" => "booking.dates_approved",
+        "rejected" => "booking.dates_rejected",
+        "cancelled" => "booking.dates_cancelled",
+        "expired" => "booking.dates_expired",
+        "moved" => "booking.dates_moved",
+        _ => return None,
+    })
+}
+
+/// What a mail about some dates carries in its delivery's `body`: the dates and the reason
+/// said for all of them, fixed when the notice is fanned out.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+struct DatesBody {
+    seqs: Vec<i64>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// Why a notification step failed (logged by the worker, which tries again later).
@@ -622,15 +647,18 @@ impl Notifier {
                 return Ok((Vec::new(), Vec::new()));
             }
         };
-        let Some(kind) = event_type(payload.from.as_deref(), &payload.to) else {
+        let kind = match &payload.seqs {
+            Some(_) => dates_event_type(&payload.to),
+            None => event_type(payload.from.as_deref(), &payload.to),
+        };
+        let Some(kind) = kind else {
             return Ok((Vec::new(), Vec::new()));
         };
-        // A change of one date (issue 16) is not a change of the booking: its mails and
-        // webhooks would say the whole booking was cancelled or rejected. Until one-date
-        // notices exist, only the audit trail and the calendars show it.
-        if payload.seq.is_some() {
+        // A row about one date written before migration 0015 (no list): never told.
+        if payload.seq.is_some() && payload.seqs.is_none() {
             return Ok((Vec::new(), Vec::new()));
         }
+        let dates: &[i64] = payload.seqs.as_deref().unwrap_or_default();
         let Some(booking_id) = &event.booking_id else {
             return Ok((Vec::new(), Vec::new()));
         };
@@ -655,6 +683,7 @@ impl Notifier {
                 booking: &booking,
                 room: &room,
                 reason: payload.reason.as_deref(),
+                dates,
                 public_url: &self.public_url,
             };
             let body = match hook.format {
@@ -686,7 +715,13 @@ impl Notifier {
                 target: contact.email.clone(),
                 lang: contact.lang,
                 message_id: self.message_id(event.id, "email", &contact.email),
-                body: None,
+                body: payload.seqs.as_ref().map(|seqs| {
+                    serde_json::to_string(&DatesBody {
+                        seqs: seqs.clone(),
+                        reason: payload.reason.clone(),
+                    })
+                    .unwrap_or_default()
+                }),
             });
         }
         let mut digests = Vec::new();
@@ -821,7 +856,20 @@ impl Notifier {
             "booking.rejected" => mail::BookingMailKind::Rejected,
             "booking.cancelled" => mail::BookingMailKind::Cancelled,
             "booking.expired" => mail::BookingMailKind::Expired,
+            "booking.dates_approved" => mail::BookingMailKind::DatesApproved,
+            "booking.dates_rejected" => mail::BookingMailKind::DatesRejected,
+            "booking.dates_cancelled" => mail::BookingMailKind::DatesCancelled,
+            "booking.dates_expired" => mail::BookingMailKind::DatesExpired,
+            "booking.dates_moved" => mail::BookingMailKind::DatesMoved,
             other => return Err(Failure::permanent(format!("no mail for {other}"))),
+        };
+        let about_dates: Option<DatesBody> = if kind.about_dates() {
+            let body = d.body.as_deref().unwrap_or_default();
+            Some(serde_json::from_str(body).map_err(|e| {
+                Failure::permanent(format!("a mail about dates without its dates: {e}"))
+            })?)
+        } else {
+            None
         };
         let booking_id = d.booking_id.as_deref().unwrap_or_default();
         let booking = self
@@ -834,7 +882,10 @@ impl Notifier {
             .await
             .map_err(Failure::transient)?
             .ok_or_else(|| Failure::permanent(format!("no room {}", booking.room_id)))?;
-        let reason = self.reason_of(d, facts).await;
+        let reason = match &about_dates {
+            Some(dates) => dates.reason.clone(),
+            None => self.reason_of(d, facts).await,
+        };
         let name = match booking.requester_id.strip_prefix("resident:") {
             Some(id) => self
                 .contact(facts, id)
@@ -856,6 +907,10 @@ impl Notifier {
                 room_name: &room.room.name,
                 building: room.room.building.as_deref(),
                 reason: reason.as_deref(),
+                dates: about_dates
+                    .as_ref()
+                    .map(|d| d.seqs.as_slice())
+                    .unwrap_or_default(),
                 message_id: &d.message_id,
                 booking_url: &booking_url,
             },

@@ -56,12 +56,17 @@ pub enum WebhookFormat {
 }
 
 /// The event types a webhook can ask for.
-pub const EVENT_TYPES: [&str; 5] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "booking.requested",
     "booking.approved",
     "booking.rejected",
     "booking.cancelled",
     "booking.expired",
+    "booking.dates_approved",
+    "booking.dates_rejected",
+    "booking.dates_cancelled",
+    "booking.dates_expired",
+    "booking.dates_moved",
 ];
 
 impl WebhookConfig {
@@ -158,6 +163,8 @@ pub struct EventFacts<'a> {
     pub booking: &'a BookingRecord,
     pub room: &'a StoredRoom,
     pub reason: Option<&'a str>,
+    /// The dates (occurrence `seq`) a `booking.dates_*` event is about; empty otherwise.
+    pub dates: &'a [i64],
     /// The public base URL, without a trailing slash.
     pub public_url: &'a str,
 }
@@ -199,7 +206,41 @@ pub fn json_body(f: &EventFacts) -> Value {
             },
         },
         "reason": f.reason,
+        "dates": dates_json(f),
     })
+}
+
+/// The dates a `booking.dates_*` event is about, each with its times (UTC and on the room's
+/// wall clock), status and reason; `null` for an event about the whole booking.
+fn dates_json(f: &EventFacts) -> Value {
+    if f.dates.is_empty() {
+        return Value::Null;
+    }
+    let zone = crate::scheduling::Zone::parse(&f.booking.time_zone).ok();
+    let mut dates: Vec<&crate::booking::records::OccurrenceRecord> = f
+        .booking
+        .occurrences
+        .iter()
+        .filter(|o| f.dates.contains(&o.seq))
+        .collect();
+    dates.sort_by_key(|o| (o.start, o.seq));
+    Value::Array(
+        dates
+            .into_iter()
+            .map(|o| {
+                let local = |t| zone.map(|z| z.local(t).format("%Y-%m-%dT%H:%M").to_string());
+                json!({
+                    "seq": o.seq,
+                    "start": o.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "end": o.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "local_start": local(o.start),
+                    "local_end": local(o.end),
+                    "status": o.status,
+                    "reason": o.status_reason,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A Teams message: an Adaptive Card 1.4 in the envelope that both a Teams Workflows
@@ -212,6 +253,11 @@ pub fn teams_body(f: &EventFacts) -> Value {
         "booking.rejected" => "Booking rejected",
         "booking.cancelled" => "Booking cancelled",
         "booking.expired" => "Booking request expired",
+        "booking.dates_approved" => "Dates of a booking approved",
+        "booking.dates_rejected" => "Dates of a booking rejected",
+        "booking.dates_cancelled" => "Dates of a booking cancelled",
+        "booking.dates_expired" => "Dates of a booking request expired",
+        "booking.dates_moved" => "A date of a booking moved",
         other => other,
     };
     let room = match &f.room.room.building {
@@ -241,6 +287,26 @@ pub fn teams_body(f: &EventFacts) -> Value {
     ];
     if let Some(reason) = f.reason {
         facts.push(json!({"title": "Reason", "value": reason}));
+    }
+    if let Value::Array(dates) = dates_json(f) {
+        let listed: Vec<String> = dates
+            .iter()
+            .take(20)
+            .filter_map(|d| {
+                Some(format!(
+                    "{} – {}",
+                    d["local_start"].as_str()?,
+                    d["local_end"].as_str()?
+                ))
+            })
+            .map(|s| s.replace('T', " "))
+            .collect();
+        let more = dates.len().saturating_sub(listed.len());
+        let mut value = listed.join(", ");
+        if more > 0 {
+            value.push_str(&format!(" (+ {more})"));
+        }
+        facts.push(json!({"title": "Dates", "value": value}));
     }
     json!({
         "type": "message",

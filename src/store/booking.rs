@@ -57,6 +57,8 @@ pub struct OccurrenceRecord {
     /// The core's reasons for the date as JSON (`[{"code", "message"}]`), when it refused or
     /// flagged the date on approval.
     pub reasons: Option<String>,
+    /// The date (`seq`) this one would replace: a move waiting for a clerk (migration 0015).
+    pub replaces: Option<i64>,
 }
 
 /// A booking about to be inserted (ids, times and statuses decided by the caller).
@@ -122,6 +124,55 @@ pub struct DatesSnapshot {
 pub struct DatesLoad<'a> {
     pub building: Option<&'a str>,
     pub window: Interval,
+}
+
+/// Where a date of a booking is to move (issue 16), as the core decided it.
+#[derive(Clone, Debug)]
+pub enum DateMove {
+    /// The date itself moves: granted at once, or it was only waiting for a clerk anyway.
+    InPlace {
+        seq: i64,
+        span: Interval,
+        blocked: Interval,
+        status: BookingStatus,
+    },
+    /// The date stays where it is (approved) and a new date waits for a clerk at the new time;
+    /// approving it cancels the old one (`occurrences.replaces`).
+    Replace {
+        replaces: i64,
+        span: Interval,
+        blocked: Interval,
+    },
+}
+
+impl DateMove {
+    /// The time the date blocks at its new place.
+    pub fn blocked(&self) -> Option<Interval> {
+        match self {
+            DateMove::InPlace { blocked, .. } | DateMove::Replace { blocked, .. } => Some(*blocked),
+        }
+    }
+}
+
+/// What a change of a booking's date comes to, inside its transaction.
+#[derive(Clone, Debug)]
+pub struct DateMoved {
+    pub change: DateMove,
+    /// For the audit trail: from where to where, in words.
+    pub reason: String,
+    /// The booking's hold, when it now waits for a clerk.
+    pub hold_until: Option<DateTime<Utc>>,
+    /// The booking's own start and end (local wall time text), for a booking of one date.
+    pub local: Option<(String, String)>,
+}
+
+/// What a change of a date sees, read inside its transaction.
+#[derive(Clone, Debug)]
+pub struct MoveSnapshot {
+    pub booking: BookingRecord,
+    /// The room's blocking occurrences and closures around the new time, and the requester's
+    /// own over the quota window (as a creation sees them); the booking's own dates included.
+    pub snapshot: Snapshot,
 }
 
 /// Who a creation is for, and how to recognise a retry.
@@ -276,10 +327,11 @@ type OccurrenceRow = (
     OccurrenceStatus,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 const SELECT_OCCURRENCES: &str = "SELECT booking_id, seq, start_at, end_at, block_start, block_end, status, \
-     status_reason, reasons FROM occurrences";
+     status_reason, reasons, replaces FROM occurrences";
 
 type ExistingRow = (
     String,
@@ -384,8 +436,27 @@ macro_rules! record_change {
     }};
 }
 
-/// Appends an audit row about one date (`seq`) of a booking (and, by trigger, an outbox row
-/// whose payload names the date).
+/// Appends an audit row about the whole booking that only follows its dates: no outbox row
+/// (migration 0015); the notice is the dates' own ([`date_notice`]).
+macro_rules! record_quiet_change {
+    ($tx:ident, $booking:expr, $now:expr, $actor:expr, $from:expr, $to:expr) => {{
+        sqlx::query(
+            "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason, quiet) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+        )
+        .bind($booking)
+        .bind($now)
+        .bind($actor)
+        .bind($from)
+        .bind($to)
+        .bind(true)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// Appends an audit row about one date (`seq`) of a booking; its notice is written apart
+/// ([`date_notice`], migration 0015).
 macro_rules! record_date_change {
     ($tx:ident, $booking:expr, $seq:expr, $now:expr, $actor:expr, $from:expr, $to:expr, $reason:expr) => {{
         sqlx::query(
@@ -399,6 +470,34 @@ macro_rules! record_date_change {
         .bind($to)
         .bind($reason)
         .bind($seq)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// Writes the outbox row of a decision about some dates of a booking (migration 0015): one
+/// row for the dates that moved to `$to`, their `seqs` listed, for the notifier to tell the
+/// requester and the webhooks once. Written only when no row about the whole booking tells
+/// it (see [`Store::decide_dates`]).
+macro_rules! date_notice {
+    ($tx:ident, $booking:expr, $now:expr, $actor:expr, $to:expr, $reason:expr, $seqs:expr) => {{
+        let to: &str = $to;
+        let seqs: &[i64] = $seqs;
+        let payload = serde_json::json!({
+            "booking_id": $booking,
+            "from": serde_json::Value::Null,
+            "to": to,
+            "actor": $actor,
+            "reason": $reason,
+            "seqs": seqs,
+        });
+        sqlx::query(
+            "INSERT INTO outbox (created_at, kind, booking_id, payload) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($now)
+        .bind(format!("booking.dates_{to}"))
+        .bind($booking)
+        .bind(payload.to_string())
         .execute(&mut *$tx)
         .await?;
     }};
@@ -504,7 +603,8 @@ macro_rules! expire_in_tx {
             .await?;
             if to != BookingStatus::Expired {
                 // Approved dates remain: the row about the booking does not cover the dates
-                // that expired, so each gets its own.
+                // that expired, so each gets its own, and the notice is about those dates
+                // (the booking only follows them: its row is quiet, and says no reason).
                 for seq in &waiting {
                     record_date_change!(
                         $tx,
@@ -517,16 +617,19 @@ macro_rules! expire_in_tx {
                         Some(EXPIRED_REASON)
                     );
                 }
+                record_quiet_change!($tx, id, $now, "lokal", Some("pending"), to_name);
+                date_notice!($tx, id, $now, "lokal", "expired", Some(EXPIRED_REASON), &waiting);
+            } else {
+                record_change!(
+                    $tx,
+                    id,
+                    $now,
+                    "lokal",
+                    Some("pending"),
+                    to_name,
+                    Some(EXPIRED_REASON)
+                );
             }
-            record_change!(
-                $tx,
-                id,
-                $now,
-                "lokal",
-                Some("pending"),
-                to_name,
-                Some(EXPIRED_REASON)
-            );
         }
         expired
     }};
@@ -937,6 +1040,7 @@ fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
                     .map_or(OccurrenceStatus::Skipped, OccurrenceStatus::Booked),
                 status_reason: None,
                 reasons: None,
+                replaces: None,
             })
             .collect(),
     }
@@ -1116,6 +1220,7 @@ impl Store {
                     status: r.6,
                     status_reason: r.7,
                     reasons: r.8,
+                    replaces: r.9,
                 });
             }
             for b in chunk.iter_mut() {
@@ -1252,8 +1357,10 @@ impl Store {
     /// (`scheduling::derived_status`) with an audit row about the booking when it changes.
     ///
     /// A date's row is left out when the booking's row covers it: the booking moved from
-    /// `from` to `to` and so did the date, with the same reason. `decide`'s refusal writes
-    /// nothing but the expiries.
+    /// `from` to `to` and so did the date, with the same reason. The requester and webhooks
+    /// hear once per decision: from the booking's row when the booking moved as dates did,
+    /// else from one outbox row per status listing its dates (migration 0015), the booking's
+    /// row then quiet. `decide`'s refusal writes nothing but the expiries.
     #[allow(clippy::too_many_arguments)]
     pub async fn decide_dates<T>(
         &self,
@@ -1309,6 +1416,7 @@ impl Store {
                     status: r.6,
                     status_reason: r.7,
                     reasons: r.8,
+                    replaces: r.9,
                 })
                 .collect();
             let mut snapshot = DatesSnapshot {
@@ -1404,10 +1512,22 @@ impl Store {
             }
             let new = crate::scheduling::derived_status(booking.occurrences.iter().map(|o| o.status))
                 .unwrap_or(old);
+            // The booking's row tells the requester when the booking moved as some of these
+            // dates did (all approved, the last cancelled): its mail shows every date, those
+            // that went otherwise marked with their reasons. Otherwise the booking only
+            // follows its dates (its last waiting date was rejected, and approved ones remain):
+            // its row is quiet and the dates tell, one notice a status.
+            let told_by_booking = new != old
+                && moves
+                    .iter()
+                    .any(|(change, from)| *from == old && change.to == new);
             for (change, from) in &moves {
                 // The booking's own row says it for a date that moved as the booking did, for
                 // the same reason (an override's reason, say, is the date's own).
-                if new != old && *from == old && change.to == new && change.reason == decided.reason
+                if told_by_booking
+                    && *from == old
+                    && change.to == new
+                    && change.reason == decided.reason
                 {
                     continue;
                 }
@@ -1438,13 +1558,244 @@ impl Store {
                     tx.rollback().await?;
                     return Err(TransitionError::WrongStatus { status: old });
                 }
-                record_change!(tx, id, now, actor, Some(old.as_str()), new.as_str(), decided.reason.as_deref());
+                if told_by_booking {
+                    record_change!(tx, id, now, actor, Some(old.as_str()), new.as_str(), decided.reason.as_deref());
+                } else {
+                    record_quiet_change!(tx, id, now, actor, Some(old.as_str()), new.as_str());
+                }
             } else if !moves.is_empty() {
                 sqlx::query("UPDATE bookings SET updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+            }
+            if !told_by_booking {
+                let mut statuses: Vec<BookingStatus> = moves.iter().map(|(c, _)| c.to).collect();
+                statuses.sort_by_key(|s| s.as_str());
+                statuses.dedup();
+                for to in statuses {
+                    let dates: Vec<&DateChange> =
+                        moves.iter().map(|(c, _)| c).filter(|c| c.to == to).collect();
+                    let seqs: Vec<i64> = dates.iter().map(|c| c.seq).collect();
+                    // One reason when the dates share it; else each date's own is shown.
+                    let reason = dates
+                        .first()
+                        .and_then(|c| c.reason.clone())
+                        .filter(|r| dates.iter().all(|c| c.reason.as_deref() == Some(r.as_str())));
+                    date_notice!(tx, id, now, actor, to.as_str(), reason, &seqs);
+                }
+            }
+            tx.commit().await?;
+        });
+        match self.booking(id).await? {
+            Some(b) => Ok(Ok(b)),
+            None => Err(TransitionError::NotFound),
+        }
+    }
+
+    /// Moves one date of a booking (issue 16) in one write transaction: takes the room's
+    /// writer turn and part locks as a creation does, expires stale holds, reads the booking
+    /// and what a creation at the new time would see (`key`), lets `decide` (the core) say
+    /// where the date goes, and writes it: the date moved in place, or a new date waiting for
+    /// a clerk that replaces it. Nobody can book the old or the new slot in between; a refusal
+    /// writes nothing but the expiries, so the requester keeps what they had.
+    pub async fn move_date<T>(
+        &self,
+        booking_id: &str,
+        key: &CreateKey<'_>,
+        now: DateTime<Utc>,
+        actor: &str,
+        decide: impl FnOnce(&MoveSnapshot) -> Result<DateMoved, T>,
+    ) -> Result<Result<BookingRecord, T>, TransitionError> {
+        let for_update = match &self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR UPDATE",
+        };
+        let id = booking_id;
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            let pg = matches!(self.pool, Pool::Postgres(_));
+            if pg {
+                sqlx::query(LOCK_PARTS_OF_1)
+                    .bind(key.room_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            expire_in_tx!(tx, Some(key.room_id), now, pg, Some(id));
+            let row: Option<BookingRow> =
+                sqlx::query_as(&format!("{SELECT_BOOKINGS} WHERE id = $1{for_update}"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row.filter(|r| r.room_id == key.room_id) else {
+                tx.commit().await?;
+                return Err(TransitionError::NotFound);
+            };
+            let mut booking = booking_from_row(row);
+            let dates: Vec<OccurrenceRow> = sqlx::query_as(&format!(
+                "{SELECT_OCCURRENCES} WHERE booking_id = $1 ORDER BY seq"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            booking.occurrences = dates
+                .into_iter()
+                .map(|r| OccurrenceRecord {
+                    seq: r.1,
+                    start: r.2,
+                    end: r.3,
+                    block_start: r.4,
+                    block_end: r.5,
+                    status: r.6,
+                    status_reason: r.7,
+                    reasons: r.8,
+                    replaces: r.9,
+                })
+                .collect();
+            let (from, to) = (key.window.start(), key.window.end());
+            let earliest = from.checked_sub_signed(MAX_BLOCK).unwrap_or(from);
+            let qwin = key.quota_window.unwrap_or(key.window);
+            let qfrom = qwin
+                .start()
+                .checked_sub_signed(MAX_BLOCK)
+                .unwrap_or(qwin.start());
+            let rows: Vec<SnapshotRow> = sqlx::query_as(SNAPSHOT_SQL)
+                .bind(key.room_id)
+                .bind(earliest)
+                .bind(from)
+                .bind(to)
+                .bind(key.requester_id)
+                .bind(qfrom)
+                .bind(qwin.start())
+                .bind(qwin.end())
+                .bind(key.quota_window.is_some())
+                .bind(key.building.unwrap_or_default())
+                .bind(None::<&str>)
+                .fetch_all(&mut *tx)
+                .await?;
+            let seen = MoveSnapshot {
+                booking,
+                snapshot: snapshot_of(rows, now).0,
+            };
+            let moved = match decide(&seen) {
+                Ok(m) => m,
+                Err(refusal) => {
+                    tx.commit().await?;
+                    return Ok(Err(refusal));
+                }
+            };
+            if moved
+                .change
+                .blocked()
+                .is_some_and(|b| b.end() - b.start() > MAX_BLOCK)
+            {
+                tx.rollback().await?;
+                return Err(TransitionError::Store(StoreError::TooLong));
+            }
+            let mut booking = seen.booking;
+            let old = booking.status;
+            match &moved.change {
+                DateMove::InPlace { seq, span, blocked, status } => {
+                    let Some(date) = booking.occurrences.iter_mut().find(|o| o.seq == *seq) else {
+                        tx.rollback().await?;
+                        return Err(TransitionError::NotFound);
+                    };
+                    let from_status = date.status;
+                    let changed = sqlx::query(
+                        "UPDATE occurrences SET start_at = $1, end_at = $2, block_start = $3, block_end = $4, \
+                         status = $5, status_reason = NULL, reasons = NULL \
+                         WHERE booking_id = $6 AND seq = $7 AND status IN ('pending', 'approved')",
+                    )
+                    .bind(span.start())
+                    .bind(span.end())
+                    .bind(blocked.start())
+                    .bind(blocked.end())
+                    .bind(status.as_str())
+                    .bind(id)
+                    .bind(*seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_insert_error)?
+                    .rows_affected();
+                    if changed != 1 {
+                        tx.rollback().await?;
+                        return Err(TransitionError::WrongStatus { status: old });
+                    }
+                    date.status = OccurrenceStatus::Booked(*status);
+                    record_date_change!(
+                        tx,
+                        id,
+                        *seq,
+                        now,
+                        actor,
+                        Some(from_status.as_str()),
+                        status.as_str(),
+                        Some(moved.reason.as_str())
+                    );
+                }
+                DateMove::Replace { replaces, span, blocked } => {
+                    let next = booking.occurrences.iter().map(|o| o.seq).max().unwrap_or(-1) + 1;
+                    sqlx::query(
+                        "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status, replaces) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+                    )
+                    .bind(id)
+                    .bind(next)
+                    .bind(key.room_id)
+                    .bind(span.start())
+                    .bind(span.end())
+                    .bind(blocked.start())
+                    .bind(blocked.end())
+                    .bind(*replaces)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_insert_error)?;
+                    booking.occurrences.push(OccurrenceRecord {
+                        seq: next,
+                        start: span.start(),
+                        end: span.end(),
+                        block_start: blocked.start(),
+                        block_end: blocked.end(),
+                        status: OccurrenceStatus::Booked(BookingStatus::Pending),
+                        status_reason: None,
+                        reasons: None,
+                        replaces: Some(*replaces),
+                    });
+                    record_date_change!(
+                        tx,
+                        id,
+                        next,
+                        now,
+                        actor,
+                        None::<&str>,
+                        "pending",
+                        Some(moved.reason.as_str())
+                    );
+                }
+            }
+            let new = crate::scheduling::derived_status(booking.occurrences.iter().map(|o| o.status))
+                .unwrap_or(old);
+            sqlx::query(
+                "UPDATE bookings SET status = $1, updated_at = $2, \
+                 hold_until = CASE WHEN $1 = 'pending' THEN COALESCE($3, hold_until) ELSE hold_until END, \
+                 local_start = COALESCE($4, local_start), local_end = COALESCE($5, local_end) WHERE id = $6",
+            )
+            .bind(new.as_str())
+            .bind(now)
+            .bind(moved.hold_until)
+            .bind(moved.local.as_ref().map(|l| l.0.as_str()))
+            .bind(moved.local.as_ref().map(|l| l.1.as_str()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if new != old {
+                // The booking follows its dates; the date's notice tells.
+                record_quiet_change!(tx, id, now, actor, Some(old.as_str()), new.as_str());
+            }
+            if let DateMove::InPlace { seq, .. } = &moved.change {
+                date_notice!(tx, id, now, actor, "moved", Some(moved.reason.as_str()), &[*seq]);
             }
             tx.commit().await?;
         });

@@ -15,9 +15,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::directory::DirRoom;
 
 pub use booking::{
-    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, DateChange, DatesDecided,
-    DatesLoad, DatesSnapshot, MAX_BLOCK, NewBooking, NewOccurrence, OccurrenceRecord,
-    ResidentRecord, Snapshot, TransitionError,
+    AuditRecord, BookingRecord, ClosureRecord, CreateKey, Created, DateChange, DateMove, DateMoved,
+    DatesDecided, DatesLoad, DatesSnapshot, MAX_BLOCK, MoveSnapshot, NewBooking, NewOccurrence,
+    OccurrenceRecord, ResidentRecord, Snapshot, TransitionError,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
 pub use closure::{ClosureDecisionRecord, ClosureHits, HitQuery};

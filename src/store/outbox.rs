@@ -730,7 +730,8 @@ impl Store {
         Ok(found)
     }
 
-    /// The audit rows of these bookings, oldest first: `(booking id, to status, reason)`.
+    /// The audit rows about these whole bookings that told somebody, oldest first:
+    /// `(booking id, to status, reason)`.
     pub async fn reasons_of(
         &self,
         booking_ids: &[String],
@@ -738,7 +739,7 @@ impl Store {
         let mut found = Vec::new();
         for chunk in booking_ids.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT booking_id, to_status, reason FROM audit WHERE booking_id IN ({}) ORDER BY id",
+                "SELECT booking_id, to_status, reason FROM audit WHERE booking_id IN ({}) AND seq IS NULL AND NOT quiet ORDER BY id",
                 placeholders(chunk.len())
             );
             let rows: Vec<(String, String, Option<String>)> = on_pool!(self, pool => {

@@ -257,6 +257,8 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
                     "too-long" => "book-error-too-long",
                     "ambiguous-local-time" => "book-error-ambiguous",
                     "invalid-recurrence" => "reason-invalid-recurrence",
+                    "change-overlaps" => "book-error-change-overlaps",
+                    "change-waiting" => "book-error-change-waiting",
                     _ => "book-error-time",
                 };
                 Shown::field(StatusCode::UNPROCESSABLE_ENTITY, field, lang.t(key))

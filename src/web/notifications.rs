@@ -117,8 +117,17 @@ async fn list(
 
 fn event_text(lang: super::Lang, event: &str) -> String {
     match event {
-        "booking.requested" | "booking.approved" | "booking.rejected" | "booking.cancelled"
-        | "booking.expired" | "digest" => lang.t(&format!(
+        "booking.requested"
+        | "booking.approved"
+        | "booking.rejected"
+        | "booking.cancelled"
+        | "booking.expired"
+        | "booking.dates_approved"
+        | "booking.dates_rejected"
+        | "booking.dates_cancelled"
+        | "booking.dates_expired"
+        | "booking.dates_moved"
+        | "digest" => lang.t(&format!(
             "console-notify-event-{}",
             event.trim_start_matches("booking.")
         )),

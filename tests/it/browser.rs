@@ -200,6 +200,12 @@ async fn a_resident_books_a_clerk_approves_and_a_second_resident_meets_the_confl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_approves_all_but_the_closed_date_and_a_resident_cancels_one_and_moves_another() {
+    let lokal = start_lokal().await;
+    browse("dates.mjs", &lokal).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_books_with_the_keyboard_only() {
     let lokal = start_lokal().await;
     browse("keyboard.mjs", &lokal).await;

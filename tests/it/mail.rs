@@ -127,6 +127,7 @@ async fn an_approval_arrives_with_an_imip_request_and_the_cancellation_cancels_t
                 room_name: &room.name,
                 building: room.building.as_deref(),
                 reason,
+                dates: &[],
                 message_id: &message_id,
                 booking_url: &url,
             },

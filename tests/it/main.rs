@@ -5,6 +5,7 @@ mod architecture;
 mod browser;
 mod caldav;
 mod caldav_clients;
+mod changes;
 mod closures;
 mod compose;
 mod concurrency;

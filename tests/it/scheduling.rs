@@ -241,22 +241,19 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     assert_eq!(status, 204);
     assert_eq!(in_room(&bookings_of(&app, LARS).await, &room).len(), 1);
 
-    // A move overlapping the old time re-books: the old booking is cancelled, the new one
-    // approved (it does not conflict with the one it replaces).
+    // A move overlapping the old time moves the booking (issue 16): the same booking, at the
+    // new time, decided by the core in one transaction; it does not conflict with itself.
     let moved = renamed.replace("20270105T110000", "20270105T113000");
     let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &moved).await;
     assert_eq!(status, 204);
     let all = bookings_of(&app, LARS).await;
     let mine = in_room(&all, &room);
-    assert_eq!(mine.len(), 2, "{all:?}");
-    let old = mine.iter().find(|b| b["id"] == first.as_str()).unwrap();
-    assert_eq!(old["status"], "cancelled");
-    let new = mine.iter().find(|b| b["id"] != first.as_str()).unwrap();
-    assert_eq!(new["status"], "approved");
-    assert_eq!(new["local_end"], "2027-01-05T11:30");
-    let second = new["id"].as_str().unwrap().to_owned();
+    assert_eq!(mine.len(), 1, "{all:?}");
+    assert_eq!(mine[0]["id"], first.as_str());
+    assert_eq!(mine[0]["status"], "approved");
+    assert_eq!(mine[0]["local_end"], "2027-01-05T11:30");
 
-    // A move onto a busy slot: DECLINED with a reason, and the old slot is freed.
+    // A move onto a busy slot: DECLINED with a reason, and the booking keeps its old time.
     let (status, _) = app
         .post(
             "/api/v1/bookings",
@@ -280,11 +277,31 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
     let unfolded = body.replace("\r\n ", "");
     assert!(unfolded.contains("REQUEST-STATUS:4.0;"), "{body}");
     assert!(unfolded.contains("COMMENT;X-LOKAL=1:"), "{body}");
+    assert!(
+        unfolded.contains("fortsatt ditt på den gamle tiden")
+            || unfolded.contains("still yours at the earlier time"),
+        "{body}"
+    );
     let all = bookings_of(&app, LARS).await;
-    let second = all.iter().find(|b| b["id"] == second.as_str()).unwrap();
-    assert_eq!(second["status"], "cancelled");
+    let kept = all.iter().find(|b| b["id"] == first.as_str()).unwrap();
+    assert_eq!(kept["status"], "approved");
+    assert_eq!(kept["local_end"], "2027-01-05T11:30");
+    // Ingrid's meeting is untouched and nothing overlaps.
+    let store = lokal::startup::store_of(&app.state);
+    assert_eq!(store.overlapping_pairs().await.unwrap(), 0);
 
-    // Moving back to a free time books again; DELETE cancels it.
+    // Back at the time the booking holds: the room accepts again, nothing is booked anew.
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &moved).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+    assert_eq!(in_room(&bookings_of(&app, LARS).await, &room).len(), 1);
+
+    // Moving to another free time moves it again.
     let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
     assert_eq!(status, 204);
     let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
@@ -293,6 +310,9 @@ async fn preconditions_moves_deletes_and_retries_keep_bookings_right() {
         Some("ACCEPTED"),
         "{body}"
     );
+    let all = bookings_of(&app, LARS).await;
+    assert_eq!(in_room(&all, &room).len(), 1, "{all:?}");
+    assert_eq!(in_room(&all, &room)[0]["local_end"], "2027-01-05T11:00");
     // Taking the room out of the meeting frees it (the booking just made is
     // cancelled); inviting it again books it.
     let without_room = ics

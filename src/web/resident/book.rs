@@ -185,7 +185,7 @@ fn check_fields(
 }
 
 /// The decision in words.
-fn explain(lang: Lang, decision: &Decision, zone: Zone) -> CheckResult {
+pub(super) fn explain(lang: Lang, decision: &Decision, zone: Zone) -> CheckResult {
     let (outcome, key) = match decision.outcome {
         Outcome::Approved => ("approved", "check-approved"),
         Outcome::Pending => ("pending", "check-pending"),

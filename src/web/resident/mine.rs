@@ -33,6 +33,24 @@ pub fn status_text(lang: Lang, status: &str) -> String {
 pub(crate) fn status_reason_text(lang: Lang, reason: &str) -> String {
     match reason {
         "cancelled by the requester" => lang.t("status-reason-requester"),
+        r if r.starts_with("moved ") || r.starts_with("asks to move ") => {
+            // "moved from A to B", "asks to move date N from A to B", "moved to A"
+            let times = r.split_once("from ").map_or(r, |(_, t)| t);
+            match times.split_once(" to ") {
+                Some((a, b)) => lang.t_args(
+                    if r.starts_with("asks") {
+                        "status-reason-move-asked"
+                    } else {
+                        "status-reason-moved"
+                    },
+                    &[("from", a.to_arg()), ("to", b.to_arg())],
+                ),
+                None => lang.t_args(
+                    "status-reason-moved-to",
+                    &[("to", r.trim_start_matches("moved to ").to_arg())],
+                ),
+            }
+        }
         "no clerk decided before the hold ran out" => lang.t("status-reason-expired"),
         other => other.to_owned(),
     }
@@ -64,11 +82,11 @@ struct MinePage {
     items: Vec<Item>,
 }
 
-fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
+pub(super) fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
     v.user.as_ref().ok_or_else(|| sign_in_first(v).into())
 }
 
-fn not_found(v: &Visitor) -> PageError {
+pub(super) fn not_found(v: &Visitor) -> PageError {
     error_page(
         v,
         StatusCode::NOT_FOUND,
@@ -78,14 +96,14 @@ fn not_found(v: &Visitor) -> PageError {
     .into()
 }
 
-fn service_error(v: &Visitor, e: BookingError) -> PageError {
+pub(super) fn service_error(v: &Visitor, e: BookingError) -> PageError {
     error::booking_page(v, &e, At::Mine).into()
 }
 
 /// The signed-in person's own booking. Anybody else's is not found here, even for a clerk of
 /// its hall or an administrator (who may see it in the console, where cancelling needs a
 /// reason for the requester).
-async fn own(
+pub(super) async fn own(
     state: &AppState,
     v: &Visitor,
     who: &Principal,
@@ -102,7 +120,10 @@ async fn own(
     Ok(record)
 }
 
-async fn hall_names(state: &AppState, v: &Visitor) -> Result<HashMap<String, String>, PageError> {
+pub(super) async fn hall_names(
+    state: &AppState,
+    v: &Visitor,
+) -> Result<HashMap<String, String>, PageError> {
     match state.bookings.rooms(true).await {
         Ok(rooms) => Ok(rooms
             .into_iter()
@@ -233,7 +254,9 @@ pub async fn detail(
         }
     }
     let notice = q.notice.as_deref().and_then(|n| match n {
-        "created" | "cancelled" | "date-cancelled" => Some(lang.t(&format!("mine-notice-{n}"))),
+        "created" | "cancelled" | "date-cancelled" | "date-moved" | "date-move-asked" => {
+            Some(lang.t(&format!("mine-notice-{n}")))
+        }
         _ => None,
     });
     let repeat_until = b.recurrence.as_deref().and_then(|r| {

@@ -6,6 +6,7 @@
 //! booked or why.
 
 pub mod book;
+pub mod change;
 pub mod hall;
 pub mod mine;
 
@@ -37,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/my/bookings/{id}/dates/{seq}/cancel",
             get(mine::confirm_cancel_date).post(mine::cancel_date),
+        )
+        .route(
+            "/my/bookings/{id}/dates/{seq}/move",
+            get(change::form).post(change::submit),
         )
 }
 

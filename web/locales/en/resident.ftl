@@ -142,7 +142,7 @@ status-reason-expired = no clerk decided on the request in time
 # Dates one by one (issue 16)
 mine-summary = The dates
 mine-date-note = Note
-mine-date-action = Cancel
+mine-date-action = Change
 mine-cancel-date = Cancel { $when }
 mine-cancel-all = Cancel the whole booking …
 mine-confirm-title = Cancel?
@@ -152,3 +152,17 @@ mine-confirm-yes-date = Yes, cancel this date
 mine-confirm-yes-series = Yes, cancel the whole booking
 mine-confirm-no = No, go back
 mine-notice-date-cancelled = The date is cancelled. The other dates are kept.
+
+# Moving a date (issue 16)
+move-title = Move { $when }
+move-intro = Choose a new day and time for { $when } in { $hall }. The new time is decided as a new request; if it is not granted, you keep the time you have.
+move-hint = If the hall needs a clerk to approve the change, you keep the old time until the clerk has approved the new one.
+move-submit = Move the date
+mine-move-date = Move { $when }
+mine-notice-date-moved = The date has moved.
+mine-notice-date-move-asked = The new time waits for a clerk. You keep the old time until the new one is approved.
+status-reason-moved = moved from { $from } to { $to }
+status-reason-move-asked = asked to move from { $from } to { $to }
+status-reason-moved-to = moved to { $to }
+book-error-change-overlaps = The new time overlaps the old one, which you keep until a clerk approves the change. Choose a time that does not overlap, or cancel the date and ask anew.
+book-error-change-waiting = A change of this date already waits for a clerk. Cancel that one first.

@@ -142,7 +142,7 @@ status-reason-expired = ingen saksbehandler avgjorde søknaden i tide
 # Dates one by one (issue 16)
 mine-summary = Datoene
 mine-date-note = Merknad
-mine-date-action = Avlys
+mine-date-action = Endre
 mine-cancel-date = Avlys { $when }
 mine-cancel-all = Avlys hele bookingen …
 mine-confirm-title = Avlyse?
@@ -152,3 +152,17 @@ mine-confirm-yes-date = Ja, avlys denne datoen
 mine-confirm-yes-series = Ja, avlys hele bookingen
 mine-confirm-no = Nei, gå tilbake
 mine-notice-date-cancelled = Datoen er avlyst. De andre datoene er beholdt.
+
+# Flytte en dato (issue 16)
+move-title = Flytt { $when }
+move-intro = Velg ny dag og tid for { $when } i { $hall }. Den nye tiden vurderes som en ny søknad; blir den ikke godkjent, beholder du tiden du har.
+move-hint = Trenger lokalet en saksbehandler for å godkjenne endringen, beholder du den gamle tiden til saksbehandleren har godkjent den nye.
+move-submit = Flytt datoen
+mine-move-date = Flytt { $when }
+mine-notice-date-moved = Datoen er flyttet.
+mine-notice-date-move-asked = Den nye tiden venter på en saksbehandler. Du beholder den gamle tiden til den nye er godkjent.
+status-reason-moved = flyttet fra { $from } til { $to }
+status-reason-move-asked = ønsket flyttet fra { $from } til { $to }
+status-reason-moved-to = flyttet til { $to }
+book-error-change-overlaps = Den nye tiden overlapper den gamle, som du beholder til en saksbehandler har godkjent endringen. Velg en tid som ikke overlapper, eller avlys datoen og søk på nytt.
+book-error-change-waiting = En endring av denne datoen venter allerede på en saksbehandler. Avlys den først.
