@@ -3,11 +3,15 @@
 //! keeps each (with a reason, in its history) or cancels the dates hit (the slot is freed, the
 //! other dates of a series stay).
 
+use std::time::Duration;
+
+use lokal::notify::Notifier;
 use serde_json::{Value, json};
 
-use crate::support::app::{TestApp, test_config};
+use crate::support::app::{TempDir, TestApp, test_config};
 use crate::support::browser::{Browser, hidden};
 use crate::support::postgres::Postgres;
+use crate::support::smtp::SmtpSink;
 
 const ERIK: (&str, &str) = ("erik.dahl", "erik-clerk-2027"); // clerk: Kulturhuset, Idrettshallen
 const ASTRID: (&str, &str) = ("astrid.moen", "astrid-clerk-2027"); // clerk: Rådhuset, Fjordvik skole
@@ -690,4 +694,63 @@ async fn a_closure_over_many_bookings_lists_them_all_and_the_console_pages_them(
     assert_eq!(garbage.status, 200);
     let garbage = erik.get(&format!("/console/closures/{id}?page=x")).await;
     assert!((400..500).contains(&garbage.status));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_for_a_closure_mails_each_requester_the_dates_cancelled() {
+    let sink = SmtpSink::start();
+    let dir = TempDir::new("closures-mail");
+    let url = format!("sqlite:{}", dir.0.join("lokal.db").display());
+    let mut config = test_config(&url);
+    config.notify.poll_interval_secs = 0.05;
+    config.notify.mail = sink.mail_config();
+    config.notify.mail_clerks = false;
+    let app = TestApp::start(config.clone()).await;
+    let worker = Notifier::new(&app.state, &config.notify, &config.server.public_base())
+        .unwrap()
+        .spawn();
+    let t = three_bookings(&app).await;
+    // The choir's receipt and approval, and a receipt for each request.
+    let before = sink.wait_for(4, Duration::from_secs(20)).await.len();
+    let (status, made) = app
+        .post("/api/v1/closures", Some(ERIK), closure_body(&t.room))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap();
+    for booking in [&t.choir, &t.morning, &t.evening] {
+        let (status, hit) = app
+            .post(
+                &format!("/api/v1/closures/{id}/bookings/{booking}"),
+                Some(ERIK),
+                json!({"decision": "cancel", "reason": "Beklager ulempen."}),
+            )
+            .await;
+        assert_eq!(status, 200, "{hit}");
+    }
+    let got = sink.wait_for(before + 3, Duration::from_secs(20)).await;
+    let told: Vec<_> = got[before..].to_vec();
+    assert_eq!(told.len(), 3, "{told:?}");
+    for (mail, who) in told
+        .iter()
+        .zip(["kari@example.no", "ola@example.no", "kari@example.no"])
+    {
+        assert!(
+            mail.envelope_to.iter().any(|t| t.eq_ignore_ascii_case(who)),
+            "{who}: {:?}",
+            mail.envelope_to
+        );
+        let text = mail.text();
+        assert!(text.contains("Gulvpolering"), "{text}");
+        assert!(text.contains("Beklager ulempen."), "{text}");
+    }
+    // The choir's mail cancels its one date in the closure, by RECURRENCE-ID.
+    let calendars = told[0].calendars();
+    assert_eq!(calendars.len(), 1);
+    let ics = calendars[0].body.replace("\r\n ", "");
+    assert!(ics.contains("METHOD:CANCEL"), "{ics}");
+    assert!(
+        ics.contains("RECURRENCE-ID;TZID=Europe/Oslo:20270120T180000"),
+        "{ics}"
+    );
+    drop(worker);
 }
