@@ -82,6 +82,7 @@ async fn load(
     Ok((b, seq, hall))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn show(
     v: &Visitor,
     status: StatusCode,
