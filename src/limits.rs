@@ -8,6 +8,12 @@ pub const PURPOSE_CHARS: usize = 500;
 pub const DECISION_REASON_CHARS: usize = 2000;
 /// A clerk's reason for closing a room.
 pub const CLOSURE_REASON_CHARS: usize = 500;
+/// A clerk's words with a choice about a booking a closure hits: why it is kept, or the
+/// message to the requester when its dates are cancelled. With the closure's reason in front
+/// it still fits a decision reason.
+pub const CLOSURE_CHOICE_CHARS: usize = 1400;
+/// The most bookings a closure's list of the bookings it hits shows (it says how many more).
+pub const CLOSURE_HITS: usize = 500;
 /// A resident's name.
 pub const NAME_CHARS: usize = 200;
 /// A clerk's search text.

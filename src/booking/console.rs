@@ -57,6 +57,8 @@ pub enum WeekEntryKind {
         label: String,
         /// A clerk's block (rather than a holiday calendar's event).
         block: bool,
+        /// The clerk's block's id: its page lists the bookings it hits.
+        closure_id: Option<String>,
     },
     /// A booking of another room that blocks this one: a divisible hall booked whole, in
     /// the week of one of its parts, or a part, in the hall's. Nothing of who or why: it
@@ -264,6 +266,10 @@ impl Bookings {
                     what: WeekEntryKind::Closure {
                         label: c.label,
                         block: matches!(c.source, ClosureSource::Block { .. }),
+                        closure_id: match &c.source {
+                            ClosureSource::Block { id } => Some(id.clone()),
+                            _ => None,
+                        },
                     },
                 });
             }

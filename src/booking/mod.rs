@@ -3,12 +3,18 @@
 //! Handlers call these and map [`BookingError`] to responses; nothing here knows HTTP. The
 //! rules (policies and closure calendars) are loaded once at start into [`Rules`].
 
+pub mod closures;
 pub mod console;
 pub mod deliveries;
 pub mod records;
 pub mod rooms;
 
 use crate::limits;
+
+pub use closures::{
+    ChoiceView, ClosureChoice, ClosureDecision, ClosureHit, ClosurePreview, ClosureView,
+    CreateClosure, HitDate,
+};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -166,6 +172,9 @@ pub enum BookingError {
         status: OccurrenceStatus,
         action: &'static str,
     },
+    /// A clerk already chose otherwise for a booking a closure hits.
+    #[error("{0}")]
+    AlreadyDecided(String),
     #[error("server configuration: {0}")]
     Misconfigured(String),
     #[error(transparent)]
@@ -463,30 +472,6 @@ pub(crate) struct Pending {
     pub overlaps: Vec<Overlap>,
 }
 
-/// A clerk's closure.
-#[derive(Clone, Debug)]
-pub struct CreateClosure {
-    pub room_id: Option<String>,
-    pub building: Option<String>,
-    pub start: String,
-    pub end: String,
-    pub reason: String,
-}
-
-/// A closure as shown to clerks.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ClosureView {
-    pub id: String,
-    pub room_id: Option<String>,
-    pub building: Option<String>,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub reason: String,
-    /// Bookings that overlap the closure and still hold their slot: the clerk decides what
-    /// happens to them.
-    pub affected: Vec<String>,
-}
-
 /// A request checked and ready for its decision.
 struct Prepared<'a> {
     room: StoredRoom,
@@ -634,8 +619,33 @@ impl Bookings {
         who: &Principal,
         request: CreateBooking,
     ) -> Result<Preview, BookingError> {
+        let (decision, zone) = self.decide_now(who, &request).await?;
+        if decision.truncated.is_some() {
+            return Err(too_many_occurrences(&decision));
+        }
+        Ok(Preview { decision, zone })
+    }
+
+    /// The last date (in the room's zone) up to which a series asked for now may be booked,
+    /// when it reaches further than that (beyond the horizon, or more dates than may be
+    /// decided at once); `None` when it does not. The portal offers "book until" that date.
+    pub async fn last_bookable_date(
+        &self,
+        who: &Principal,
+        request: &CreateBooking,
+    ) -> Result<Option<NaiveDate>, BookingError> {
+        let (decision, _) = self.decide_now(who, request).await?;
+        Ok(last_kept_date(&decision))
+    }
+
+    /// The core's decision on a request as if it were sent now, without writing anything.
+    async fn decide_now(
+        &self,
+        who: &Principal,
+        request: &CreateBooking,
+    ) -> Result<(Decision, Zone), BookingError> {
         let now = self.clock.now();
-        let p = self.prepare(&request, now, false).await?;
+        let p = self.prepare(request, now, false).await?;
         let requester_id = who.requester_id();
         let key = CreateKey {
             room_id: &p.room.room.id,
@@ -659,13 +669,7 @@ impl Bookings {
             &closures,
             now,
         );
-        if let Some(truncation) = &decision.truncated {
-            return Err(too_many_occurrences(truncation));
-        }
-        Ok(Preview {
-            decision,
-            zone: p.zone,
-        })
+        Ok((decision, p.zone))
     }
 
     /// Creates a booking for `who`. A retry with the same `idempotency_key` and the same
@@ -1474,7 +1478,8 @@ impl Bookings {
         id: &str,
     ) -> Result<Vec<AuditRecord>, BookingError> {
         self.visible(who, id).await?;
-        Ok(self.store.history(id).await?)
+        let audit = self.store.history(id).await?;
+        self.with_kept_notes(id, audit).await
     }
 
     /// The pending requests the clerk may decide, oldest first, with what competes and
@@ -1621,109 +1626,6 @@ impl Bookings {
             }
         }
         Ok(out)
-    }
-
-    /// Closes a room, or every room of a building, for a while. Only clerks of the rooms
-    /// concerned (or administrators).
-    #[tracing::instrument(name = "booking.close", skip_all, fields(who = %who.requester_id(), room = ?request.room_id, building = ?request.building))]
-    pub async fn close(
-        &self,
-        who: &Principal,
-        request: CreateClosure,
-    ) -> Result<ClosureView, BookingError> {
-        if !who.is_clerk() {
-            return Err(BookingError::Forbidden("only clerks close rooms".into()));
-        }
-        let all = self.store.rooms(false).await?;
-        let rooms: Vec<&StoredRoom> = match (&request.room_id, &request.building) {
-            (Some(id), None) => {
-                let room = self.live_room(id).await?;
-                all.iter().filter(|r| r.room.id == room.room.id).collect()
-            }
-            (None, Some(building)) => {
-                let rooms: Vec<&StoredRoom> = all
-                    .iter()
-                    .filter(|r| r.room.building.as_deref() == Some(building.as_str()))
-                    .collect();
-                if rooms.is_empty() {
-                    return Err(BookingError::NotFound {
-                        what: "building",
-                        id: building.clone(),
-                    });
-                }
-                rooms
-            }
-            _ => {
-                return Err(BookingError::Invalid {
-                    code: "invalid-closure",
-                    field: "room_id",
-                    message: "give either room_id or building".into(),
-                });
-            }
-        };
-        let allowed = who.is_admin()
-            || rooms.iter().all(|r| {
-                r.room
-                    .approver_group
-                    .as_deref()
-                    .is_some_and(|g| who.is_member_of(g))
-            });
-        if !allowed {
-            return Err(BookingError::Forbidden(
-                "you are not a clerk of every room this closure covers".into(),
-            ));
-        }
-        let zone = rooms
-            .first()
-            .map(|r| self.rules.zone(r))
-            .unwrap_or(self.rules.default_zone);
-        let start = parse_instant(&request.start, zone, "start")?;
-        let end = parse_instant(&request.end, zone, "end")?;
-        let interval = Interval::new(start, end).map_err(|e| BookingError::Invalid {
-            code: "invalid-time",
-            field: "end",
-            message: e.to_string(),
-        })?;
-        let reason = request.reason.trim().to_owned();
-        if !limits::fits(&reason, limits::CLOSURE_REASON_CHARS) {
-            return Err(BookingError::Invalid {
-                code: "reason-required",
-                field: "reason",
-                message: "a closure needs a reason of 1 to 500 characters".into(),
-            });
-        }
-        let record = ClosureRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            room_id: request.room_id.clone(),
-            building: request.building.clone(),
-            start: interval.start(),
-            end: interval.end(),
-            reason,
-            created_by: who.requester_id(),
-            created_at: self.clock.now(),
-        };
-        self.store.add_closure(&record).await?;
-        let mut affected = Vec::new();
-        for r in &rooms {
-            for b in self
-                .store
-                .blocking_overlaps(&r.room.id, &interval, "")
-                .await?
-            {
-                if !affected.contains(&b.id) {
-                    affected.push(b.id);
-                }
-            }
-        }
-        Ok(ClosureView {
-            id: record.id,
-            room_id: record.room_id,
-            building: record.building,
-            start: record.start,
-            end: record.end,
-            reason: record.reason,
-            affected,
-        })
     }
 
     /// The busy intervals of a room in a window: bookings that hold their slot and closures,
@@ -1938,14 +1840,33 @@ fn request_hash(r: &CreateBooking) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn too_many_occurrences(truncation: &crate::scheduling::Truncation) -> BookingError {
+/// The last date a series cut short keeps (the furthest it may reach now, by the horizon or
+/// the most dates at once), in the room's zone; `None` when it was not cut short.
+fn last_kept_date(decision: &Decision) -> Option<NaiveDate> {
+    decision.truncated.as_ref()?;
+    decision.occurrences.last().map(|o| o.local_start.date())
+}
+
+/// A series that reaches further than may be booked now: says why, and the last date that
+/// may be booked, so that the requester can end it there.
+fn too_many_occurrences(decision: &Decision) -> BookingError {
+    let why = decision
+        .truncated
+        .as_ref()
+        .map(crate::i18n::reasons::truncation_record)
+        .unwrap_or_else(|| "the series has too many dates".into());
+    let message = match last_kept_date(decision) {
+        Some(last) => format!(
+            "{why}; the last date that can be booked now is {}: end the series there or sooner with COUNT or UNTIL (UNTIL={}T235959)",
+            last.format("%Y-%m-%d"),
+            last.format("%Y%m%d")
+        ),
+        None => format!("{why}; end it sooner with COUNT or UNTIL"),
+    };
     BookingError::Invalid {
         code: "too-many-occurrences",
         field: "recurrence",
-        message: format!(
-            "{}; end it sooner with COUNT or UNTIL",
-            crate::i18n::reasons::truncation_record(truncation)
-        ),
+        message,
     }
 }
 
@@ -1965,8 +1886,8 @@ fn new_booking(
         .all_reasons()
         .map(|r| reason_view(r, zone))
         .collect();
-    if let Some(truncation) = &decision.truncated {
-        return Err(too_many_occurrences(truncation));
+    if decision.truncated.is_some() {
+        return Err(too_many_occurrences(decision));
     }
     let status = match decision.outcome {
         Outcome::Approved => BookingStatus::Approved,

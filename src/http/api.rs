@@ -18,8 +18,9 @@ use super::extract::{ApiJson, ApiQuery, Caller, OptionalApiJson};
 use crate::booking::records::StoredRoom;
 use crate::booking::rooms::RoomQuery;
 use crate::booking::{
-    ApprovalItem, BookingView, ClosureView, CreateBooking, CreateClosure, OccurrenceView,
-    OnConflict, ReasonView,
+    ApprovalItem, BookingView, ChoiceView, ClosureChoice, ClosureDecision, ClosureHit,
+    ClosurePreview, ClosureView, CreateBooking, CreateClosure, HitDate, OccurrenceView, OnConflict,
+    ReasonView,
 };
 use crate::calendar::{Calendars, FeedView};
 use crate::identity::NewResident;
@@ -44,6 +45,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bookings/{id}/occurrences/{seq}/move", post(move_date))
         .route("/api/v1/approvals", get(approvals))
         .route("/api/v1/closures", post(create_closure))
+        .route("/api/v1/closures/preview", post(preview_closure))
+        .route("/api/v1/closures/{id}/bookings", get(closure_bookings))
+        .route("/api/v1/closures/{id}/bookings/{booking_id}", post(decide_closure_booking))
         .route("/api/v1/feeds", post(create_feed).get(list_feeds))
         .route("/api/v1/feeds/{id}", delete(revoke_feed))
         .route("/api/v1/openapi.json", get(openapi))
@@ -713,8 +717,22 @@ pub struct ClosureRequest {
     pub reason: String,
 }
 
+impl ClosureRequest {
+    fn into_request(self) -> CreateClosure {
+        CreateClosure {
+            room_id: self.room_id,
+            building: self.building,
+            start: self.start,
+            end: self.end,
+            reason: self.reason,
+        }
+    }
+}
+
 /// Closes a room or a building for a while (maintenance, events). New requests in that time
-/// are refused with `closure`; the answer lists bookings that still hold their slot in it.
+/// are refused with `closure`. The answer lists the bookings and pending requests it hits
+/// (`hits`: at most 500, `hits_more` says how many are left out), for the clerk to keep or
+/// cancel each (`POST /api/v1/closures/{id}/bookings/{booking_id}`); `affected` has their ids.
 #[utoipa::path(post, path = "/api/v1/closures", request_body = ClosureRequest, tag = "closures", security(("basic" = [])),
     responses((status = 201, body = ClosureView)))]
 async fn create_closure(
@@ -722,20 +740,76 @@ async fn create_closure(
     Caller(who): Caller,
     ApiJson(body): ApiJson<ClosureRequest>,
 ) -> Result<(StatusCode, Json<ClosureView>), ApiError> {
-    let view = state
-        .bookings
-        .close(
-            &who,
-            CreateClosure {
-                room_id: body.room_id,
-                building: body.building,
-                start: body.start,
-                end: body.end,
-                reason: body.reason,
-            },
-        )
-        .await?;
+    let view = state.bookings.close(&who, body.into_request()).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A dry run of `POST /api/v1/closures`: the same checks, and the bookings and pending
+/// requests the closure would hit now; nothing is saved.
+#[utoipa::path(post, path = "/api/v1/closures/preview", request_body = ClosureRequest, tag = "closures", security(("basic" = [])),
+    responses((status = 200, body = ClosurePreview)))]
+async fn preview_closure(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiJson(body): ApiJson<ClosureRequest>,
+) -> Result<Json<ClosurePreview>, ApiError> {
+    Ok(Json(
+        state
+            .bookings
+            .preview_closure(&who, body.into_request())
+            .await?,
+    ))
+}
+
+/// A closure with the bookings and pending requests it hits now, and the choice made for
+/// each: for clerks of the rooms it covers. Only bookings of rooms the caller decides for are
+/// listed.
+#[utoipa::path(get, path = "/api/v1/closures/{id}/bookings", params(("id" = String, Path)), tag = "closures", security(("basic" = [])),
+    responses((status = 200, body = ClosureView)))]
+async fn closure_bookings(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ClosureView>, ApiError> {
+    Ok(Json(state.bookings.closure(&who, &id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureChoiceRequest {
+    /// `keep`: the dates stay booked despite the closure; `cancel`: the dates the closure hits
+    /// are cancelled and the requester is told.
+    pub decision: ClosureDecision,
+    /// For `keep`, why (required, 1 to 1400 characters; a note in the booking's history); for
+    /// `cancel`, a message to the requester after the closure's reason (optional, at most
+    /// 1400 characters).
+    pub reason: Option<String>,
+}
+
+/// A clerk's choice for one booking a closure hits: keep it (with a reason) or cancel the
+/// dates the closure hits (the requester is told, as with any cancelled date). Only a clerk of
+/// the booking's room. It acts on the dates as they are now: dates cancelled meanwhile are
+/// skipped. The same choice again answers as the first; the other one is `already-decided`.
+#[utoipa::path(post, path = "/api/v1/closures/{id}/bookings/{booking_id}",
+    params(("id" = String, Path), ("booking_id" = String, Path)), tag = "closures",
+    request_body = ClosureChoiceRequest, security(("basic" = [])),
+    responses((status = 200, body = ClosureHit)))]
+async fn decide_closure_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((id, booking_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ClosureChoiceRequest>,
+) -> Result<Json<ClosureHit>, ApiError> {
+    let choice = ClosureChoice {
+        decision: body.decision,
+        reason: body.reason.unwrap_or_default(),
+    };
+    Ok(Json(
+        state
+            .bookings
+            .decide_closure(&who, &id, &booking_id, choice)
+            .await?,
+    ))
 }
 
 /// Asks for a private feed of a room's calendar.
@@ -819,9 +893,11 @@ impl utoipa::Modify for BasicAuth {
     info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
     paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
           cancel_booking, booking_history, approvals, approve_booking, reject_booking, approve_date,
-          reject_date, cancel_date, move_date, create_closure,
+          reject_date, cancel_date, move_date, create_closure, preview_closure, closure_bookings,
+          decide_closure_booking,
           create_feed, list_feeds, revoke_feed),
-    components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView, FeedView)),
+    components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView,
+        ClosurePreview, ClosureHit, HitDate, ChoiceView, ClosureDecision, FeedView)),
     modifiers(&BasicAuth),
     tags((name = "rooms"), (name = "residents"), (name = "bookings"), (name = "approvals"), (name = "closures"), (name = "feeds"))
 )]

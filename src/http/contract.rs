@@ -155,7 +155,14 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
             (409, vec!["wrong-status"]),
             (422, vec!["reason-required"]),
         ],
-        "create_closure" => vec![
+        "closure_bookings" => vec![(403, vec!["forbidden"]), (404, vec!["unknown-closure"])],
+        "decide_closure_booking" => vec![
+            (403, vec!["forbidden"]),
+            (404, vec!["unknown-closure", "not-found"]),
+            (409, vec!["already-decided", "wrong-status"]),
+            (422, vec!["reason-required"]),
+        ],
+        "create_closure" | "preview_closure" => vec![
             (403, vec!["forbidden"]),
             (404, vec!["unknown-room", "unknown-building"]),
             (

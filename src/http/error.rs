@@ -158,6 +158,7 @@ impl From<BookingError> for ApiError {
                 match what {
                     "room" => "unknown-room",
                     "building" => "unknown-building",
+                    "closure" => "unknown-closure",
                     _ => "not-found",
                 },
                 message,
@@ -193,6 +194,9 @@ impl From<BookingError> for ApiError {
             }
             BookingError::WrongStatus { .. } | BookingError::DateWrongStatus { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "wrong-status", message)
+            }
+            BookingError::AlreadyDecided(_) => {
+                ApiError::new(StatusCode::CONFLICT, "already-decided", message)
             }
             BookingError::Misconfigured(m) => ApiError::internal(m),
             BookingError::Store(s) => s.into(),

@@ -343,7 +343,7 @@ type ExistingRow = (
     String,
 );
 
-type ClosureRow = (
+pub(super) type ClosureRow = (
     String,
     Option<String>,
     Option<String>,
@@ -369,10 +369,10 @@ type SnapshotRow = (
     String,
 );
 
-const SELECT_CLOSURES: &str =
+pub(super) const SELECT_CLOSURES: &str =
     "SELECT id, room_id, building, start_at, end_at, reason, created_by, created_at FROM closures";
 
-fn closure_from_row(r: ClosureRow) -> ClosureRecord {
+pub(super) fn closure_from_row(r: ClosureRow) -> ClosureRecord {
     ClosureRecord {
         id: r.0,
         room_id: r.1,

@@ -20,6 +20,7 @@ pub use booking::{
     OccurrenceRecord, ResidentRecord, Snapshot, TransitionError,
 };
 pub use calendar::{CalendarChange, CalendarEntry, FeedTokenRecord};
+pub use closure::{ClosureDecisionRecord, ClosureHits, HitQuery};
 pub use outbox::{
     Attempt, AttemptOutcome, DeliveryRecord, DigestEntry, FanOut, Lane, NewDelivery,
     OUTBOX_CHANNEL, OutboxEvent, OutboxListener, ResidentContact,
@@ -319,6 +320,7 @@ macro_rules! sync_parts {
 
 mod booking;
 mod calendar;
+mod closure;
 mod group;
 mod outbox;
 mod search;

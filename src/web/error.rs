@@ -305,6 +305,10 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
             Mine => Shown::unavailable(lang),
             _ => console_other(),
         },
+        BookingError::AlreadyDecided(_) => match at {
+            Mine => Shown::unavailable(lang),
+            _ => console_other(),
+        },
         BookingError::Misconfigured(_) if console => console_other(),
         BookingError::Misconfigured(_) => match at {
             BookForm => Shown::page(

@@ -3,7 +3,8 @@
 // search results, a week with busy cells, forms with field errors and with the core's
 // reasons, bookings pending, approved and rejected, a queue with requests and a refused
 // rejection, a booking's audit trail, a calendar week with bookings and a closure, search
-// results, the calendar links. Every page is checked in Bokmål and in English, and every
+// results, the calendar links, a closure's page with the request it hits (and its keep form
+// refused for want of a reason). Every page is checked in Bokmål and in English, and every
 // page that has an address of its own weighs less than 100 KB (fresh cache).
 //
 // Setup goes through the JSON API: a resident with two pending requests for Storsalen (one
@@ -161,6 +162,11 @@ async function consolePages(t, page, lang) {
   await go(page, '/console/notifications');
   await see(page, 'table.notifications tbody tr form[action$="/retry"]', 'a dead letter with its retry button');
   await audit(t, page, `notifications-${lang}`);
+  if (t.state.closurePage) {
+    await go(page, t.state.closurePage);
+    await see(page, `#hit-${t.state.pending} form`, 'the closure page with its request');
+    await audit(t, page, `closure-page-${lang}`);
+  }
 }
 
 await main({
@@ -253,6 +259,23 @@ await main({
       await setField(page, '#reason', CLOSURE);
       await clickThrough(page, '#closure-form button[type=submit]', 'the closure form');
       await see(page, '.notice', 'the "closed" notice');
+      await audit(t, page, 'closure-page-empty-nb', { reload: false });
+      // A closure that hits the pending request: its page lists it with the keep/cancel form,
+      // and keeping it without a reason shows the error at its field. It stays undecided.
+      await go(page, `/console/calendar?room=${encodeURIComponent(t.state.hall)}&week=2027-W01`);
+      await setField(page, '#start_date', '2027-01-07');
+      await setField(page, '#start_time', '19:00');
+      await setField(page, '#end_date', '2027-01-07');
+      await setField(page, '#end_time', '23:00');
+      await setField(page, '#reason', CLOSURE);
+      await clickThrough(page, '#closure-form button[type=submit]', 'the closure form over a request');
+      await see(page, `#hit-${t.state.pending} form`, 'the hit request with its form');
+      t.state.closurePage = new URL(page.url()).pathname;
+      await audit(t, page, 'closure-page-nb');
+      await clickThrough(page, page.locator(`#hit-${t.state.pending} button[value=keep]`), 'Behold with no reason', { allow: [422] });
+      await see(page, `#reason-${t.state.pending}[aria-invalid="true"]`, 'the reason marked invalid');
+      await see(page, '.error-summary', 'the error summary');
+      await audit(t, page, 'closure-page-error-nb', { reload: false });
 
       await consolePages(t, page, 'nb');
     },

@@ -192,7 +192,11 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
             status.to_string(),
             Some(format!("/console/bookings/{}", urlencode(id))),
         ),
-        WeekEntryKind::Closure { label, block } => (
+        WeekEntryKind::Closure {
+            label,
+            block,
+            closure_id,
+        } => (
             lang.t_args("console-closure-label", &[("label", label.to_arg())]),
             lang.t(if *block {
                 "console-closure-block"
@@ -200,7 +204,10 @@ fn entry_texts(lang: Lang, e: &WeekEntry) -> (String, String, String, Option<Str
                 "console-closure-holiday"
             }),
             "closed".to_owned(),
-            None,
+            // A clerk's closure links to its page: the bookings it hits.
+            closure_id
+                .as_ref()
+                .map(|id| format!("/console/closures/{}", urlencode(id))),
         ),
         WeekEntryKind::Elsewhere { room, status } => (
             lang.t_args("console-elsewhere", &[("room", room.to_arg())]),
@@ -632,13 +639,13 @@ pub(super) async fn close(
         reason: reason.to_owned(),
     };
     match state.bookings.close(&who, request).await {
+        // The closure's page lists the bookings it hits, for the clerk's choice.
         Ok(c) => Ok(see_other(
             &v,
             &format!(
-                "/console/calendar?{}&week={}&notice=closed&affected={}",
-                sel.query(),
-                week_name(monday),
-                c.affected.len()
+                "/console/closures/{}?notice=closed&affected={}",
+                urlencode(&c.id),
+                c.hits_total
             ),
             &[],
         )),
@@ -754,6 +761,7 @@ mod tests {
             what: WeekEntryKind::Closure {
                 label: "Vask".into(),
                 block: true,
+                closure_id: Some("c1".into()),
             },
         }]);
         let g = grid(Lang::Nb, &w, monday);

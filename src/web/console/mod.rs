@@ -1,6 +1,7 @@
 //! The clerks' console: the queue of requests to decide ([`queue`]), a booking's detail and
 //! audit trail with its cancellation ([`detail`]), the week calendar of a room or building
 //! with closures, by form or by dragging across the grid with `console.js` ([`calendar`]),
+//! a closure's page with the bookings it hits and the clerk's choice for each ([`closures`]),
 //! booking search ([`search`]), and every staff member's calendar links ([`links`]).
 //!
 //! Every page here is for a signed-in clerk (administrators count), except the calendar
@@ -13,6 +14,7 @@
 //! wording of dates, statuses and conflicts, and a request's card.
 
 mod calendar;
+mod closures;
 mod detail;
 mod links;
 mod queue;
@@ -50,6 +52,11 @@ pub fn routes() -> Router<AppState> {
         .route("/console/bookings/{id}/dates", post(detail::decide_dates))
         .route("/console/calendar", get(calendar::calendar))
         .route("/console/closures", post(calendar::close))
+        .route("/console/closures/{id}", get(closures::closure))
+        .route(
+            "/console/closures/{id}/bookings/{booking}",
+            post(closures::choose),
+        )
         .route("/console/search", get(search::search))
         .route("/console/calendars", get(links::calendar_links))
         .route("/console/calendars/{room}/follow", post(links::follow))
@@ -378,9 +385,8 @@ struct NoticeQuery {
 fn notice_text(lang: Lang, q: &NoticeQuery) -> Option<String> {
     match q.notice.as_deref()? {
         n @ ("approved" | "rejected" | "cancelled" | "followed" | "unfollowed"
-        | "approved-some" | "dates-approved" | "dates-rejected" | "dates-cancelled") => {
-            Some(lang.t(&format!("console-notice-{n}")))
-        }
+        | "approved-some" | "dates-approved" | "dates-rejected" | "dates-cancelled"
+        | "closure-kept" | "closure-cancelled") => Some(lang.t(&format!("console-notice-{n}"))),
         "closed" => Some(lang.t_args(
             "console-notice-closed",
             &[("count", q.affected.unwrap_or(0).to_arg())],

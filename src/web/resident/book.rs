@@ -41,6 +41,10 @@ pub struct BookForm {
     attendees: String,
     #[serde(default)]
     repeat_until: String,
+    /// The "book until" button's date, after a series that reached too far: it replaces
+    /// `repeat_until`.
+    #[serde(default)]
+    until_offer: String,
     #[serde(default)]
     idempotency_key: String,
     #[serde(default)]
@@ -74,6 +78,15 @@ struct BookPage {
     form: BookForm,
     errors: FieldErrors,
     result: Option<CheckResult>,
+    until_offer: Option<UntilOffer>,
+}
+
+/// After a series that reaches further than may be booked now: a button that sends it again
+/// ending on the last date that may be booked.
+pub struct UntilOffer {
+    /// The date, `YYYY-MM-DD`.
+    pub value: String,
+    pub label: String,
 }
 
 /// A usable idempotency key from the form, or a fresh one.
@@ -233,6 +246,18 @@ fn show(
     errors: FieldErrors,
     result: Option<CheckResult>,
 ) -> Response {
+    show_with(v, status, room, form, errors, result, None)
+}
+
+fn show_with(
+    v: &Visitor,
+    status: StatusCode,
+    room: &StoredRoom,
+    form: BookForm,
+    errors: FieldErrors,
+    result: Option<CheckResult>,
+    until_offer: Option<UntilOffer>,
+) -> Response {
     let page = Page::new(
         v,
         "halls",
@@ -250,13 +275,43 @@ fn show(
             form,
             errors,
             result,
+            until_offer,
         },
     )
 }
 
+/// The last date a refused series may be booked until now, when it reached too far.
+async fn last_date(
+    state: &AppState,
+    who: &Principal,
+    request: &CreateBooking,
+    e: &BookingError,
+) -> Option<chrono::NaiveDate> {
+    match e {
+        BookingError::Invalid {
+            code: "too-many-occurrences",
+            ..
+        } => state
+            .bookings
+            .last_bookable_date(who, request)
+            .await
+            .ok()
+            .flatten(),
+        _ => None,
+    }
+}
+
 /// A service error as a page, or as the form with the error tied to its field (the one
-/// mapping is [`error::booking`]); a refused decision is shown with its reasons.
-fn refused(v: &Visitor, room: &StoredRoom, mut form: BookForm, e: BookingError) -> Response {
+/// mapping is [`error::booking`]); a refused decision is shown with its reasons. For a series
+/// that reached too far, `last` is the last date it may reach: the error names it, and the
+/// form offers to book until then.
+fn refused(
+    v: &Visitor,
+    room: &StoredRoom,
+    mut form: BookForm,
+    e: BookingError,
+    last: Option<chrono::NaiveDate>,
+) -> Response {
     let shown = error::booking(v.lang, &e, At::BookForm);
     let Some(field) = shown.field else {
         error::log(&shown, &e);
@@ -270,8 +325,22 @@ fn refused(v: &Visitor, room: &StoredRoom, mut form: BookForm, e: BookingError) 
         _ => None,
     };
     let mut errors = FieldErrors::default();
-    errors.add(field, shown.message);
-    show(v, shown.status, room, form, errors, result)
+    let offer = last.map(|d| {
+        let day = date(v.lang, d);
+        UntilOffer {
+            value: d.format("%Y-%m-%d").to_string(),
+            label: v.lang.t_args("book-until-offer", &[("date", day.to_arg())]),
+        }
+    });
+    let message = match last {
+        Some(d) => v.lang.t_args(
+            "book-error-too-many-until",
+            &[("date", date(v.lang, d).to_arg())],
+        ),
+        None => shown.message,
+    };
+    errors.add(field, message);
+    show_with(v, shown.status, room, form, errors, result, offer)
 }
 
 fn signed_in(v: &Visitor) -> Result<&Principal, PageError> {
@@ -296,6 +365,9 @@ pub async fn form(
     }
     f.idempotency_key = key_or_fresh(&f.idempotency_key);
     f.csrf.clear();
+    if !f.until_offer.trim().is_empty() {
+        f.repeat_until = std::mem::take(&mut f.until_offer).trim().to_owned();
+    }
     if f.action != "check" {
         return Ok(show(
             &v,
@@ -323,7 +395,7 @@ async fn check(
             return show(v, StatusCode::UNPROCESSABLE_ENTITY, room, f, errors, None);
         }
     };
-    match state.bookings.preview(who, request).await {
+    match state.bookings.preview(who, request.clone()).await {
         Ok(Preview { decision, zone }) => {
             let result = explain(v.lang, &decision, zone);
             show(
@@ -335,7 +407,10 @@ async fn check(
                 Some(result),
             )
         }
-        Err(e) => refused(v, room, f, e),
+        Err(e) => {
+            let last = last_date(state, who, &request, &e).await;
+            refused(v, room, f, e, last)
+        }
     }
 }
 
@@ -353,6 +428,10 @@ pub async fn submit(
     let room = load_room(&state, &v, &id).await?;
     f.csrf.clear();
     f.idempotency_key = key_or_fresh(&f.idempotency_key);
+    // "Book until <date>", offered after a series that reached too far.
+    if !f.until_offer.trim().is_empty() {
+        f.repeat_until = std::mem::take(&mut f.until_offer).trim().to_owned();
+    }
     // The form's "check" button posts too (so the form token never lands in an address):
     // it decides without writing and shows the form again.
     if f.action == "check" {
@@ -373,7 +452,7 @@ pub async fn submit(
     };
     match state
         .bookings
-        .create(who, request, Some(&f.idempotency_key))
+        .create(who, request.clone(), Some(&f.idempotency_key))
         .await
     {
         Ok(created) => Ok(see_other(
@@ -384,7 +463,10 @@ pub async fn submit(
             ),
             &[],
         )),
-        Err(e) => Ok(refused(&v, &room, f, e)),
+        Err(e) => {
+            let last = last_date(&state, who, &request, &e).await;
+            Ok(refused(&v, &room, f, e, last))
+        }
     }
 }
 

@@ -223,3 +223,37 @@ console-problem-refused = None of the dates can be approved: { $reasons } Nothin
 console-problem-date-status = One of the dates is already decided (status: { $status }). Nothing was changed.
 console-dates-override = Approve out of policy: reason
 console-dates-override-hint = Only for dates that break the room's rules (opening hours, duration and the like), never for closed or taken dates. The reason is kept in the history with your name.
+
+# A closure's page: the bookings it hits and the clerk's choice for each (issue 16).
+console-closure-page-title = Closure: { $reason }
+console-closure-back = Back to the calendar
+console-closure-what = Closed
+console-closure-when = When
+console-closure-why = Reason
+console-hits-title = Bookings the closure hits
+console-hits-intro = For each booking, keep it (say why) or cancel the dates the closure hits (the requester gets your message).
+console-hits-none = The closure hits no bookings or pending requests.
+console-hits-more = { $count ->
+    [one] One more booking is hit but not listed here; find it in the calendar.
+   *[other] { $count } more bookings are hit but not listed here; find them in the calendar.
+  }
+console-hits-requester = Requester
+console-hits-purpose = Purpose
+console-hits-status = Status
+console-hits-dates = Dates in the closure
+console-hits-open = Open the booking
+console-hits-legend = What happens to { $title }?
+console-hits-reason = Reason to keep it, or message to the requester
+console-hits-reason-hint = Keeping needs a reason (it goes in the booking's history). With a cancellation, the requester gets the closure's reason and this message.
+console-hits-keep = Keep the booking
+console-hits-cancel = Cancel these dates
+console-hits-kept = Kept ({ $when }): { $reason }
+console-hits-cancelled = Dates cancelled ({ $when }). { $reason }
+console-error-keep-reason = Write why the booking is kept (at most 1400 characters)
+console-error-cancel-message = The message may be at most 1400 characters
+console-notice-closure-kept = The booking is kept; the reason is in its history.
+console-notice-closure-cancelled = The dates are cancelled and the requester is told.
+console-hits-pages = Pages of the list
+console-hits-page = Bookings { $from }–{ $to } of { $total }
+console-hits-prev = Previous bookings
+console-hits-next = Next bookings

@@ -223,3 +223,37 @@ console-problem-refused = Ingen av datoene kan godkjennes: { $reasons } Ingentin
 console-problem-date-status = En av datoene er allerede avgjort (status: { $status }). Ingenting er endret.
 console-dates-override = Godkjenn utenfor reglene: begrunnelse
 console-dates-override-hint = Bare for datoer som bryter lokalets regler (åpningstid, varighet og lignende), ikke for stengte eller opptatte datoer. Begrunnelsen lagres i historikken med navnet ditt.
+
+# En stengings side: bookingene den rammer og saksbehandlerens valg for hver (sak 16).
+console-closure-page-title = Stenging: { $reason }
+console-closure-back = Tilbake til kalenderen
+console-closure-what = Stengt
+console-closure-when = Når
+console-closure-why = Grunn
+console-hits-title = Bookinger stengingen rammer
+console-hits-intro = For hver booking: behold den (si hvorfor) eller avlys datoene stengingen rammer (søkeren får meldingen din).
+console-hits-none = Stengingen rammer ingen bookinger eller søknader.
+console-hits-more = { $count ->
+    [one] Én booking til rammes, men er ikke listet her; finn den i kalenderen.
+   *[other] { $count } bookinger til rammes, men er ikke listet her; finn dem i kalenderen.
+  }
+console-hits-requester = Søker
+console-hits-purpose = Formål
+console-hits-status = Status
+console-hits-dates = Datoer i stengingen
+console-hits-open = Åpne bookingen
+console-hits-legend = Hva skjer med { $title }?
+console-hits-reason = Grunn til å beholde, eller melding til søkeren
+console-hits-reason-hint = Å beholde krever en grunn (den står i bookingens historikk). Ved avlysning får søkeren stengingens grunn og denne meldingen.
+console-hits-keep = Behold bookingen
+console-hits-cancel = Avlys disse datoene
+console-hits-kept = Beholdt ({ $when }): { $reason }
+console-hits-cancelled = Datoene er avlyst ({ $when }). { $reason }
+console-error-keep-reason = Skriv hvorfor bookingen beholdes (høyst 1400 tegn)
+console-error-cancel-message = Meldingen kan være høyst 1400 tegn
+console-notice-closure-kept = Bookingen beholdes; grunnen står i historikken.
+console-notice-closure-cancelled = Datoene er avlyst, og søkeren får beskjed.
+console-hits-pages = Sider i listen
+console-hits-page = Bookinger { $from }–{ $to } av { $total }
+console-hits-prev = Forrige bookinger
+console-hits-next = Neste bookinger
