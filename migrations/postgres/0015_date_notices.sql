@@ -11,6 +11,10 @@
 --   that waits for a clerk). The date it replaces keeps its slot until a clerk approves the
 --   new one, which then cancels the old in the same transaction.
 ALTER TABLE occurrences ADD COLUMN replaces BIGINT;
+-- - `occurrences.asked_at`: when a date was last asked for at its time (a move); a clerk's
+--   later decision measures lead time and horizon from it, as from the booking's creation for
+--   a date never moved.
+ALTER TABLE occurrences ADD COLUMN asked_at TIMESTAMPTZ;
 ALTER TABLE audit ADD COLUMN quiet BOOLEAN NOT NULL DEFAULT false;
 
 CREATE OR REPLACE FUNCTION audit_to_outbox() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -921,7 +921,7 @@ impl Bookings {
                             policy,
                             &index,
                             &closures,
-                            b.created_at,
+                            o.asked_at.unwrap_or(b.created_at),
                         );
                         let views: Vec<ReasonView> =
                             reasons.iter().map(|r| reason_view(r, zone)).collect();
@@ -1107,7 +1107,6 @@ impl Bookings {
         request: MoveDate,
     ) -> Result<BookingView, BookingError> {
         let booking = self.visible(who, id).await?;
-        movable(&booking, seq)?;
         let room = self.live_room(&booking.room_id).await?;
         let zone = self.rules.zone(&room);
         let policy = self.rules.policy(&room)?;
@@ -1120,6 +1119,32 @@ impl Bookings {
         };
         let core_request =
             BookingRequest::new(start, end, booking.attendees).map_err(invalid_time)?;
+        // To the time it has: nothing to move (a calendar app saving the event back, say); a
+        // change of it still waiting for a clerk is given up.
+        if let Some(date) = booking.occurrences.iter().find(|o| o.seq == seq)
+            && date.status.is_blocking()
+            && zone.to_utc(start).ok() == Some(date.start)
+            && zone.to_utc(end).ok() == Some(date.end)
+        {
+            let waiting: Vec<i64> = booking
+                .occurrences
+                .iter()
+                .filter(|o| o.replaces == Some(seq) && o.status.is_blocking())
+                .map(|o| o.seq)
+                .collect();
+            if waiting.is_empty() {
+                return Ok(BookingView::from_record(booking));
+            }
+            return self
+                .cancel_dates(
+                    who,
+                    id,
+                    &waiting,
+                    Some(format!("moved back to the time date {seq} holds")),
+                )
+                .await;
+        }
+        movable(&booking, seq, self.clock.now())?;
         let first = zone.to_utc_or_after_gap(start);
         let last = zone.to_utc_or_after_gap(end).max(first);
         let margin = SINGLE_LOAD_MARGIN + policy.setup.delta() + policy.teardown.delta();
@@ -1160,7 +1185,7 @@ impl Bookings {
             .store
             .move_date(id, &key, now, &who.requester_id(), |seen| {
                 let b = &seen.booking;
-                let date = movable(b, seq)?;
+                let date = movable(b, seq, now)?;
                 // Everything but the date itself: the booking's other dates count as anyone's.
                 let existing = seen
                     .snapshot
@@ -1206,9 +1231,23 @@ impl Bookings {
                     words(date.start, date.end),
                     words(span.start(), span.end())
                 );
+                // A request's hold: until the policy's hold from now, or the first waiting date,
+                // whichever comes first; a move never lengthens a hold already running.
                 let hold_until = (granted == BookingStatus::Pending).then(|| {
                     let hold = now.checked_add_signed(policy.hold.delta()).unwrap_or(now);
-                    hold.min(span.start())
+                    let first_waiting = b
+                        .occurrences
+                        .iter()
+                        .filter(|o| o.seq != seq && o.status == BookingStatus::Pending)
+                        .map(|o| o.start)
+                        .chain(std::iter::once(span.start()))
+                        .min()
+                        .unwrap_or(span.start());
+                    let hold = hold.min(first_waiting);
+                    match b.hold_until {
+                        Some(running) if b.status == BookingStatus::Pending => hold.min(running),
+                        _ => hold,
+                    }
                 });
                 if granted == BookingStatus::Approved || date.status == BookingStatus::Pending {
                     let one_date = b.occurrences.len() == 1;
@@ -1353,7 +1392,7 @@ impl Bookings {
                         policy,
                         &index,
                         &closures,
-                        booking.created_at,
+                        o.asked_at.unwrap_or(booking.created_at),
                     ),
                     _ => Vec::new(),
                 };
@@ -2120,6 +2159,7 @@ fn chosen_dates(
 fn movable(
     booking: &BookingRecord,
     seq: i64,
+    now: DateTime<Utc>,
 ) -> Result<&crate::store::OccurrenceRecord, BookingError> {
     let date = booking
         .occurrences
@@ -2134,6 +2174,22 @@ fn movable(
             seq,
             status: date.status,
             action: "moved",
+        });
+    }
+    if date.start <= now {
+        return Err(BookingError::Invalid {
+            code: "date-passed",
+            field: "seq",
+            message: format!("date {seq} has already begun; only dates to come can move"),
+        });
+    }
+    if date.replaces.is_some() && date.status == BookingStatus::Pending {
+        return Err(BookingError::Invalid {
+            code: "change-waiting",
+            field: "seq",
+            message: format!(
+                "date {seq} is a change waiting for a clerk; cancel it, then move the date it would replace"
+            ),
         });
     }
     if booking

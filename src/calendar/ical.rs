@@ -660,8 +660,9 @@ pub struct Itip<'a> {
 /// [`calendar_object`] with `METHOD`, and each VEVENT with SEQUENCE, ORGANIZER and the requester
 /// as ATTENDEE (`PARTSTAT=ACCEPTED;RSVP=FALSE`: the room is theirs, nothing to answer).
 ///
-/// A REQUEST is the booking's blocking dates exactly as its CalDAV object shows them (series
-/// rule, EXDATEs, RDATEs, overrides); `None` when it blocks nothing. A CANCEL is the master
+/// A REQUEST is the booking's approved dates as its CalDAV object would show them (series
+/// rule, EXDATEs, RDATEs, overrides), dates still waiting for a clerk left out; `None` when
+/// none is approved. A CANCEL is the master
 /// VEVENT alone, without RECURRENCE-ID so that it removes every instance (RFC 5546 §3.2.5),
 /// with `STATUS:CANCELLED`; it is written from the dates the booking blocked before it was
 /// cancelled (its `cancelled` dates count as blocking), `None` when it never had any.
@@ -685,7 +686,17 @@ pub fn itip_object(
         events.truncate(1);
         events
     } else {
-        booking_events(booking, room, detail, stamp, None)?
+        // What the requester's calendar gets is what is theirs: the approved dates. A date
+        // still waiting for a clerk is left out (an exception of the series), so a later
+        // rejection or expiry never leaves a phantom event behind.
+        let mut granted = booking.clone();
+        granted.status = crate::scheduling::BookingStatus::Approved;
+        for o in &mut granted.occurrences {
+            if o.status == crate::scheduling::BookingStatus::Pending {
+                o.status = OccurrenceStatus::Booked(crate::scheduling::BookingStatus::Rejected);
+            }
+        }
+        booking_events(&granted, room, detail, stamp, None)?
     };
     for event in &mut events {
         if cancel {
@@ -1023,6 +1034,7 @@ mod tests {
             status_reason: None,
             reasons: None,
             replaces: None,
+            asked_at: None,
         }
     }
 

@@ -225,6 +225,13 @@ struct Answer {
     /// event back to the booked time answers from the booking again.
     #[serde(default)]
     kept: bool,
+    /// The organiser moved the event and the new time waits for a clerk: the date (`seq`) that
+    /// waits, beside the old date the booking still holds. Its status gives the answer.
+    #[serde(default)]
+    waiting: Option<i64>,
+    /// "The room is still yours at the earlier time", in the organiser's language.
+    #[serde(default)]
+    kept_note: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -399,6 +406,8 @@ async fn book(
             Lang::En => MOVED_EN.into(),
         },
         kept: false,
+        waiting: None,
+        kept_note: String::new(),
     };
     let refuse = |answer: &mut Answer, code: &str, sentence: String| {
         answer.refused = Some(Refusal {
@@ -540,9 +549,19 @@ async fn move_booking(
         Err(BookingError::Store(e)) => return Err(WriteError::Store(e)),
         Err(_) => return Ok(None),
     };
-    if booking.occurrences.len() != 1 || !booking.occurrences[0].status.is_blocking() {
+    // The booking's one date (a move waiting for a clerk adds a second, which replaces it).
+    let own: Vec<_> = booking
+        .occurrences
+        .iter()
+        .filter(|o| o.replaces.is_none())
+        .collect();
+    let [date] = own.as_slice() else {
+        return Ok(None);
+    };
+    if !date.status.is_blocking() {
         return Ok(None);
     }
+    let seq = date.seq;
     let mut answer = Answer {
         address: address.to_owned(),
         room_name: room.room.room.name.clone(),
@@ -554,6 +573,8 @@ async fn move_booking(
             Lang::En => MOVED_EN.into(),
         },
         kept: false,
+        waiting: None,
+        kept_note: String::new(),
     };
     let request = crate::booking::MoveDate {
         start: start.to_rfc3339(),
@@ -568,11 +589,19 @@ async fn move_booking(
         status: status_for(code).to_owned(),
         sentence: format!("{sentence} {still_yours}"),
     };
+    answer.kept_note = still_yours.to_owned();
     let (fingerprint, refused) = match bookings
-        .move_date(me.principal, previous, booking.occurrences[0].seq, request)
+        .move_date(me.principal, previous, seq, request)
         .await
     {
-        Ok(_) => (print.to_owned(), None),
+        Ok(after) => {
+            answer.waiting = after
+                .occurrences
+                .iter()
+                .find(|o| o.replaces == Some(seq) && o.status.is_blocking())
+                .map(|o| o.seq);
+            (print.to_owned(), None)
+        }
         Err(BookingError::Refused {
             code,
             decision,
@@ -595,6 +624,16 @@ async fn move_booking(
                 },
             )),
         ),
+        // The change cannot be held beside the date (it overlaps it, or another waits):
+        // refused, the date kept.
+        Err(BookingError::Invalid { code, .. })
+            if matches!(code, "change-overlaps" | "change-waiting" | "date-passed") =>
+        {
+            (
+                old.fingerprint.clone(),
+                Some(refusal(code, me.lang.t(&format!("book-error-{code}")))),
+            )
+        }
         Err(BookingError::Store(e)) => return Err(WriteError::Store(e)),
         Err(e @ BookingError::Misconfigured(_)) => {
             return Err(WriteError::Store(StoreError::Config(e.to_string())));
@@ -1051,6 +1090,33 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
         out.declined = Some(("2.0".into(), "the booking is gone".into()));
         return out;
     };
+    // A move waiting for a clerk: the new time's own date answers.
+    if let Some(date) = answer
+        .waiting
+        .and_then(|w| b.occurrences.iter().find(|o| o.seq == w))
+    {
+        use crate::scheduling::BookingStatus as S;
+        match date.status.booked() {
+            Some(S::Pending) if b.hold_until.is_none_or(|h| h > now) => {
+                out.partstat = "TENTATIVE";
+                return out;
+            }
+            Some(S::Approved) => {}
+            _ => {
+                let why = date
+                    .status_reason
+                    .clone()
+                    .unwrap_or_else(|| "the new time was not approved".into());
+                let note = if answer.kept_note.is_empty() {
+                    "The room is still yours at the earlier time."
+                } else {
+                    answer.kept_note.as_str()
+                };
+                out.declined = Some(("2.0".into(), format!("{why}. {note}")));
+                return out;
+            }
+        }
+    }
     let decided = |why: String| Some(("2.0".to_owned(), why));
     match b.status.as_str() {
         "approved" => {
@@ -1086,6 +1152,22 @@ fn answer_now(link: &RoomLink, booking: Option<&BookingRecord>, now: DateTime<Ut
             out.skipped
                 .push((o.start, "the room is not free on this date".into()));
         }
+    }
+    // Dates decided on their own since (issue 16): a date a clerk rejected, one cancelled
+    // (by the requester, for a closure, or moved away) or expired, while the rest of the
+    // series holds: the room declines that date, with why.
+    for o in &b.occurrences {
+        let Some(status) = o.status.booked() else {
+            continue;
+        };
+        if status.is_blocking() || out.skipped.iter().any(|(s, _)| *s == o.start) {
+            continue;
+        }
+        let why = match (status, o.status_reason.as_deref()) {
+            (_, Some(r)) if !r.trim().is_empty() => format!("{status}: {}", r.trim()),
+            (s, _) => s.to_string(),
+        };
+        out.skipped.push((o.start, why));
     }
     out
 }
@@ -1443,6 +1525,8 @@ mod tests {
             skipped: Vec::new(),
             moved: String::new(),
             kept: false,
+            waiting: None,
+            kept_note: String::new(),
         };
         let now: DateTime<Utc> = "2027-01-04T09:00:00Z".parse().unwrap();
         assert_eq!(

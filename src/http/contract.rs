@@ -142,6 +142,7 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
                     "ambiguous-local-time",
                     "room-retired",
                     "change-waiting",
+                    "date-passed",
                     "change-overlaps",
                 ]
                 .into_iter()

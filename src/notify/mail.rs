@@ -904,6 +904,7 @@ mod tests {
             status_reason: None,
             reasons: None,
             replaces: None,
+            asked_at: None,
         }
     }
 

@@ -679,7 +679,12 @@ impl Notifier {
                 message_id: &message_id,
                 event: kind,
                 occurred_at: event.created_at,
-                status: &payload.to,
+                // A notice about some dates: the booking's own status (the dates' are listed).
+                status: if payload.seqs.is_some() {
+                    booking.status.as_str()
+                } else {
+                    &payload.to
+                },
                 booking: &booking,
                 room: &room,
                 reason: payload.reason.as_deref(),

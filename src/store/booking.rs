@@ -59,6 +59,8 @@ pub struct OccurrenceRecord {
     pub reasons: Option<String>,
     /// The date (`seq`) this one would replace: a move waiting for a clerk (migration 0015).
     pub replaces: Option<i64>,
+    /// When the date was asked for at its time, if it moved since the booking was made.
+    pub asked_at: Option<DateTime<Utc>>,
 }
 
 /// A booking about to be inserted (ids, times and statuses decided by the caller).
@@ -328,10 +330,11 @@ type OccurrenceRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    Option<DateTime<Utc>>,
 );
 
 const SELECT_OCCURRENCES: &str = "SELECT booking_id, seq, start_at, end_at, block_start, block_end, status, \
-     status_reason, reasons, replaces FROM occurrences";
+     status_reason, reasons, replaces, asked_at FROM occurrences";
 
 type ExistingRow = (
     String,
@@ -1041,6 +1044,7 @@ fn record_of(new: NewBooking, now: DateTime<Utc>) -> BookingRecord {
                 status_reason: None,
                 reasons: None,
                 replaces: None,
+                asked_at: None,
             })
             .collect(),
     }
@@ -1221,6 +1225,7 @@ impl Store {
                     status_reason: r.7,
                     reasons: r.8,
                     replaces: r.9,
+                    asked_at: r.10,
                 });
             }
             for b in chunk.iter_mut() {
@@ -1417,6 +1422,7 @@ impl Store {
                     status_reason: r.7,
                     reasons: r.8,
                     replaces: r.9,
+                    asked_at: r.10,
                 })
                 .collect();
             let mut snapshot = DatesSnapshot {
@@ -1570,6 +1576,29 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            // A booking of one date asked for (no series) whose date moved by an approved
+            // change: its own start and end follow the date that holds.
+            if booking.recurrence.is_none()
+                && moves.iter().any(|(c, _)| {
+                    booking
+                        .occurrences
+                        .iter()
+                        .any(|o| o.seq == c.seq && o.replaces.is_some())
+                })
+                && let Ok(zone) = crate::scheduling::Zone::parse(&booking.time_zone)
+                && let Some(first) = booking
+                    .occurrences
+                    .iter()
+                    .filter(|o| o.status.is_blocking())
+                    .min_by_key(|o| o.start)
+            {
+                sqlx::query("UPDATE bookings SET local_start = $1, local_end = $2 WHERE id = $3")
+                    .bind(zone.local(first.start).format("%Y-%m-%dT%H:%M").to_string())
+                    .bind(zone.local(first.end).format("%Y-%m-%dT%H:%M").to_string())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if !told_by_booking {
                 let mut statuses: Vec<BookingStatus> = moves.iter().map(|(c, _)| c.to).collect();
                 statuses.sort_by_key(|s| s.as_str());
@@ -1652,6 +1681,7 @@ impl Store {
                     status_reason: r.7,
                     reasons: r.8,
                     replaces: r.9,
+                    asked_at: r.10,
                 })
                 .collect();
             let (from, to) = (key.window.start(), key.window.end());
@@ -1705,7 +1735,7 @@ impl Store {
                     let from_status = date.status;
                     let changed = sqlx::query(
                         "UPDATE occurrences SET start_at = $1, end_at = $2, block_start = $3, block_end = $4, \
-                         status = $5, status_reason = NULL, reasons = NULL \
+                         status = $5, status_reason = NULL, reasons = NULL, asked_at = $8 \
                          WHERE booking_id = $6 AND seq = $7 AND status IN ('pending', 'approved')",
                     )
                     .bind(span.start())
@@ -1715,6 +1745,7 @@ impl Store {
                     .bind(status.as_str())
                     .bind(id)
                     .bind(*seq)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_insert_error)?
@@ -1738,8 +1769,8 @@ impl Store {
                 DateMove::Replace { replaces, span, blocked } => {
                     let next = booking.occurrences.iter().map(|o| o.seq).max().unwrap_or(-1) + 1;
                     sqlx::query(
-                        "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status, replaces) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+                        "INSERT INTO occurrences (booking_id, seq, room_id, start_at, end_at, block_start, block_end, status, replaces, asked_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
                     )
                     .bind(id)
                     .bind(next)
@@ -1749,6 +1780,7 @@ impl Store {
                     .bind(blocked.start())
                     .bind(blocked.end())
                     .bind(*replaces)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_insert_error)?;
@@ -1762,6 +1794,7 @@ impl Store {
                         status_reason: None,
                         reasons: None,
                         replaces: Some(*replaces),
+                        asked_at: Some(now),
                     });
                     record_date_change!(
                         tx,

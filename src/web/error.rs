@@ -259,6 +259,7 @@ pub fn booking(lang: Lang, e: &BookingError, at: At) -> Shown {
                     "invalid-recurrence" => "reason-invalid-recurrence",
                     "change-overlaps" => "book-error-change-overlaps",
                     "change-waiting" => "book-error-change-waiting",
+                    "date-passed" => "book-error-date-passed",
                     _ => "book-error-time",
                 };
                 Shown::field(StatusCode::UNPROCESSABLE_ENTITY, field, lang.t(key))

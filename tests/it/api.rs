@@ -1479,3 +1479,21 @@ async fn nonsense_is_refused_even_where_it_would_change_nothing() {
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_bookings_needs_mine_and_a_login() {
+    let app = TestApp::sqlite().await;
+    let kari = app.resident("kari@example.no").await;
+    let (status, body) = app.get("/api/v1/bookings", Some((&kari.0, &kari.1))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("mine-required")),
+        "{body}"
+    );
+    let (status, _) = app.get("/api/v1/bookings?mine=true", None).await;
+    assert_eq!(status, 401);
+    let (status, body) = app
+        .get("/api/v1/bookings?mine=true", Some((&kari.0, &kari.1)))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -268,6 +268,18 @@ async fn a_change_that_needs_the_clerk_keeps_the_old_date_until_approved(app: &T
         (status, problem["code"].as_str()),
         (422, Some("change-waiting"))
     );
+    // The waiting change itself cannot move (a clerk decides it first, or it is cancelled).
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/occurrences/10/move"),
+            login(&kari),
+            json!({"start": "2027-01-29T18:00", "end": "2027-01-29T20:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("change-waiting"))
+    );
     // A new time overlapping the date it would replace cannot be held beside it.
     let (status, problem) = app
         .post(
@@ -330,6 +342,21 @@ async fn a_change_that_needs_the_clerk_keeps_the_old_date_until_approved(app: &T
     assert_eq!(date(&rejected, 11)["status"], "rejected");
     let store = lokal::startup::store_of(&app.state);
     assert_eq!(store.overlapping_pairs().await.unwrap(), 0);
+
+    // A date that has begun is history: it does not move.
+    app.clock
+        .advance(chrono::TimeDelta::days(10) + chrono::TimeDelta::hours(9));
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/occurrences/0/move"),
+            login(&kari),
+            json!({"start": "2027-02-25T18:00", "end": "2027-02-25T20:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("date-passed"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,6 +441,30 @@ async fn one_cancelled_date_is_mailed_once_with_a_cancel_for_that_date() {
     );
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1, "{ics}");
     assert!(!ics.contains("RRULE"), "{ics}");
+    // The room's CalDAV calendar: the series without that date (an EXDATE at its local time).
+    let room = app.room("Lillesalen").await;
+    let object = app
+        .client
+        .get(format!(
+            "{}/dav/calendars/rooms/{room}/calendar/{id}.ics",
+            app.base
+        ))
+        .basic_auth(ERIK.0, Some(ERIK.1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.status(), 200);
+    let object = object.text().await.unwrap().replace("\r\n ", "");
+    assert!(object.contains("RRULE:"), "{object}");
+    let exdates: Vec<&str> = object.lines().filter(|l| l.starts_with("EXDATE")).collect();
+    assert!(
+        exdates.iter().any(|l| l.contains("20270210T180000")),
+        "{object}"
+    );
+    assert!(
+        !exdates.iter().any(|l| l.contains("20270217T180000")),
+        "{object}"
+    );
 
     // Erik rejects nothing and approves nothing more: no other mail follows. A rejected
     // last waiting date of a series with approved dates is told as a rejected date, not as

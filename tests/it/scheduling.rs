@@ -1045,3 +1045,171 @@ async fn free_busy_through_the_outbox_answers_for_rooms() {
     .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_cancelled_later_shows_in_the_organisers_copy_as_declined_with_why() {
+    let (app, _slapd, _dir) = app().await;
+    let room = app.room("Møterom 2").await;
+    let href = format!("{}weekly-later.ics", meetings("lars.haugen"));
+    let series = event(
+        "weekly-later@t",
+        "Ukemøte",
+        "20270105T100000",
+        "20270105T110000",
+        &[&room],
+        "RRULE:FREQ=WEEKLY;COUNT=4\r\n",
+    );
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &series).await;
+    assert_eq!(status, 201, "{body}");
+    let booked = in_room(&bookings_of(&app, LARS).await, &room)
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(booked.len(), 1);
+    let id = booked[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(booked[0]["status"], "approved");
+
+    // The third Tuesday is cancelled on its own (in the API; a clerk or a closure would do the
+    // same): the organiser's copy keeps the series ACCEPTED and declines that date, with why.
+    let (status, after) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/occurrences/2/cancel"),
+            Some(LARS),
+            json!({"reason": "Kommunestyremøte i rommet"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{after}");
+    let (_, _, served) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&served, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{served}"
+    );
+    let date = override_with(&served, "20270119T100000").unwrap_or_else(|| panic!("{served}"));
+    assert!(
+        date.lines().any(|l| l.starts_with("ATTENDEE")
+            && l.contains("PARTSTAT=DECLINED")
+            && l.contains(&room)),
+        "{date}"
+    );
+    assert!(date.contains("Kommunestyremøte i rommet"), "{date}");
+    assert!(
+        override_with(&served, "20270112T100000").is_none(),
+        "{served}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_moving_a_hall_meeting_never_loses_the_hall() {
+    let (app, _slapd, _dir) = app().await;
+    let room = app.room("Lillesalen").await;
+    let href = format!("{}hall.ics", meetings("lars.haugen"));
+    let ics = event(
+        "hall@t",
+        "Seminar",
+        "20270112T180000",
+        "20270112T200000",
+        &[&room],
+        "",
+    );
+    let (status, _, body) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 201, "{body}");
+    let id = in_room(&bookings_of(&app, LARS).await, &room)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/approve"),
+            Some(ERIK),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Half an hour later: the hall needs a clerk for the new time, and the new time overlaps
+    // the old, so it cannot be held beside it: declined, and the hall stays Lars's at 18:00.
+    let later = ics
+        .replace("20270112T180000", "20270112T183000")
+        .replace("20270112T200000", "20270112T203000");
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &later).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("DECLINED"),
+        "{body}"
+    );
+    let all = bookings_of(&app, LARS).await;
+    let mine = in_room(&all, &room);
+    assert_eq!(mine.len(), 1, "{all:?}");
+    assert_eq!(mine[0]["status"], "approved");
+    assert_eq!(mine[0]["local_start"], "2027-01-12T18:00");
+
+    // Another evening: it waits for the clerk (TENTATIVE) beside the old one.
+    let thursday = ics
+        .replace("20270112T180000", "20270114T180000")
+        .replace("20270112T200000", "20270114T200000");
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &thursday).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("TENTATIVE"),
+        "{body}"
+    );
+    let (_, booking) = app.get(&format!("/api/v1/bookings/{id}"), Some(LARS)).await;
+    assert_eq!(booking["summary"], "1 approved, 1 pending", "{booking}");
+
+    // Back to Tuesday while the change waits: the change is given up, the room accepts.
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+    let (_, booking) = app.get(&format!("/api/v1/bookings/{id}"), Some(LARS)).await;
+    assert_eq!(booking["summary"], "1 approved, 1 cancelled", "{booking}");
+    // Thursday again, waiting again.
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &thursday).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("TENTATIVE"),
+        "{body}"
+    );
+
+    // Erik says no: the copy declines the new time, and the hall is still Lars's on Tuesday.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{id}/occurrences/2/reject"),
+            Some(ERIK),
+            json!({"reason": "Torsdagen er opptatt av kulturskolen"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("DECLINED"),
+        "{body}"
+    );
+    let unfolded = body.replace("\r\n ", "");
+    assert!(unfolded.contains("kulturskolen"), "{body}");
+    let (_, booking) = app.get(&format!("/api/v1/bookings/{id}"), Some(LARS)).await;
+    assert_eq!(booking["status"], "approved", "{booking}");
+    assert_eq!(booking["occurrences"][0]["status"], "approved", "{booking}");
+
+    // Back at Tuesday: accepted again.
+    let (status, _, _) = dav(&app, "PUT", &href, LARS, &[], &ics).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = dav(&app, "GET", &href, LARS, &[], "").await;
+    assert_eq!(
+        room_partstat(&body, &room).as_deref(),
+        Some("ACCEPTED"),
+        "{body}"
+    );
+}

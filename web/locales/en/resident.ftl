@@ -166,3 +166,4 @@ status-reason-move-asked = asked to move from { $from } to { $to }
 status-reason-moved-to = moved to { $to }
 book-error-change-overlaps = The new time overlaps the old one, which you keep until a clerk approves the change. Choose a time that does not overlap, or cancel the date and ask anew.
 book-error-change-waiting = A change of this date already waits for a clerk. Cancel that one first.
+book-error-date-passed = The date has already begun. Only dates to come can move.

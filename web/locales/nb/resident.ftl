@@ -166,3 +166,4 @@ status-reason-move-asked = ønsket flyttet fra { $from } til { $to }
 status-reason-moved-to = flyttet til { $to }
 book-error-change-overlaps = Den nye tiden overlapper den gamle, som du beholder til en saksbehandler har godkjent endringen. Velg en tid som ikke overlapper, eller avlys datoen og søk på nytt.
 book-error-change-waiting = En endring av denne datoen venter allerede på en saksbehandler. Avlys den først.
+book-error-date-passed = Datoen har allerede begynt. Bare datoer som kommer, kan flyttes.
