@@ -416,6 +416,13 @@ pub struct Approve {
     pub override_reason: Option<String>,
 }
 
+/// A change of a booking's purpose or attendee count (either may be left out).
+#[derive(Clone, Debug, Default)]
+pub struct Amend {
+    pub purpose: Option<String>,
+    pub attendees: Option<u32>,
+}
+
 /// A new time for one date of a booking (`start` and `end` on the room's wall clock, as a
 /// new request gives them).
 #[derive(Clone, Debug)]
@@ -1291,6 +1298,115 @@ impl Bookings {
             })
             .await;
         self.decided(id, "moved", moved)
+    }
+
+    /// Changes a booking's purpose or attendee count: its requester, or a clerk of its room,
+    /// while it holds its slot. More people are a new question for the core: every date to
+    /// come is checked against the room's capacity and the policy's limit as a request would
+    /// be, in the write transaction of the change; over it, nothing changes (`over-capacity`).
+    #[tracing::instrument(name = "booking.amend", skip_all, fields(who = %who.requester_id(), booking = %id))]
+    pub async fn amend(
+        &self,
+        who: &Principal,
+        id: &str,
+        request: Amend,
+    ) -> Result<BookingView, BookingError> {
+        let booking = self.visible(who, id).await?;
+        let purpose = match request.purpose.as_deref().map(str::trim) {
+            None => None,
+            Some(p) if limits::fits(p, limits::PURPOSE_CHARS) => Some(p.to_owned()),
+            Some(_) => {
+                return Err(BookingError::Invalid {
+                    code: "invalid-purpose",
+                    field: "purpose",
+                    message: "purpose must be 1 to 500 characters".into(),
+                });
+            }
+        };
+        if request.attendees == Some(0) {
+            return Err(BookingError::Invalid {
+                code: "invalid-attendees",
+                field: "attendees",
+                message: "attendees must be at least 1".into(),
+            });
+        }
+        if purpose.is_none() && request.attendees.is_none() {
+            return Err(BookingError::Invalid {
+                code: "nothing-to-change",
+                field: "purpose",
+                message: "give a new purpose, a new attendee count, or both".into(),
+            });
+        }
+        let room =
+            self.store
+                .room(&booking.room_id)
+                .await?
+                .ok_or_else(|| BookingError::NotFound {
+                    what: "room",
+                    id: booking.room_id.clone(),
+                })?;
+        let policy = self.rules.policy(&room)?;
+        let zone = self.rules.zone(&room);
+        let core_room = core_room_of(&room, zone);
+        let now = self.clock.now();
+        let attendees = request.attendees;
+        let amended = self
+            .store
+            .amend_booking(
+                id,
+                purpose.as_deref(),
+                attendees,
+                &who.requester_id(),
+                now,
+                |b| {
+                    let mut what = Vec::new();
+                    if let Some(n) = attendees.filter(|n| *n != b.attendees) {
+                        if n > b.attendees {
+                            let none = BookingIndex::new(std::iter::empty());
+                            let no_closures = self.rules.closure_set(policy, &[]);
+                            for o in b
+                                .occurrences
+                                .iter()
+                                .filter(|o| o.status.is_blocking() && o.start > now)
+                            {
+                                let Ok(span) = Interval::new(o.start, o.end) else {
+                                    continue;
+                                };
+                                let over: Vec<Reason> = check_date(
+                                    span,
+                                    n,
+                                    &core_room,
+                                    policy,
+                                    &none,
+                                    &no_closures,
+                                    o.asked_at.unwrap_or(b.created_at),
+                                )
+                                .into_iter()
+                                .filter(|r| r.code() == "over-capacity")
+                                .collect();
+                                if let Some(r) = over.first() {
+                                    return Err(BookingError::Invalid {
+                                        code: "over-capacity",
+                                        field: "attendees",
+                                        message: crate::i18n::reasons::record(r, zone),
+                                    });
+                                }
+                            }
+                        }
+                        what.push(format!("attendees {} → {n}", b.attendees));
+                    }
+                    if let Some(p) = purpose.as_deref().filter(|p| *p != b.purpose) {
+                        what.push(format!("purpose: {p}"));
+                    }
+                    Ok(if what.is_empty() {
+                        "nothing changed".to_owned()
+                    } else {
+                        format!("changed {}", what.join("; "))
+                    })
+                },
+            )
+            .await;
+        self.decided(id, "changed", amended)
     }
 
     /// Moves `dates` (all that are in one of `from`, with `None`) from one of `from` to `to`

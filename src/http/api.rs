@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/availability", get(free_rooms))
         .route("/api/v1/residents", post(register))
         .route("/api/v1/bookings", post(create_booking).get(list_bookings))
-        .route("/api/v1/bookings/{id}", get(get_booking))
+        .route("/api/v1/bookings/{id}", get(get_booking).patch(amend_booking))
         .route("/api/v1/bookings/{id}/cancel", post(cancel_booking))
         .route("/api/v1/bookings/{id}/history", get(booking_history))
         .route("/api/v1/bookings/{id}/approve", post(approve_booking))
@@ -448,6 +448,38 @@ async fn get_booking(
     Path(id): Path<String>,
 ) -> Result<Json<BookingView>, ApiError> {
     Ok(Json(state.bookings.get(&who, &id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendRequest {
+    /// A new purpose: 1 to 500 characters, not only spaces.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
+    pub purpose: Option<String>,
+    /// A new number of people. More people are checked against the room's capacity for every
+    /// date to come (`422 over-capacity`, nothing changed).
+    #[serde(default, deserialize_with = "optional_count")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub attendees: Option<u32>,
+}
+
+/// Changes a booking's purpose or number of people: its requester, or a clerk of its room,
+/// while it is pending or approved. Its times are changed date by date (`…/occurrences/{seq}/move`).
+#[utoipa::path(patch, path = "/api/v1/bookings/{id}", params(("id" = String, Path)), tag = "bookings",
+    request_body = AmendRequest, security(("basic" = [])),
+    responses((status = 200, body = BookingView)))]
+async fn amend_booking(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AmendRequest>,
+) -> Result<Json<BookingView>, ApiError> {
+    let request = crate::booking::Amend {
+        purpose: body.purpose,
+        attendees: body.attendees,
+    };
+    Ok(Json(state.bookings.amend(&who, &id, request).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -893,7 +925,7 @@ impl utoipa::Modify for BasicAuth {
     info(title = "Lokal API", description = "Rooms, availability, bookings, approvals and closures of a municipality's public spaces. Errors are application/problem+json with a stable `code`. Authenticate with HTTP Basic (over TLS): a resident's email or a staff login."),
     paths(list_rooms, room_availability, free_rooms, register, create_booking, list_bookings, get_booking,
           cancel_booking, booking_history, approvals, approve_booking, reject_booking, approve_date,
-          reject_date, cancel_date, move_date, create_closure, preview_closure, closure_bookings,
+          reject_date, cancel_date, move_date, amend_booking, create_closure, preview_closure, closure_bookings,
           decide_closure_booking,
           create_feed, list_feeds, revoke_feed),
     components(schemas(Problem, ReasonView, OccurrenceView, BookingView, ApprovalItem, ClosureView,

@@ -131,6 +131,19 @@ fn problems_of(operation_id: &str) -> Option<Vec<(u16, Vec<&'static str>)>> {
             (409, vec!["wrong-status"]),
             (422, vec!["reason-required"]),
         ],
+        "amend_booking" => vec![
+            (404, vec!["not-found"]),
+            (409, vec!["wrong-status"]),
+            (
+                422,
+                vec![
+                    "invalid-purpose",
+                    "invalid-attendees",
+                    "nothing-to-change",
+                    "over-capacity",
+                ],
+            ),
+        ],
         "move_date" => vec![
             (403, vec!["not-allowed"]),
             (404, vec!["not-found"]),

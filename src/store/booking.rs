@@ -1851,6 +1851,98 @@ impl Store {
         Ok(n)
     }
 
+    /// Changes a booking's purpose and attendee count (issue 16), while it holds its slot; the
+    /// audit trail gets a quiet row (no notice: nothing about the time changed) saying what
+    /// changed. `check` sees the booking as it is inside the transaction and may refuse.
+    pub async fn amend_booking<T>(
+        &self,
+        id: &str,
+        purpose: Option<&str>,
+        attendees: Option<u32>,
+        actor: &str,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&BookingRecord) -> Result<String, T>,
+    ) -> Result<Result<BookingRecord, T>, TransitionError> {
+        let for_update = match &self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR UPDATE",
+        };
+        on_pool!(self, pool => {
+            let _turn = self.write_turn().await;
+            let mut tx = begin_write!(self, pool);
+            let row: Option<BookingRow> =
+                sqlx::query_as(&format!("{SELECT_BOOKINGS} WHERE id = $1{for_update}"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row else {
+                tx.commit().await?;
+                return Err(TransitionError::NotFound);
+            };
+            let mut booking = booking_from_row(row);
+            if !booking.status.is_blocking() {
+                tx.commit().await?;
+                return Err(TransitionError::WrongStatus { status: booking.status });
+            }
+            let dates: Vec<OccurrenceRow> = sqlx::query_as(&format!(
+                "{SELECT_OCCURRENCES} WHERE booking_id = $1 ORDER BY seq"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            booking.occurrences = dates
+                .into_iter()
+                .map(|r| OccurrenceRecord {
+                    seq: r.1,
+                    start: r.2,
+                    end: r.3,
+                    block_start: r.4,
+                    block_end: r.5,
+                    status: r.6,
+                    status_reason: r.7,
+                    reasons: r.8,
+                    replaces: r.9,
+                    asked_at: r.10,
+                })
+                .collect();
+            let what = match check(&booking) {
+                Ok(w) => w,
+                Err(refusal) => {
+                    tx.commit().await?;
+                    return Ok(Err(refusal));
+                }
+            };
+            sqlx::query(
+                "UPDATE bookings SET purpose = COALESCE($1, purpose), attendees = COALESCE($2, attendees), \
+                 updated_at = $3 WHERE id = $4",
+            )
+            .bind(purpose)
+            .bind(attendees.map(i64::from))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let status = booking.status.as_str();
+            sqlx::query(
+                "INSERT INTO audit (booking_id, at, actor, from_status, to_status, reason, quiet) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(actor)
+            .bind(status)
+            .bind(what)
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        match self.booking(id).await? {
+            Some(b) => Ok(Ok(b)),
+            None => Err(TransitionError::NotFound),
+        }
+    }
+
     /// A booking's audit trail, oldest first.
     pub async fn history(&self, id: &str) -> Result<Vec<AuditRecord>, StoreError> {
         type Row = (

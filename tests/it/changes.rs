@@ -609,3 +609,95 @@ async fn two_hundred_moves_and_bookings_on_two_instances_never_overlap() {
         .await;
     assert_eq!(busy["busy"].as_array().unwrap().len(), 1, "{busy}");
 }
+
+async fn patch(app: &TestApp, path: &str, who: &(String, String), body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .patch(format!("{}{path}", app.base))
+        .basic_auth(&who.0, Some(&who.1))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    crate::support::app::read(response).await
+}
+
+async fn more_people_are_checked_against_the_room_and_a_purpose_changes(app: &TestApp) {
+    let kari = app.resident("kari@example.no").await;
+    let ola = app.resident("ola@example.no").await;
+    let (status, created) = club_evening(app, &kari, "2027-01-06").await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/bookings/{id}");
+
+    let (status, changed) = patch(
+        app,
+        &path,
+        &kari,
+        json!({"attendees": 12, "purpose": "Sjakk og kaffe"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (changed["attendees"].clone(), changed["purpose"].clone()),
+        (json!(12), json!("Sjakk og kaffe"))
+    );
+    assert_eq!(changed["status"], "approved");
+    // Klubbrommet holds 30: more is refused, and nothing changes.
+    let (status, refused) = patch(app, &path, &kari, json!({"attendees": 31})).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("over-capacity")),
+        "{refused}"
+    );
+    let (_, seen) = app.get(&path, login(&kari)).await;
+    assert_eq!(seen["attendees"], 12);
+    for (body, code) in [
+        (json!({}), "nothing-to-change"),
+        (json!({"purpose": "   "}), "invalid-purpose"),
+        (json!({"attendees": 0}), "invalid-attendees"),
+    ] {
+        let (status, problem) = patch(app, &path, &kari, body.clone()).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some(code)),
+            "{body}"
+        );
+    }
+    let (status, _) = patch(app, &path, &ola, json!({"attendees": 2})).await;
+    assert_eq!(status, 404);
+    // The trail says what changed.
+    let (_, history) = app.get(&format!("{path}/history"), login(&kari)).await;
+    let last = history["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["reason"],
+        "changed attendees 8 → 12; purpose: Sjakk og kaffe"
+    );
+    // A cancelled booking is not changed.
+    let (status, _) = app
+        .post(&format!("{path}/cancel"), login(&kari), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, problem) = patch(app, &path, &kari, json!({"attendees": 3})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("wrong-status"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_people_are_checked_against_the_room_and_a_purpose_changes_on_sqlite() {
+    more_people_are_checked_against_the_room_and_a_purpose_changes(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_people_are_checked_against_the_room_and_a_purpose_changes_on_postgres() {
+    let pg = Postgres::start();
+    let app = TestApp::start(test_config(&pg.url)).await;
+    more_people_are_checked_against_the_room_and_a_purpose_changes(&app).await;
+}
