@@ -445,6 +445,9 @@ pub struct DateNow {
     /// Whether this clerk can approve it now.
     pub approvable: bool,
     pub zone: Zone,
+    /// The date (`seq`) this one would replace, for a move waiting for a clerk: approving it
+    /// cancels that date.
+    pub replaces: Option<i64>,
 }
 
 /// A pending request in a clerk's queue.
@@ -1526,6 +1529,7 @@ impl Bookings {
                         && (reasons.is_empty() || may_override),
                     reasons,
                     zone,
+                    replaces: o.replaces,
                 }
             })
             .collect())

@@ -293,6 +293,15 @@ async fn a_change_that_needs_the_clerk_keeps_the_old_date_until_approved(app: &T
         (422, Some("change-overlaps"))
     );
 
+    // The console tells Erik which date approving it cancels.
+    let erik = crate::support::browser::Browser::signed_in(app, ERIK.0, ERIK.1).await;
+    let page = erik.get(&format!("/console/bookings/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = crate::support::browser::element(&page.body, "date-row-10", "tr");
+    assert!(
+        row.contains("Flytting av ons. 27.01.2027 18:00–20:00"),
+        "{row}"
+    );
     // Erik approves the change: the Thursday is hers, the Wednesday is free, in one go.
     let (status, approved) = app
         .post(

@@ -180,6 +180,33 @@ pub(super) async fn detail_page(
                     .map(|r| status_reason_text(lang, r))
                     .unwrap_or_default()
             };
+            // A move waiting for a clerk says which date approving it cancels.
+            let why = match d
+                .replaces
+                .filter(|_| d.status.is_blocking())
+                .and_then(|k| dates_now.iter().find(|o| o.seq == k))
+            {
+                Some(old) => {
+                    let moves = lang.t_args(
+                        "console-date-replaces",
+                        &[(
+                            "when",
+                            super::span_text(
+                                lang,
+                                old.zone.local(old.start),
+                                old.zone.local(old.end),
+                            )
+                            .to_arg(),
+                        )],
+                    );
+                    if why.is_empty() {
+                        moves
+                    } else {
+                        format!("{moves} {why}")
+                    }
+                }
+                None => why,
+            };
             let pending = d.status == crate::scheduling::BookingStatus::Pending;
             DateRow {
                 seq: d.seq,

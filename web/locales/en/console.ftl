@@ -257,3 +257,4 @@ console-hits-pages = Pages of the list
 console-hits-page = Bookings { $from }–{ $to } of { $total }
 console-hits-prev = Previous bookings
 console-hits-next = Next bookings
+console-date-replaces = A move of { $when }: approving this cancels the old date.

@@ -257,3 +257,4 @@ console-hits-pages = Sider i listen
 console-hits-page = Bookinger { $from }–{ $to } av { $total }
 console-hits-prev = Forrige bookinger
 console-hits-next = Neste bookinger
+console-date-replaces = Flytting av { $when }: godkjennes denne, avlyses den gamle datoen.
